@@ -1,0 +1,3 @@
+"""DriftGuard: ML model governance and monitoring."""
+
+__version__ = "0.1.0"
