@@ -1,0 +1,1 @@
+"""The HTTP API: parses requests, calls services, renders responses. No SQL here."""

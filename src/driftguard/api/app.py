@@ -1,0 +1,98 @@
+"""The application factory. Engines and clients are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute, iter_route_contexts
+from sqlalchemy import Engine
+
+from driftguard import __version__
+from driftguard.api.deps import route_guard
+from driftguard.api.errors import install_error_handlers
+from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from driftguard.api.routes import auth, health, models, teams, users
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory
+from driftguard.identity.passwords import build_hasher
+from driftguard.settings import Settings
+
+API_PREFIX = "/api/v1"
+
+# Reviewed list of routes that need no credentials. Anything else must declare a permission.
+PUBLIC_ROUTES = frozenset(
+    {
+        ("GET", "/livez"),
+        ("GET", "/readyz"),
+        ("POST", f"{API_PREFIX}/auth/login"),
+        ("POST", f"{API_PREFIX}/auth/refresh"),
+        ("POST", f"{API_PREFIX}/auth/logout"),
+    }
+)
+
+
+def _guards(dependant: Dependant) -> Iterator[str]:
+    if dependant.call is not None and (guard := route_guard(dependant.call)) is not None:
+        yield guard
+    for sub in dependant.dependencies:
+        yield from _guards(sub)
+
+
+def route_permissions(app: FastAPI) -> dict[tuple[str, str], set[str]]:
+    """Every API route with the guards it declares (permission values or ``"public"``)."""
+    table: dict[tuple[str, str], set[str]] = {}
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path is not None:
+            for method in route.methods or ():
+                table[(method, context.path)] = set(_guards(route.dependant))
+    return table
+
+
+def check_route_guards(app: FastAPI) -> None:
+    """Deny by default: refuse to build an app with an unguarded or unlisted public route."""
+    for key, guards in route_permissions(app).items():
+        if not guards:
+            raise RuntimeError(f"route {key} declares no permission")
+        if "public" in guards and key not in PUBLIC_ROUTES:
+            raise RuntimeError(f"route {key} is public but not on the reviewed PUBLIC_ROUTES list")
+
+
+def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        app.state.engine = engine if engine is not None else build_engine(settings)
+        app.state.session_factory = build_session_factory(app.state.engine)
+        try:
+            yield
+        finally:
+            if own_engine:
+                app.state.engine.dispose()
+
+    app = FastAPI(
+        title="DriftGuard",
+        version=__version__,
+        summary="ML model governance and monitoring",
+        lifespan=lifespan,
+        openapi_url="/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.hasher = build_hasher(settings)
+    install_error_handlers(app)
+
+    api = APIRouter(prefix=API_PREFIX)
+    for module in (auth, teams, users, models):
+        api.include_router(module.router)
+    app.include_router(api)
+    app.include_router(health.router)
+
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestIdMiddleware)
+    check_route_guards(app)
+    return app

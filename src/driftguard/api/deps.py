@@ -1,0 +1,105 @@
+"""Request dependencies, each defined once as an ``Annotated`` alias.
+
+Authorization is deny-by-default: a route states what it needs with :func:`require`, or is
+declared :func:`public`; ``create_app`` refuses to start if a route does neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
+
+from argon2 import PasswordHasher
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from driftguard.db.session import unit_of_work
+from driftguard.errors import ForbiddenError, UnauthenticatedError
+from driftguard.identity import auth
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.identity.tokens import API_KEY_PREFIX
+from driftguard.settings import Settings
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _hasher(request: Request) -> PasswordHasher:
+    hasher: PasswordHasher = request.app.state.hasher
+    return hasher
+
+
+def _session(request: Request) -> Iterator[Session]:
+    with unit_of_work(
+        request.app.state.session_factory, read_only=request.method in READ_METHODS
+    ) as session:
+        yield session
+
+
+SettingsDep = Annotated[Settings, Depends(_settings)]
+HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
+# "function" scope: the transaction commits before the response is sent, so a failed commit is
+# an error response rather than a success the database never saw.
+DbSession = Annotated[Session, Depends(_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
+_api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Team API key")
+
+
+def _principal(
+    session: DbSession,
+    settings: SettingsDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    if api_key:
+        return auth.principal_from_api_key(session, key=api_key)
+    if bearer is None:
+        raise UnauthenticatedError("authentication required", code="unauthenticated")
+    if bearer.credentials.startswith(API_KEY_PREFIX):
+        return auth.principal_from_api_key(session, key=bearer.credentials)
+    return auth.principal_from_access_token(session, token=bearer.credentials, settings=settings)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def require(permission: Permission) -> Any:
+    """``Depends`` marker: the caller must hold ``permission`` in at least one scope.
+
+    Object-level checks (which team) happen in the service, against the object's team.
+    """
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise ForbiddenError(f"your role does not allow {permission.value}")
+        return principal
+
+    check.required_permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+def _public() -> None:
+    return None
+
+
+_public.is_public = True  # type: ignore[attr-defined]
+
+
+def public() -> Any:
+    """``Depends`` marker for the few routes that need no credentials (see PUBLIC_ROUTES)."""
+    return Depends(_public)
+
+
+def route_guard(call: Callable[..., Any]) -> str | None:
+    """What a dependency callable declares: a permission value, ``"public"``, or nothing."""
+    permission = getattr(call, "required_permission", None)
+    if permission is not None:
+        return str(permission.value)
+    return "public" if getattr(call, "is_public", False) else None

@@ -1,0 +1,123 @@
+"""Every error leaves the API in one shape:
+``{"error": code, "message": text, "details": [{"loc", "msg"}], "request_id": id}``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind
+
+logger = logging.getLogger("driftguard.api")
+
+STATUS_BY_KIND: dict[ErrorKind, int] = {
+    ErrorKind.INVALID: 422,
+    ErrorKind.NOT_FOUND: 404,
+    ErrorKind.CONFLICT: 409,
+    ErrorKind.UNAUTHENTICATED: 401,
+    ErrorKind.FORBIDDEN: 403,
+    ErrorKind.TOO_LARGE: 413,
+    ErrorKind.UNAVAILABLE: 503,
+}
+RETRY_AFTER_SECONDS = "5"
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", ""))
+
+
+def error_response(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: list[ErrorDetail] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "error": code,
+        "message": message,
+        "details": [{"loc": d.loc, "msg": d.msg} for d in details or []],
+        "request_id": request_id_of(request),
+    }
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in parts)
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DriftGuardError)
+    status = STATUS_BY_KIND[exc.kind]
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if status == 503:
+        headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return error_response(request, status, exc.code, exc.message, exc.details, headers)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(
+            request,
+            400,
+            "malformed_json",
+            "request body is not valid JSON",
+            [ErrorDetail(loc="body", msg=str(errors[0].get("msg", "")))],
+        )
+    details = [ErrorDetail(loc=_loc(tuple(e["loc"])), msg=str(e["msg"])) for e in errors]
+    first = details[0]
+    message = f"{first.loc}: {first.msg}"
+    if len(details) > 1:
+        message += f" (and {len(details) - 1} more)"
+    return error_response(request, 422, "validation_error", message, details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+    code = codes.get(exc.status_code, "http_error")
+    headers = dict(exc.headers or {})
+    return error_response(request, exc.status_code, code, str(exc.detail), headers=headers)
+
+
+async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:
+    # Unique keys are checked in services first; this is the race where two requests collide.
+    return error_response(
+        request, 409, "conflict", "the request conflicts with a concurrent change"
+    )
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable: %s", type(exc).__name__)
+    return error_response(
+        request,
+        503,
+        "unavailable",
+        "the database is unavailable; retry shortly",
+        headers={"Retry-After": RETRY_AFTER_SECONDS},
+    )
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    logger.exception("unhandled error (request_id=%s)", request_id_of(request))
+    return error_response(request, 500, "internal_error", "an unexpected error occurred")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(DriftGuardError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(IntegrityError, _integrity_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from driftguard.api.deps import DbSession, HasherDep, require
+from driftguard.identity import service
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.identity.schemas import UserCreate, UserRead
+from driftguard.schemas import MAX_PAGE_SIZE, Page
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.post("", status_code=201)
+def create_user(
+    body: UserCreate,
+    session: DbSession,
+    hasher: HasherDep,
+    _principal: Annotated[Principal, require(Permission.USERS_WRITE)],
+) -> UserRead:
+    return UserRead.model_validate(service.create_user(session, data=body, hasher=hasher))
+
+
+@router.get("")
+def list_users(
+    session: DbSession,
+    _principal: Annotated[Principal, require(Permission.USERS_READ)],
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Page[UserRead]:
+    rows, total = service.list_users(session, limit=limit, offset=offset)
+    return Page(
+        items=[UserRead.model_validate(u) for u in rows], total=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+from driftguard.cli.errors import exit_on_domain_error
+from driftguard.db import migrate
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.identity import service as identity_service
+from driftguard.identity.passwords import build_hasher
+from driftguard.settings import Settings, load_settings
+
+app = typer.Typer(
+    name="driftguard", help="DriftGuard: ML model governance and monitoring.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+users_app = typer.Typer(help="User administration.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+
+
+def run_server(settings: Settings, *, host: str, port: int) -> None:
+    import uvicorn
+
+    from driftguard.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="bind address [default: DRIFTGUARD_HOST]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="port [default: DRIFTGUARD_PORT]")] = None,
+) -> None:
+    """Serve the API (migrate first with `driftguard db upgrade`)."""
+    settings = load_settings()
+    run_server(settings, host=host or settings.host, port=port or settings.port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Migrate the configured database to REVISION (default: the latest)."""
+    engine = build_engine(load_settings())
+    try:
+        migrate.upgrade(engine, revision)
+        typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's revision and the latest one this version knows."""
+    engine = build_engine(load_settings())
+    try:
+        typer.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
+    finally:
+        engine.dispose()
+
+
+@users_app.command("create-admin")
+def create_admin(
+    email: Annotated[str, typer.Option(help="the administrator's email (their login)")],
+    name: Annotated[str, typer.Option(help="display name")] = "Administrator",
+) -> None:
+    """Create an administrator. The password is read from DRIFTGUARD_ADMIN_PASSWORD or a prompt."""
+    password = os.environ.get("DRIFTGUARD_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    settings = load_settings()
+    engine = build_engine(settings)
+    try:
+        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+            user = identity_service.bootstrap_admin(
+                session,
+                email=email,
+                display_name=name,
+                password=password,
+                hasher=build_hasher(settings),
+            )
+        typer.echo(f"created administrator {user.email} (id {user.id})")
+    finally:
+        engine.dispose()
+
+
+@app.command()
+def demo(
+    database: Annotated[str, typer.Option(help="SQLite file for the demo")] = "driftguard-demo.db",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8000,
+    models: Annotated[int, typer.Option(min=1, max=10_000, help="how many models to seed")] = 50,
+    serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
+) -> None:
+    """Create a fresh demo database with three teams and seeded models, then serve it."""
+    from driftguard.cli.demo import seed_demo
+
+    settings = load_settings(database_url=f"sqlite:///{database}")
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(database + suffix):
+            os.remove(database + suffix)
+    engine = build_engine(settings)
+    try:
+        migrate.upgrade(engine)
+        with unit_of_work(build_session_factory(engine)) as session:
+            credentials = seed_demo(session, hasher=build_hasher(settings), model_count=models)
+    finally:
+        engine.dispose()
+    typer.echo(f"Demo database: {database}. Demo users and their passwords (shown only now):")
+    for email, role, password in credentials:
+        typer.echo(f"  {email:<44} {role:<34} {password}")
+    base = f"http://{host}:{port}"
+    typer.echo(f"API docs: {base}/docs   Sign in: POST {base}/api/v1/auth/login")
+    if serve_after:
+        run_server(settings, host=host, port=port)

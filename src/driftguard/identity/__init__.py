@@ -1,0 +1,1 @@
+"""Users, teams, memberships, roles, credentials (passwords, tokens, API keys)."""

@@ -1,0 +1,41 @@
+"""Roles and the permissions they grant. The one table that says who may do what."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    ML_ENGINEER = "ml_engineer"
+    APPROVER = "approver"
+    AUDITOR = "auditor"
+    VIEWER = "viewer"
+
+
+# Platform roles span every team; team roles apply inside the team of a membership or API key.
+PLATFORM_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
+TEAM_ROLES = frozenset({Role.ML_ENGINEER, Role.APPROVER, Role.VIEWER})
+
+
+class Permission(StrEnum):
+    SELF_READ = "self:read"
+    TEAMS_READ = "teams:read"
+    TEAMS_WRITE = "teams:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    API_KEYS_MANAGE = "api_keys:manage"
+    MODELS_READ = "models:read"
+    MODELS_WRITE = "models:write"
+    MODELS_PROMOTE = "models:promote"
+
+
+_READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.AUDITOR: _READ | {Permission.USERS_READ},
+    Role.ML_ENGINEER: _READ | {Permission.MODELS_WRITE, Permission.API_KEYS_MANAGE},
+    Role.APPROVER: _READ,
+    Role.VIEWER: _READ,
+}

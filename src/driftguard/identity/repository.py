@@ -1,0 +1,105 @@
+"""Queries for identity objects. Visibility is part of each query, never a filter afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from driftguard.db.base import utcnow
+from driftguard.identity.orm import ApiKey, Membership, RefreshToken, Team, User
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.lower()))
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    return session.get(User, user_id)
+
+
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
+    total = session.scalar(select(func.count()).select_from(User)) or 0
+    rows = session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def memberships_of(session: Session, user_id: int) -> Sequence[Membership]:
+    return session.scalars(
+        select(Membership).where(Membership.user_id == user_id).order_by(Membership.team_id)
+    ).all()
+
+
+def get_membership(session: Session, team_id: int, user_id: int) -> Membership | None:
+    return session.get(Membership, (team_id, user_id))
+
+
+def get_team(session: Session, team_id: int, *, visible: frozenset[int] | None) -> Team | None:
+    query = select(Team).where(Team.id == team_id)
+    if visible is not None:
+        query = query.where(Team.id.in_(visible))
+    return session.scalar(query)
+
+
+def get_team_by_name(session: Session, name: str) -> Team | None:
+    return session.scalar(select(Team).where(Team.name == name))
+
+
+def list_teams(session: Session, *, visible: frozenset[int] | None) -> Sequence[Team]:
+    query = select(Team).order_by(Team.name)
+    if visible is not None:
+        query = query.where(Team.id.in_(visible))
+    return session.scalars(query).all()
+
+
+def get_refresh_token(session: Session, token_hash: str) -> RefreshToken | None:
+    return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
+
+
+def claim_refresh_token(session: Session, token_id: str) -> bool:
+    """Mark a live token rotated; False if another request rotated or revoked it first."""
+    result = session.execute(
+        update(RefreshToken)
+        .where(
+            RefreshToken.id == token_id,
+            RefreshToken.rotated_at.is_(None),
+            RefreshToken.revoked_at.is_(None),
+        )
+        .values(rotated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def revoke_family(session: Session, family_id: str) -> None:
+    session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def family_is_live(session: Session, family_id: str) -> bool:
+    """A sign-in session is live while it has tokens and none of them is revoked."""
+    tokens, revoked = session.execute(
+        select(func.count(), func.count(RefreshToken.revoked_at)).where(
+            RefreshToken.family_id == family_id
+        )
+    ).one()
+    return bool(tokens) and not revoked
+
+
+def get_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+def get_api_key(session: Session, team_id: int, key_id: int) -> ApiKey | None:
+    return session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.team_id == team_id))
+
+
+def list_api_keys(session: Session, team_id: int) -> Sequence[ApiKey]:
+    return session.scalars(
+        select(ApiKey).where(ApiKey.team_id == team_id).order_by(ApiKey.id)
+    ).all()

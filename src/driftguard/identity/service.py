@@ -1,0 +1,144 @@
+"""Teams, users, memberships and API keys. Functions flush; the caller owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from argon2 import PasswordHasher
+from sqlalchemy.orm import Session
+
+from driftguard.db.base import utcnow
+from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
+from driftguard.identity import repository
+from driftguard.identity.orm import ApiKey, Membership, Team, User
+from driftguard.identity.passwords import check_password_policy
+from driftguard.identity.permissions import PLATFORM_ROLES, TEAM_ROLES, Permission, Role
+from driftguard.identity.principal import Principal
+from driftguard.identity.schemas import ApiKeyCreate, MembershipCreate, TeamCreate, UserCreate
+from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
+
+
+def create_team(session: Session, *, data: TeamCreate) -> Team:
+    if repository.get_team_by_name(session, data.name) is not None:
+        raise ConflictError(f"a team named {data.name!r} already exists", code="team_exists")
+    team = Team(name=data.name, description=data.description)
+    session.add(team)
+    session.flush()
+    return team
+
+
+def visible_teams(session: Session, *, principal: Principal) -> Sequence[Team]:
+    return repository.list_teams(session, visible=principal.teams_with(Permission.TEAMS_READ))
+
+
+def get_team(session: Session, *, principal: Principal, team_id: int) -> Team:
+    team = repository.get_team(
+        session, team_id, visible=principal.teams_with(Permission.TEAMS_READ)
+    )
+    if team is None:
+        raise NotFoundError(f"team {team_id} not found")
+    return team
+
+
+def create_user(session: Session, *, data: UserCreate, hasher: PasswordHasher) -> User:
+    email = data.email.lower()
+    if data.platform_role is not None and data.platform_role not in PLATFORM_ROLES:
+        raise InvalidError(
+            "platform_role must be admin or auditor; team roles are given by membership",
+            details=[ErrorDetail(loc="platform_role", msg="must be admin or auditor")],
+        )
+    check_password_policy(data.password, email=email)
+    if repository.get_user_by_email(session, email) is not None:
+        raise ConflictError("a user with this email already exists", code="user_exists")
+    user = User(
+        email=email,
+        display_name=data.display_name,
+        password_hash=hasher.hash(data.password),
+        platform_role=data.platform_role,
+        is_active=True,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def add_membership(
+    session: Session, *, principal: Principal, team_id: int, data: MembershipCreate
+) -> Membership:
+    get_team(session, principal=principal, team_id=team_id)
+    if data.role not in TEAM_ROLES:
+        raise InvalidError(
+            "role must be a team role: ml_engineer, approver or viewer",
+            details=[ErrorDetail(loc="role", msg="must be ml_engineer, approver or viewer")],
+        )
+    if repository.get_user(session, data.user_id) is None:
+        raise NotFoundError(f"user {data.user_id} not found")
+    membership = repository.get_membership(session, team_id, data.user_id)
+    if membership is None:
+        membership = Membership(team_id=team_id, user_id=data.user_id, role=data.role)
+        session.add(membership)
+    else:
+        membership.role = data.role
+    session.flush()
+    return membership
+
+
+def create_api_key(
+    session: Session, *, principal: Principal, team_id: int, data: ApiKeyCreate
+) -> tuple[ApiKey, str]:
+    """Create a key for ``team_id``; the clear secret is returned once and never stored."""
+    _require_key_manager(session, principal=principal, team_id=team_id)
+    if data.role not in TEAM_ROLES:
+        raise InvalidError(
+            "an API key's role must be a team role",
+            details=[ErrorDetail(loc="role", msg="must be ml_engineer, approver or viewer")],
+        )
+    if any(k.name == data.name for k in repository.list_api_keys(session, team_id)):
+        raise ConflictError(f"this team already has an API key named {data.name!r}")
+    secret = API_KEY_PREFIX + new_secret()
+    key = ApiKey(
+        team_id=team_id,
+        name=data.name,
+        prefix=secret[:12],
+        key_hash=hash_secret(secret),
+        role=data.role,
+        created_by_id=principal.user_id,
+    )
+    session.add(key)
+    session.flush()
+    return key, secret
+
+
+def list_api_keys(session: Session, *, principal: Principal, team_id: int) -> Sequence[ApiKey]:
+    _require_key_manager(session, principal=principal, team_id=team_id)
+    return repository.list_api_keys(session, team_id)
+
+
+def revoke_api_key(session: Session, *, principal: Principal, team_id: int, key_id: int) -> ApiKey:
+    _require_key_manager(session, principal=principal, team_id=team_id)
+    key = repository.get_api_key(session, team_id, key_id)
+    if key is None:
+        raise NotFoundError(f"API key {key_id} not found")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.flush()
+    return key
+
+
+def _require_key_manager(session: Session, *, principal: Principal, team_id: int) -> None:
+    get_team(session, principal=principal, team_id=team_id)
+    principal.require_in_team(Permission.API_KEYS_MANAGE, team_id)
+
+
+def bootstrap_admin(
+    session: Session, *, email: str, display_name: str, password: str, hasher: PasswordHasher
+) -> User:
+    """The first administrator, created from the command line."""
+    data = UserCreate(
+        email=email, display_name=display_name, password=password, platform_role=Role.ADMIN
+    )
+    return create_user(session, data=data, hasher=hasher)
+
+
+def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
+    return repository.list_users(session, limit=limit, offset=offset)

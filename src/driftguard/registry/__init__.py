@@ -1,0 +1,1 @@
+"""The model registry: registered models (owned by a team) and their versions."""

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from driftguard.db.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime
+
+JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Level(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class TaskType(StrEnum):
+    BINARY_CLASSIFICATION = "binary_classification"
+    MULTICLASS_CLASSIFICATION = "multiclass_classification"
+    REGRESSION = "regression"
+
+
+class Stage(StrEnum):
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(
+        cls, name=name, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e]
+    )
+
+
+class RegisteredModel(IdMixin, TimestampMixin, Base):
+    __tablename__ = "registered_models"
+    __table_args__ = (UniqueConstraint("team_id", "name"),)
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    description: Mapped[str] = mapped_column(Text, default="")
+    owner_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    use_case: Mapped[str] = mapped_column(String(500), default="")
+    materiality: Mapped[Level] = mapped_column(_enum(Level, "level"), default=Level.MEDIUM)
+    criticality: Mapped[Level] = mapped_column(_enum(Level, "level"), default=Level.MEDIUM)
+    # The number the next version receives; bumped by one atomic UPDATE, so no two match.
+    next_version_number: Mapped[int] = mapped_column(Integer, default=1)
+    archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ModelTag(Base):
+    __tablename__ = "model_tags"
+
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ModelVersion(IdMixin, TimestampMixin, Base):
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("model_id", "number"),)
+
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
+    )
+    number: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    artifact_uri: Mapped[str] = mapped_column(String(2048), default="")
+    framework: Mapped[str] = mapped_column(String(64), default="")
+    task_type: Mapped[TaskType] = mapped_column(_enum(TaskType, "task_type"))
+    # [{"name", "type", "sensitive"}]: a small document read and written whole.
+    features: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    target: Mapped[str] = mapped_column(String(128))
+    training_metrics: Mapped[dict[str, float]] = mapped_column(JsonDocument, default=dict)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), default=Stage.NONE, index=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )

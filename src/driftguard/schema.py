@@ -1,0 +1,12 @@
+"""Where every table is imported, so metadata-wide tools (Alembic, tests) see the whole schema."""
+
+from __future__ import annotations
+
+import importlib
+
+TABLE_MODULES = ("driftguard.identity.orm", "driftguard.registry.orm")
+
+
+def import_all_tables() -> None:
+    for module in TABLE_MODULES:
+        importlib.import_module(module)

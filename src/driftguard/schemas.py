@@ -1,0 +1,51 @@
+"""Field types and base classes shared by every domain's Pydantic schemas."""
+
+from __future__ import annotations
+
+from typing import Annotated, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# No control characters in one-line text; user text is escaped where it is rendered.
+_ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=_ONE_LINE)
+]
+ShortText = Annotated[str, StringConstraints(max_length=500, pattern=_ONE_LINE)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=64, pattern=r"^[\w.:/-]+$"
+    ),
+]
+
+
+class CreateSchema(BaseModel):
+    """Input that creates something: unknown fields are an error, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class UpdateSchema(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadSchema(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+ItemT = TypeVar("ItemT")
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    total: int
+    limit: int
+    offset: int
+
+
+MAX_PAGE_SIZE = 200
+Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, Field(ge=0, le=1_000_000_000)]

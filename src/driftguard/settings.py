@@ -1,0 +1,86 @@
+"""Runtime configuration: one class, read from ``DRIFTGUARD_*`` environment variables.
+
+Nothing here is built at import time; call :func:`load_settings` where a process starts.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+DEFAULT_JWT_SECRET = "driftguard-development-secret-change-me"  # noqa: S105 - refused in production
+MIN_PRODUCTION_SECRET_LENGTH = 32
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DRIFTGUARD_", extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+    database_url: str = "sqlite:///driftguard.db"
+    redis_url: str | None = None
+
+    # PostgreSQL pool; ignored for SQLite.
+    db_pool_size: int = Field(default=20, ge=1)
+    db_max_overflow: int = Field(default=40, ge=0)
+    db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)
+    db_echo: bool = False
+    # SQLite: how long a writer waits for the file lock.
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    jwt_issuer: str = "driftguard"
+    jwt_audience: str = "driftguard-api"
+    access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
+    refresh_token_ttl_seconds: int = Field(default=14 * 24 * 3600, ge=300)
+
+    # Argon2id cost; the defaults follow RFC 9106's second recommended option.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_cost_kib: int = Field(default=65_536, ge=8)
+    argon2_parallelism: int = Field(default=4, ge=1)
+
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_origins(cls, data: object) -> object:
+        if isinstance(data, dict):
+            origins = data.get("cors_origins")
+            if isinstance(origins, str):
+                data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+        return data
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        secret = self.jwt_secret.get_secret_value()
+        if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+            raise ValueError(
+                "DRIFTGUARD_JWT_SECRET must be set to a random value of at least "
+                f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+            )
+        if "*" in self.cors_origins:
+            raise ValueError("DRIFTGUARD_CORS_ORIGINS may not contain '*' in production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]
