@@ -1,0 +1,47 @@
+"""DriftGuard statistics: drift, fairness, performance and data quality.
+
+A pure library (numpy, scipy and the standard library only). Every statistic is a plain
+function with keyword-only options that returns a frozen dataclass with named fields; invalid
+input raises :class:`StatsInputError`, a :class:`ValueError` naming the offending argument.
+Statistics measure; policies decide: nothing here applies a threshold.
+
+Errors::
+
+    ValueError
+     └── StatsInputError      (.argument names the offending argument)
+"""
+
+from ._binning import Bins
+from ._chi_square import ChiSquareResult, chi_square
+from ._jensen_shannon import JensenShannonResult, jensen_shannon_distance
+from ._ks import KSResult, ks_2samp
+from ._multitest import CorrectedPValues, correct_pvalues
+from ._profile import CategoricalFeatureProfile, NumericFeatureProfile, Profile, fit_profile
+from ._psi import PSIResult, psi
+from ._validation import StatsInputError
+from ._wasserstein import WassersteinResult, wasserstein_distance
+from ._window import FeatureDrift, WindowDrift, score_window
+
+__all__ = [
+    "Bins",
+    "CategoricalFeatureProfile",
+    "ChiSquareResult",
+    "CorrectedPValues",
+    "FeatureDrift",
+    "JensenShannonResult",
+    "KSResult",
+    "NumericFeatureProfile",
+    "PSIResult",
+    "Profile",
+    "StatsInputError",
+    "WassersteinResult",
+    "WindowDrift",
+    "chi_square",
+    "correct_pvalues",
+    "fit_profile",
+    "jensen_shannon_distance",
+    "ks_2samp",
+    "psi",
+    "score_window",
+    "wasserstein_distance",
+]
