@@ -6,9 +6,8 @@ import json
 import re
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from driftguard.errors import TooLargeError
 
 REQUEST_ID_HEADER = b"x-request-id"
 # Accept a caller's id only if it cannot smuggle anything into headers or logs.
@@ -60,9 +59,8 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise TooLargeError(
-                        f"request body exceeds {self.max_bytes} bytes", code="too_large"
-                    )
+                    # FastAPI passes an HTTPException from the body stream through unchanged.
+                    raise HTTPException(413, f"request body exceeds {self.max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)

@@ -17,7 +17,12 @@ from driftguard.settings import Settings
 
 MIN_LENGTH = 15
 MAX_LENGTH = 256
-_KEYBOARD_ROWS = ("1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm", "abcdefghijklmnopqrstuvwxyz")
+_KEYBOARD_WALKS = (
+    "1234567890",
+    "1234567890qwertyuiopasdfghjklzxcvbnm",
+    "1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p",
+    "abcdefghijklmnopqrstuvwxyz",
+)
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
@@ -53,7 +58,7 @@ def _is_predictable(lowered: str) -> bool:
         if len(compact) % unit == 0 and compact[:unit] * (len(compact) // unit) == compact:
             return True
     # A walk along a keyboard row or the alphabet, forwards or backwards, possibly wrapping.
-    for row in _KEYBOARD_ROWS:
+    for row in _KEYBOARD_WALKS:
         ring = row * 4
         if compact in ring or compact in ring[::-1]:
             return True

@@ -46,7 +46,7 @@ def parse_sort(raw: str, allowed: Collection[str]) -> tuple[tuple[str, bool], ..
         if key not in allowed:
             choices = ", ".join(sorted(allowed))
             raise InvalidError(
-                f"sort: unknown key {key!r}; allowed: {choices} (prefix '-' for descending)",
+                f"query.sort: unknown key {key!r}; allowed: {choices} (prefix - for descending)",
                 code="invalid_sort",
                 details=[ErrorDetail(loc="query.sort", msg=f"unknown sort key {key!r}")],
             )

@@ -1,0 +1,51 @@
+"""Deny by default: every route of the app declares a permission or is on the public list."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi import APIRouter, FastAPI
+
+from driftguard.api.app import PUBLIC_ROUTES, check_route_guards, create_app, route_permissions
+from driftguard.api.deps import public
+from support.config import make_settings
+
+
+def app() -> FastAPI:
+    return create_app(make_settings("sqlite://"))
+
+
+def test_every_route_declares_a_permission_or_is_reviewed_public() -> None:
+    table = route_permissions(app())
+    assert len(table) > 20
+    unguarded = sorted(key for key, guards in table.items() if not guards)
+    assert unguarded == []
+    public_routes = {key for key, guards in table.items() if "public" in guards}
+    assert public_routes == PUBLIC_ROUTES
+    # A route is either public or permissioned, never both.
+    assert all(len(guards) == 1 for guards in table.values())
+
+
+def test_an_unguarded_route_stops_the_app_from_being_built() -> None:
+    application = app()
+    router = APIRouter()
+
+    @router.get("/api/v1/forgotten")
+    def forgotten() -> dict[str, str]:
+        return {}
+
+    application.include_router(router)
+    with pytest.raises(RuntimeError, match="declares no permission"):
+        check_route_guards(application)
+
+
+def test_a_public_route_off_the_reviewed_list_stops_the_app() -> None:
+    application = app()
+    router = APIRouter()
+
+    @router.get("/api/v1/sneaky", dependencies=[public()])
+    def sneaky() -> dict[str, str]:
+        return {}
+
+    application.include_router(router)
+    with pytest.raises(RuntimeError, match="PUBLIC_ROUTES"):
+        check_route_guards(application)

@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from driftguard.cli.main import app
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory
+from driftguard.identity.orm import Team, User
+from driftguard.identity.permissions import Role
+from driftguard.registry.orm import ModelVersion, RegisteredModel
+from support.config import make_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    for key, value in {
+        "DRIFTGUARD_DATABASE_URL": url,
+        "DRIFTGUARD_ARGON2_TIME_COST": "1",
+        "DRIFTGUARD_ARGON2_MEMORY_COST_KIB": "1024",
+        "DRIFTGUARD_ARGON2_PARALLELISM": "1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    return url
+
+
+def test_db_upgrade_then_create_admin(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    upgraded = runner.invoke(app, ["db", "upgrade"])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "database at revision" in upgraded.output
+    monkeypatch.setenv("DRIFTGUARD_ADMIN_PASSWORD", "granite-kestrel-orchid-lumen")
+    created = runner.invoke(app, ["users", "create-admin", "--email", "Root@Bank.example"])
+    assert created.exit_code == 0, created.output
+    assert "granite" not in created.output
+    engine = build_engine(make_settings(env))
+    with build_session_factory(engine)() as s:
+        user = s.scalar(select(User))
+        assert user is not None
+        assert (user.email, user.platform_role) == ("root@bank.example", Role.ADMIN)
+    engine.dispose()
+    again = runner.invoke(app, ["users", "create-admin", "--email", "root@bank.example"])
+    assert again.exit_code == 5  # conflict
+    assert "already exists" in again.output
+
+
+def test_create_admin_refuses_a_weak_password(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    runner.invoke(app, ["db", "upgrade"])
+    monkeypatch.setenv("DRIFTGUARD_ADMIN_PASSWORD", "admin123")
+    result = runner.invoke(app, ["users", "create-admin", "--email", "root@bank.example"])
+    assert result.exit_code == 3
+    assert "at least 15 characters" in result.output
+
+
+def test_demo_seeds_three_teams_and_the_requested_models(
+    tmp_path: Path, env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["demo", "--no-serve", "--models", "12", "--database", "demo.db"])
+    assert result.exit_code == 0, result.output
+    assert "admin@driftguard.example" in result.output
+    engine = build_engine(make_settings(f"sqlite:///{tmp_path / 'demo.db'}"))
+    with build_session_factory(engine)() as s:
+        assert s.scalar(select(func.count()).select_from(Team)) == 3
+        assert s.scalar(select(func.count()).select_from(RegisteredModel)) == 12
+        assert (s.scalar(select(func.count()).select_from(ModelVersion)) or 0) >= 12
+    engine.dispose()

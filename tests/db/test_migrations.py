@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text
+
+from driftguard.db import migrate
+from driftguard.db.base import Base
+from driftguard.db.engine import build_engine
+from driftguard.schema import import_all_tables
+from support.config import make_settings
+
+
+def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:
+    # A scratch database of the same backend, so the shared test schema is untouched.
+    url = database_url.replace("driftguard.db", "roundtrip.db")
+    on_postgres = url == database_url
+    if on_postgres:
+        url = _fresh_postgres(database_url)
+    engine = build_engine(make_settings(url))
+    try:
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        assert "registered_models" in inspect(engine).get_table_names()
+        migrate.downgrade(engine, "base")
+        assert migrate.current_revision(engine) is None
+        assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
+        migrate.upgrade(engine)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+    finally:
+        engine.dispose()
+        if on_postgres:
+            _drop_postgres(database_url, url)
+
+
+def _drop_postgres(admin_url: str, url: str) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _fresh_postgres(database_url: str) -> str:
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    name = make_url(database_url).database + "_rt"
+    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(database_url).set(database=name).render_as_string(hide_password=False)
+
+
+def test_migrations_match_the_orm(migrated_engine: Engine) -> None:
+    import_all_tables()
+    with migrated_engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diff = compare_metadata(context, Base.metadata)
+    assert diff == []
+
+
+def test_sqlite_runs_with_wal_full_sync_foreign_keys_and_busy_timeout(tmp_sqlite_url: str) -> None:
+    engine = build_engine(make_settings(tmp_sqlite_url, sqlite_busy_timeout_ms=4321))
+    try:
+        with engine.connect() as connection:
+            pragma = lambda name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()  # noqa: E731
+            assert pragma("journal_mode") == "wal"
+            assert pragma("synchronous") == 2  # FULL
+            assert pragma("foreign_keys") == 1
+            assert pragma("busy_timeout") == 4321
+    finally:
+        engine.dispose()
+
+
+def test_postgres_pool_settings_are_applied() -> None:
+    settings = make_settings(
+        "postgresql+psycopg://nobody@127.0.0.1:9/none",
+        db_pool_size=7,
+        db_max_overflow=3,
+        db_pool_timeout_seconds=2.5,
+        db_statement_timeout_ms=1234,
+    )
+    engine = build_engine(settings)
+    pool = engine.pool
+    assert pool.size() == 7  # type: ignore[attr-defined]
+    assert pool._max_overflow == 3  # type: ignore[attr-defined]
+    assert pool._timeout == 2.5  # type: ignore[attr-defined]
+    assert pool._pre_ping is True
+    engine.dispose()
+
+
+def test_statement_timeout_reaches_postgres(migrated_engine: Engine) -> None:
+    if migrated_engine.dialect.name != "postgresql":
+        # SQLite has no statement timeout; its busy timeout is checked above.
+        assert migrated_engine.dialect.name == "sqlite"
+        return
+    with migrated_engine.connect() as connection:
+        assert connection.execute(text("SHOW statement_timeout")).scalar() == "30s"

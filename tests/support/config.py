@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import os
+
+from driftguard.settings import Settings
+
+POSTGRES_URL = os.environ.get("DRIFTGUARD_TEST_POSTGRES_URL")
+TEST_SECRET = "test-secret-" + "x" * 64
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "environment": "test",
+        "database_url": database_url,
+        "jwt_secret": TEST_SECRET,
+        # Cheap Argon2 parameters: the tests check behaviour, not hashing cost.
+        "argon2_time_cost": 1,
+        "argon2_memory_cost_kib": 1024,
+        "argon2_parallelism": 1,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]

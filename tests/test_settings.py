@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from driftguard.settings import Settings
+
+STRONG = "s" * 48
+
+
+def test_defaults_are_an_embedded_sqlite_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DRIFTGUARD_DATABASE_URL", raising=False)
+    settings = Settings()
+    assert settings.database_url == "sqlite:///driftguard.db"
+    assert settings.is_sqlite
+    assert settings.redis_url is None
+    assert (settings.db_pool_size, settings.db_max_overflow) == (20, 40)
+    assert settings.db_pool_timeout_seconds == 10
+
+
+def test_environment_variables_use_the_driftguard_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTGUARD_DB_POOL_SIZE", "5")
+    monkeypatch.setenv("DRIFTGUARD_CORS_ORIGINS", "https://a.example, https://b.example")
+    settings = Settings()
+    assert settings.db_pool_size == 5
+    assert settings.cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValidationError, match="JWT_SECRET"):
+        Settings(environment="production")  # type: ignore[arg-type]
+
+
+def test_production_refuses_a_short_secret() -> None:
+    with pytest.raises(ValidationError, match="at least 32"):
+        Settings(environment="production", jwt_secret="short-secret")  # type: ignore[arg-type]
+
+
+def test_production_refuses_a_wildcard_origin() -> None:
+    with pytest.raises(ValidationError, match="CORS"):
+        Settings(environment="production", jwt_secret=STRONG, cors_origins=["*"])  # type: ignore[arg-type]
+
+
+def test_production_accepts_a_strong_configuration() -> None:
+    settings = Settings(
+        environment="production",  # type: ignore[arg-type]
+        jwt_secret=STRONG,  # type: ignore[arg-type]
+        cors_origins=["https://driftguard.example"],
+    )
+    assert settings.cors_origins == ["https://driftguard.example"]
+
+
+def test_access_tokens_live_at_most_fifteen_minutes() -> None:
+    with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
+        Settings(access_token_ttl_seconds=3600)
