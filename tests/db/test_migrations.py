@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import OperationalError
 
 from driftguard.db import migrate
 from driftguard.db.base import Base
@@ -101,3 +103,28 @@ def test_statement_timeout_reaches_postgres(migrated_engine: Engine) -> None:
         return
     with migrated_engine.connect() as connection:
         assert connection.execute(text("SHOW statement_timeout")).scalar() == "30s"
+
+
+def test_sqlite_readers_do_not_queue_behind_a_writer(tmp_sqlite_url: str) -> None:
+    from sqlalchemy import select
+
+    from driftguard.db.session import build_session_factory, unit_of_work
+    from driftguard.identity.orm import Team
+
+    settings = make_settings(tmp_sqlite_url, sqlite_busy_timeout_ms=200)
+    engine = build_engine(settings)
+    migrate.upgrade(engine)
+    try:
+        with unit_of_work(build_session_factory(engine)) as writer:
+            writer.add(Team(name="held", description=""))
+            writer.flush()  # the write lock is held until this block ends
+            with unit_of_work(build_session_factory(engine, read_only=True)) as reader:
+                assert reader.scalars(select(Team)).all() == []  # WAL: the last committed state
+            # A second writer waits for the lock (here: past its short busy timeout).
+            with (
+                pytest.raises(OperationalError, match="locked"),
+                unit_of_work(build_session_factory(engine)) as other,
+            ):
+                other.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()

@@ -67,6 +67,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         own_engine = engine is None
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
+        app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
         try:
             yield
         finally:

@@ -6,15 +6,16 @@ declared :func:`public`; ``create_app`` refuses to start if a route does neither
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
 from argon2 import PasswordHasher
 from fastapi import Depends, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from driftguard.db.session import unit_of_work
+from driftguard.db.session import finish
 from driftguard.errors import ForbiddenError, UnauthenticatedError
 from driftguard.identity import auth
 from driftguard.identity.permissions import Permission
@@ -25,21 +26,33 @@ from driftguard.settings import Settings
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _settings(request: Request) -> Settings:
+# Dependencies that do no I/O are ``async def`` so they run on the event loop: each sync
+# dependency costs a hop to the thread pool.
+
+
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _hasher(request: Request) -> PasswordHasher:
+async def _hasher(request: Request) -> PasswordHasher:
     hasher: PasswordHasher = request.app.state.hasher
     return hasher
 
 
-def _session(request: Request) -> Iterator[Session]:
-    with unit_of_work(
-        request.app.state.session_factory, read_only=request.method in READ_METHODS
-    ) as session:
+async def _session(request: Request) -> AsyncIterator[Session]:
+    """The request's unit of work. Opening a session does no I/O; ending it runs in a thread."""
+    state = request.app.state
+    factory = (
+        state.read_session_factory if request.method in READ_METHODS else state.session_factory
+    )
+    session: Session = factory()
+    try:
         yield session
+    except BaseException as exc:
+        await run_in_threadpool(finish, session, exc)
+        raise
+    await run_in_threadpool(finish, session, None)
 
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
@@ -76,7 +89,7 @@ def require(permission: Permission) -> Any:
     Object-level checks (which team) happen in the service, against the object's team.
     """
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:
         if not principal.can(permission):
             raise ForbiddenError(f"your role does not allow {permission.value}")
         return principal
@@ -85,7 +98,7 @@ def require(permission: Permission) -> Any:
     return Depends(check)
 
 
-def _public() -> None:
+async def _public() -> None:
     return None
 
 

@@ -10,29 +10,36 @@ from driftguard.db.engine import READ_ONLY_OPTION
 from driftguard.errors import DriftGuardError
 
 
-def build_session_factory(engine: Engine) -> sessionmaker[Session]:
+def build_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+    """Sessions on ``engine``. ``read_only`` sessions let SQLite readers run beside a writer
+    instead of queueing for the write lock (see ``db/engine.py``)."""
+    bind = engine.execution_options(**{READ_ONLY_OPTION: True}) if read_only else engine
     # Objects stay readable after commit: responses are built from them after the unit of work.
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+
+
+def finish(session: Session, error: BaseException | None) -> None:
+    """End a unit of work: commit on success, roll back on error, and close.
+
+    A domain error raised with ``keep_changes`` (a refused request that records a security event)
+    still commits.
+    """
+    try:
+        if error is None or (isinstance(error, DriftGuardError) and error.keep_changes):
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
 
 
 @contextmanager
-def unit_of_work(factory: sessionmaker[Session], *, read_only: bool = False) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises.
-
-    ``read_only`` lets SQLite readers run beside a writer instead of queueing for the write lock.
-    """
-    with factory() as session:
-        if read_only:
-            session.connection(execution_options={READ_ONLY_OPTION: True})
-        try:
-            yield session
-            session.commit()
-        except DriftGuardError as exc:
-            if exc.keep_changes:
-                session.commit()
-            else:
-                session.rollback()
-            raise
-        except BaseException:
-            session.rollback()
-            raise
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    session = factory()
+    try:
+        yield session
+    except BaseException as exc:
+        finish(session, exc)
+        raise
+    finish(session, None)

@@ -73,11 +73,9 @@ def logout(session: Session, *, refresh_token: str) -> None:
 
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
     claims = decode_access_token(settings, token)
-    user = repository.get_user(session, claims.user_id)
-    if user is None or not user.is_active:
-        raise UnauthenticatedError("access token is invalid", code="invalid_token")
     # Logout and refresh-token reuse end the session at once, not when the JWT expires.
-    if not repository.family_is_live(session, claims.session_id):
+    user = repository.active_user_in_live_session(session, claims.user_id, claims.session_id)
+    if user is None:
         raise UnauthenticatedError("session has ended; sign in again", code="session_ended")
     return principal_for_user(session, user)
 

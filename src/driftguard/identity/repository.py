@@ -81,14 +81,20 @@ def revoke_family(session: Session, family_id: str) -> None:
     )
 
 
-def family_is_live(session: Session, family_id: str) -> bool:
-    """A sign-in session is live while it has tokens and none of them is revoked."""
-    tokens, revoked = session.execute(
-        select(func.count(), func.count(RefreshToken.revoked_at)).where(
-            RefreshToken.family_id == family_id
-        )
-    ).one()
-    return bool(tokens) and not revoked
+def active_user_in_live_session(session: Session, user_id: int, family_id: str) -> User | None:
+    """The user, if active and their sign-in session (refresh-token family) is unrevoked.
+
+    One round trip per authenticated request: the user row and the session check together.
+    """
+    revoked = (
+        select(RefreshToken.id)
+        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
+        .exists()
+    )
+    started = select(RefreshToken.id).where(RefreshToken.family_id == family_id).exists()
+    return session.scalar(
+        select(User).where(User.id == user_id, User.is_active.is_(True), started, ~revoked)
+    )
 
 
 def get_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:

@@ -7,10 +7,10 @@ Create Date: ${create_date}
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa
+import sqlalchemy as sa  # noqa: F401 - used by most migrations
 from alembic import op
 ${imports if imports else ""}
-import driftguard.db.base
+import driftguard.db.base  # noqa: F401 - types autogenerate may reference
 
 revision: str = ${repr(up_revision)}
 down_revision: str | None = ${repr(down_revision)}

@@ -4,7 +4,17 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -40,7 +50,19 @@ def _enum(cls: type[StrEnum], name: str) -> Enum:
 
 class RegisteredModel(IdMixin, TimestampMixin, Base):
     __tablename__ = "registered_models"
-    __table_args__ = (UniqueConstraint("team_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("team_id", "name"),
+        # The list's default and common sort keys, so a page is an index walk, not a sort.
+        Index("ix_registered_models_name_id", "name", "id"),
+        Index("ix_registered_models_created_at_id", "created_at", "id"),
+        # Lets the list's total be an index-only count of live models.
+        Index(
+            "ix_registered_models_live_team_id",
+            "team_id",
+            postgresql_where=text("archived_at IS NULL"),
+            sqlite_where=text("archived_at IS NULL"),
+        ),
+    )
 
     team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id"), index=True)
     name: Mapped[str] = mapped_column(String(128))

@@ -1,0 +1,131 @@
+"""A small closed-loop HTTP load generator for the API benchmarks (loopback only, bounded)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import httpx2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    name: str
+    requests: int
+    errors: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.requests} | {self.errors} | {self.throughput:,.0f} | "
+            f"{self.p50_ms:.1f} | {self.p95_ms:.1f} | {self.p99_ms:.1f} |"
+        )
+
+
+TABLE_HEADER = (
+    "| scenario | requests | errors | req/s | p50 ms | p95 ms | p99 ms |\n"
+    "|---|---:|---:|---:|---:|---:|---:|"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """`driftguard serve` in a child process, on loopback, stopped when the block ends."""
+
+    def __init__(self, env: dict[str, str], *, workers: int = 1) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env}
+        self.workers = workers
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        command = [
+            sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+            "--workers", str(self.workers), "--no-access-log",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(command, env=self.env)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx2.HTTPError:
+                pass
+            time.sleep(0.2)
+        self.__exit__()
+        raise RuntimeError("server did not become ready within 30 s")
+
+    def __exit__(self, *_: object) -> None:
+        if self.process is not None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+async def _run(
+    base_url: str, paths: Sequence[str], headers: dict[str, str], clients: int, total: int
+) -> tuple[list[float], int, float]:
+    latencies: list[float] = []
+    errors = 0
+    next_index = 0
+    limits = httpx2.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx2.AsyncClient(
+        base_url=base_url, headers=headers, limits=limits, timeout=30
+    ) as http:
+
+        async def client() -> None:
+            nonlocal next_index, errors
+            while next_index < total:
+                path = paths[next_index % len(paths)]
+                next_index += 1
+                started = time.perf_counter()
+                response = await http.get(path)
+                latencies.append(time.perf_counter() - started)
+                if response.status_code != 200:
+                    errors += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    return latencies, errors, elapsed
+
+
+def run_load(
+    name: str,
+    base_url: str,
+    paths: Sequence[str],
+    *,
+    headers: dict[str, str],
+    clients: int,
+    total: int,
+    warmup: int = 200,
+) -> LoadResult:
+    asyncio.run(_run(base_url, paths, headers, clients, warmup))
+    latencies, errors, elapsed = asyncio.run(_run(base_url, paths, headers, clients, total))
+    ms = np.asarray(latencies) * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return LoadResult(name, len(ms), errors, elapsed, float(p50), float(p95), float(p99))
