@@ -12,8 +12,16 @@ _ONE_LINE = r"^[^\x00-\x1f\x7f]*$"
 Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128, pattern=_ONE_LINE)
 ]
+# No NUL anywhere: PostgreSQL cannot store it in text.
+_NO_NUL = r"^[^\x00]*$"
+
 ShortText = Annotated[str, StringConstraints(max_length=500, pattern=_ONE_LINE)]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
+LongText = Annotated[str, StringConstraints(max_length=10_000, pattern=_NO_NUL)]
+# A search string or other free one-line input that only ever reaches a bound parameter.
+SearchText = Annotated[str, StringConstraints(max_length=200, pattern=_ONE_LINE)]
+
+MAX_ID = 2**62
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 Tag = Annotated[
     str,
     StringConstraints(

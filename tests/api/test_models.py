@@ -348,3 +348,23 @@ def test_unknown_owner_is_422(client: TestClient, world: World) -> None:
 def test_huge_path_ids_are_422_not_500(client: TestClient, world: World) -> None:
     assert client.get(f"{MODELS}/{10**30}", headers=world.viewer_a).status_code == 422
     assert client.get(f"{MODELS}/0", headers=world.viewer_a).status_code == 422
+
+
+def test_nul_bytes_and_huge_ids_are_422_everywhere(
+    client: TestClient, world: World, session_factory: sessionmaker[Session]
+) -> None:
+    for params in ({"q": "a\x00b"}, {"tag": "a\x00"}):
+        response = client.get(MODELS, params=params, headers=world.viewer_a)
+        assert response.status_code == 422, params
+    bodies = [
+        model_body(world.team_a, description="nul \x00 inside"),
+        model_body(world.team_a, name="nul\x00"),
+        model_body(world.team_a, owner_id=2**63),
+        model_body(2**63),
+    ]
+    for body in bodies:
+        response = client.post(MODELS, json=body, headers=world.engineer_a)
+        assert response.status_code == 422, body
+    login = client.post("/api/v1/auth/login", json={"email": "a\x00@x.io", "password": "p" * 20})
+    assert login.status_code == 422
+    assert count(session_factory, RegisteredModel) == 0

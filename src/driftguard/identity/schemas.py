@@ -6,14 +6,14 @@ from typing import Annotated
 from pydantic import EmailStr, Field, StringConstraints
 
 from driftguard.identity.permissions import Role
-from driftguard.schemas import CreateSchema, LongText, Name, ReadSchema
+from driftguard.schemas import CreateSchema, Id, LongText, Name, ReadSchema
 
 # Length is checked by the password policy so that the error names the rule, not a regex.
 Password = Annotated[str, StringConstraints(max_length=1024)]
 
 
 class LoginRequest(CreateSchema):
-    email: Annotated[str, StringConstraints(max_length=320)]
+    email: Annotated[str, StringConstraints(max_length=320, pattern=r"^[^\x00-\x1f\x7f]*$")]
     password: Password
 
 
@@ -59,7 +59,7 @@ class UserRead(ReadSchema):
 
 
 class MembershipCreate(CreateSchema):
-    user_id: int = Field(ge=1)
+    user_id: Id
     role: Role
 
 

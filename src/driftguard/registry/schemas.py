@@ -10,6 +10,7 @@ from pydantic import Field, StringConstraints, field_validator, model_validator
 from driftguard.registry.orm import Level, Stage, TaskType
 from driftguard.schemas import (
     CreateSchema,
+    Id,
     LongText,
     Name,
     ReadSchema,
@@ -43,14 +44,14 @@ class FeatureSpec(CreateSchema):
 
 
 class RegisteredModelCreate(CreateSchema):
-    team_id: int = Field(ge=1)
+    team_id: Id
     name: Name
     description: LongText = ""
     use_case: ShortText = ""
     materiality: Level = Level.MEDIUM
     criticality: Level = Level.MEDIUM
     tags: Tags = Field(default_factory=list)
-    owner_id: int | None = Field(default=None, ge=1, description="defaults to the caller")
+    owner_id: Id | None = Field(default=None, description="defaults to the caller")
 
 
 class RegisteredModelUpdate(UpdateSchema):
@@ -60,7 +61,7 @@ class RegisteredModelUpdate(UpdateSchema):
     materiality: Level | None = None
     criticality: Level | None = None
     tags: Tags | None = None
-    owner_id: int | None = Field(default=None, ge=1)
+    owner_id: Id | None = None
 
 
 class RegisteredModelRead(ReadSchema):

@@ -25,7 +25,7 @@ from driftguard.registry.schemas import (
     RegisteredModelRead,
     RegisteredModelUpdate,
 )
-from driftguard.schemas import MAX_PAGE_SIZE, Page
+from driftguard.schemas import MAX_PAGE_SIZE, Page, SearchText, Tag
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -58,12 +58,10 @@ def parse_sort(raw: str, allowed: Collection[str]) -> tuple[tuple[str, bool], ..
 def list_models(
     session: DbSession,
     principal: Reader,
-    q: Annotated[
-        str | None, Query(max_length=200, description="search name and description")
-    ] = None,
+    q: Annotated[SearchText | None, Query(description="search name and description")] = None,
     team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     stage: Annotated[Stage | None, Query(description="models with a version in this stage")] = None,
-    tag: Annotated[list[str] | None, Query(max_length=10, description="all of these tags")] = None,
+    tag: Annotated[list[Tag] | None, Query(max_length=10, description="all of these tags")] = None,
     owner_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     materiality: Level | None = None,
     include_archived: bool = False,
