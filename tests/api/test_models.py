@@ -368,3 +368,14 @@ def test_nul_bytes_and_huge_ids_are_422_everywhere(
     login = client.post("/api/v1/auth/login", json={"email": "a\x00@x.io", "password": "p" * 20})
     assert login.status_code == 422
     assert count(session_factory, RegisteredModel) == 0
+
+
+def test_total_is_exact_on_full_short_and_past_the_end_pages(
+    client: TestClient, world: World
+) -> None:
+    _seed(client, world)
+    for limit, offset, expected_items in [(2, 0, 2), (4, 0, 4), (3, 2, 2), (2, 4, 0), (2, 9, 0)]:
+        page = client.get(
+            MODELS, params={"limit": limit, "offset": offset}, headers=world.viewer_a
+        ).json()
+        assert (len(page["items"]), page["total"]) == (expected_items, 4), (limit, offset)

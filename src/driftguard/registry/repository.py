@@ -4,13 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    case,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from driftguard.registry.orm import Level, ModelTag, ModelVersion, RegisteredModel, Stage
 
 Visible = frozenset[int] | None  # None: every team
+RowT = TypeVar("RowT")
 
 
 def _level_rank(column: ColumnElement[Level]) -> ColumnElement[int]:
@@ -83,19 +95,31 @@ def _filtered_models(visible: Visible, flt: ModelFilter) -> Select[RegisteredMod
     return query
 
 
+def _paginate(
+    session: Session,
+    query: Select[RowT],
+    order: Sequence[SQLColumnExpression[Any]],
+    page: PageRequest,
+) -> tuple[Sequence[RowT], int]:
+    """One page and the exact total. A short page tells the total by itself, saving the count."""
+    rows = session.scalars(query.order_by(*order).limit(page.limit).offset(page.offset)).all()
+    if len(rows) < page.limit and (rows or page.offset == 0):
+        return rows, page.offset + len(rows)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    return rows, total
+
+
+def _order(
+    keys: dict[str, ColumnElement[object]], page: PageRequest
+) -> list[ColumnElement[object]]:
+    return [keys[k].desc() if descending else keys[k].asc() for k, descending in page.sort]
+
+
 def list_models(
     session: Session, *, visible: Visible, flt: ModelFilter, page: PageRequest
 ) -> tuple[Sequence[RegisteredModel], int]:
-    query = _filtered_models(visible, flt)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = [
-        MODEL_SORT_KEYS[key].desc() if descending else MODEL_SORT_KEYS[key].asc()
-        for key, descending in page.sort
-    ]
-    rows = session.scalars(
-        query.order_by(*order, RegisteredModel.id).limit(page.limit).offset(page.offset)
-    ).all()
-    return rows, total
+    order = [*_order(MODEL_SORT_KEYS, page), RegisteredModel.id]
+    return _paginate(session, _filtered_models(visible, flt), order, page)
 
 
 def get_model(session: Session, model_id: int, *, visible: Visible) -> RegisteredModel | None:
@@ -153,15 +177,8 @@ def list_versions(
     query = select(ModelVersion).where(ModelVersion.model_id == model_id)
     if stage is not None:
         query = query.where(ModelVersion.stage == stage)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    order = [
-        VERSION_SORT_KEYS[key].desc() if descending else VERSION_SORT_KEYS[key].asc()
-        for key, descending in page.sort
-    ]
-    rows = session.scalars(
-        query.order_by(*order, ModelVersion.id).limit(page.limit).offset(page.offset)
-    ).all()
-    return rows, total
+    order = [*_order(VERSION_SORT_KEYS, page), ModelVersion.id]
+    return _paginate(session, query, order, page)
 
 
 def get_version(session: Session, *, model_id: int, number: int) -> ModelVersion | None:
