@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from driftguard import __version__
 from driftguard.api.deps import route_guard
-from driftguard.api.errors import install_error_handlers
+from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from driftguard.api.routes import auth, health, models, teams, users
 from driftguard.db.engine import build_engine
@@ -87,7 +87,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.hasher = build_hasher(settings)
     install_error_handlers(app)
 
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (auth, teams, users, models):
         api.include_router(module.router)
     app.include_router(api)

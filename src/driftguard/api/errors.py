@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -26,6 +27,35 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UNAVAILABLE: 503,
 }
 RETRY_AFTER_SECONDS = "5"
+
+
+class ErrorDetailBody(BaseModel):
+    loc: str
+    msg: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    message: str
+    details: list[ErrorDetailBody]
+    request_id: str
+
+
+_DESCRIPTIONS = {
+    400: "Malformed request (for example, invalid JSON)",
+    401: "Missing, invalid or expired credentials",
+    403: "Authenticated, but the role does not allow this",
+    404: "Not found, or not visible to the caller",
+    409: "Conflicts with the current state",
+    413: "Request body too large",
+    422: "Invalid input; `details` names each field",
+    503: "A dependency is unavailable; retry after `Retry-After` seconds",
+}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text} for status, text in _DESCRIPTIONS.items()
+}
 
 
 def request_id_of(request: Request) -> str:
