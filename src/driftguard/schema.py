@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("driftguard.identity.orm", "driftguard.registry.orm")
+TABLE_MODULES = (
+    "driftguard.identity.orm",
+    "driftguard.registry.orm",
+    "driftguard.monitoring.orm",
+)
 
 
 def import_all_tables() -> None:

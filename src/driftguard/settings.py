@@ -50,6 +50,10 @@ class Settings(BaseSettings):
 
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    # JSON batches of predictions, labels or reference rows (10,000 rows of 20 features ≈ 6 MB).
+    max_batch_bytes: int = Field(default=32 * 1_048_576, ge=1024)
+    # Uploaded files (reference data), streamed to a temporary file, never held whole in memory.
+    max_upload_bytes: int = Field(default=1024 * 1_048_576, ge=1024)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

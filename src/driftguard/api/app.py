@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,7 @@ from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from driftguard.api.routes import auth, health, models, teams, users
+from driftguard.api.routes import auth, health, models, predictions, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
@@ -88,12 +89,23 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models):
+    for module in (auth, teams, users, models, predictions):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
 
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides=[
+            (re.compile(version_path + r"/reference/upload$"), settings.max_upload_bytes),
+            (
+                re.compile(version_path + r"/(predictions|labels|reference)$"),
+                settings.max_batch_bytes,
+            ),
+        ],
+    )
     app.add_middleware(RequestIdMiddleware)
     check_route_guards(app)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -37,19 +38,36 @@ class RequestIdMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """413 for a body over ``max_bytes``: at once from Content-Length, or while streaming."""
+    """413 for a body over the limit: at once from Content-Length, or while streaming.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    ``overrides`` raise the limit for the data-ingest paths that match them.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        overrides: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default_max_bytes = max_bytes
+        self.overrides = tuple(overrides)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.overrides:
+            if pattern.match(path):
+                return limit
+        return self.default_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = self.limit_for(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._reject(scope, send)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await self._reject(scope, send, max_bytes)
             return
         received = 0
 
@@ -58,19 +76,19 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > max_bytes:
                     # FastAPI passes an HTTPException from the body stream through unchanged.
-                    raise HTTPException(413, f"request body exceeds {self.max_bytes} bytes")
+                    raise HTTPException(413, f"request body exceeds {max_bytes} bytes")
             return message
 
         await self.app(scope, limited_receive, send)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    async def _reject(self, scope: Scope, send: Send, max_bytes: int) -> None:
         request_id = scope.get("state", {}).get("request_id", "")
         body = json.dumps(
             {
                 "error": "too_large",
-                "message": f"request body exceeds {self.max_bytes} bytes",
+                "message": f"request body exceeds {max_bytes} bytes",
                 "details": [],
                 "request_id": request_id,
             }

@@ -28,6 +28,7 @@ class Permission(StrEnum):
     MODELS_READ = "models:read"
     MODELS_WRITE = "models:write"
     MODELS_PROMOTE = "models:promote"
+    PREDICTIONS_WRITE = "predictions:write"
 
 
 _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
@@ -35,7 +36,8 @@ _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODEL
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: _READ | {Permission.USERS_READ},
-    Role.ML_ENGINEER: _READ | {Permission.MODELS_WRITE, Permission.API_KEYS_MANAGE},
+    Role.ML_ENGINEER: _READ
+    | {Permission.MODELS_WRITE, Permission.API_KEYS_MANAGE, Permission.PREDICTIONS_WRITE},
     Role.APPROVER: _READ,
     Role.VIEWER: _READ,
 }

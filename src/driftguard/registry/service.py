@@ -203,6 +203,17 @@ def get_version(
     return version
 
 
+def resolve_version(
+    session: Session, *, principal: Principal, model_id: int, number: int
+) -> tuple[RegisteredModel, ModelVersion]:
+    """The model and its version, if the caller may see them (else not found)."""
+    model = get_model(session, principal=principal, model_id=model_id)
+    version = repository.get_version(session, model_id=model.id, number=number)
+    if version is None:
+        raise NotFoundError(f"model {model_id} has no version {number}")
+    return model, version
+
+
 def update_version(
     session: Session, *, principal: Principal, model_id: int, number: int, data: ModelVersionUpdate
 ) -> ModelVersionRead:

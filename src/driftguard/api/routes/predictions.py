@@ -1,0 +1,137 @@
+"""Data in: reference data, predictions and late labels for one model version."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+from fastapi import APIRouter, Header, Path, UploadFile
+
+from driftguard.api.deps import DbSession, require
+from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import service
+from driftguard.monitoring.schemas import (
+    IngestResult,
+    LabelBatch,
+    LabelResult,
+    PredictionBatch,
+    ReferenceRead,
+    ReferenceRows,
+)
+from driftguard.registry import service as registry_service
+
+router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
+
+ModelId = Annotated[int, Path(ge=1, le=2**62)]
+VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Writer = Annotated[Principal, require(Permission.PREDICTIONS_WRITE)]
+Reader = Annotated[Principal, require(Permission.MODELS_READ)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="A retried request with the same key returns the first response",
+    ),
+]
+
+
+@router.post("/predictions")
+def log_predictions(
+    model_id: ModelId,
+    number: VersionNumber,
+    body: PredictionBatch,
+    session: DbSession,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> IngestResult:
+    """Log up to 10,000 predictions. The batch is stored whole or not at all; rows whose
+    ``prediction_id`` is already stored are counted as duplicates, not stored twice."""
+    return service.log_predictions(
+        session, principal=principal, model_id=model_id, number=number, batch=body,
+        idempotency_key=idempotency_key,
+    )  # fmt: skip
+
+
+@router.post("/labels")
+def log_labels(
+    model_id: ModelId,
+    number: VersionNumber,
+    body: LabelBatch,
+    session: DbSession,
+    principal: Writer,
+) -> LabelResult:
+    """Attach actual outcomes to logged predictions, by ``prediction_id``, any time later."""
+    return service.log_labels(
+        session, principal=principal, model_id=model_id, number=number, batch=body
+    )
+
+
+@router.put("/reference")
+def set_reference(
+    model_id: ModelId,
+    number: VersionNumber,
+    body: ReferenceRows,
+    session: DbSession,
+    principal: Writer,
+) -> ReferenceRead:
+    """Set (or replace) the reference data set from JSON rows."""
+    _, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    table = service.reference_rows_table(body.rows, version.features, version.target)
+    return service.set_reference(
+        session, principal=principal, model_id=model_id, number=number, table=table,
+        source_format="json",
+    )  # fmt: skip
+
+
+def _read_upload(upload: UploadFile) -> tuple[pa.Table, str]:
+    name = (upload.filename or "").lower()
+    try:
+        if name.endswith(".parquet") or upload.content_type == "application/vnd.apache.parquet":
+            return pq.read_table(upload.file), "parquet"
+        if name.endswith(".csv") or upload.content_type in ("text/csv", "application/csv"):
+            return pa_csv.read_csv(upload.file), "csv"
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise InvalidError(
+            f"file: cannot be read: {exc}",
+            code="unreadable_file",
+            details=[ErrorDetail(loc="file", msg=str(exc)[:500])],
+        ) from exc
+    raise InvalidError(
+        "file: must be a .csv or .parquet file",
+        code="unsupported_format",
+        details=[ErrorDetail(loc="file", msg="must be a .csv or .parquet file")],
+    )
+
+
+@router.post("/reference/upload")
+def upload_reference(
+    model_id: ModelId,
+    number: VersionNumber,
+    file: UploadFile,
+    session: DbSession,
+    principal: Writer,
+) -> ReferenceRead:
+    """Set (or replace) the reference data set from a CSV or Parquet file."""
+    table, source_format = _read_upload(file)
+    return service.set_reference(
+        session, principal=principal, model_id=model_id, number=number, table=table,
+        source_format=source_format,
+    )  # fmt: skip
+
+
+@router.get("/reference")
+def get_reference(
+    model_id: ModelId, number: VersionNumber, session: DbSession, principal: Reader
+) -> ReferenceRead:
+    reference = service.get_reference(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    return ReferenceRead.model_validate(reference)

@@ -1,0 +1,174 @@
+"""prediction storage
+
+Revision ID: 0004
+Revises: 0002
+Create Date: 2026-11-26
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import driftguard.db.base
+
+revision: str = "0004"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "ingest_receipts",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("key", sa.String(length=128), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("response", sa.Text(), nullable=False),
+        sa.Column("created_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_ingest_receipts_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("version_id", "key", name=op.f("pk_ingest_receipts")),
+    )
+    op.create_table(
+        "prediction_blocks",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("first_ts", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_ts", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.Column("columns", sa.LargeBinary(), nullable=False),
+        sa.Column("received_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_prediction_blocks_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_prediction_blocks")),
+    )
+    with op.batch_alter_table("prediction_blocks", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_prediction_blocks_version_id_span",
+            ["version_id", "first_ts", "last_ts"],
+            unique=False,
+        )
+
+    op.create_table(
+        "reference_datasets",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("row_count", sa.Integer(), nullable=False),
+        sa.Column("source_format", sa.String(length=16), nullable=False),
+        sa.Column("profile", sa.LargeBinary(), nullable=False),
+        sa.Column("profile_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "created_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("replaced_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_reference_datasets_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_reference_datasets_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_reference_datasets")),
+    )
+    with op.batch_alter_table("reference_datasets", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_reference_datasets_version_id_active", ["version_id", "is_active"], unique=False
+        )
+
+    op.create_table(
+        "prediction_records",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("prediction_id", sa.String(length=128), nullable=False),
+        sa.Column("ts", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("block_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("row", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["block_id"],
+            ["prediction_blocks.id"],
+            name=op.f("fk_prediction_records_block_id_prediction_blocks"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_prediction_records_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("version_id", "prediction_id", name=op.f("pk_prediction_records")),
+    )
+    with op.batch_alter_table("prediction_records", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_prediction_records_block_id"), ["block_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_prediction_records_version_id_ts", ["version_id", "ts"], unique=False
+        )
+
+    op.create_table(
+        "prediction_labels",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("prediction_id", sa.String(length=128), nullable=False),
+        sa.Column("label", sa.Text(), nullable=False),
+        sa.Column("received_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["version_id", "prediction_id"],
+            ["prediction_records.version_id", "prediction_records.prediction_id"],
+            name=op.f("fk_prediction_labels_version_id_prediction_records"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("version_id", "prediction_id", name=op.f("pk_prediction_labels")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("prediction_labels")
+    with op.batch_alter_table("prediction_records", schema=None) as batch_op:
+        batch_op.drop_index("ix_prediction_records_version_id_ts")
+        batch_op.drop_index(batch_op.f("ix_prediction_records_block_id"))
+
+    op.drop_table("prediction_records")
+    with op.batch_alter_table("reference_datasets", schema=None) as batch_op:
+        batch_op.drop_index("ix_reference_datasets_version_id_active")
+
+    op.drop_table("reference_datasets")
+    with op.batch_alter_table("prediction_blocks", schema=None) as batch_op:
+        batch_op.drop_index("ix_prediction_blocks_version_id_span")
+
+    op.drop_table("prediction_blocks")
+    op.drop_table("ingest_receipts")

@@ -1,0 +1,1 @@
+"""Reference data, prediction logging, late labels; later, monitoring runs over windows."""

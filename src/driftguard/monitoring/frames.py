@@ -1,0 +1,167 @@
+"""Turning client data (JSON rows or uploaded tables) into typed Arrow columns, checked against
+a model version's feature schema. Every problem names the row and the column."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from driftguard.errors import ErrorDetail, InvalidError
+
+MAX_DETAILS = 20
+# Reserved block columns; ':' cannot occur in a feature name, so they never collide.
+ID, TS, LABEL, SCORE, TAGS = ":id", ":ts", ":label", ":score", ":tags"
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    name: str
+    kind: str  # numeric | categorical | boolean
+    sensitive: bool
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return {"numeric": pa.float64(), "boolean": pa.bool_()}.get(self.kind, pa.string())
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSchema:
+    features: tuple[Feature, ...]
+
+    @classmethod
+    def from_version(cls, features: Sequence[Mapping[str, Any]]) -> FeatureSchema:
+        return cls(
+            tuple(
+                Feature(str(f["name"]), str(f["type"]), bool(f.get("sensitive", False)))
+                for f in features
+            )
+        )
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def required(self) -> tuple[str, ...]:
+        """Model inputs must always be sent; sensitive attributes may be absent."""
+        return tuple(f.name for f in self.features if not f.sensitive)
+
+
+class Problems:
+    """Collects input problems and raises them together (up to ``MAX_DETAILS``)."""
+
+    def __init__(self) -> None:
+        self.details: list[ErrorDetail] = []
+        self.count = 0
+
+    def add(self, loc: str, msg: str) -> None:
+        self.count += 1
+        if len(self.details) < MAX_DETAILS:
+            self.details.append(ErrorDetail(loc=loc, msg=msg))
+
+    def raise_if_any(self, what: str) -> None:
+        if self.details:
+            first = self.details[0]
+            more = f" (and {self.count - 1} more problems)" if self.count > 1 else ""
+            raise InvalidError(
+                f"{what}: {first.loc}: {first.msg}{more}", code="invalid_rows", details=self.details
+            )
+
+
+def _cell(feature: Feature, value: object, loc: str, problems: Problems) -> object:
+    if value is None:
+        return None
+    if feature.kind == "numeric":
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            problems.add(loc, f"expected a number, got {type(value).__name__}")
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            problems.add(loc, "must be a finite number")
+            return None
+        return float(value)
+    if feature.kind == "boolean":
+        if not isinstance(value, bool):
+            problems.add(loc, f"expected true or false, got {type(value).__name__}")
+            return None
+        return value
+    if isinstance(value, float):
+        problems.add(loc, "expected a category (string, integer or boolean), got a float")
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def feature_columns_from_rows(
+    rows: Sequence[Mapping[str, object]], schema: FeatureSchema, *, loc: str, problems: Problems
+) -> dict[str, pa.Array]:
+    """Columns from row dicts; ``loc`` is the location prefix, e.g. ``"rows.{i}.features"``."""
+    known = set(schema.names)
+    required = schema.required()
+    values: dict[str, list[object]] = {f.name: [] for f in schema.features}
+    for index, row in enumerate(rows):
+        where = loc.format(i=index)
+        for key in row:
+            if key not in known:
+                problems.add(f"{where}.{key}", "is not a feature of this model version")
+        for name in required:
+            if name not in row:
+                problems.add(f"{where}.{name}", "is missing")
+        for feature in schema.features:
+            raw = row.get(feature.name)
+            values[feature.name].append(_cell(feature, raw, f"{where}.{feature.name}", problems))
+    return {f.name: pa.array(values[f.name], type=f.arrow_type) for f in schema.features}
+
+
+def feature_columns_from_table(
+    table: pa.Table, schema: FeatureSchema, *, problems: Problems, allow_extra: Sequence[str] = ()
+) -> dict[str, pa.Array]:
+    """Columns from an uploaded table, cast to each feature's type; problems name the column."""
+    present = set(table.column_names)
+    for name in present - set(schema.names) - set(allow_extra):
+        problems.add(f"columns.{name}", "is not a feature of this model version")
+    for name in schema.required():
+        if name not in present:
+            problems.add(f"columns.{name}", "is missing")
+    columns: dict[str, pa.Array] = {}
+    for feature in schema.features:
+        if feature.name not in present:
+            columns[feature.name] = pa.nulls(table.num_rows, type=feature.arrow_type)
+            continue
+        column = table.column(feature.name).combine_chunks()
+        cast = _cast(column, feature, problems)
+        if cast is not None:
+            columns[feature.name] = cast
+    return columns
+
+
+def _cast(column: pa.Array, feature: Feature, problems: Problems) -> pa.Array | None:
+    loc = f"columns.{feature.name}"
+    kind = column.type
+    if feature.kind == "numeric":
+        if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_null(kind)):
+            problems.add(loc, f"expected numbers, got {kind}")
+            return None
+        floats = column.cast(pa.float64())
+        bad = pc.is_nan(floats).to_numpy(zero_copy_only=False) | pc.is_inf(floats).to_numpy(
+            zero_copy_only=False
+        )
+        if bad.any():
+            problems.add(f"{loc}.{int(bad.argmax())}", "must be a finite number")
+            return None
+        return floats
+    if feature.kind == "boolean":
+        if not (pa.types.is_boolean(kind) or pa.types.is_null(kind)):
+            problems.add(loc, f"expected true/false values, got {kind}")
+            return None
+        return column.cast(pa.bool_())
+    if pa.types.is_floating(kind):
+        problems.add(loc, "expected categories (strings or integers), got floats")
+        return None
+    if pa.types.is_boolean(kind):
+        return pc.if_else(column, "true", "false").cast(pa.string())
+    if pa.types.is_dictionary(kind):
+        column = column.cast(kind.value_type)
+    return column.cast(pa.string())

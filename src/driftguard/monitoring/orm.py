@@ -1,0 +1,111 @@
+"""Prediction storage that serves analytics.
+
+Feature values are never stored as one JSON document per prediction. Each accepted batch becomes
+one columnar block (Arrow IPC, compressed) that loads straight into arrays; a narrow index row per
+prediction carries only what must be looked up one by one (dedupe, late labels, windows).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from driftguard.db.base import Base, BigId, IdMixin, UTCDateTime, utcnow
+
+
+class ReferenceDataset(IdMixin, Base):
+    """A version's reference (training) data, kept as its fitted statistics profile."""
+
+    __tablename__ = "reference_datasets"
+    __table_args__ = (Index("ix_reference_datasets_version_id_active", "version_id", "is_active"),)
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    is_active: Mapped[bool] = mapped_column(default=True)
+    row_count: Mapped[int] = mapped_column(Integer)
+    source_format: Mapped[str] = mapped_column(String(16))
+    profile: Mapped[bytes] = mapped_column(LargeBinary)
+    profile_id: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class PredictionBlock(IdMixin, Base):
+    """The rows of one accepted batch, as one compressed Arrow IPC file."""
+
+    __tablename__ = "prediction_blocks"
+    __table_args__ = (
+        Index("ix_prediction_blocks_version_id_span", "version_id", "first_ts", "last_ts"),
+    )
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    first_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    row_count: Mapped[int] = mapped_column(Integer)
+    columns: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PredictionRecord(Base):
+    """One logged prediction: its identity, time and where its values are."""
+
+    __tablename__ = "prediction_records"
+    __table_args__ = (Index("ix_prediction_records_version_id_ts", "version_id", "ts"),)
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    block_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("prediction_blocks.id", ondelete="CASCADE"), index=True
+    )
+    row: Mapped[int] = mapped_column(Integer)
+
+
+class PredictionLabel(Base):
+    """The actual outcome of a prediction, which may arrive much later."""
+
+    __tablename__ = "prediction_labels"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["version_id", "prediction_id"],
+            ["prediction_records.version_id", "prediction_records.prediction_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    version_id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    label: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class IngestReceipt(Base):
+    """The first response to a request sent with an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "ingest_receipts"
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,144 @@
+"""Monitoring queries. Callers have already resolved (and so authorised) the model version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from driftguard.db.base import utcnow
+from driftguard.monitoring.orm import (
+    IngestReceipt,
+    PredictionBlock,
+    PredictionLabel,
+    PredictionRecord,
+    ReferenceDataset,
+)
+
+_IN_CHUNK = 1000  # bound parameters per IN (...) list
+
+
+def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), _IN_CHUNK):
+        yield values[start : start + _IN_CHUNK]
+
+
+def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            session.scalars(
+                select(PredictionRecord.prediction_id).where(
+                    PredictionRecord.version_id == version_id,
+                    PredictionRecord.prediction_id.in_(chunk),
+                )
+            )
+        )
+    return found
+
+
+def add_block(
+    session: Session, *, version_id: int, first: datetime, last: datetime, rows: int, data: bytes
+) -> int:
+    block = PredictionBlock(
+        version_id=version_id, first_ts=first, last_ts=last, row_count=rows, columns=data
+    )
+    session.add(block)
+    session.flush()
+    return block.id
+
+
+def add_records(
+    session: Session, *, version_id: int, block_id: int, ids: Sequence[str], ts: Sequence[datetime]
+) -> None:
+    session.execute(
+        insert(PredictionRecord),
+        [
+            {"version_id": version_id, "prediction_id": p, "ts": t, "block_id": block_id, "row": i}
+            for i, (p, t) in enumerate(zip(ids, ts, strict=True))
+        ],
+    )
+
+
+def get_receipt(session: Session, version_id: int, key: str) -> IngestReceipt | None:
+    return session.get(IngestReceipt, (version_id, key))
+
+
+def add_receipt(
+    session: Session, *, version_id: int, key: str, request_hash: str, response: str
+) -> None:
+    session.add(
+        IngestReceipt(version_id=version_id, key=key, request_hash=request_hash, response=response)
+    )
+
+
+def blocks_overlapping(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> Sequence[bytes]:
+    """Blocks holding any prediction with ``start <= ts < end``."""
+    return session.scalars(
+        select(PredictionBlock.columns)
+        .where(
+            PredictionBlock.version_id == version_id,
+            PredictionBlock.first_ts < end,
+            PredictionBlock.last_ts >= start,
+        )
+        .order_by(PredictionBlock.id)
+    ).all()
+
+
+def existing_labels(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(ids):
+        found.update(
+            session.scalars(
+                select(PredictionLabel.prediction_id).where(
+                    PredictionLabel.version_id == version_id,
+                    PredictionLabel.prediction_id.in_(chunk),
+                )
+            )
+        )
+    return found
+
+
+def save_labels(
+    session: Session, *, version_id: int, new: dict[str, str], changed: dict[str, str]
+) -> None:
+    now = utcnow()
+    if new:
+        session.execute(
+            insert(PredictionLabel),
+            [
+                {"version_id": version_id, "prediction_id": p, "label": v, "received_at": now}
+                for p, v in new.items()
+            ],
+        )
+    if changed:
+        session.execute(
+            update(PredictionLabel),
+            [
+                {"version_id": version_id, "prediction_id": p, "label": v, "received_at": now}
+                for p, v in changed.items()
+            ],
+        )
+
+
+def active_reference(session: Session, version_id: int) -> ReferenceDataset | None:
+    return session.scalar(
+        select(ReferenceDataset).where(
+            ReferenceDataset.version_id == version_id, ReferenceDataset.is_active.is_(True)
+        )
+    )
+
+
+def replace_reference(session: Session, reference: ReferenceDataset) -> None:
+    """Make ``reference`` the active one; the one it replaces is kept, marked replaced."""
+    previous = active_reference(session, reference.version_id)
+    if previous is not None:
+        previous.is_active = False
+        previous.replaced_at = utcnow()
+        session.flush()
+    session.add(reference)
+    session.flush()

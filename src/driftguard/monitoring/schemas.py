@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import (
+    AwareDatetime,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+    model_validator,
+)
+
+from driftguard.schemas import CreateSchema, ReadSchema
+
+PredictionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=512)]
+MAX_BATCH_ROWS = 10_000
+
+
+class PredictionOutput(CreateSchema):
+    label: StrictBool | StrictInt | Annotated[str, StringConstraints(max_length=256)] | None = None
+    score: StrictFloat | StrictInt | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.label is None and self.score is None:
+            raise ValueError("give the predicted label, the score, or both")
+        if self.score is not None and not math.isfinite(self.score):
+            raise ValueError("score must be a finite number")
+        return self
+
+
+class PredictionIn(CreateSchema):
+    prediction_id: PredictionId
+    timestamp: AwareDatetime
+    features: Annotated[dict[str, Scalar | None], Field(max_length=2000)]
+    prediction: PredictionOutput
+    tags: Annotated[
+        dict[str, Annotated[str, StringConstraints(max_length=256)]], Field(max_length=20)
+    ] = Field(default_factory=dict)
+
+
+class PredictionBatch(CreateSchema):
+    rows: Annotated[list[PredictionIn], Field(min_length=1, max_length=MAX_BATCH_ROWS)]
+
+
+class IngestResult(ReadSchema):
+    received: int
+    new: int
+    duplicates: int
+    first_timestamp: datetime | None
+    last_timestamp: datetime | None
+
+
+class LabelIn(CreateSchema):
+    prediction_id: PredictionId
+    label: StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=256)]
+
+
+class LabelBatch(CreateSchema):
+    labels: Annotated[list[LabelIn], Field(min_length=1, max_length=MAX_BATCH_ROWS)]
+
+
+class LabelResult(ReadSchema):
+    received: int
+    stored: int
+    unknown_prediction_ids: list[str]
+
+
+class ReferenceRows(CreateSchema):
+    rows: Annotated[list[dict[str, Scalar | None]], Field(min_length=1, max_length=100_000)]
+
+
+class ReferenceRead(ReadSchema):
+    id: int
+    version_id: int
+    row_count: int
+    source_format: str
+    profile_id: str
+    is_active: bool
+    created_at: datetime
+    replaced_at: datetime | None

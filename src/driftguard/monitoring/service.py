@@ -1,0 +1,278 @@
+"""Prediction logging, late labels and reference data. Functions flush; callers commit."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.orm import Session
+
+from driftguard import stats
+from driftguard.db.base import utcnow
+from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import repository
+from driftguard.monitoring.blocks import decode_block, encode_block
+from driftguard.monitoring.frames import (
+    ID,
+    LABEL,
+    SCORE,
+    TAGS,
+    TS,
+    FeatureSchema,
+    Problems,
+    feature_columns_from_rows,
+    feature_columns_from_table,
+)
+from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.monitoring.schemas import (
+    IngestResult,
+    LabelBatch,
+    LabelResult,
+    PredictionBatch,
+    ReferenceRead,
+)
+from driftguard.registry import service as registry_service
+from driftguard.registry.orm import ModelVersion, Stage
+
+# Clocks drift: a timestamp up to this far ahead of ours is accepted.
+FUTURE_TOLERANCE = timedelta(minutes=5)
+MISSING_CATEGORY = "<missing>"
+
+
+def _writable_version(
+    session: Session, *, principal: Principal, model_id: int, number: int
+) -> ModelVersion:
+    model, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    principal.require_in_team(Permission.PREDICTIONS_WRITE, model.team_id)
+    if version.stage is Stage.ARCHIVED or model.archived_at is not None:
+        raise ConflictError(f"version {number} is archived; it takes no new data", code="archived")
+    return version
+
+
+def _canonical_label(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _batch_table(batch: PredictionBatch, schema: FeatureSchema) -> pa.Table:
+    problems = Problems()
+    rows = batch.rows
+    counts = Counter(r.prediction_id for r in rows)
+    seen: set[str] = set()
+    latest_allowed = utcnow() + FUTURE_TOLERANCE
+    for index, row in enumerate(rows):
+        if counts[row.prediction_id] > 1 and row.prediction_id in seen:
+            problems.add(f"rows.{index}.prediction_id", "repeats an earlier row of this batch")
+        seen.add(row.prediction_id)
+        if row.timestamp > latest_allowed:
+            problems.add(f"rows.{index}.timestamp", "is in the future")
+    features = feature_columns_from_rows(
+        [r.features for r in rows], schema, loc="rows.{i}.features", problems=problems
+    )
+    problems.raise_if_any("predictions rejected")
+    columns: dict[str, pa.Array] = {
+        ID: pa.array([r.prediction_id for r in rows], type=pa.string()),
+        TS: pa.array([r.timestamp for r in rows], type=pa.timestamp("us", tz="UTC")),
+        LABEL: pa.array(
+            [
+                None if r.prediction.label is None else _canonical_label(r.prediction.label)
+                for r in rows
+            ],
+            type=pa.string(),
+        ),
+        SCORE: pa.array(
+            [None if r.prediction.score is None else float(r.prediction.score) for r in rows],
+            type=pa.float64(),
+        ),
+        TAGS: pa.array([json.dumps(r.tags, sort_keys=True) if r.tags else None for r in rows]),
+        **features,
+    }
+    return pa.table(columns)
+
+
+def log_predictions(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    batch: PredictionBatch,
+    idempotency_key: str | None = None,
+) -> IngestResult:
+    """Store a batch whole or not at all; rows whose ``prediction_id`` is known are skipped."""
+    version = _writable_version(session, principal=principal, model_id=model_id, number=number)
+    request_hash = hashlib.sha256(batch.model_dump_json().encode()).hexdigest()
+    if idempotency_key is not None:
+        receipt = repository.get_receipt(session, version.id, idempotency_key)
+        if receipt is not None:
+            if receipt.request_hash != request_hash:
+                raise ConflictError(
+                    "Idempotency-Key was already used for a different request",
+                    code="idempotency_key_reused",
+                )
+            return IngestResult.model_validate_json(receipt.response)
+    table = _batch_table(batch, FeatureSchema.from_version(version.features))
+    ids = table.column(ID).to_pylist()
+    known = repository.existing_prediction_ids(session, version.id, ids)
+    if known:
+        table = table.filter(pa.array([i not in known for i in ids]))
+    result = IngestResult(
+        received=len(ids), new=table.num_rows, duplicates=len(ids) - table.num_rows,
+        first_timestamp=None, last_timestamp=None,
+    )  # fmt: skip
+    if table.num_rows:
+        ts = table.column(TS).to_pylist()
+        result.first_timestamp, result.last_timestamp = min(ts), max(ts)
+        block_id = repository.add_block(
+            session, version_id=version.id, first=min(ts), last=max(ts),
+            rows=table.num_rows, data=encode_block(table),
+        )  # fmt: skip
+        repository.add_records(
+            session, version_id=version.id, block_id=block_id,
+            ids=table.column(ID).to_pylist(), ts=ts,
+        )  # fmt: skip
+    if idempotency_key is not None:
+        repository.add_receipt(
+            session, version_id=version.id, key=idempotency_key,
+            request_hash=request_hash, response=result.model_dump_json(),
+        )  # fmt: skip
+    session.flush()
+    return result
+
+
+def log_labels(
+    session: Session, *, principal: Principal, model_id: int, number: int, batch: LabelBatch
+) -> LabelResult:
+    """Attach outcomes to logged predictions. Unknown ids are reported back, not stored."""
+    version = _writable_version(session, principal=principal, model_id=model_id, number=number)
+    problems = Problems()
+    seen: set[str] = set()
+    for index, item in enumerate(batch.labels):
+        if item.prediction_id in seen:
+            problems.add(f"labels.{index}.prediction_id", "repeats an earlier label of this batch")
+        seen.add(item.prediction_id)
+    problems.raise_if_any("labels rejected")
+    labels = {item.prediction_id: _canonical_label(item.label) for item in batch.labels}
+    known = repository.existing_prediction_ids(session, version.id, list(labels))
+    with_label = repository.existing_labels(session, version.id, sorted(known))
+    new = {p: v for p, v in labels.items() if p in known and p not in with_label}
+    changed = {p: v for p, v in labels.items() if p in with_label}
+    repository.save_labels(session, version_id=version.id, new=new, changed=changed)
+    session.flush()
+    return LabelResult(
+        received=len(labels),
+        stored=len(new) + len(changed),
+        unknown_prediction_ids=[p for p in labels if p not in known],
+    )
+
+
+def _profile_input(columns: dict[str, pa.Array], schema: FeatureSchema) -> dict[str, np.ndarray]:
+    data: dict[str, np.ndarray] = {}
+    for feature in schema.features:
+        column = columns[feature.name]
+        if feature.kind == "numeric":
+            data[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
+            data[feature.name] = np.asarray(filled.to_pylist(), dtype=object)
+    return data
+
+
+def set_reference(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    table: pa.Table,
+    source_format: str,
+) -> ReferenceRead:
+    """Validate reference data against the schema, fit its profile and make it active.
+
+    A replaced reference is kept (inactive, with ``replaced_at``), so reports stay explainable.
+    """
+    version = _writable_version(session, principal=principal, model_id=model_id, number=number)
+    schema = FeatureSchema.from_version(version.features)
+    problems = Problems()
+    if table.num_rows == 0:
+        problems.add("rows", "the reference data set is empty")
+    columns = feature_columns_from_table(
+        table, schema, problems=problems, allow_extra=[version.target]
+    )
+    problems.raise_if_any("reference rejected")
+    try:
+        profile = stats.fit_profile(
+            _profile_input(columns, schema),
+            categorical=[f.name for f in schema.features if f.kind != "numeric"],
+            nan_policy="omit",
+        )
+    except stats.StatsInputError as exc:
+        raise InvalidError(
+            f"reference rejected: {exc}",
+            code="invalid_reference",
+            details=[ErrorDetail(loc=f"columns.{exc.argument}", msg=str(exc))],
+        ) from exc
+    reference = ReferenceDataset(
+        version_id=version.id,
+        is_active=True,
+        row_count=table.num_rows,
+        source_format=source_format,
+        profile=profile.to_bytes(),
+        profile_id=profile.profile_id,
+        created_by_id=principal.user_id,
+    )
+    repository.replace_reference(session, reference)
+    return ReferenceRead.model_validate(reference)
+
+
+def reference_rows_table(
+    rows: Sequence[Mapping[str, object]], features: Sequence[Mapping[str, Any]], target: str
+) -> pa.Table:
+    """JSON reference rows as a table; the target column, if sent, is allowed and ignored."""
+    schema = FeatureSchema.from_version(features)
+    problems = Problems()
+    stripped = [{k: v for k, v in row.items() if k != target} for row in rows]
+    columns = feature_columns_from_rows(stripped, schema, loc="rows.{i}", problems=problems)
+    problems.raise_if_any("reference rejected")
+    return pa.table(columns)
+
+
+def get_reference(
+    session: Session, *, principal: Principal, model_id: int, number: int
+) -> ReferenceDataset:
+    _, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    reference = repository.active_reference(session, version.id)
+    if reference is None:
+        raise NotFoundError(f"version {number} has no reference data yet")
+    return reference
+
+
+def load_window(session: Session, *, version_id: int, start: datetime, end: datetime) -> pa.Table:
+    """Every logged prediction of a version with ``start <= timestamp < end``, as one table."""
+    tables = []
+    for data in repository.blocks_overlapping(session, version_id, start, end):
+        block = decode_block(data)
+        ts = block.column(TS)
+        mask = pc.and_(
+            pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))
+        )
+        tables.append(block.filter(mask))
+    if not tables:
+        return pa.table(
+            {ID: pa.array([], pa.string()), TS: pa.array([], pa.timestamp("us", tz="UTC"))}
+        )
+    return pa.concat_tables(tables, promote_options="default")

@@ -1,0 +1,198 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.monitoring import service
+from driftguard.monitoring.frames import ID, LABEL, SCORE
+from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
+from support.monitoring import BASE_TIME, prediction_rows
+
+from .conftest import Setup
+
+
+def stored(session_factory: sessionmaker[Session], table: type[Any] = PredictionRecord) -> int:
+    with session_factory() as s:
+        return s.scalar(select(func.count()).select_from(table)) or 0
+
+
+def test_a_batch_is_stored_and_loads_back_as_columns(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    rows = prediction_rows(50)
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert (body["received"], body["new"], body["duplicates"]) == (50, 50, 0)
+    with session_factory() as s:
+        window = service.load_window(
+            s, version_id=setup.version_id, start=BASE_TIME, end=BASE_TIME + timedelta(minutes=10)
+        )
+    assert window.column(ID).to_pylist() == [f"p-{i}" for i in range(10)]
+    income = window.column("income").to_numpy()
+    assert income.dtype == np.float64
+    assert np.allclose(income, [r["features"]["income"] for r in rows[:10]])
+    assert window.column("region").to_pylist() == [r["features"]["region"] for r in rows[:10]]
+    assert window.column(LABEL).to_pylist() == [str(r["prediction"]["label"]) for r in rows[:10]]
+    assert np.allclose(
+        window.column(SCORE).to_numpy(), [r["prediction"]["score"] for r in rows[:10]]
+    )
+
+
+def test_resent_rows_are_counted_not_duplicated(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(30)}, headers=setup.engineer
+    )
+    again = client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(40)}, headers=setup.engineer
+    ).json()
+    assert (again["received"], again["new"], again["duplicates"]) == (40, 10, 30)
+    assert stored(session_factory) == 40
+    everything = client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(40)}, headers=setup.engineer
+    ).json()
+    assert everything["new"] == 0
+    assert stored(session_factory, PredictionBlock) == 2
+
+
+def test_idempotency_key_replays_the_first_response(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    headers = {**setup.engineer, "Idempotency-Key": "batch-0001"}
+    rows = prediction_rows(20)
+    first = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=headers).json()
+    retry = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=headers).json()
+    assert first == retry
+    assert retry["new"] == 20  # the first answer, not "20 duplicates"
+    assert stored(session_factory, IngestReceipt) == 1
+    other = client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(5, start=100)}, headers=headers
+    )
+    assert other.status_code == 409
+    assert other.json()["error"] == "idempotency_key_reused"
+
+
+def _bad(rows: list[dict[str, Any]], index: int, **change: Any) -> list[dict[str, Any]]:
+    row = {**rows[index], **change}
+    return [*rows[:index], row, *rows[index + 1 :]]
+
+
+def _features(rows: list[dict[str, Any]], index: int, **features: Any) -> list[dict[str, Any]]:
+    merged = {k: v for k, v in {**rows[index]["features"], **features}.items() if v != "<drop>"}
+    return _bad(rows, index, features=merged)
+
+
+ROWS = prediction_rows(5)
+FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
+
+
+@pytest.mark.parametrize(
+    ("rows", "loc"),
+    [
+        (_features(ROWS, 3, unknown_feature=1.0), "rows.3.features.unknown_feature"),
+        (_features(ROWS, 2, income="<drop>"), "rows.2.features.income"),
+        (_features(ROWS, 1, income="high"), "rows.1.features.income"),
+        (_features(ROWS, 4, region=1.5), "rows.4.features.region"),
+        (_features(ROWS, 0, income=True), "rows.0.features.income"),
+        (_bad(ROWS, 2, prediction_id="p-0"), "rows.2.prediction_id"),
+        (_bad(ROWS, 1, timestamp=FUTURE), "rows.1.timestamp"),
+        (_bad(ROWS, 1, timestamp="yesterday"), "body.rows.1.timestamp"),
+        (_bad(ROWS, 1, timestamp="2026-11-01T10:00:00"), "body.rows.1.timestamp"),
+        (_bad(ROWS, 0, prediction={}), "body.rows.0.prediction"),
+        (_bad(ROWS, 0, prediction={"score": "0.3"}), "body.rows.0.prediction.score.float"),
+        (_bad(ROWS, 0, extra=1), "body.rows.0.extra"),
+        ([], "body.rows"),
+    ],
+)
+def test_bad_rows_are_422_naming_row_and_column_and_nothing_is_stored(
+    client: TestClient,
+    setup: Setup,
+    session_factory: sessionmaker[Session],
+    rows: list[dict[str, Any]],
+    loc: str,
+) -> None:
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422, response.text
+    locs = [d["loc"] for d in response.json()["details"]]
+    assert any(item.startswith(loc) for item in locs), locs
+    assert stored(session_factory) == 0
+    assert stored(session_factory, PredictionBlock) == 0
+
+
+def test_sensitive_attributes_may_be_absent_but_model_inputs_may_not(
+    client: TestClient, setup: Setup
+) -> None:
+    rows = prediction_rows(3)
+    for row in rows:
+        del row["features"]["gender"]  # declared sensitive in the schema
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 200, response.text
+
+
+def test_more_than_ten_thousand_rows_is_422(client: TestClient, setup: Setup) -> None:
+    rows = prediction_rows(1) * 10_001
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == "body.rows"
+
+
+def test_who_may_log(client: TestClient, setup: Setup) -> None:
+    body = {"rows": prediction_rows(2)}
+    assert (
+        client.post(f"{setup.url}/predictions", json=body, headers=setup.viewer).status_code == 403
+    )
+    assert (
+        client.post(f"{setup.url}/predictions", json=body, headers=setup.outsider).status_code
+        == 404
+    )
+    missing = f"/api/v1/models/{setup.model_id}/versions/9/predictions"
+    assert client.post(missing, json=body, headers=setup.engineer).status_code == 404
+
+
+def test_an_archived_version_takes_no_data(client: TestClient, setup: Setup) -> None:
+    client.post(f"{setup.url}/archive", headers=setup.engineer)
+    response = client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(2)}, headers=setup.engineer
+    )
+    assert response.status_code == 409
+
+
+def test_labels_join_by_prediction_id_and_unknown_ids_are_reported(
+    client: TestClient, setup: Setup
+) -> None:
+    client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(5)}, headers=setup.engineer
+    )
+    labels = [{"prediction_id": "p-1", "label": 1}, {"prediction_id": "nope", "label": 0}]
+    result = client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    assert result.status_code == 200
+    assert result.json() == {"received": 2, "stored": 1, "unknown_prediction_ids": ["nope"]}
+    relabel = client.post(
+        f"{setup.url}/labels",
+        json={"labels": [{"prediction_id": "p-1", "label": 0}]},
+        headers=setup.engineer,
+    )
+    assert relabel.json()["stored"] == 1
+    duplicate = client.post(
+        f"{setup.url}/labels",
+        json={
+            "labels": [{"prediction_id": "p-2", "label": 0}, {"prediction_id": "p-2", "label": 1}]
+        },
+        headers=setup.engineer,
+    )
+    assert duplicate.status_code == 422
+    assert duplicate.json()["details"][0]["loc"] == "labels.1.prediction_id"
+
+
+def test_a_batch_over_the_batch_size_limit_is_413(client: TestClient, setup: Setup) -> None:
+    big = {"rows": prediction_rows(1), "padding": "x" * (33 * 1024 * 1024)}
+    response = client.post(f"{setup.url}/predictions", json=big, headers=setup.engineer)
+    assert response.status_code == 413
