@@ -139,7 +139,7 @@ def ks_numerator(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64
         lt = np.searchsorted(ref_sorted, cur_sorted[tied], side="left")
         excess[tied] = lt * n2 - j[tied] * n1
     d_minus = int(excess.max())
-    return max(d_plus, d_minus, 0)
+    return int(max(d_plus, d_minus, 0))
 
 
 def ks_pvalue(numerator: int, n1: int, n2: int, *, method: KSMethod) -> tuple[float, float, str]:
