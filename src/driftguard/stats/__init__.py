@@ -13,6 +13,14 @@ Errors::
 
 from ._binning import Bins
 from ._chi_square import ChiSquareResult, chi_square
+from ._counts import (
+    FeatureCountsDrift,
+    KSApproxResult,
+    WindowCounts,
+    WindowCountsDrift,
+    count_window,
+    score_counts,
+)
 from ._jensen_shannon import JensenShannonResult, jensen_shannon_distance
 from ._ks import KSResult, ks_2samp
 from ._multitest import CorrectedPValues, correct_pvalues
@@ -27,21 +35,27 @@ __all__ = [
     "CategoricalFeatureProfile",
     "ChiSquareResult",
     "CorrectedPValues",
+    "FeatureCountsDrift",
     "FeatureDrift",
     "JensenShannonResult",
+    "KSApproxResult",
     "KSResult",
     "NumericFeatureProfile",
     "PSIResult",
     "Profile",
     "StatsInputError",
     "WassersteinResult",
+    "WindowCounts",
+    "WindowCountsDrift",
     "WindowDrift",
     "chi_square",
     "correct_pvalues",
+    "count_window",
     "fit_profile",
     "jensen_shannon_distance",
     "ks_2samp",
     "psi",
+    "score_counts",
     "score_window",
     "wasserstein_distance",
 ]
