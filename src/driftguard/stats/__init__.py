@@ -21,11 +21,19 @@ from ._counts import (
     count_window,
     score_counts,
 )
+from ._fairness import FairnessResult, GroupRates, fairness_metrics
 from ._jensen_shannon import JensenShannonResult, jensen_shannon_distance
 from ._ks import KSResult, ks_2samp
 from ._multitest import CorrectedPValues, correct_pvalues
+from ._performance import (
+    ClassificationMetrics,
+    RegressionMetrics,
+    classification_metrics,
+    regression_metrics,
+)
 from ._profile import CategoricalFeatureProfile, NumericFeatureProfile, Profile, fit_profile
 from ._psi import PSIResult, psi
+from ._quality import DataQualityResult, FeatureQuality, data_quality
 from ._validation import StatsInputError
 from ._wasserstein import WassersteinResult, wasserstein_distance
 from ._window import FeatureDrift, WindowDrift, score_window
@@ -34,27 +42,37 @@ __all__ = [
     "Bins",
     "CategoricalFeatureProfile",
     "ChiSquareResult",
+    "ClassificationMetrics",
     "CorrectedPValues",
+    "DataQualityResult",
+    "FairnessResult",
     "FeatureCountsDrift",
     "FeatureDrift",
+    "FeatureQuality",
+    "GroupRates",
     "JensenShannonResult",
     "KSApproxResult",
     "KSResult",
     "NumericFeatureProfile",
     "PSIResult",
     "Profile",
+    "RegressionMetrics",
     "StatsInputError",
     "WassersteinResult",
     "WindowCounts",
     "WindowCountsDrift",
     "WindowDrift",
     "chi_square",
+    "classification_metrics",
     "correct_pvalues",
     "count_window",
+    "data_quality",
+    "fairness_metrics",
     "fit_profile",
     "jensen_shannon_distance",
     "ks_2samp",
     "psi",
+    "regression_metrics",
     "score_counts",
     "score_window",
     "wasserstein_distance",
