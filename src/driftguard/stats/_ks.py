@@ -177,8 +177,10 @@ def kstwo_sf(d: float, n: int) -> float:
     ``u_j = d + j / n``.
 
     Every term is positive, so the sum keeps the pmf's ~1e-15 relative accuracy. Everywhere else
-    scipy's own function is called.
+    scipy's own function is called. An effective size that rounds to 0 (two samples of one value
+    each) is taken as 1, where scipy returns NaN.
     """
+    n = max(n, 1)
     nd2 = n * d * d
     if n > 140 and d < 0.5 and 2.2 <= nd2 < 370.0:
         j = np.arange(int(np.floor(n * (1.0 - d))) + 1, dtype=np.float64)

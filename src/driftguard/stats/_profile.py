@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._binning import Binning, Bins, check_n_bins, counts_sorted, fit_edges
+from ._binning import Binning, Bins, check_n_bins, counts_sorted, fit_edges, population_std
 from ._columns import NanPolicy, Table, label_column, map_columns, numeric_column, split_columns
 from ._validation import StatsInputError, check_choice
 
@@ -289,7 +289,7 @@ def fit_profile(
             bin_counts=_frozen(counts_sorted(ref, edges)),
             grid_edges=_frozen(grid),
             grid_counts=_frozen(counts_sorted(ref, grid)),
-            std=float(np.std(ref)),
+            std=population_std(ref),
         )
 
     features = tuple(map_columns(fit_one, list(columns.items()), n_jobs=n_jobs))
