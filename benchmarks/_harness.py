@@ -1,0 +1,89 @@
+"""Shared benchmark plumbing: one subprocess per tool, timed with a limit, memory traced.
+
+Every tool runs in its own fresh interpreter (``python <script> --worker TOOL ...``) so that
+imports, caches and peak memory of one tool cannot affect another, and a slow peer can be cut
+off with a timeout. Workers print one JSON line; the parent prints a table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import tracemalloc
+from collections.abc import Callable
+from typing import Any
+
+QUIET_ENV = {
+    # Peers phone home by default; this machine has no internet and the retries cost time.
+    "NML_DISABLE_USAGE_LOGGING": "1",
+    "DO_NOT_TRACK": "1",
+    "EVIDENTLY_DISABLE_TELEMETRY": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "3",
+}
+
+
+def measure(run: Callable[[], Any], *, repeats: int, budget_s: float) -> dict[str, Any]:
+    """Median wall time over up to ``repeats`` runs (fewer once ``budget_s`` is spent), then
+    one more run under tracemalloc for the peak of memory allocated during the call."""
+    times: list[float] = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+        if sum(times) > budget_s:
+            break
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    run()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {"median_s": statistics.median(times), "runs": times, "peak_bytes": peak}
+
+
+def emit(result: dict[str, Any]) -> None:
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+def run_worker(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+    env = {**os.environ, **QUIET_ENV}
+    try:
+        proc = subprocess.run(
+            [sys.executable, script, *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout_s:.0f} s"}
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+            return result
+    tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return {"error": tail[:200]}
+
+
+def table(rows: list[dict[str, Any]], baseline: str) -> str:
+    """Markdown table: median seconds, ratio to DriftGuard, traced peak memory."""
+    base = next((r for r in rows if r["tool"] == baseline and "median_s" in r), None)
+    lines = [
+        "| tool | median s | x DriftGuard time | peak traced MiB | fit s | runs | note |",
+        "|---|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        if "median_s" not in r:
+            lines.append(f"| {r['tool']} | - | - | - | - | 0 | {r.get('error', '')} |")
+            continue
+        ratio = r["median_s"] / base["median_s"] if base else float("nan")
+        fit = f"{r['fit_s']:.3f}" if r.get("fit_s") is not None else "-"
+        lines.append(
+            f"| {r['tool']} | {r['median_s']:.3f} | {ratio:.1f} | "
+            f"{r['peak_bytes'] / 2**20:.0f} | {fit} | {len(r['runs'])} | {r.get('note', '')} |"
+        )
+    return "\n".join(lines)
