@@ -53,6 +53,8 @@ def numeric_column(
     """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``)."""
     check_choice(nan_policy, name="nan_policy", choices=("raise", "omit"))
     arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit")
+    if nan_policy == "raise":
+        return arr, 0  # validation has already rejected NaN
     missing = np.isnan(arr)
     n_missing = int(missing.sum())
     if n_missing:
