@@ -45,14 +45,27 @@ def measure(run: Callable[[], Any], *, repeats: int, budget_s: float) -> dict[st
 
 
 def emit(result: dict[str, Any]) -> None:
+    import numpy
+
+    result = {**result, "numpy": numpy.__version__}
     print("RESULT " + json.dumps(result), flush=True)
 
 
-def run_worker(script: str, args: list[str], timeout_s: float) -> dict[str, Any]:
+def project_python() -> str | None:
+    """The project's own interpreter (``uv sync`` venv), when it is not the one running."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    candidate = os.path.join(root, ".venv", "bin", "python")
+    running = os.path.abspath(sys.executable)
+    return candidate if os.path.exists(candidate) and candidate != running else None
+
+
+def run_worker(
+    script: str, args: list[str], timeout_s: float, python: str | None = None
+) -> dict[str, Any]:
     env = {**os.environ, **QUIET_ENV}
     try:
         proc = subprocess.run(
-            [sys.executable, script, *args],
+            [python or sys.executable, script, *args],
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -71,19 +84,21 @@ def run_worker(script: str, args: list[str], timeout_s: float) -> dict[str, Any]
 
 def table(rows: list[dict[str, Any]], baseline: str) -> str:
     """Markdown table: median seconds, ratio to DriftGuard, traced peak memory."""
-    base = next((r for r in rows if r["tool"] == baseline and "median_s" in r), None)
+    bases = {r.get("numpy"): r for r in rows if r["tool"] == baseline and "median_s" in r}
     lines = [
-        "| tool | median s | x DriftGuard time | peak traced MiB | fit s | runs | note |",
+        "| tool | median s | x DriftGuard (same numpy) | peak traced MiB | fit s | runs | note |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         if "median_s" not in r:
             lines.append(f"| {r['tool']} | - | - | - | - | 0 | {r.get('error', '')} |")
             continue
+        base = bases.get(r.get("numpy")) or next(iter(bases.values()), None)
         ratio = r["median_s"] / base["median_s"] if base else float("nan")
+        label = f"{r['tool']} (numpy {r.get('numpy', '?')})"
         fit = f"{r['fit_s']:.3f}" if r.get("fit_s") is not None else "-"
         lines.append(
-            f"| {r['tool']} | {r['median_s']:.3f} | {ratio:.1f} | "
+            f"| {label} | {r['median_s']:.3f} | {ratio:.1f} | "
             f"{r['peak_bytes'] / 2**20:.0f} | {fit} | {len(r['runs'])} | {r.get('note', '')} |"
         )
     return "\n".join(lines)

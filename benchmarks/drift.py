@@ -33,6 +33,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import emit, measure, run_worker, table
 
 TOOLS = ["driftguard", "numpy-sort", "scipy", "alibi-detect", "nannyml", "evidently", "whylogs"]
+# Run also under the project's own venv (numpy 2.x) when the peers venv pins an older numpy.
+PROJECT_TOOLS = ["driftguard", "numpy-sort", "scipy"]
 
 
 def make_data(rows: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -180,6 +182,9 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=60.0, help="stop repeating after s")
     parser.add_argument("--timeout", type=float, default=900.0, help="kill a tool after s")
     parser.add_argument("--tools", nargs="+", default=TOOLS, choices=TOOLS)
+    parser.add_argument(
+        "--no-project-env", action="store_true", help="skip the extra runs under .venv"
+    )
     parser.add_argument("--worker", choices=TOOLS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:

@@ -24,7 +24,7 @@ from ._multitest import Correction
 from ._profile import FeatureProfile, NumericFeatureProfile, Profile
 from ._psi import EmptyBins, PSIResult, psi_from_counts
 from ._validation import StatsInputError, check_choice
-from ._window import apply_correction, current_columns
+from ._window import apply_correction, column_rows, current_columns
 
 __all__ = [
     "FeatureCountsDrift",
@@ -177,7 +177,7 @@ def count_window(
         )
         return counts, None, 0
 
-    results = map_columns(count_one, items, n_jobs=n_jobs)
+    results = map_columns(count_one, items, n_jobs=n_jobs, rows=column_rows(items))
     return WindowCounts(
         profile_id=profile.profile_id,
         feature_names=profile.feature_names,

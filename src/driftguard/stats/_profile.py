@@ -292,7 +292,8 @@ def fit_profile(
             std=population_std(ref),
         )
 
-    features = tuple(map_columns(fit_one, list(columns.items()), n_jobs=n_jobs))
+    rows = max(col.shape[0] for col in columns.values())
+    features = tuple(map_columns(fit_one, list(columns.items()), n_jobs=n_jobs, rows=rows))
     digest = hashlib.sha256(f"{n_bins}|{binning}|{ks_grid_size}".encode())
     for f in features:
         digest.update(f"{f.name}|{f.kind}|{f.n}".encode())
