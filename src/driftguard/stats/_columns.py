@@ -49,11 +49,14 @@ def split_columns(
 
 
 def numeric_column(
-    values: NDArray[Any], *, name: str, nan_policy: str
+    values: NDArray[Any], *, name: str, nan_policy: str, copy: bool = False
 ) -> tuple[NDArray[np.float64], int]:
-    """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``)."""
+    """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``).
+
+    ``copy=True`` guarantees a private contiguous array (safe to sort in place).
+    """
     check_choice(nan_policy, name="nan_policy", choices=("raise", "omit"))
-    arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit")
+    arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit", copy=copy)
     if nan_policy == "raise":
         return arr, 0  # validation has already rejected NaN
     missing = np.isnan(arr)

@@ -132,28 +132,68 @@ def count_at_or_below(
     return out
 
 
+def distinct_sorted(
+    sorted_values: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64] | None]:
+    """Distinct values of a sorted array and ``#{x <= value}`` for each (``None`` if no ties)."""
+    n = sorted_values.shape[0]
+    change = sorted_values[1:] != sorted_values[:-1]
+    if change.all():
+        return sorted_values, None
+    ends = np.append(np.flatnonzero(change), n - 1)
+    return sorted_values[ends], ends + 1
+
+
 def ks_numerator(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64]) -> int:
     """Return ``n1 * n2 * D`` as an exact integer.
 
-    Both ECDF differences change only at sample points. ``F_cur - F_ref`` peaks at a current
-    value ``c_j`` (the j-th smallest, 0-based): ``(j + 1)/n2 - #{ref <= c_j}/n1``; taking every
-    ``j`` (not only the last of a tie block) can only under-estimate non-maximal points.
-    ``F_ref - F_cur`` peaks just below a current value: ``#{ref < c_j}/n1 - j/n2``, or is 0.
+    Both ECDFs are step functions that jump only at sample values, so only the distinct
+    current values ``v`` (and the points just below them) need checking:
+
+    * ``F_cur - F_ref`` can only peak at some ``v``: ``#{cur <= v}/n2 - #{ref <= v}/n1``;
+    * ``F_ref - F_cur`` can only peak just below some ``v`` (or is 0 beyond the last one):
+      ``#{ref < v}/n1 - #{cur < v}/n2``.
+
+    ``#{ref <= v}`` comes from one blocked merge of the distinct values; ``#{ref < v}`` differs
+    from it only where ``v`` is itself a reference value, by that value's multiplicity. With
+    heavy ties (e.g. integer data) everything runs on the few distinct values.
     """
-    n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
-    le = count_at_or_below(ref_sorted, cur_sorted)
-    # excess_j = n1 n2 (F_ref - F_cur) just below c_j = le_j n2 - j n1 when no reference value
-    # equals c_j; then (j + 1) n1 - le_j n2 = n1 - excess_j.
-    excess = le * n2
-    excess -= np.arange(0, n2 * n1, n1, dtype=np.int64)
-    d_plus = n1 - int(excess.min())
-    tied = ref_sorted[np.maximum(le - 1, 0)] == cur_sorted
-    tied &= le > 0
-    if tied.any():
-        # #{ref < c} differs from #{ref <= c} only where c equals a reference value.
-        lt = np.searchsorted(ref_sorted, cur_sorted[tied], side="left")
-        excess[tied] = lt * n2 - np.flatnonzero(tied) * n1
-    d_minus = int(excess.max())
+    n1, n2 = int(ref_sorted.shape[0]), int(cur_sorted.shape[0])
+    ref_values, ref_cum = distinct_sorted(ref_sorted)
+    cur_values, cur_cum = distinct_sorted(cur_sorted)
+    k = cur_values.shape[0]
+    idx = count_at_or_below(ref_values, cur_values)  # distinct reference values <= v
+    if ref_cum is None and cur_cum is None:
+        # No ties within either sample (continuous data): one array serves both sides.
+        # excess_j = #{ref <= c_j} n2 - j n1; F_cur - F_ref at c_j is n1 - excess_j.
+        excess = idx * n2
+        excess -= np.arange(0, k * n1, n1, dtype=np.int64)
+        d_plus = n1 - int(excess.min())
+        top = int(excess.argmax())
+        # Using #{ref <= c} for #{ref < c} over-states F_ref - F_cur only where c is also a
+        # reference value; if the peak is not such a point, it is exact.
+        if idx[top] == 0 or ref_values[idx[top] - 1] != cur_values[top]:
+            return int(max(d_plus, int(excess[top]), 0))
+    tied = ref_values[np.maximum(idx - 1, 0)] == cur_values
+    tied &= idx > 0
+    if ref_cum is None:
+        le = idx
+        lt = idx - tied
+    else:
+        cum = np.concatenate(([0], ref_cum))
+        le = cum[idx]
+        lt = np.where(tied, cum[np.maximum(idx - 1, 0)], le)
+    if cur_cum is None:
+        c_le = np.arange(n1, (k + 1) * n1, n1, dtype=np.int64)  # (j + 1) n1
+        c_lt = c_le - n1
+    else:
+        c_le = cur_cum * n1
+        c_lt = np.concatenate(([0], c_le[:-1]))
+    c_le -= le * n2
+    d_plus = int(c_le.max())
+    lt = lt * n2
+    lt -= c_lt
+    d_minus = int(lt.max())
     return int(max(d_plus, d_minus, 0))
 
 

@@ -276,8 +276,8 @@ def fit_profile(
             return _categorical(
                 name, _frozen(categories), _frozen(np.append(counts, 0).astype(np.int64)), 0
             )
-        arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-        ref = np.sort(arr)
+        ref, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+        ref.sort()
         edges = fit_edges(ref, n_bins=n_bins, binning=binning)
         grid = fit_edges(ref, n_bins=ks_grid_size, binning="quantile")
         return NumericFeatureProfile(

@@ -179,8 +179,8 @@ def score_window(
         fp, values = item
         arg = f"current[{fp.name!r}]"
         if isinstance(fp, NumericFeatureProfile):
-            arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-            cur = np.sort(arr)
+            cur, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+            cur.sort()
             counts = counts_sorted(cur, fp.edges)
             ks = ks_from_sorted(fp.sorted_values, cur, method=ks_method)
             w_result = (
