@@ -99,6 +99,6 @@ def table(rows: list[dict[str, Any]], baseline: str) -> str:
         fit = f"{r['fit_s']:.3f}" if r.get("fit_s") is not None else "-"
         lines.append(
             f"| {label} | {r['median_s']:.3f} | {ratio:.1f} | "
-            f"{r['peak_bytes'] / 2**20:.0f} | {fit} | {len(r['runs'])} | {r.get('note', '')} |"
+            f"{r['peak_bytes'] / 2**20:.1f} | {fit} | {len(r['runs'])} | {r.get('note', '')} |"
         )
     return "\n".join(lines)

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _harness import emit, measure, run_worker, table
+from _harness import emit, measure, project_python, run_worker, table
 
 TOOLS = ["driftguard", "numpy-sort", "scipy", "alibi-detect", "nannyml", "evidently", "whylogs"]
 # Run also under the project's own venv (numpy 2.x) when the peers venv pins an older numpy.
@@ -195,24 +195,18 @@ def main() -> None:
         f"numpy {np.__version__}, {os.cpu_count()} CPUs, "
         f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}"
     )
+    own = None if args.no_project_env else project_python()
     for rows in args.rows:
         results = []
-        for tool in args.tools:
-            cmd = [
-                "--worker",
-                tool,
-                "--rows",
-                str(rows),
-                "--features",
-                str(args.features),
-                "--repeats",
-                str(args.repeats),
-                "--budget",
-                str(args.budget),
-            ]
-            res = run_worker(os.path.abspath(__file__), cmd, args.timeout)
+        runs: list[tuple[str, str | None]] = [(t, own) for t in PROJECT_TOOLS if own]
+        runs = [r for r in runs if r[0] in args.tools] + [(t, None) for t in args.tools]
+        for tool, python in runs:
+            cmd = ["--worker", tool, "--rows", str(rows), "--features", str(args.features)]
+            cmd += ["--repeats", str(args.repeats), "--budget", str(args.budget)]
+            res = run_worker(os.path.abspath(__file__), cmd, args.timeout, python)
             results.append({"tool": tool, **res})
-            print(f"  {rows} rows {tool}: {res.get('median_s', res.get('error'))}", flush=True)
+            shown = res.get("median_s", res.get("error"))
+            print(f"  {rows} rows {tool} (numpy {res.get('numpy', '?')}): {shown}", flush=True)
         size = 2 * rows * args.features * 8 / 2**20
         print(f"\n## {rows:,} rows x {args.features} features (inputs {size:.0f} MiB)\n")
         print(table(results, baseline="driftguard"))

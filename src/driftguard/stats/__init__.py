@@ -5,6 +5,20 @@ function with keyword-only options that returns a frozen dataclass with named fi
 input raises :class:`StatsInputError`, a :class:`ValueError` naming the offending argument.
 Statistics measure; policies decide: nothing here applies a threshold.
 
+Drift of one feature
+    :func:`psi`, :func:`jensen_shannon_distance` (numeric or ``categorical=True``),
+    :func:`ks_2samp`, :func:`wasserstein_distance`, :func:`chi_square`.
+Many features, fitted once
+    :func:`fit_profile` -> :class:`Profile` (``to_bytes`` / ``from_bytes``);
+    :func:`score_window` (exact); :func:`count_window` -> :class:`WindowCounts` (mergeable with
+    ``+``) -> :func:`score_counts`; :func:`correct_pvalues`.
+Fairness, performance, data quality
+    :func:`fairness_metrics`, :func:`classification_metrics`, :func:`regression_metrics`,
+    :func:`data_quality`.
+
+Formulas, conventions and deliberate differences from scipy, fairlearn and scikit-learn are in
+``docs/statistics.md``.
+
 Errors::
 
     ValueError
