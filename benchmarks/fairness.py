@@ -82,8 +82,8 @@ def worker(tool: str, rows: int, groups: int, repeats: int, budget: float) -> di
             }
 
         values = {k: float(v) for k, v in run()[1].items()}
-    result = measure(run, repeats=repeats, budget_s=budget)
-    return {"tool": tool, "rows": rows, "values": values, "fit_s": None, "note": ""} | result
+    context = {"tool": tool, "rows": rows, "values": values, "fit_s": None, "note": ""}
+    return measure(run, repeats=repeats, budget_s=budget, context=context)
 
 
 def main() -> None:
