@@ -69,7 +69,16 @@ def sorted_quantiles(
     above = np.minimum(below + 1, sorted_values.shape[0] - 1)
     frac = position - below
     low, high = sorted_values[below], sorted_values[above]
-    return np.asarray(low + (high - low) * frac, dtype=np.float64)
+    # Weighted form, not low + (high - low) * frac: it cannot overflow for huge values.
+    return np.asarray(low * (1.0 - frac) + high * frac, dtype=np.float64)
+
+
+def population_std(values: NDArray[np.float64]) -> float:
+    """Standard deviation (ddof=0), scaled first so that huge finite values do not overflow."""
+    scale = float(np.max(np.abs(values)))
+    if scale == 0.0:
+        return 0.0
+    return scale * float(np.std(values / scale))
 
 
 def fit_edges(
@@ -82,7 +91,8 @@ def fit_edges(
         inner = sorted_quantiles(sorted_reference, np.arange(1, n_bins) / n_bins)
     else:
         low, high = float(sorted_reference[0]), float(sorted_reference[-1])
-        inner = low + (high - low) * (np.arange(1, n_bins) / n_bins)
+        t = np.arange(1, n_bins) / n_bins
+        inner = low * (1.0 - t) + high * t
     return np.unique(inner)
 
 

@@ -16,6 +16,7 @@ __all__ = ["NanPolicy", "Table", "map_columns", "numeric_column", "split_columns
 NanPolicy = Literal["raise", "omit"]
 Table = Mapping[str, ArrayLike] | NDArray[Any]
 T = TypeVar("T")
+_THREAD_MIN_ROWS = 50_000
 
 
 def split_columns(
@@ -48,11 +49,16 @@ def split_columns(
 
 
 def numeric_column(
-    values: NDArray[Any], *, name: str, nan_policy: str
+    values: NDArray[Any], *, name: str, nan_policy: str, copy: bool = False
 ) -> tuple[NDArray[np.float64], int]:
-    """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``)."""
+    """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``).
+
+    ``copy=True`` guarantees a private contiguous array (safe to sort in place).
+    """
     check_choice(nan_policy, name="nan_policy", choices=("raise", "omit"))
-    arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit")
+    arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit", copy=copy)
+    if nan_policy == "raise":
+        return arr, 0  # validation has already rejected NaN
     missing = np.isnan(arr)
     n_missing = int(missing.sum())
     if n_missing:
@@ -66,16 +72,21 @@ def label_column(values: NDArray[Any], *, name: str) -> NDArray[Any]:
     return as_labels(values, name=name)
 
 
-def map_columns(func: Any, items: Sequence[T], *, n_jobs: int | None) -> list[Any]:
+def map_columns(
+    func: Any, items: Sequence[T], *, n_jobs: int | None, rows: int | None = None
+) -> list[Any]:
     """Apply ``func`` to every item, in a thread pool when ``n_jobs != 1``.
 
-    The heavy kernels (sort, searchsorted, reductions) release the GIL, so threads scale.
+    The heavy kernels (sort, searchsorted, reductions) release the GIL, so threads scale. With
+    ``n_jobs=None`` small columns (under ``_THREAD_MIN_ROWS`` rows) run serially: there the
+    pool costs more than it saves.
     """
     if n_jobs is not None and (
         isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1
     ):
         raise StatsInputError("n_jobs", f"must be a positive integer or None, got {n_jobs!r}")
-    if n_jobs == 1 or len(items) <= 1:
+    serial = n_jobs is None and rows is not None and rows < _THREAD_MIN_ROWS
+    if n_jobs == 1 or len(items) <= 1 or serial:
         return [func(item) for item in items]
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
         return list(pool.map(func, items))

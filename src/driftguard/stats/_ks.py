@@ -1,8 +1,7 @@
 """Two-sample Kolmogorov-Smirnov test.
 
-The statistic is computed from the two sorted samples with one vectorised merge (a
-``searchsorted`` of the current sample into the reference) in exact integer arithmetic; the
-p-value follows scipy's ``method="auto"`` rules so that results agree with
+The statistic is computed from the two sorted samples with one blocked merge, in exact integer
+arithmetic; the p-value follows scipy's ``method="auto"`` rules so that results agree with
 :func:`scipy.stats.ks_2samp`.
 """
 
@@ -112,26 +111,90 @@ def ks_from_sorted(
     return KSResult(statistic=d, p_value=p_value, n_reference=n1, n_current=n2, method=used)
 
 
+def count_at_or_below(
+    ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64], *, chunk: int = 4096
+) -> NDArray[np.int64]:
+    """``#{ref <= c}`` for every value ``c`` of a sorted sample: a blocked linear merge.
+
+    One ``searchsorted`` over the whole reference misses cache at every step; cutting the
+    current sample into blocks of ``chunk`` values and searching each block only in the
+    reference slice it spans keeps every search in L1/L2 (about 3x faster at 10^6 values).
+    """
+    n2 = cur_sorted.shape[0]
+    out = np.empty(n2, dtype=np.int64)
+    starts = np.arange(0, n2, chunk)
+    stops = np.minimum(starts + chunk, n2)
+    lows = np.searchsorted(ref_sorted, cur_sorted[starts], side="right").tolist()
+    highs = np.searchsorted(ref_sorted, cur_sorted[stops - 1], side="right").tolist()
+    for start, stop, low, high in zip(starts.tolist(), stops.tolist(), lows, highs, strict=True):
+        found = np.searchsorted(ref_sorted[low:high], cur_sorted[start:stop], side="right")
+        np.add(found, low, out=out[start:stop])
+    return out
+
+
+def distinct_sorted(
+    sorted_values: NDArray[np.float64],
+) -> tuple[NDArray[np.float64], NDArray[np.int64] | None]:
+    """Distinct values of a sorted array and ``#{x <= value}`` for each (``None`` if no ties)."""
+    n = sorted_values.shape[0]
+    change = sorted_values[1:] != sorted_values[:-1]
+    if change.all():
+        return sorted_values, None
+    ends = np.append(np.flatnonzero(change), n - 1)
+    return sorted_values[ends], ends + 1
+
+
 def ks_numerator(ref_sorted: NDArray[np.float64], cur_sorted: NDArray[np.float64]) -> int:
     """Return ``n1 * n2 * D`` as an exact integer.
 
-    Both ECDF differences change only at sample points. ``F_cur - F_ref`` peaks at a current
-    value ``c_j`` (the j-th smallest, 0-based): ``(j + 1)/n2 - #{ref <= c_j}/n1``; taking every
-    ``j`` (not only the last of a tie block) can only under-estimate non-maximal points.
-    ``F_ref - F_cur`` peaks just below a current value: ``#{ref < c_j}/n1 - j/n2``, or is 0.
+    Both ECDFs are step functions that jump only at sample values, so only the distinct
+    current values ``v`` (and the points just below them) need checking:
+
+    * ``F_cur - F_ref`` can only peak at some ``v``: ``#{cur <= v}/n2 - #{ref <= v}/n1``;
+    * ``F_ref - F_cur`` can only peak just below some ``v`` (or is 0 beyond the last one):
+      ``#{ref < v}/n1 - #{cur < v}/n2``.
+
+    ``#{ref <= v}`` comes from one blocked merge of the distinct values; ``#{ref < v}`` differs
+    from it only where ``v`` is itself a reference value, by that value's multiplicity. With
+    heavy ties (e.g. integer data) everything runs on the few distinct values.
     """
-    n1, n2 = ref_sorted.shape[0], cur_sorted.shape[0]
-    le = np.searchsorted(ref_sorted, cur_sorted, side="right")
-    j = np.arange(n2, dtype=np.int64)
-    d_plus = int(np.max((j + 1) * n1 - le * n2))
-    # #{ref < c} differs from #{ref <= c} only where c equals some reference value.
-    lt = le
-    tied = (le > 0) & (ref_sorted[np.maximum(le - 1, 0)] == cur_sorted)
-    if tied.any():
-        lt = le.copy()
-        lt[tied] = np.searchsorted(ref_sorted, cur_sorted[tied], side="left")
-    d_minus = int(np.max(lt * n2 - j * n1))
-    return max(d_plus, d_minus, 0)
+    n1, n2 = int(ref_sorted.shape[0]), int(cur_sorted.shape[0])
+    ref_values, ref_cum = distinct_sorted(ref_sorted)
+    cur_values, cur_cum = distinct_sorted(cur_sorted)
+    k = cur_values.shape[0]
+    idx = count_at_or_below(ref_values, cur_values)  # distinct reference values <= v
+    if ref_cum is None and cur_cum is None:
+        # No ties within either sample (continuous data): one array serves both sides.
+        # excess_j = #{ref <= c_j} n2 - j n1; F_cur - F_ref at c_j is n1 - excess_j.
+        excess = idx * n2
+        excess -= np.arange(0, k * n1, n1, dtype=np.int64)
+        d_plus = n1 - int(excess.min())
+        top = int(excess.argmax())
+        # Using #{ref <= c} for #{ref < c} over-states F_ref - F_cur only where c is also a
+        # reference value; if the peak is not such a point, it is exact.
+        if idx[top] == 0 or ref_values[idx[top] - 1] != cur_values[top]:
+            return int(max(d_plus, int(excess[top]), 0))
+    tied = ref_values[np.maximum(idx - 1, 0)] == cur_values
+    tied &= idx > 0
+    if ref_cum is None:
+        le = idx
+        lt = idx - tied
+    else:
+        cum = np.concatenate(([0], ref_cum))
+        le = cum[idx]
+        lt = np.where(tied, cum[np.maximum(idx - 1, 0)], le)
+    if cur_cum is None:
+        c_le = np.arange(n1, (k + 1) * n1, n1, dtype=np.int64)  # (j + 1) n1
+        c_lt = c_le - n1
+    else:
+        c_le = cur_cum * n1
+        c_lt = np.concatenate(([0], c_le[:-1]))
+    c_le -= le * n2
+    d_plus = int(c_le.max())
+    lt = lt * n2
+    lt -= c_lt
+    d_minus = int(lt.max())
+    return int(max(d_plus, d_minus, 0))
 
 
 def ks_pvalue(numerator: int, n1: int, n2: int, *, method: KSMethod) -> tuple[float, float, str]:
@@ -154,8 +217,32 @@ def ks_pvalue(numerator: int, n1: int, n2: int, *, method: KSMethod) -> tuple[fl
     d = numerator / (n1 * n2)
     m, n = float(max(n1, n2)), float(min(n1, n2))
     en = m * n / (m + n)
-    p = float(_sps.kstwo.sf(d, np.round(en)))
+    p = kstwo_sf(d, int(np.round(en)))
     return d, float(min(max(p, 0.0), 1.0)), "asymp"
+
+
+def kstwo_sf(d: float, n: int) -> float:
+    """``P(D_n >= d)`` for the one-sample two-sided KS statistic, as ``scipy.stats.kstwo.sf``.
+
+    scipy evaluates the range ``2.2 <= n d^2 < 370`` (n > 140) as ``2 * smirnov(n, d)`` with an
+    O(n) loop that holds the GIL (about 1 s at n = 10^6). There we evaluate the same
+    Birnbaum-Tingey sum vectorised instead, writing each term as a binomial probability:
+
+    ``smirnov(n, d) = d * sum_{j=0}^{floor(n(1-d))} binom.pmf(j; n, u_j) / u_j``,
+    ``u_j = d + j / n``.
+
+    Every term is positive, so the sum keeps the pmf's ~1e-15 relative accuracy. Everywhere else
+    scipy's own function is called. An effective size that rounds to 0 (two samples of one value
+    each) is taken as 1, where scipy returns NaN.
+    """
+    n = max(n, 1)
+    nd2 = n * d * d
+    if n > 140 and d < 0.5 and 2.2 <= nd2 < 370.0:
+        j = np.arange(int(np.floor(n * (1.0 - d))) + 1, dtype=np.float64)
+        u = d + j / n
+        smirnov = d * float(np.sum(_sps.binom.pmf(j, n, u) / u))
+        return min(max(2.0 * smirnov, 0.0), 1.0)
+    return float(_sps.kstwo.sf(d, n))
 
 
 def _exact_equal_sizes(n: int, h: int) -> float:

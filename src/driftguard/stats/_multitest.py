@@ -81,7 +81,8 @@ def correct_pvalues(p_values: ArrayLike, *, method: Correction) -> CorrectedPVal
         scaled = p[order] * m / np.arange(1, m + 1)
         running_min = np.minimum.accumulate(scaled[::-1])[::-1]
         adjusted = np.empty(m)
-        adjusted[order] = np.minimum(running_min, 1.0)
+        # max with p: p * m / m can round one ulp below p.
+        adjusted[order] = np.maximum(np.minimum(running_min, 1.0), p[order])
     return CorrectedPValues(
         p_values=tuple(p.tolist()), adjusted=tuple(adjusted.tolist()), method=method, n_tests=m
     )

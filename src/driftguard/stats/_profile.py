@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._binning import Binning, Bins, check_n_bins, counts_sorted, fit_edges
+from ._binning import Binning, Bins, check_n_bins, counts_sorted, fit_edges, population_std
 from ._columns import NanPolicy, Table, label_column, map_columns, numeric_column, split_columns
 from ._validation import StatsInputError, check_choice
 
@@ -276,8 +276,8 @@ def fit_profile(
             return _categorical(
                 name, _frozen(categories), _frozen(np.append(counts, 0).astype(np.int64)), 0
             )
-        arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-        ref = np.sort(arr)
+        ref, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+        ref.sort()
         edges = fit_edges(ref, n_bins=n_bins, binning=binning)
         grid = fit_edges(ref, n_bins=ks_grid_size, binning="quantile")
         return NumericFeatureProfile(
@@ -289,10 +289,11 @@ def fit_profile(
             bin_counts=_frozen(counts_sorted(ref, edges)),
             grid_edges=_frozen(grid),
             grid_counts=_frozen(counts_sorted(ref, grid)),
-            std=float(np.std(ref)),
+            std=population_std(ref),
         )
 
-    features = tuple(map_columns(fit_one, list(columns.items()), n_jobs=n_jobs))
+    rows = max(col.shape[0] for col in columns.values())
+    features = tuple(map_columns(fit_one, list(columns.items()), n_jobs=n_jobs, rows=rows))
     digest = hashlib.sha256(f"{n_bins}|{binning}|{ks_grid_size}".encode())
     for f in features:
         digest.update(f"{f.name}|{f.kind}|{f.n}".encode())

@@ -47,9 +47,18 @@ class StatsInputError(ValueError):
 
 
 def as_float_1d(
-    values: ArrayLike, *, name: str, allow_nan: bool = False, allow_empty: bool = False
+    values: ArrayLike,
+    *,
+    name: str,
+    allow_nan: bool = False,
+    allow_empty: bool = False,
+    copy: bool = False,
 ) -> NDArray[np.float64]:
-    """Return ``values`` as a 1-D float64 array, rejecting bad dtypes, NaN and infinities."""
+    """Return ``values`` as a 1-D float64 array, rejecting bad dtypes, NaN and infinities.
+
+    With ``copy=True`` the result is always a fresh contiguous array the caller may modify
+    (the copy is made before the finiteness pass, so a strided column is read only once).
+    """
     try:
         arr = np.asarray(values)
     except (TypeError, ValueError) as exc:  # ragged nested sequences
@@ -62,7 +71,7 @@ def as_float_1d(
         raise StatsInputError(name, f"must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0 and not allow_empty:
         raise StatsInputError(name, "must not be empty")
-    out = np.asarray(arr, dtype=np.float64)
+    out = np.array(arr, dtype=np.float64) if copy else np.asarray(arr, dtype=np.float64)
     _check_finite(out, name=name, allow_nan=allow_nan)
     return out
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from ._binning import population_std
 from ._validation import as_float_1d
 
 __all__ = ["WassersteinResult", "wasserstein_distance"]
@@ -72,7 +73,7 @@ def wasserstein_distance(reference: ArrayLike, current: ArrayLike) -> Wasserstei
     """
     ref = np.sort(as_float_1d(reference, name="reference"))
     cur = np.sort(as_float_1d(current, name="current"))
-    return wasserstein_from_sorted(ref, cur, reference_std=float(np.std(ref)))
+    return wasserstein_from_sorted(ref, cur, reference_std=population_std(ref))
 
 
 def wasserstein_from_sorted(

@@ -92,6 +92,10 @@ def current_columns(profile: Profile, current: Table) -> list[tuple[FeatureProfi
     return [(f, columns[f.name]) for f in profile.features]
 
 
+def column_rows(items: list[tuple[FeatureProfile, Any]]) -> int:
+    return max(int(np.shape(values)[0]) for _, values in items)
+
+
 def apply_correction(features: Sequence[Any], correction: Correction | None) -> tuple[Any, ...]:
     if correction is None:
         return tuple(features)
@@ -175,8 +179,8 @@ def score_window(
         fp, values = item
         arg = f"current[{fp.name!r}]"
         if isinstance(fp, NumericFeatureProfile):
-            arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-            cur = np.sort(arr)
+            cur, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+            cur.sort()
             counts = counts_sorted(cur, fp.edges)
             ks = ks_from_sorted(fp.sorted_values, cur, method=ks_method)
             w_result = (
@@ -211,7 +215,7 @@ def score_window(
             p_value=p_value,
         )
 
-    features = map_columns(score_one, items, n_jobs=n_jobs)
+    features = map_columns(score_one, items, n_jobs=n_jobs, rows=column_rows(items))
     return WindowDrift(
         features=apply_correction(features, correction),
         correction=correction,
