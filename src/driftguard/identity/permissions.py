@@ -29,6 +29,7 @@ class Permission(StrEnum):
     MODELS_WRITE = "models:write"
     MODELS_PROMOTE = "models:promote"
     PREDICTIONS_WRITE = "predictions:write"
+    MONITORING_RUN = "monitoring:run"
 
 
 _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
@@ -37,7 +38,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: _READ | {Permission.USERS_READ},
     Role.ML_ENGINEER: _READ
-    | {Permission.MODELS_WRITE, Permission.API_KEYS_MANAGE, Permission.PREDICTIONS_WRITE},
+    | {
+        Permission.MODELS_WRITE,
+        Permission.API_KEYS_MANAGE,
+        Permission.PREDICTIONS_WRITE,
+        Permission.MONITORING_RUN,
+    },
     Role.APPROVER: _READ,
     Role.VIEWER: _READ,
 }

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
 from driftguard.monitoring.orm import (
     IngestReceipt,
+    MonitoringReport,
     PredictionBlock,
     PredictionLabel,
     PredictionRecord,
@@ -123,6 +124,52 @@ def save_labels(
                 for p, v in changed.items()
             ],
         )
+
+
+def labels_for(session: Session, version_id: int, ids: Sequence[str]) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(PredictionLabel.prediction_id, PredictionLabel.label).where(
+                PredictionLabel.version_id == version_id, PredictionLabel.prediction_id.in_(chunk)
+            )
+        )
+        result.update((p, v) for p, v in rows)
+    return result
+
+
+def list_reports(
+    session: Session,
+    *,
+    version_id: int,
+    kind: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[MonitoringReport], int]:
+    query = select(MonitoringReport).where(MonitoringReport.version_id == version_id)
+    if kind is not None:
+        query = query.where(MonitoringReport.kind == kind)
+    if start is not None:
+        query = query.where(MonitoringReport.window_start >= start)
+    if end is not None:
+        query = query.where(MonitoringReport.window_end <= end)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(MonitoringReport.window_start, MonitoringReport.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return rows, total
+
+
+def reports_of_run(session: Session, run_id: int) -> Sequence[MonitoringReport]:
+    return session.scalars(
+        select(MonitoringReport)
+        .where(MonitoringReport.run_id == run_id)
+        .order_by(MonitoringReport.id)
+    ).all()
 
 
 def active_reference(session: Session, version_id: int) -> ReferenceDataset | None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import (
     AwareDatetime,
@@ -86,3 +86,43 @@ class ReferenceRead(ReadSchema):
     is_active: bool
     created_at: datetime
     replaced_at: datetime | None
+
+
+MAX_WINDOW = 400  # days
+
+
+class RunRequest(CreateSchema):
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        if (self.end - self.start).days > MAX_WINDOW:
+            raise ValueError(f"a window may span at most {MAX_WINDOW} days")
+        return self
+
+
+class ReportRead(ReadSchema):
+    id: int
+    run_id: int
+    kind: str
+    window_start: datetime
+    window_end: datetime
+    payload: dict[str, Any]
+    created_at: datetime
+
+
+class RunRead(ReadSchema):
+    id: int
+    version_id: int
+    window_start: datetime
+    window_end: datetime
+    trigger: str
+    status: str
+    n_predictions: int
+    n_labelled: int
+    error: str | None
+    created_at: datetime
+    reports: dict[str, dict[str, Any]]

@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
@@ -33,6 +32,7 @@ from driftguard.monitoring.frames import (
     feature_columns_from_table,
 )
 from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.monitoring.reports import stats_columns
 from driftguard.monitoring.schemas import (
     IngestResult,
     LabelBatch,
@@ -45,7 +45,6 @@ from driftguard.registry.orm import ModelVersion, Stage
 
 # Clocks drift: a timestamp up to this far ahead of ours is accepted.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-MISSING_CATEGORY = "<missing>"
 
 
 def _writable_version(
@@ -178,18 +177,6 @@ def log_labels(
     )
 
 
-def _profile_input(columns: dict[str, pa.Array], schema: FeatureSchema) -> dict[str, np.ndarray]:
-    data: dict[str, np.ndarray] = {}
-    for feature in schema.features:
-        column = columns[feature.name]
-        if feature.kind == "numeric":
-            data[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        else:
-            filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
-            data[feature.name] = np.asarray(filled.to_pylist(), dtype=object)
-    return data
-
-
 def set_reference(
     session: Session,
     *,
@@ -214,7 +201,7 @@ def set_reference(
     problems.raise_if_any("reference rejected")
     try:
         profile = stats.fit_profile(
-            _profile_input(columns, schema),
+            stats_columns(columns, schema),
             categorical=[f.name for f in schema.features if f.kind != "numeric"],
             nan_policy="omit",
         )

@@ -5,7 +5,6 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
     Enum,
     ForeignKey,
     Index,
@@ -15,12 +14,9 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from driftguard.db.base import Base, BigId, IdMixin, TimestampMixin, UTCDateTime
-
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+from driftguard.db.base import Base, BigId, IdMixin, JsonDocument, TimestampMixin, UTCDateTime
 
 
 class Level(StrEnum):

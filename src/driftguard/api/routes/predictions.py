@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import APIRouter, Header, Path, UploadFile
+from fastapi import APIRouter, Header, Path, Query, UploadFile
+from pydantic import AwareDatetime
 
 from driftguard.api.deps import DbSession, require
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import service
+from driftguard.monitoring import runs, service
 from driftguard.monitoring.schemas import (
     IngestResult,
     LabelBatch,
@@ -21,8 +22,12 @@ from driftguard.monitoring.schemas import (
     PredictionBatch,
     ReferenceRead,
     ReferenceRows,
+    ReportRead,
+    RunRead,
+    RunRequest,
 )
 from driftguard.registry import service as registry_service
+from driftguard.schemas import MAX_PAGE_SIZE, Page
 
 router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
 
@@ -135,3 +140,38 @@ def get_reference(
         session, principal=principal, model_id=model_id, number=number
     )
     return ReferenceRead.model_validate(reference)
+
+
+@router.post("/monitoring/runs", status_code=201)
+def run_monitoring(
+    model_id: ModelId,
+    number: VersionNumber,
+    body: RunRequest,
+    session: DbSession,
+    principal: Annotated[Principal, require(Permission.MONITORING_RUN)],
+) -> RunRead:
+    """Compute drift, data-quality, fairness and (with labels) performance for a window, and
+    store them as history."""
+    return runs.request_run(
+        session, principal=principal, model_id=model_id, number=number, window=body
+    )
+
+
+@router.get("/monitoring/reports")
+def list_reports(
+    model_id: ModelId,
+    number: VersionNumber,
+    session: DbSession,
+    principal: Reader,
+    kind: Literal["drift", "data_quality", "fairness", "performance"] | None = None,
+    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Page[ReportRead]:
+    """Stored reports as a time series (oldest window first), optionally of one kind and
+    within ``[from, to]``."""
+    return runs.report_history(
+        session, principal=principal, model_id=model_id, number=number, kind=kind,
+        start=start, end=end, limit=limit, offset=offset,
+    )  # fmt: skip

@@ -1,4 +1,4 @@
-"""prediction storage
+"""prediction storage and monitoring reports
 
 Revision ID: 0004
 Revises: 0002
@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 import driftguard.db.base
 
@@ -108,6 +109,58 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "monitoring_runs",
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("window_start", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_end", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("trigger", sa.String(length=16), nullable=False),
+        sa.Column("schedule_key", sa.String(length=96), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("n_predictions", sa.Integer(), nullable=False),
+        sa.Column("n_labelled", sa.Integer(), nullable=False),
+        sa.Column(
+            "reference_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("error", sa.Text(), nullable=True),
+        sa.Column(
+            "created_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("created_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"],
+            ["users.id"],
+            name=op.f("fk_monitoring_runs_created_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["reference_id"],
+            ["reference_datasets.id"],
+            name=op.f("fk_monitoring_runs_reference_id_reference_datasets"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_monitoring_runs_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_runs")),
+        sa.UniqueConstraint("schedule_key", name=op.f("uq_monitoring_runs_schedule_key")),
+    )
+    with op.batch_alter_table("monitoring_runs", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_monitoring_runs_version_id_window", ["version_id", "window_start"], unique=False
+        )
+
+    op.create_table(
         "prediction_records",
         sa.Column(
             "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -139,6 +192,49 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "monitoring_reports",
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("kind", sa.String(length=32), nullable=False),
+        sa.Column("window_start", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_end", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "payload",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column("created_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["monitoring_runs.id"],
+            name=op.f("fk_monitoring_reports_run_id_monitoring_runs"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_monitoring_reports_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_monitoring_reports")),
+    )
+    with op.batch_alter_table("monitoring_reports", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_monitoring_reports_run_id"), ["run_id"], unique=False)
+        batch_op.create_index(
+            "ix_monitoring_reports_version_id_kind_window",
+            ["version_id", "kind", "window_start"],
+            unique=False,
+        )
+
+    op.create_table(
         "prediction_labels",
         sa.Column(
             "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -158,11 +254,20 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("prediction_labels")
+    with op.batch_alter_table("monitoring_reports", schema=None) as batch_op:
+        batch_op.drop_index("ix_monitoring_reports_version_id_kind_window")
+        batch_op.drop_index(batch_op.f("ix_monitoring_reports_run_id"))
+
+    op.drop_table("monitoring_reports")
     with op.batch_alter_table("prediction_records", schema=None) as batch_op:
         batch_op.drop_index("ix_prediction_records_version_id_ts")
         batch_op.drop_index(batch_op.f("ix_prediction_records_block_id"))
 
     op.drop_table("prediction_records")
+    with op.batch_alter_table("monitoring_runs", schema=None) as batch_op:
+        batch_op.drop_index("ix_monitoring_runs_version_id_window")
+
+    op.drop_table("monitoring_runs")
     with op.batch_alter_table("reference_datasets", schema=None) as batch_op:
         batch_op.drop_index("ix_reference_datasets_version_id_active")
 

@@ -1,0 +1,147 @@
+"""Monitoring reports for one window: statistics from ``driftguard.stats`` turned into stored,
+JSON-ready documents. No thresholds here: reports measure; policies (and alerts) decide."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from driftguard import stats
+from driftguard.monitoring.frames import LABEL, SCORE, FeatureSchema
+
+MISSING_CATEGORY = "<missing>"
+# Groups smaller than this are flagged in fairness reports (kept, never dropped).
+MIN_GROUP_SIZE = 30
+_POSITIVE = {"1": 1, "true": 1, "0": 0, "false": 0}
+
+
+def jsonable(value: Any) -> Any:
+    """Dataclasses, tuples and numpy values as plain JSON values; NaN and infinities as null."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [jsonable(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def stats_columns(
+    columns: Mapping[str, pa.Array], schema: FeatureSchema
+) -> dict[str, NDArray[Any]]:
+    """Feature columns in the form the statistics take: floats with NaN for missing numbers,
+    strings for categories and booleans with missing values as their own category."""
+    data: dict[str, NDArray[Any]] = {}
+    for feature in schema.features:
+        column = columns[feature.name]
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if feature.kind == "numeric":
+            data[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
+            data[feature.name] = np.asarray(filled.to_pylist(), dtype=object)
+    return data
+
+
+def binary(values: list[str | None]) -> NDArray[np.int64] | None:
+    """0/1 outcomes from canonical labels, or None if any is missing or not binary."""
+    mapped = [_POSITIVE.get(v) if v is not None else None for v in values]
+    if not mapped or any(m is None for m in mapped):
+        return None
+    return np.asarray(mapped, dtype=np.int64)
+
+
+def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
+    drift = stats.score_window(profile, data, correction="benjamini-hochberg", nan_policy="omit")
+    features = []
+    for f in drift.features:
+        features.append(
+            {
+                "feature": f.name,
+                "kind": f.kind,
+                "method": "ks" if f.ks is not None else "chi_square",
+                "psi": f.psi.statistic,
+                "jensen_shannon": f.jensen_shannon.statistic,
+                "ks_statistic": f.ks.statistic if f.ks is not None else None,
+                "wasserstein": f.wasserstein.statistic if f.wasserstein is not None else None,
+                "chi_square": f.chi_square.statistic if f.chi_square is not None else None,
+                "p_value": f.p_value,
+                "p_value_adjusted": f.p_value_adjusted,
+                "n_reference": f.n_reference,
+                "n_current": f.n_current,
+                "n_missing": f.n_missing,
+            }
+        )
+    report: dict[str, Any] = jsonable({"correction": drift.correction, "features": features})
+    return report
+
+
+def quality_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = jsonable(stats.data_quality(profile, data))
+    return result
+
+
+def fairness_reports(
+    window: pa.Table,
+    schema: FeatureSchema,
+    y_true: NDArray[np.int64] | None,
+    data: Mapping[str, NDArray[Any]],
+) -> dict[str, Any]:
+    """Per sensitive attribute, when the predicted labels are binary decisions."""
+    y_pred = binary(window.column(LABEL).to_pylist())
+    if y_pred is None:
+        return {"skipped": "predicted labels are not all binary (0/1 or true/false)"}
+    reports: dict[str, Any] = {}
+    for feature in schema.features:
+        if feature.sensitive:
+            result = stats.fairness_metrics(
+                y_pred, data[feature.name], y_true=y_true, min_group_size=MIN_GROUP_SIZE
+            )
+            reports[feature.name] = jsonable(result)
+    return {"attributes": reports}
+
+
+def performance_report(
+    task_type: str, window: pa.Table, labels: list[str | None]
+) -> dict[str, Any] | None:
+    """Against the labels that have arrived; None when none has."""
+    known = [i for i, label in enumerate(labels) if label is not None]
+    if not known:
+        return None
+    index = pa.array(known)
+    if task_type == "regression":
+        scores = window.column(SCORE).take(index).to_numpy(zero_copy_only=False)
+        try:
+            truth = np.asarray([float(labels[i]) for i in known])  # type: ignore[arg-type]
+        except ValueError:
+            return {"skipped": "some labels are not numbers", "n_labelled": len(known)}
+        if np.isnan(scores).any() or not np.isfinite(truth).all():
+            return {"skipped": "some labelled predictions have no numeric score", "n": len(known)}
+        return {"n_labelled": len(known), **jsonable(stats.regression_metrics(truth, scores))}
+    if task_type != "binary_classification":
+        return {"skipped": f"no performance metrics for {task_type} yet", "n_labelled": len(known)}
+    y_true = binary([labels[i] for i in known])
+    y_pred = binary(window.column(LABEL).take(index).to_pylist())
+    if y_true is None or y_pred is None:
+        return {
+            "skipped": "labels are not all binary (0/1 or true/false)",
+            "n_labelled": len(known),
+        }
+    scores = window.column(SCORE).take(index).to_numpy(zero_copy_only=False)
+    y_score = None if np.isnan(scores).any() else scores
+    metrics = stats.classification_metrics(y_true, y_pred, y_score=y_score)
+    return {"n_labelled": len(known), **jsonable(metrics)}

@@ -1,0 +1,149 @@
+"""Monitoring runs: load a window of predictions, compute its reports, store them as history."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from driftguard import stats
+from driftguard.errors import ConflictError
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import repository
+from driftguard.monitoring.frames import ID, FeatureSchema
+from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
+from driftguard.monitoring.reports import (
+    binary,
+    drift_report,
+    fairness_reports,
+    performance_report,
+    quality_report,
+    stats_columns,
+)
+from driftguard.monitoring.schemas import ReportRead, RunRead, RunRequest
+from driftguard.monitoring.service import load_window
+from driftguard.registry import service as registry_service
+from driftguard.registry.orm import ModelVersion
+from driftguard.schemas import Page
+
+
+def request_run(
+    session: Session, *, principal: Principal, model_id: int, number: int, window: RunRequest
+) -> RunRead:
+    """Compute and store the reports of one window now."""
+    model, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    principal.require_in_team(Permission.MONITORING_RUN, model.team_id)
+    run = execute_run(
+        session, version=version, start=window.start, end=window.end, trigger="manual",
+        actor_id=principal.user_id,
+    )  # fmt: skip
+    return run_read(session, run)
+
+
+def execute_run(
+    session: Session,
+    *,
+    version: ModelVersion,
+    start: datetime,
+    end: datetime,
+    trigger: str,
+    actor_id: int | None = None,
+    schedule_key: str | None = None,
+) -> MonitoringRun:
+    """Run the window's reports. A duplicate ``schedule_key`` fails on the unique key at flush."""
+    reference = repository.active_reference(session, version.id)
+    if reference is None:
+        raise ConflictError(
+            "this version has no reference data; upload it before monitoring", code="no_reference"
+        )
+    run = MonitoringRun(
+        version_id=version.id, window_start=start, window_end=end, trigger=trigger,
+        schedule_key=schedule_key, status="completed", reference_id=reference.id,
+        created_by_id=actor_id,
+    )  # fmt: skip
+    session.add(run)
+    session.flush()
+    window = load_window(session, version_id=version.id, start=start, end=end)
+    run.n_predictions = window.num_rows
+    if window.num_rows == 0:
+        run.status = "no_data"
+        session.flush()
+        return run
+    ids = window.column(ID).to_pylist()
+    found = repository.labels_for(session, version.id, ids)
+    labels: list[str | None] = [found.get(i) for i in ids]
+    run.n_labelled = len(found)
+    try:
+        reports = _reports(version, stats.Profile.from_bytes(reference.profile), window, labels)
+    except stats.StatsInputError as exc:
+        run.status, run.error = "failed", str(exc)
+        reports = {}
+    for kind, payload in reports.items():
+        session.add(
+            MonitoringReport(
+                run_id=run.id,
+                version_id=version.id,
+                kind=kind,
+                window_start=start,
+                window_end=end,
+                payload=payload,
+            )
+        )
+    session.flush()
+    return run
+
+
+def _reports(
+    version: ModelVersion, profile: stats.Profile, window: pa.Table, labels: Sequence[str | None]
+) -> dict[str, dict[str, object]]:
+    schema = FeatureSchema.from_version(version.features)
+    data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
+    y_true = binary(list(labels)) if all(label is not None for label in labels) else None
+    reports: dict[str, dict[str, object]] = {
+        "drift": drift_report(profile, data),
+        "data_quality": quality_report(profile, data),
+        "fairness": fairness_reports(window, schema, y_true, data),
+    }
+    performance = performance_report(version.task_type.value, window, list(labels))
+    if performance is not None:
+        reports["performance"] = performance
+    return reports
+
+
+def run_read(session: Session, run: MonitoringRun) -> RunRead:
+    reports = {r.kind: r.payload for r in repository.reports_of_run(session, run.id)}
+    return RunRead(
+        id=run.id, version_id=run.version_id, window_start=run.window_start,
+        window_end=run.window_end, trigger=run.trigger, status=run.status,
+        n_predictions=run.n_predictions, n_labelled=run.n_labelled, error=run.error,
+        created_at=run.created_at, reports=reports,
+    )  # fmt: skip
+
+
+def report_history(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    kind: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> Page[ReportRead]:
+    """Stored reports as a time series, oldest window first."""
+    _, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    rows, total = repository.list_reports(
+        session, version_id=version.id, kind=kind, start=start, end=end, limit=limit, offset=offset
+    )
+    return Page(
+        items=[ReportRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from scipy import stats as scipy_stats
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.db.session import unit_of_work
+from driftguard.monitoring.runs import execute_run
+from driftguard.registry.orm import ModelVersion
+from support.monitoring import BASE_TIME, prediction_rows, reference_rows
+
+from .conftest import Setup
+
+WINDOW = {
+    "start": BASE_TIME.isoformat(),
+    "end": (BASE_TIME + timedelta(days=1)).isoformat(),
+}
+
+
+def _seed(client: TestClient, setup: Setup, *, shift: float = 0.0) -> tuple[list[Any], list[Any]]:
+    reference = reference_rows(2_000)
+    response = client.put(
+        f"{setup.url}/reference", json={"rows": reference}, headers=setup.engineer
+    )
+    assert response.status_code == 200, response.text
+    rows = prediction_rows(600, seed=5)
+    for row in rows:
+        row["features"]["income"] += shift
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 200, response.text
+    return reference, rows
+
+
+def test_a_run_stores_drift_quality_and_fairness_reports(client: TestClient, setup: Setup) -> None:
+    reference, rows = _seed(client, setup, shift=2_500.0)
+    response = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer)
+    assert response.status_code == 201, response.text
+    run = response.json()
+    assert (run["status"], run["n_predictions"], run["n_labelled"]) == ("completed", 600, 0)
+    assert set(run["reports"]) == {"drift", "data_quality", "fairness"}  # no labels yet
+    drift = {f["feature"]: f for f in run["reports"]["drift"]["features"]}
+    income, region = drift["income"], drift["region"]
+    expected = scipy_stats.ks_2samp(
+        [r["income"] for r in reference], [r["features"]["income"] for r in rows]
+    )
+    assert income["ks_statistic"] == pytest.approx(expected.statistic, abs=1e-12)
+    assert income["p_value"] == pytest.approx(expected.pvalue, rel=1e-9)
+    assert (income["n_reference"], income["n_current"]) == (2_000, 600)
+    assert income["psi"] > 1.0 > region["psi"]
+    assert region["method"] == "chi_square"
+    gender = run["reports"]["fairness"]["attributes"]["gender"]
+    assert {g["group"] for g in gender["groups"]} == {"f", "m"}
+    assert gender["equal_opportunity_difference"] is None  # needs labels
+
+
+def test_labels_add_a_performance_report(client: TestClient, setup: Setup) -> None:
+    _, rows = _seed(client, setup)
+    truth = {r["prediction_id"]: 1 - r["prediction"]["label"] for r in rows[:400]}
+    truth.update({r["prediction_id"]: r["prediction"]["label"] for r in rows[400:]})
+    labels = [{"prediction_id": p, "label": v} for p, v in truth.items()]
+    client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    run = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer).json()
+    performance = run["reports"]["performance"]
+    assert performance["n_labelled"] == 600
+    assert performance["accuracy"] == pytest.approx(200 / 600)
+    y_true = np.array([truth[r["prediction_id"]] for r in rows])
+    y_score = np.array([r["prediction"]["score"] for r in rows])
+    from sklearn.metrics import roc_auc_score
+
+    assert performance["roc_auc"] == pytest.approx(roc_auc_score(y_true, y_score), abs=1e-12)
+    gender = run["reports"]["fairness"]["attributes"]["gender"]
+    assert gender["equal_opportunity_difference"] is not None
+
+
+def test_report_history_is_a_time_series(client: TestClient, setup: Setup) -> None:
+    _seed(client, setup)
+    for hours in (0, 3, 6):  # the 600 predictions span ten hours, one a minute
+        window = {
+            "start": (BASE_TIME + timedelta(hours=hours)).isoformat(),
+            "end": (BASE_TIME + timedelta(hours=hours + 3)).isoformat(),
+        }
+        client.post(f"{setup.url}/monitoring/runs", json=window, headers=setup.engineer)
+    page = client.get(
+        f"{setup.url}/monitoring/reports", params={"kind": "drift"}, headers=setup.viewer
+    ).json()
+    assert page["total"] == 3
+    starts = [r["window_start"] for r in page["items"]]
+    assert starts == sorted(starts)
+    later = client.get(
+        f"{setup.url}/monitoring/reports",
+        params={"kind": "drift", "from": (BASE_TIME + timedelta(hours=3)).isoformat()},
+        headers=setup.viewer,
+    ).json()
+    assert later["total"] == 2
+
+
+def test_without_reference_or_data(client: TestClient, setup: Setup) -> None:
+    no_reference = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer)
+    assert no_reference.status_code == 409
+    assert no_reference.json()["error"] == "no_reference"
+    client.put(f"{setup.url}/reference", json={"rows": reference_rows(50)}, headers=setup.engineer)
+    empty = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer)
+    assert empty.json()["status"] == "no_data"
+    assert empty.json()["reports"] == {}
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        {"start": WINDOW["end"], "end": WINDOW["start"]},
+        {"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00"},
+        {"start": "2020-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+        {"start": WINDOW["start"]},
+    ],
+)
+def test_bad_windows_are_422(client: TestClient, setup: Setup, window: dict[str, str]) -> None:
+    response = client.post(f"{setup.url}/monitoring/runs", json=window, headers=setup.engineer)
+    assert response.status_code == 422
+
+
+def test_who_may_run_and_read(client: TestClient, setup: Setup) -> None:
+    _seed(client, setup)
+    url = f"{setup.url}/monitoring/runs"
+    assert client.post(url, json=WINDOW, headers=setup.viewer).status_code == 403
+    assert client.post(url, json=WINDOW, headers=setup.outsider).status_code == 404
+    reports = f"{setup.url}/monitoring/reports"
+    assert client.get(reports, headers=setup.viewer).status_code == 200
+    assert client.get(reports, headers=setup.outsider).status_code == 404
+
+
+def test_a_scheduled_window_cannot_run_twice(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _seed(client, setup)
+    key = f"{setup.version_id}:{WINDOW['start']}:{WINDOW['end']}"
+    start, end = BASE_TIME, BASE_TIME + timedelta(days=1)
+    with unit_of_work(session_factory) as session:
+        version = session.scalar(select(ModelVersion).where(ModelVersion.id == setup.version_id))
+        assert version is not None
+        execute_run(
+            session, version=version, start=start, end=end, trigger="scheduled", schedule_key=key
+        )
+    with unit_of_work(session_factory) as session:
+        version = session.get(ModelVersion, setup.version_id)
+        assert version is not None
+        with pytest.raises(IntegrityError):
+            execute_run(
+                session, version=version, start=start, end=end, trigger="scheduled",
+                schedule_key=key,
+            )  # fmt: skip
+        session.rollback()
