@@ -11,6 +11,7 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.orm import Team, User
 from driftguard.identity.permissions import Role
+from driftguard.monitoring.orm import MonitoringReport, MonitoringRun, PredictionLabel
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from support.config import make_settings
 
@@ -69,4 +70,16 @@ def test_demo_seeds_three_teams_and_the_requested_models(
         assert s.scalar(select(func.count()).select_from(Team)) == 3
         assert s.scalar(select(func.count()).select_from(RegisteredModel)) == 12
         assert (s.scalar(select(func.count()).select_from(ModelVersion)) or 0) >= 12
+        # Monitored demo models come with two weeks of daily reports, drift and a biased model.
+        runs = s.scalar(select(func.count()).select_from(MonitoringRun)) or 0
+        assert runs > 0
+        assert runs % 14 == 0
+        assert (s.scalar(select(func.count()).select_from(PredictionLabel)) or 0) > 0
+        last_drift = s.scalars(
+            select(MonitoringReport.payload)
+            .where(MonitoringReport.kind == "drift")
+            .order_by(MonitoringReport.window_start.desc())
+        ).first()
+        assert last_drift is not None
+        assert max(f["psi"] for f in last_drift["features"]) > 0.25
     engine.dispose()

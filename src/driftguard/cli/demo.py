@@ -8,6 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from driftguard.cli.demo_data import seed_monitoring
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission, Role
 from driftguard.identity.principal import Principal
@@ -49,7 +50,9 @@ FEATURES = {
         ("opted_in", "boolean"),
     ],
 }
-SENSITIVE = {"gender", "age", "age_band", "country"}
+SENSITIVE = {"gender", "age_band", "country"}
+# Models that get reference data, two weeks of predictions and labels, and daily reports.
+MONITORED_MODELS = 9
 WORDS = [
     "amber",
     "birch",
@@ -118,6 +121,7 @@ def seed_demo(
                 engineers[slug] = uid
 
     slugs = list(TEAMS)
+    monitored = 0
     for index in range(model_count):
         slug = slugs[index % len(slugs)]
         kind = MODEL_KINDS[slug][(index // len(slugs)) % len(MODEL_KINDS[slug])]
@@ -147,7 +151,7 @@ def seed_demo(
                 if task is not TaskType.REGRESSION
                 else {"rmse": round(rng.uniform(0.1, 0.4), 4)}
             )
-            registry_service.create_version(
+            version = registry_service.create_version(
                 session,
                 principal=engineer,
                 model_id=model.id,
@@ -164,4 +168,10 @@ def seed_demo(
                     stage=Stage.STAGING if number > 1 and rng.random() < 0.4 else Stage.NONE,
                 ),
             )
+        if task is TaskType.BINARY_CLASSIFICATION and monitored < MONITORED_MODELS:
+            monitored += 1
+            seed_monitoring(
+                session, engineer=engineer, model_id=model.id, number=version.number,
+                features=[f.model_dump(mode="json") for f in version.features], seed=index,
+            )  # fmt: skip
     return credentials

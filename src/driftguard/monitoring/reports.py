@@ -107,7 +107,9 @@ def fairness_reports(
         return {"skipped": "predicted labels are not all binary (0/1 or true/false)"}
     reports: dict[str, Any] = {}
     for feature in schema.features:
-        if feature.sensitive:
+        if feature.sensitive and feature.kind == "numeric":
+            reports[feature.name] = {"skipped": "numeric attribute; declare a banded category"}
+        elif feature.sensitive:
             result = stats.fairness_metrics(
                 y_pred, data[feature.name], y_true=y_true, min_group_size=MIN_GROUP_SIZE
             )

@@ -1,0 +1,114 @@
+"""Demo monitoring data: reference sets, two weeks of predictions with drift creeping into one
+feature, a model that treats one group worse, late labels, and a daily run for each day."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from sqlalchemy.orm import Session
+
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import runs, service
+from driftguard.monitoring.schemas import LabelBatch, PredictionBatch, RunRequest
+
+CATEGORIES = {
+    "employment_type": ["salaried", "self-employed", "unemployed"],
+    "gender": ["f", "m"],
+    "merchant_category": ["grocery", "travel", "electronics", "gaming"],
+    "country": ["de", "fr", "us", "br"],
+    "region": ["north", "south", "east", "west"],
+    "age_band": ["18-30", "31-50", "51+"],
+}
+NUMERIC = {  # mean, standard deviation
+    "income": (4_200.0, 1_300.0), "debt_to_income": (0.32, 0.11), "age": (41.0, 12.0),
+    "amount": (85.0, 40.0), "hour_of_day": (14.0, 5.0),
+    "tenure_months": (30.0, 14.0), "monthly_spend": (62.0, 20.0),
+}  # fmt: skip
+DAYS = 14
+PER_DAY = 150
+LABELLED_DAYS = 10
+
+
+def _column(name: str, kind: str, n: int, rng: np.random.Generator, drift: float) -> list[Any]:
+    if kind == "numeric":
+        mean, sd = NUMERIC[name]
+        return [round(float(v), 3) for v in rng.normal(mean * (1 + drift), sd, n)]
+    if kind == "boolean":
+        return [bool(v) for v in rng.random(n) < 0.6 + 0.2 * drift]
+    categories = CATEGORIES[name]
+    weights = np.linspace(1.0, 1.0 + 3 * drift, len(categories))
+    return [str(v) for v in rng.choice(categories, n, p=weights / weights.sum())]
+
+
+def _rows(
+    features: Sequence[dict[str, Any]], n: int, rng: np.random.Generator, drift: float
+) -> dict[str, list[Any]]:
+    drifting = next(f["name"] for f in features if f["type"] == "numeric")
+    return {
+        f["name"]: _column(f["name"], f["type"], n, rng, drift if f["name"] == drifting else 0.0)
+        for f in features
+    }
+
+
+def seed_monitoring(
+    session: Session,
+    *,
+    engineer: Principal,
+    model_id: int,
+    number: int,
+    features: Sequence[dict[str, Any]],
+    seed: int,
+    now: datetime | None = None,
+) -> None:
+    rng = np.random.default_rng(seed)
+    end = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=DAYS)
+    reference = pa.table(_rows(features, 2_000, rng, 0.0))
+    service.set_reference(
+        session, principal=engineer, model_id=model_id, number=number, table=reference,
+        source_format="demo",
+    )  # fmt: skip
+    sensitive = next((f["name"] for f in features if f.get("sensitive")), None)
+    for day in range(DAYS):
+        drift = max(0.0, (day - 6) / 7) * 0.5  # the second week drifts further each day
+        columns = _rows(features, PER_DAY, rng, drift)
+        risk = rng.normal(0, 1, PER_DAY)
+        # The model's scores favour the first group of the sensitive attribute.
+        unfair = np.asarray(
+            [0.9 if sensitive and columns[sensitive][i] == CATEGORIES[sensitive][0] else 0.0
+             for i in range(PER_DAY)]
+        )  # fmt: skip
+        score = 1 / (1 + np.exp(-(risk - unfair)))
+        truth = rng.random(PER_DAY) < 1 / (1 + np.exp(-risk))
+        day_start = start + timedelta(days=day)
+        rows = [
+            {
+                "prediction_id": f"d{day:02d}-{i:04d}",
+                "timestamp": day_start + timedelta(seconds=int(i * 86_400 / PER_DAY)),
+                "features": {name: values[i] for name, values in columns.items()},
+                "prediction": {"label": int(score[i] >= 0.5), "score": round(float(score[i]), 4)},
+            }
+            for i in range(PER_DAY)
+        ]
+        service.log_predictions(
+            session, principal=engineer, model_id=model_id, number=number,
+            batch=PredictionBatch.model_validate({"rows": rows}),
+        )  # fmt: skip
+        if day < LABELLED_DAYS:
+            labels = [
+                {"prediction_id": r["prediction_id"], "label": int(truth[i])}
+                for i, r in enumerate(rows)
+            ]
+            service.log_labels(
+                session, principal=engineer, model_id=model_id, number=number,
+                batch=LabelBatch.model_validate({"labels": labels}),
+            )  # fmt: skip
+    for day in range(DAYS):
+        window = RunRequest(start=start + timedelta(days=day), end=start + timedelta(days=day + 1))
+        runs.request_run(
+            session, principal=engineer, model_id=model_id, number=number, window=window
+        )
