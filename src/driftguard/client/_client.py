@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx2
+
+from driftguard.client._frames import chunks, prediction_rows, records, to_arrow
+
+BATCH_ROWS = 10_000
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+
+
+class DriftGuardAPIError(Exception):
+    """An error answer from the server, with its code, message, field details and request id."""
+
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        self.status = status
+        self.code = str(body.get("error", "error"))
+        self.details = body.get("details", [])
+        self.request_id = body.get("request_id")
+        super().__init__(f"{status} {self.code}: {body.get('message', '')}")
+
+
+class Client:
+    """A DriftGuard API client. Batches are chunked, and retried safely with idempotency keys.
+
+    Parameters
+    ----------
+    url, api_key
+        Default to ``DRIFTGUARD_URL`` and ``DRIFTGUARD_API_KEY``.
+    http
+        An ``httpx2.Client`` to send requests with (tests pass the app's test client).
+    retries, backoff_seconds
+        Attempts after the first for connection errors and 429/5xx answers, with exponential
+        backoff (honouring ``Retry-After``).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        http: httpx2.Client | None = None,
+        timeout: float = 60.0,
+        retries: int = 3,
+        backoff_seconds: float = 0.5,
+    ) -> None:
+        key = api_key or os.environ.get("DRIFTGUARD_API_KEY")
+        if not key:
+            raise ValueError("api_key: give it, or set DRIFTGUARD_API_KEY")
+        base = url or os.environ.get("DRIFTGUARD_URL")
+        if http is None and not base:
+            raise ValueError("url: give it, or set DRIFTGUARD_URL")
+        self._http = http or httpx2.Client(base_url=str(base), timeout=timeout)
+        self._headers = {"X-API-Key": key}
+        self._retries = retries
+        self._backoff = backoff_seconds
+        self._model_ids: dict[str, int] = {}
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _request(
+        self, method: str, path: str, *, json: Any = None, params: Any = None,
+        idempotency_key: str | None = None,
+    ) -> Any:  # fmt: skip
+        headers = dict(self._headers)
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        for attempt in range(self._retries + 1):
+            last = attempt == self._retries
+            try:
+                response = self._http.request(
+                    method, path, json=json, params=params, headers=headers
+                )
+            except httpx2.TransportError:
+                if last:
+                    raise
+                time.sleep(self._backoff * 2**attempt)
+                continue
+            if response.status_code in RETRY_STATUSES and not last:
+                retry_after = response.headers.get("Retry-After", "")
+                delay = float(retry_after) if retry_after.isdigit() else self._backoff * 2**attempt
+                time.sleep(min(delay, 60.0))
+                continue
+            if response.status_code >= 400:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = {"message": response.text[:500]}
+                raise DriftGuardAPIError(response.status_code, body)
+            return response.json() if response.content else None
+        raise AssertionError("unreachable")
+
+    def model_id(self, model: int | str) -> int:
+        """A model's id, from its id or its name (unique among the models the key may see)."""
+        if isinstance(model, int):
+            return model
+        if model not in self._model_ids:
+            page = self._request("GET", "/api/v1/models", params={"q": model, "limit": 200})
+            matches = [m["id"] for m in page["items"] if m["name"] == model]
+            if len(matches) != 1:
+                found = "no model" if not matches else f"{len(matches)} models"
+                raise LookupError(f"{found} named {model!r}; pass the model id instead")
+            self._model_ids[model] = matches[0]
+        return self._model_ids[model]
+
+    def _version_path(self, model: int | str, version: int) -> str:
+        return f"/api/v1/models/{self.model_id(model)}/versions/{version}"
+
+    def set_reference(self, model: int | str, version: int, data: Any) -> dict[str, Any]:
+        """Upload the version's reference (training) data; DriftGuard fits its profile."""
+        table = to_arrow(data)
+        result: dict[str, Any] = self._request(
+            "PUT", f"{self._version_path(model, version)}/reference", json={"rows": records(table)}
+        )
+        return result
+
+    def log_predictions(
+        self,
+        model: int | str,
+        version: int,
+        data: Any,
+        *,
+        id_col: str,
+        timestamp_col: str,
+        prediction_col: str | None = None,
+        score_col: str | None = None,
+        sensitive_cols: Sequence[str] = (),
+        feature_cols: Sequence[str] | None = None,
+    ) -> dict[str, int]:
+        """Log predictions from a data frame, in batches of 10,000, each retried safely.
+
+        Feature columns are every column other than the id, timestamp, prediction and score
+        columns (or ``feature_cols``); ``sensitive_cols`` are sent alongside as attributes.
+        """
+        if prediction_col is None and score_col is None:
+            raise ValueError("prediction_col/score_col: give at least one")
+        table = to_arrow(data)
+        reserved = {id_col, timestamp_col, prediction_col, score_col}
+        features = list(feature_cols or [c for c in table.column_names if c not in reserved])
+        features += [c for c in sensitive_cols if c not in features]
+        path = f"{self._version_path(model, version)}/predictions"
+        totals = {"received": 0, "new": 0, "duplicates": 0}
+        for chunk in chunks(table, BATCH_ROWS):
+            rows = prediction_rows(
+                chunk, id_col=id_col, timestamp_col=timestamp_col, prediction_col=prediction_col,
+                score_col=score_col, feature_cols=features,
+            )  # fmt: skip
+            # Same chunk, same key: a retry after a lost response replays the first answer.
+            content = json.dumps([path, rows], sort_keys=True, default=str).encode()
+            key = "sdk-" + hashlib.sha256(content).hexdigest()[:40]
+            result = self._request("POST", path, json={"rows": rows}, idempotency_key=key)
+            for name in totals:
+                totals[name] += int(result[name])
+        return totals
+
+    def log_labels(
+        self, model: int | str, version: int, data: Any, *, id_col: str, label_col: str
+    ) -> dict[str, Any]:
+        """Attach actual outcomes by prediction id; unknown ids come back in the result."""
+        table = to_arrow(data)
+        path = f"{self._version_path(model, version)}/labels"
+        totals: dict[str, Any] = {"received": 0, "stored": 0, "unknown_prediction_ids": []}
+        for chunk in chunks(table, BATCH_ROWS):
+            ids, labels = chunk.column(id_col).to_pylist(), chunk.column(label_col).to_pylist()
+            body = {
+                "labels": [
+                    {"prediction_id": str(i), "label": v} for i, v in zip(ids, labels, strict=True)
+                ]
+            }
+            result = self._request("POST", path, json=body)
+            totals["received"] += result["received"]
+            totals["stored"] += result["stored"]
+            totals["unknown_prediction_ids"] += result["unknown_prediction_ids"]
+        return totals
+
+    def run_monitoring(
+        self, model: int | str, version: int, *, start: datetime, end: datetime
+    ) -> dict[str, Any]:
+        """Compute and store the reports of ``[start, end)`` now; returns the run with them."""
+        body = {"start": start.isoformat(), "end": end.isoformat()}
+        result: dict[str, Any] = self._request(
+            "POST", f"{self._version_path(model, version)}/monitoring/runs", json=body
+        )
+        return result
+
+    def get_drift(
+        self,
+        model: int | str,
+        version: int,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+    ) -> list[dict[str, Any]]:
+        """Stored drift reports, oldest window first (every page)."""
+        params: dict[str, Any] = {"kind": "drift", "limit": 200, "offset": 0}
+        if start is not None:
+            params["from"] = start.isoformat()
+        if end is not None:
+            params["to"] = end.isoformat()
+        reports: list[dict[str, Any]] = []
+        while True:
+            page = self._request(
+                "GET", f"{self._version_path(model, version)}/monitoring/reports", params=params
+            )
+            reports += page["items"]
+            params["offset"] += len(page["items"])
+            if not page["items"] or params["offset"] >= page["total"]:
+                return reports

@@ -1,0 +1,144 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import httpx2
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
+
+from driftguard.cli import log as log_command
+from driftguard.cli.main import app
+from driftguard.client import Client, DriftGuardAPIError
+from driftguard.identity.permissions import Role
+from support.identity import auth_headers, make_team, make_user
+from support.monitoring import BASE_TIME, prediction_rows, reference_rows
+from support.registry import create_model, create_version
+
+
+@pytest.fixture
+def sdk(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> Client:
+    team = make_team(session_factory)
+    engineer = auth_headers(
+        client, make_user(session_factory, hasher, teams={team: Role.ML_ENGINEER})
+    )
+    model = create_model(client, engineer, team, name="credit-pd")
+    create_version(client, engineer, model["id"])
+    key = client.post(f"/api/v1/teams/{team}/api-keys", json={"name": "sdk"}, headers=engineer)
+    return Client(api_key=key.json()["key"], http=client, backoff_seconds=0)
+
+
+def frame(count: int, start: int = 0) -> pd.DataFrame:
+    rows = prediction_rows(count, start=start)
+    return pd.DataFrame(
+        {
+            "id": [r["prediction_id"] for r in rows],
+            "ts": pd.to_datetime([r["timestamp"] for r in rows], utc=True),
+            "income": [r["features"]["income"] for r in rows],
+            "region": [r["features"]["region"] for r in rows],
+            "gender": [r["features"]["gender"] for r in rows],
+            "label": [r["prediction"]["label"] for r in rows],
+            "score": [r["prediction"]["score"] for r in rows],
+        }
+    )
+
+
+def test_the_sdk_round_trip_from_pandas(sdk: Client) -> None:
+    reference = sdk.set_reference("credit-pd", 1, pd.DataFrame(reference_rows(300)))
+    assert reference["row_count"] == 300
+    logged = sdk.log_predictions(
+        "credit-pd", 1, frame(25_000), id_col="id", timestamp_col="ts",
+        prediction_col="label", score_col="score", sensitive_cols=["gender"],
+    )  # fmt: skip
+    assert logged == {"received": 25_000, "new": 25_000, "duplicates": 0}
+    again = sdk.log_predictions(
+        "credit-pd", 1, frame(10, start=24_995), id_col="id", timestamp_col="ts",
+        prediction_col="label", score_col="score",
+    )  # fmt: skip
+    assert (again["new"], again["duplicates"]) == (5, 5)
+    labels = pa.table({"id": ["p-1", "p-2", "missing"], "outcome": [1, 0, 1]})
+    stored = sdk.log_labels("credit-pd", 1, labels, id_col="id", label_col="outcome")
+    assert (stored["stored"], stored["unknown_prediction_ids"]) == (2, ["missing"])
+    run = sdk.run_monitoring("credit-pd", 1, start=BASE_TIME, end=BASE_TIME + timedelta(days=1))
+    assert run["status"] == "completed"
+    drift = sdk.get_drift("credit-pd", 1)
+    assert len(drift) == 1
+    assert {f["feature"] for f in drift[0]["payload"]["features"]} == {"income", "region", "gender"}
+
+
+def test_errors_carry_the_server_answer(sdk: Client) -> None:
+    bad = frame(3)
+    bad["income"] = ["a", "b", "c"]
+    with pytest.raises(DriftGuardAPIError) as caught:
+        sdk.log_predictions(
+            "credit-pd", 1, bad, id_col="id", timestamp_col="ts", prediction_col="label",
+            score_col="score",
+        )  # fmt: skip
+    assert caught.value.status == 422
+    assert caught.value.details[0]["loc"] == "rows.0.features.income"
+    with pytest.raises(LookupError):
+        sdk.model_id("no-such-model")
+
+
+def test_retries_reuse_the_idempotency_key(sdk: Client) -> None:
+    """A batch whose response was lost is sent again with the same key, and stored once."""
+    real = sdk._http
+    sent: list[str] = []
+
+    def flaky(request: httpx2.Request) -> httpx2.Response:
+        sent.append(request.headers.get("Idempotency-Key", ""))
+        forwarded = real.request(
+            request.method, str(request.url), content=request.content, headers=request.headers
+        )
+        if len(sent) == 1:  # the server stored it, but the answer never arrived
+            return httpx2.Response(503, json={"error": "unavailable"})
+        return httpx2.Response(forwarded.status_code, content=forwarded.content)
+
+    sdk.model_id("credit-pd")  # resolve the name before the transport turns flaky
+    sdk._http = httpx2.Client(transport=httpx2.MockTransport(flaky), base_url="http://testserver")
+    result = sdk.log_predictions(
+        "credit-pd", 1, frame(20), id_col="id", timestamp_col="ts", prediction_col="label",
+        score_col="score",
+    )  # fmt: skip
+    assert len(sent) == 2
+    assert sent[0] == sent[1] != ""
+    assert (result["new"], result["duplicates"]) == (20, 0)  # the first answer, replayed
+
+
+def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DRIFTGUARD_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="api_key"):
+        Client(url="http://127.0.0.1:1")
+    monkeypatch.setenv("DRIFTGUARD_API_KEY", "dgk_x")
+    monkeypatch.delenv("DRIFTGUARD_URL", raising=False)
+    with pytest.raises(ValueError, match="url"):
+        Client()
+
+
+def test_the_log_command_sends_a_file(
+    sdk: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "predictions.parquet"
+    pq.write_table(pa.Table.from_pandas(frame(120), preserve_index=False), path)
+    monkeypatch.setattr(log_command, "make_client", lambda: sdk)
+    result = CliRunner().invoke(
+        app,
+        ["log", "predictions", str(path), "--model", "credit-pd", "--version", "1",
+         "--id-col", "id", "--timestamp-col", "ts", "--prediction-col", "label",
+         "--score-col", "score"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "received 120, new 120, duplicates 0" in result.output
+    bad = CliRunner().invoke(
+        app, ["log", "predictions", str(path), "--model", "credit-pd", "--version", "1"]
+    )
+    assert bad.exit_code == 3
+    assert "prediction_col" in bad.output
