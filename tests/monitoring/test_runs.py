@@ -15,6 +15,7 @@ from driftguard.db.session import unit_of_work
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
+from support.registry import create_version
 
 from .conftest import Setup
 
@@ -156,3 +157,26 @@ def test_a_scheduled_window_cannot_run_twice(
                 schedule_key=key,
             )  # fmt: skip
         session.rollback()
+
+
+def test_regression_performance_and_non_binary_fairness(client: TestClient, setup: Setup) -> None:
+    version = create_version(client, setup.engineer, setup.model_id, task_type="regression")
+    url = f"/api/v1/models/{setup.model_id}/versions/{version['number']}"
+    client.put(f"{url}/reference", json={"rows": reference_rows(300)}, headers=setup.engineer)
+    rows = prediction_rows(200, seed=3)
+    for row in rows:
+        row["prediction"] = {"label": "approve-later", "score": row["features"]["income"] / 1000}
+    client.post(f"{url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    truth = [r["features"]["income"] / 1000 + (0.5 if i % 2 else -0.25) for i, r in enumerate(rows)]
+    labels = [
+        {"prediction_id": r["prediction_id"], "label": t} for r, t in zip(rows, truth, strict=True)
+    ]
+    client.post(f"{url}/labels", json={"labels": labels}, headers=setup.engineer)
+    run = client.post(f"{url}/monitoring/runs", json=WINDOW, headers=setup.engineer).json()
+    performance = run["reports"]["performance"]
+    scores = np.array([r["prediction"]["score"] for r in rows])
+    from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+    assert performance["mae"] == pytest.approx(mean_absolute_error(truth, scores), abs=1e-12)
+    assert performance["rmse"] == pytest.approx(root_mean_squared_error(truth, scores), abs=1e-12)
+    assert "skipped" in run["reports"]["fairness"]  # "approve-later" is not a binary decision

@@ -19,7 +19,6 @@ from driftguard.monitoring.frames import LABEL, SCORE, FeatureSchema
 MISSING_CATEGORY = "<missing>"
 # Groups smaller than this are flagged in fairness reports (kept, never dropped).
 MIN_GROUP_SIZE = 30
-_POSITIVE = {"1": 1, "true": 1, "0": 0, "false": 0}
 
 
 def jsonable(value: Any) -> Any:
@@ -57,12 +56,13 @@ def stats_columns(
     return data
 
 
-def binary(values: list[str | None]) -> NDArray[np.int64] | None:
+def binary(labels: pa.Array | pa.ChunkedArray) -> NDArray[np.int64] | None:
     """0/1 outcomes from canonical labels, or None if any is missing or not binary."""
-    mapped = [_POSITIVE.get(v) if v is not None else None for v in values]
-    if not mapped or any(m is None for m in mapped):
+    positive = pc.is_in(labels, value_set=pa.array(["1", "true"]))
+    negative = pc.is_in(labels, value_set=pa.array(["0", "false"]))
+    if len(labels) == 0 or not pc.all(pc.or_(positive, negative)).as_py():
         return None
-    return np.asarray(mapped, dtype=np.int64)
+    return np.asarray(positive.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
 def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def fairness_reports(
     data: Mapping[str, NDArray[Any]],
 ) -> dict[str, Any]:
     """Per sensitive attribute, when the predicted labels are binary decisions."""
-    y_pred = binary(window.column(LABEL).to_pylist())
+    y_pred = binary(window.column(LABEL))
     if y_pred is None:
         return {"skipped": "predicted labels are not all binary (0/1 or true/false)"}
     reports: dict[str, Any] = {}
@@ -117,33 +117,32 @@ def fairness_reports(
     return {"attributes": reports}
 
 
-def performance_report(
-    task_type: str, window: pa.Table, labels: list[str | None]
-) -> dict[str, Any] | None:
+def performance_report(task_type: str, window: pa.Table, labels: pa.Array) -> dict[str, Any] | None:
     """Against the labels that have arrived; None when none has."""
-    known = [i for i, label in enumerate(labels) if label is not None]
+    index = pc.indices_nonzero(pc.is_valid(labels))
+    known = len(index)
     if not known:
         return None
-    index = pa.array(known)
+    arrived = labels.take(index)
     if task_type == "regression":
         scores = window.column(SCORE).take(index).to_numpy(zero_copy_only=False)
         try:
-            truth = np.asarray([float(labels[i]) for i in known])  # type: ignore[arg-type]
-        except ValueError:
-            return {"skipped": "some labels are not numbers", "n_labelled": len(known)}
+            truth = pc.cast(arrived, pa.float64()).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return {"skipped": "some labels are not numbers", "n_labelled": known}
         if np.isnan(scores).any() or not np.isfinite(truth).all():
-            return {"skipped": "some labelled predictions have no numeric score", "n": len(known)}
-        return {"n_labelled": len(known), **jsonable(stats.regression_metrics(truth, scores))}
+            return {
+                "skipped": "some labelled predictions have no numeric score",
+                "n_labelled": known,
+            }
+        return {"n_labelled": known, **jsonable(stats.regression_metrics(truth, scores))}
     if task_type != "binary_classification":
-        return {"skipped": f"no performance metrics for {task_type} yet", "n_labelled": len(known)}
-    y_true = binary([labels[i] for i in known])
-    y_pred = binary(window.column(LABEL).take(index).to_pylist())
+        return {"skipped": f"no performance metrics for {task_type} yet", "n_labelled": known}
+    y_true = binary(arrived)
+    y_pred = binary(window.column(LABEL).take(index))
     if y_true is None or y_pred is None:
-        return {
-            "skipped": "labels are not all binary (0/1 or true/false)",
-            "n_labelled": len(known),
-        }
+        return {"skipped": "labels are not all binary (0/1 or true/false)", "n_labelled": known}
     scores = window.column(SCORE).take(index).to_numpy(zero_copy_only=False)
     y_score = None if np.isnan(scores).any() else scores
     metrics = stats.classification_metrics(y_true, y_pred, y_score=y_score)
-    return {"n_labelled": len(known), **jsonable(metrics)}
+    return {"n_labelled": known, **jsonable(metrics)}

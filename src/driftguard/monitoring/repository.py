@@ -126,16 +126,24 @@ def save_labels(
         )
 
 
-def labels_for(session: Session, version_id: int, ids: Sequence[str]) -> dict[str, str]:
-    result: dict[str, str] = {}
-    for chunk in _chunks(ids):
-        rows = session.execute(
-            select(PredictionLabel.prediction_id, PredictionLabel.label).where(
-                PredictionLabel.version_id == version_id, PredictionLabel.prediction_id.in_(chunk)
-            )
+def labels_in_window(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> tuple[list[str], list[str]]:
+    """(prediction ids, labels) of the labelled predictions with ``start <= ts < end``."""
+    rows = session.execute(
+        select(PredictionLabel.prediction_id, PredictionLabel.label)
+        .join(
+            PredictionRecord,
+            (PredictionRecord.version_id == PredictionLabel.version_id)
+            & (PredictionRecord.prediction_id == PredictionLabel.prediction_id),
         )
-        result.update((p, v) for p, v in rows)
-    return result
+        .where(
+            PredictionLabel.version_id == version_id,
+            PredictionRecord.ts >= start,
+            PredictionRecord.ts < end,
+        )
+    ).all()
+    return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def list_reports(

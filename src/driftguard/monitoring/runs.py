@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import datetime
 
 import pyarrow as pa
@@ -74,10 +73,8 @@ def execute_run(
         run.status = "no_data"
         session.flush()
         return run
-    ids = window.column(ID).to_pylist()
-    found = repository.labels_for(session, version.id, ids)
-    labels: list[str | None] = [found.get(i) for i in ids]
-    run.n_labelled = len(found)
+    labels = _window_labels(session, version.id, window, start, end)
+    run.n_labelled = len(labels) - labels.null_count
     try:
         reports = _reports(version, stats.Profile.from_bytes(reference.profile), window, labels)
     except stats.StatsInputError as exc:
@@ -98,18 +95,29 @@ def execute_run(
     return run
 
 
+def _window_labels(
+    session: Session, version_id: int, window: pa.Table, start: datetime, end: datetime
+) -> pa.Array:
+    """The label of each window row (null where none has arrived), by a hash join on the id."""
+    ids, labels = repository.labels_in_window(session, version_id, start, end)
+    found = pa.table({ID: pa.array(ids, pa.string()), "label": pa.array(labels, pa.string())})
+    rows = pa.table({ID: window.column(ID), "row": pa.array(range(window.num_rows))})
+    joined = rows.join(found, ID, join_type="left outer").sort_by("row")
+    return joined.column("label").combine_chunks()
+
+
 def _reports(
-    version: ModelVersion, profile: stats.Profile, window: pa.Table, labels: Sequence[str | None]
+    version: ModelVersion, profile: stats.Profile, window: pa.Table, labels: pa.Array
 ) -> dict[str, dict[str, object]]:
     schema = FeatureSchema.from_version(version.features)
     data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
-    y_true = binary(list(labels)) if all(label is not None for label in labels) else None
+    y_true = binary(labels) if labels.null_count == 0 else None
     reports: dict[str, dict[str, object]] = {
         "drift": drift_report(profile, data),
         "data_quality": quality_report(profile, data),
         "fairness": fairness_reports(window, schema, y_true, data),
     }
-    performance = performance_report(version.task_type.value, window, list(labels))
+    performance = performance_report(version.task_type.value, window, labels)
     if performance is not None:
         reports["performance"] = performance
     return reports
