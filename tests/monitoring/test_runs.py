@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats as scipy_stats
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.db.session import unit_of_work
+from driftguard.monitoring.orm import PredictionBlockCounts
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
@@ -39,9 +40,12 @@ def _seed(client: TestClient, setup: Setup, *, shift: float = 0.0) -> tuple[list
     return reference, rows
 
 
-def test_a_run_stores_drift_quality_and_fairness_reports(client: TestClient, setup: Setup) -> None:
+def test_an_exact_run_stores_drift_quality_and_fairness_reports(
+    client: TestClient, setup: Setup
+) -> None:
     reference, rows = _seed(client, setup, shift=2_500.0)
-    response = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer)
+    body = {**WINDOW, "method": "exact"}
+    response = client.post(f"{setup.url}/monitoring/runs", json=body, headers=setup.engineer)
     assert response.status_code == 201, response.text
     run = response.json()
     assert (run["status"], run["n_predictions"], run["n_labelled"]) == ("completed", 600, 0)
@@ -56,6 +60,8 @@ def test_a_run_stores_drift_quality_and_fairness_reports(client: TestClient, set
     assert (income["n_reference"], income["n_current"]) == (2_000, 600)
     assert income["psi"] > 1.0 > region["psi"]
     assert region["method"] == "chi_square"
+    quality = {f["name"]: f for f in run["reports"]["data_quality"]["features"]}
+    assert quality["income"]["out_of_range_rate"] > 0.2  # shifted past the reference maximum
     gender = run["reports"]["fairness"]["attributes"]["gender"]
     assert {g["group"] for g in gender["groups"]} == {"f", "m"}
     assert gender["equal_opportunity_difference"] is None  # needs labels
@@ -180,3 +186,46 @@ def test_regression_performance_and_non_binary_fairness(client: TestClient, setu
     assert performance["mae"] == pytest.approx(mean_absolute_error(truth, scores), abs=1e-12)
     assert performance["rmse"] == pytest.approx(root_mean_squared_error(truth, scores), abs=1e-12)
     assert "skipped" in run["reports"]["fairness"]  # "approve-later" is not a binary decision
+
+
+def test_a_counts_run_matches_the_exact_one_within_the_stated_bound(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _seed(client, setup, shift=800.0)
+    with session_factory() as s:  # the block was reduced to counts when it was logged
+        assert s.scalar(select(func.count()).select_from(PredictionBlockCounts)) == 1
+    # A window that cuts the block: its rows inside the window are counted on the fly.
+    window = {"start": WINDOW["start"], "end": (BASE_TIME + timedelta(hours=7)).isoformat()}
+    exact = client.post(
+        f"{setup.url}/monitoring/runs", json={**window, "method": "exact"}, headers=setup.engineer
+    ).json()
+    counts = client.post(f"{setup.url}/monitoring/runs", json=window, headers=setup.engineer).json()
+    assert counts["n_predictions"] == exact["n_predictions"] == 420
+    by_exact = {f["feature"]: f for f in exact["reports"]["drift"]["features"]}
+    for feature in counts["reports"]["drift"]["features"]:
+        reference = by_exact[feature["feature"]]
+        assert feature["psi"] == pytest.approx(reference["psi"], rel=1e-12)
+        assert feature["jensen_shannon"] == pytest.approx(reference["jensen_shannon"], rel=1e-12)
+        assert feature["n_current"] == reference["n_current"]
+        if feature["kind"] == "numeric":
+            low, high = feature["ks_statistic"], feature["ks_statistic_upper_bound"]
+            assert low <= reference["ks_statistic"] <= high
+            assert high - low <= feature["ks_error_bound"]
+        else:
+            assert feature["chi_square"] == pytest.approx(reference["chi_square"], rel=1e-12)
+    assert counts["reports"]["drift"]["method"] == "counts"
+    assert counts["reports"]["fairness"] == exact["reports"]["fairness"]
+
+
+def test_counts_follow_the_active_reference(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _seed(client, setup)
+    client.put(
+        f"{setup.url}/reference", json={"rows": reference_rows(500, seed=9)}, headers=setup.engineer
+    )
+    run = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer).json()
+    assert run["status"] == "completed"
+    with session_factory() as s:
+        profiles = set(s.scalars(select(PredictionBlockCounts.profile_id)))
+    assert len(profiles) == 2  # the block, counted once per reference profile

@@ -135,7 +135,9 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable: %s", type(exc).__name__)
+    # The driver's own message only: SQLAlchemy's wrapper would add the statement's parameters.
+    cause = getattr(exc, "orig", None) or exc
+    logger.warning("database unavailable: %s", str(cause).splitlines()[0][:200])
     return error_response(
         request,
         503,

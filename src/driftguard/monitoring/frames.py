@@ -46,6 +46,9 @@ class FeatureSchema:
     def names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.features)
 
+    def sensitive(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features if f.sensitive)
+
     def required(self) -> tuple[str, ...]:
         """Model inputs must always be sent; sensitive attributes may be absent."""
         return tuple(f.name for f in self.features if not f.sensitive)

@@ -63,6 +63,22 @@ class PredictionBlock(IdMixin, Base):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class PredictionBlockCounts(Base):
+    """A block's rows reduced to mergeable counts in one reference profile's bins.
+
+    Drift over a long window merges these instead of re-reading every row; they are kept per
+    profile, so replacing a reference never mixes bins.
+    """
+
+    __tablename__ = "prediction_block_counts"
+
+    block_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("prediction_blocks.id", ondelete="CASCADE"), primary_key=True
+    )
+    profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    counts: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class PredictionRecord(Base):
     """One logged prediction: its identity, time and where its values are."""
 

@@ -86,13 +86,15 @@ def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> di
                 "n_missing": f.n_missing,
             }
         )
-    report: dict[str, Any] = jsonable({"correction": drift.correction, "features": features})
+    report: dict[str, Any] = jsonable(
+        {"method": "exact", "correction": drift.correction, "features": features}
+    )
     return report
 
 
 def quality_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
     result: dict[str, Any] = jsonable(stats.data_quality(profile, data))
-    return result
+    return {"method": "exact", **result}
 
 
 def fairness_reports(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import ColumnElement, and_, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
@@ -13,6 +13,7 @@ from driftguard.monitoring.orm import (
     IngestReceipt,
     MonitoringReport,
     PredictionBlock,
+    PredictionBlockCounts,
     PredictionLabel,
     PredictionRecord,
     ReferenceDataset,
@@ -75,19 +76,59 @@ def add_receipt(
     )
 
 
+def _overlapping(version_id: int, start: datetime, end: datetime) -> ColumnElement[bool]:
+    return and_(
+        PredictionBlock.version_id == version_id,
+        PredictionBlock.first_ts < end,
+        PredictionBlock.last_ts >= start,
+    )
+
+
 def blocks_overlapping(
     session: Session, version_id: int, start: datetime, end: datetime
 ) -> Sequence[bytes]:
     """Blocks holding any prediction with ``start <= ts < end``."""
     return session.scalars(
         select(PredictionBlock.columns)
-        .where(
-            PredictionBlock.version_id == version_id,
-            PredictionBlock.first_ts < end,
-            PredictionBlock.last_ts >= start,
-        )
+        .where(_overlapping(version_id, start, end))
         .order_by(PredictionBlock.id)
     ).all()
+
+
+def block_spans(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> Sequence[tuple[int, datetime, datetime]]:
+    """(id, first_ts, last_ts) of the blocks overlapping the window, without their data."""
+    rows = session.execute(
+        select(PredictionBlock.id, PredictionBlock.first_ts, PredictionBlock.last_ts)
+        .where(_overlapping(version_id, start, end))
+        .order_by(PredictionBlock.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def block_data(session: Session, block_ids: Sequence[int]) -> dict[int, bytes]:
+    rows = session.execute(
+        select(PredictionBlock.id, PredictionBlock.columns).where(PredictionBlock.id.in_(block_ids))
+    )
+    return {r[0]: r[1] for r in rows}
+
+
+def cached_counts(session: Session, block_ids: Sequence[int], profile_id: str) -> dict[int, bytes]:
+    found: dict[int, bytes] = {}
+    for start in range(0, len(block_ids), _IN_CHUNK):
+        rows = session.execute(
+            select(PredictionBlockCounts.block_id, PredictionBlockCounts.counts).where(
+                PredictionBlockCounts.profile_id == profile_id,
+                PredictionBlockCounts.block_id.in_(block_ids[start : start + _IN_CHUNK]),
+            )
+        )
+        found.update((r[0], r[1]) for r in rows)
+    return found
+
+
+def save_counts(session: Session, block_id: int, profile_id: str, counts: bytes) -> None:
+    session.add(PredictionBlockCounts(block_id=block_id, profile_id=profile_id, counts=counts))
 
 
 def existing_labels(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:

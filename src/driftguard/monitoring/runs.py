@@ -12,7 +12,12 @@ from driftguard.errors import ConflictError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import repository
-from driftguard.monitoring.frames import ID, FeatureSchema
+from driftguard.monitoring.aggregates import (
+    counts_drift_report,
+    counts_quality_report,
+    window_counts,
+)
+from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.monitoring.reports import (
     binary,
@@ -22,7 +27,7 @@ from driftguard.monitoring.reports import (
     quality_report,
     stats_columns,
 )
-from driftguard.monitoring.schemas import ReportRead, RunRead, RunRequest
+from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead, RunRequest
 from driftguard.monitoring.service import load_window
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion
@@ -39,7 +44,7 @@ def request_run(
     principal.require_in_team(Permission.MONITORING_RUN, model.team_id)
     run = execute_run(
         session, version=version, start=window.start, end=window.end, trigger="manual",
-        actor_id=principal.user_id,
+        method=window.method, actor_id=principal.user_id,
     )  # fmt: skip
     return run_read(session, run)
 
@@ -51,10 +56,16 @@ def execute_run(
     start: datetime,
     end: datetime,
     trigger: str,
+    method: RunMethod = "counts",
     actor_id: int | None = None,
     schedule_key: str | None = None,
 ) -> MonitoringRun:
-    """Run the window's reports. A duplicate ``schedule_key`` fails on the unique key at flush."""
+    """Run the window's reports. A duplicate ``schedule_key`` fails on the unique key at flush.
+
+    ``counts`` merges cached per-block counts (PSI, Jensen-Shannon and chi-square exact; KS
+    bracketed within a stated bound); ``exact`` reads every value (exact KS and Wasserstein,
+    out-of-range rates).
+    """
     reference = repository.active_reference(session, version.id)
     if reference is None:
         raise ConflictError(
@@ -67,7 +78,11 @@ def execute_run(
     )  # fmt: skip
     session.add(run)
     session.flush()
-    window = load_window(session, version_id=version.id, start=start, end=end)
+    schema = FeatureSchema.from_version(version.features)
+    profile = stats.Profile.from_bytes(reference.profile)
+    # Fairness and performance need the decisions, outcomes and groups row by row.
+    needed = None if method == "exact" else [LABEL, SCORE, *schema.sensitive()]
+    window = load_window(session, version_id=version.id, start=start, end=end, columns=needed)
     run.n_predictions = window.num_rows
     if window.num_rows == 0:
         run.status = "no_data"
@@ -76,7 +91,10 @@ def execute_run(
     labels = _window_labels(session, version.id, window, start, end)
     run.n_labelled = len(labels) - labels.null_count
     try:
-        reports = _reports(version, stats.Profile.from_bytes(reference.profile), window, labels)
+        reports = _reports(
+            session, version=version, profile=profile, schema=schema, window=window,
+            labels=labels, method=method, start=start, end=end,
+        )  # fmt: skip
     except stats.StatsInputError as exc:
         run.status, run.error = "failed", str(exc)
         reports = {}
@@ -107,16 +125,34 @@ def _window_labels(
 
 
 def _reports(
-    version: ModelVersion, profile: stats.Profile, window: pa.Table, labels: pa.Array
+    session: Session,
+    *,
+    version: ModelVersion,
+    profile: stats.Profile,
+    schema: FeatureSchema,
+    window: pa.Table,
+    labels: pa.Array,
+    method: RunMethod,
+    start: datetime,
+    end: datetime,
 ) -> dict[str, dict[str, object]]:
-    schema = FeatureSchema.from_version(version.features)
-    data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
+    sensitive = FeatureSchema(tuple(f for f in schema.features if f.sensitive))
+    groups = stats_columns({f.name: window.column(f.name) for f in sensitive.features}, sensitive)
     y_true = binary(labels) if labels.null_count == 0 else None
     reports: dict[str, dict[str, object]] = {
-        "drift": drift_report(profile, data),
-        "data_quality": quality_report(profile, data),
-        "fairness": fairness_reports(window, schema, y_true, data),
+        "fairness": fairness_reports(window, schema, y_true, groups),
     }
+    if method == "exact":
+        data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
+        reports["drift"] = drift_report(profile, data)
+        reports["data_quality"] = quality_report(profile, data)
+    else:
+        counts = window_counts(
+            session, version_id=version.id, profile=profile, schema=schema, start=start, end=end
+        )
+        assert counts is not None  # the window has rows
+        reports["drift"] = counts_drift_report(profile, counts)
+        reports["data_quality"] = counts_quality_report(profile, counts)
     performance = performance_report(version.task_type.value, window, labels)
     if performance is not None:
         reports["performance"] = performance

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AwareDatetime,
@@ -91,9 +91,17 @@ class ReferenceRead(ReadSchema):
 MAX_WINDOW = 400  # days
 
 
+RunMethod = Literal["counts", "exact"]
+
+
 class RunRequest(CreateSchema):
     start: AwareDatetime
     end: AwareDatetime
+    method: RunMethod = Field(
+        default="counts",
+        description="counts: merge per-block counts (KS bracketed within a stated bound); "
+        "exact: read every value (exact KS, Wasserstein, out-of-range rates)",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

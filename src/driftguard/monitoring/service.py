@@ -10,7 +10,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from driftguard import stats
@@ -19,7 +18,8 @@ from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFound
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import repository
-from driftguard.monitoring.blocks import decode_block, encode_block
+from driftguard.monitoring.aggregates import count_table
+from driftguard.monitoring.blocks import decode_block, encode_block, in_window
 from driftguard.monitoring.frames import (
     ID,
     LABEL,
@@ -142,6 +142,7 @@ def log_predictions(
             session, version_id=version.id, block_id=block_id,
             ids=table.column(ID).to_pylist(), ts=ts,
         )  # fmt: skip
+        _count_new_block(session, version, block_id, table)
     if idempotency_key is not None:
         repository.add_receipt(
             session, version_id=version.id, key=idempotency_key,
@@ -149,6 +150,22 @@ def log_predictions(
         )  # fmt: skip
     session.flush()
     return result
+
+
+def _count_new_block(
+    session: Session, version: ModelVersion, block_id: int, table: pa.Table
+) -> None:
+    """Reduce a new block to counts in the active reference's bins while it is in memory."""
+    reference = repository.active_reference(session, version.id)
+    if reference is None:
+        return  # counted on first use, once a reference exists
+    profile = stats.Profile.from_bytes(reference.profile)
+    schema = FeatureSchema.from_version(version.features)
+    try:
+        counts = count_table(profile, schema, table)
+    except stats.StatsInputError:
+        return  # the run that needs it reports the problem
+    repository.save_counts(session, block_id, profile.profile_id, counts.to_bytes())
 
 
 def log_labels(
@@ -248,16 +265,21 @@ def get_reference(
     return reference
 
 
-def load_window(session: Session, *, version_id: int, start: datetime, end: datetime) -> pa.Table:
-    """Every logged prediction of a version with ``start <= timestamp < end``, as one table."""
-    tables = []
-    for data in repository.blocks_overlapping(session, version_id, start, end):
-        block = decode_block(data)
-        ts = block.column(TS)
-        mask = pc.and_(
-            pc.greater_equal(ts, pa.scalar(start, ts.type)), pc.less(ts, pa.scalar(end, ts.type))
-        )
-        tables.append(block.filter(mask))
+def load_window(
+    session: Session,
+    *,
+    version_id: int,
+    start: datetime,
+    end: datetime,
+    columns: Sequence[str] | None = None,
+) -> pa.Table:
+    """Every logged prediction of a version with ``start <= timestamp < end``, as one table
+    (only ``columns``, plus the id and timestamp, when given)."""
+    wanted = None if columns is None else list(dict.fromkeys([ID, TS, *columns]))
+    tables = [
+        in_window(decode_block(data, wanted), start, end)
+        for data in repository.blocks_overlapping(session, version_id, start, end)
+    ]
     if not tables:
         return pa.table(
             {ID: pa.array([], pa.string()), TS: pa.array([], pa.timestamp("us", tz="UTC"))}

@@ -1,4 +1,4 @@
-"""prediction storage and monitoring reports
+"""prediction storage and monitoring
 
 Revision ID: 0004
 Revises: 0002
@@ -161,6 +161,19 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "prediction_block_counts",
+        sa.Column("block_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("profile_id", sa.String(length=64), nullable=False),
+        sa.Column("counts", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["block_id"],
+            ["prediction_blocks.id"],
+            name=op.f("fk_prediction_block_counts_block_id_prediction_blocks"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("block_id", "profile_id", name=op.f("pk_prediction_block_counts")),
+    )
+    op.create_table(
         "prediction_records",
         sa.Column(
             "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -264,6 +277,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_prediction_records_block_id"))
 
     op.drop_table("prediction_records")
+    op.drop_table("prediction_block_counts")
     with op.batch_alter_table("monitoring_runs", schema=None) as batch_op:
         batch_op.drop_index("ix_monitoring_runs_version_id_window")
 
