@@ -15,7 +15,7 @@ from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from driftguard.api.routes import auth, health, models, predictions, teams, users
+from driftguard.api.routes import alerts, auth, health, models, predictions, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
@@ -89,7 +89,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions):
+    for module in (auth, teams, users, models, predictions, alerts):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -30,6 +30,7 @@ class Permission(StrEnum):
     MODELS_PROMOTE = "models:promote"
     PREDICTIONS_WRITE = "predictions:write"
     MONITORING_RUN = "monitoring:run"
+    ALERTS_MANAGE = "alerts:manage"
 
 
 _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
@@ -43,7 +44,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.API_KEYS_MANAGE,
         Permission.PREDICTIONS_WRITE,
         Permission.MONITORING_RUN,
+        Permission.ALERTS_MANAGE,
     },
-    Role.APPROVER: _READ,
+    Role.APPROVER: _READ | {Permission.ALERTS_MANAGE},
     Role.VIEWER: _READ,
 }

@@ -11,7 +11,7 @@ from driftguard import stats
 from driftguard.errors import ConflictError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import repository
+from driftguard.monitoring import alerts, repository
 from driftguard.monitoring.aggregates import (
     counts_drift_report,
     counts_quality_report,
@@ -37,7 +37,7 @@ from driftguard.schemas import Page
 def request_run(
     session: Session, *, principal: Principal, model_id: int, number: int, window: RunRequest
 ) -> RunRead:
-    """Compute and store the reports of one window now."""
+    """Compute and store the reports of one window now, and update the version's alerts."""
     model, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )
@@ -46,7 +46,10 @@ def request_run(
         session, version=version, start=window.start, end=window.end, trigger="manual",
         method=window.method, actor_id=principal.user_id,
     )  # fmt: skip
-    return run_read(session, run)
+    read = run_read(session, run)
+    if run.status == "completed" and alerts.is_latest_window(session, run):
+        alerts.apply_findings(session, model=model, version=version, run=run, reports=read.reports)
+    return read
 
 
 def execute_run(

@@ -205,6 +205,88 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "alerts",
+        sa.Column("team_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("model_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "version_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("rule", sa.String(length=64), nullable=False),
+        sa.Column("subject", sa.String(length=128), nullable=False),
+        sa.Column("fact", sa.String(length=64), nullable=False),
+        sa.Column("severity", sa.String(length=16), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("observed", sa.Double(), nullable=False),
+        sa.Column("operator", sa.String(length=4), nullable=False),
+        sa.Column("threshold", sa.Double(), nullable=False),
+        sa.Column("message", sa.Text(), nullable=False),
+        sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
+        sa.Column("window_end", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("opened_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("last_seen_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("acknowledged_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "acknowledged_by_id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            nullable=True,
+        ),
+        sa.Column("resolved_at", driftguard.db.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column(
+            "resolved_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("resolution", sa.Text(), nullable=True),
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.ForeignKeyConstraint(
+            ["acknowledged_by_id"],
+            ["users.id"],
+            name=op.f("fk_alerts_acknowledged_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["model_id"],
+            ["registered_models.id"],
+            name=op.f("fk_alerts_model_id_registered_models"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["resolved_by_id"],
+            ["users.id"],
+            name=op.f("fk_alerts_resolved_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["monitoring_runs.id"],
+            name=op.f("fk_alerts_run_id_monitoring_runs"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["team_id"], ["teams.id"], name=op.f("fk_alerts_team_id_teams"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["version_id"],
+            ["model_versions.id"],
+            name=op.f("fk_alerts_version_id_model_versions"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_alerts")),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index(
+            "ix_alerts_active_key",
+            ["version_id", "rule", "subject"],
+            unique=True,
+            postgresql_where=sa.text("status <> 'resolved'"),
+            sqlite_where=sa.text("status <> 'resolved'"),
+        )
+        batch_op.create_index("ix_alerts_team_id_status", ["team_id", "status"], unique=False)
+
+    op.create_table(
         "monitoring_reports",
         sa.Column("run_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -272,6 +354,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_monitoring_reports_run_id"))
 
     op.drop_table("monitoring_reports")
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_team_id_status")
+        batch_op.drop_index(
+            "ix_alerts_active_key",
+            postgresql_where=sa.text("status <> 'resolved'"),
+            sqlite_where=sa.text("status <> 'resolved'"),
+        )
+
+    op.drop_table("alerts")
     with op.batch_alter_table("prediction_records", schema=None) as batch_op:
         batch_op.drop_index("ix_prediction_records_version_id_ts")
         batch_op.drop_index(batch_op.f("ix_prediction_records_block_id"))

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from driftguard.api.deps import DbSession, require
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import alerts
+from driftguard.monitoring.schemas import AlertRead, AlertResolve
+from driftguard.schemas import MAX_PAGE_SIZE, Page
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
+Manager = Annotated[Principal, require(Permission.ALERTS_MANAGE)]
+
+
+@router.get("")
+def list_alerts(
+    session: DbSession,
+    principal: Annotated[Principal, require(Permission.MODELS_READ)],
+    status: Annotated[
+        list[Literal["open", "acknowledged", "resolved"]] | None,
+        Query(max_length=3, description="default: open and acknowledged"),
+    ] = None,
+    model_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    severity: Literal["warning", "critical"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> Page[AlertRead]:
+    """Alerts of the models the caller may see, newest first."""
+    return alerts.list_alerts(
+        session, principal=principal, statuses=status or alerts.ACTIVE, model_id=model_id,
+        severity=severity, limit=limit, offset=offset,
+    )  # fmt: skip
+
+
+@router.post("/{alert_id}/acknowledge")
+def acknowledge(alert_id: AlertId, session: DbSession, principal: Manager) -> AlertRead:
+    return alerts.acknowledge(session, principal=principal, alert_id=alert_id)
+
+
+@router.post("/{alert_id}/resolve")
+def resolve(
+    alert_id: AlertId, body: AlertResolve, session: DbSession, principal: Manager
+) -> AlertRead:
+    return alerts.resolve(session, principal=principal, alert_id=alert_id, comment=body.comment)
