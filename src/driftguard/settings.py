@@ -55,6 +55,10 @@ class Settings(BaseSettings):
     # Uploaded files (reference data), streamed to a temporary file, never held whole in memory.
     max_upload_bytes: int = Field(default=1024 * 1_048_576, ge=1024)
 
+    # Embedded scheduler: each server process checks for closed monitoring windows this often.
+    scheduler_enabled: bool = True
+    scheduler_tick_seconds: float = Field(default=60.0, ge=1.0)
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 

@@ -17,6 +17,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_time_cost": 1,
         "argon2_memory_cost_kib": 1024,
         "argon2_parallelism": 1,
+        # Tests run scheduled monitoring by calling it, not on a background timer.
+        "scheduler_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

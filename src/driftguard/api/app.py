@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -19,6 +21,7 @@ from driftguard.api.routes import alerts, auth, health, models, predictions, tea
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
+from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -69,9 +72,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        ticker = (
+            asyncio.create_task(scheduler_loop(app.state.session_factory, settings))
+            if settings.scheduler_enabled
+            else None
+        )
         try:
             yield
         finally:
+            if ticker is not None:
+                ticker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticker
             if own_engine:
                 app.state.engine.dispose()
 

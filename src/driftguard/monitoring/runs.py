@@ -30,7 +30,7 @@ from driftguard.monitoring.reports import (
 from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead, RunRequest
 from driftguard.monitoring.service import load_window
 from driftguard.registry import service as registry_service
-from driftguard.registry.orm import ModelVersion
+from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.schemas import Page
 
 
@@ -46,6 +46,13 @@ def request_run(
         session, version=version, start=window.start, end=window.end, trigger="manual",
         method=window.method, actor_id=principal.user_id,
     )  # fmt: skip
+    return finish_run(session, model=model, version=version, run=run)
+
+
+def finish_run(
+    session: Session, *, model: RegisteredModel, version: ModelVersion, run: MonitoringRun
+) -> RunRead:
+    """The run as read back, after its findings have moved the version's alerts."""
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
         alerts.apply_findings(session, model=model, version=version, run=run, reports=read.reports)

@@ -72,6 +72,8 @@ class RegisteredModel(IdMixin, TimestampMixin, Base):
     # The number the next version receives; bumped by one atomic UPDATE, so no two match.
     next_version_number: Mapped[int] = mapped_column(Integer, default=1)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Scheduled monitoring: every interval, the windows that closed are reported. None: off.
+    monitoring_interval_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ModelTag(Base):

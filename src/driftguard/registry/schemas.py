@@ -25,6 +25,9 @@ FeatureName = Annotated[
 ]
 MetricName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]
 Tags = Annotated[list[Tag], Field(max_length=32)]
+MonitoringInterval = Annotated[
+    int, Field(ge=5, le=10_080, description="minutes between scheduled monitoring windows")
+]
 Uri = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048, pattern=r"^\S*$")]
 Framework = Annotated[
     str, StringConstraints(strip_whitespace=True, max_length=64, pattern=r"^[\w.+\- ]*$")
@@ -52,6 +55,7 @@ class RegisteredModelCreate(CreateSchema):
     criticality: Level = Level.MEDIUM
     tags: Tags = Field(default_factory=list)
     owner_id: Id | None = Field(default=None, description="defaults to the caller")
+    monitoring_interval_minutes: MonitoringInterval | None = None
 
 
 class RegisteredModelUpdate(UpdateSchema):
@@ -62,6 +66,7 @@ class RegisteredModelUpdate(UpdateSchema):
     criticality: Level | None = None
     tags: Tags | None = None
     owner_id: Id | None = None
+    monitoring_interval_minutes: MonitoringInterval | None = None
 
 
 class RegisteredModelRead(ReadSchema):
@@ -74,6 +79,7 @@ class RegisteredModelRead(ReadSchema):
     criticality: Level
     tags: list[str]
     owner_id: int | None
+    monitoring_interval_minutes: int | None
     latest_version: int | None
     archived_at: datetime | None
     created_at: datetime

@@ -35,6 +35,7 @@ def to_read(model: RegisteredModel, tags: list[str]) -> RegisteredModelRead:
         criticality=model.criticality,
         tags=tags,
         owner_id=model.owner_id,
+        monitoring_interval_minutes=model.monitoring_interval_minutes,
         latest_version=latest if latest > 0 else None,
         archived_at=model.archived_at,
         created_at=model.created_at,
@@ -109,6 +110,7 @@ def create_model(
         materiality=data.materiality,
         criticality=data.criticality,
         owner_id=owner_id,
+        monitoring_interval_minutes=data.monitoring_interval_minutes,
         next_version_number=1,
     )
     session.add(model)

@@ -345,9 +345,14 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("version_id", "prediction_id", name=op.f("pk_prediction_labels")),
     )
+    with op.batch_alter_table("registered_models", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("monitoring_interval_minutes", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("registered_models", schema=None) as batch_op:
+        batch_op.drop_column("monitoring_interval_minutes")
+
     op.drop_table("prediction_labels")
     with op.batch_alter_table("monitoring_reports", schema=None) as batch_op:
         batch_op.drop_index("ix_monitoring_reports_version_id_kind_window")
