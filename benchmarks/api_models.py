@@ -29,7 +29,7 @@ from driftguard.registry.orm import ModelTag, ModelVersion, RegisteredModel
 from driftguard.settings import load_settings
 
 SECRET = "benchmark-secret-" + "z" * 48
-PASSWORD = "benchmark-otter-lantern-meadow"
+PASSWORD = "benchmark-otter-lantern-meadow"  # noqa: S105 - seeded benchmark users
 WORDS = ["credit", "fraud", "churn", "pricing", "aml", "limit", "collections", "uplift", "clv"]
 TAGS = ["retail", "sme", "eu", "us", "champion", "challenger", "batch", "realtime"]
 
@@ -38,7 +38,7 @@ def seed(url: str, models: int, teams: int) -> None:
     settings = load_settings(database_url=url, jwt_secret=SECRET)
     engine = build_engine(settings)
     migrate.upgrade(engine)
-    rng = random.Random(1)  # noqa: S311 - benchmark data
+    rng = random.Random(1)
     now = datetime.now(UTC)
     hasher = build_hasher(settings)
     features = [{"name": f"f{i}", "type": "numeric", "sensitive": False} for i in range(20)]
@@ -112,9 +112,12 @@ def bench(url: str, label: str, args: argparse.Namespace) -> list[str]:
             headers = {"Authorization": f"Bearer {token(server.base_url, f'{who}@bench.example')}"}
             scenarios = {
                 "list, first page": ["/api/v1/models?limit=50"],
-                "list, deep pages": [f"/api/v1/models?limit=50&offset={o}" for o in (500, 2000, 3000)],
+                "list, deep pages": [
+                    f"/api/v1/models?limit=50&offset={o}" for o in (500, 2000, 3000)
+                ],
                 "search + filter": [
-                    f"/api/v1/models?q={w}&materiality=high&sort=-created_at&limit=50" for w in WORDS
+                    f"/api/v1/models?q={w}&materiality=high&sort=-created_at&limit=50"
+                    for w in WORDS
                 ],
                 "tag + stage filter": [
                     f"/api/v1/models?tag={t}&stage=staging&limit=50" for t in TAGS
