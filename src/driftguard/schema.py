@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-TABLE_MODULES = ("driftguard.identity.orm", "driftguard.registry.orm")
+TABLE_MODULES = ("driftguard.audit.orm", "driftguard.identity.orm", "driftguard.registry.orm")
 
 
 def import_all_tables() -> None:

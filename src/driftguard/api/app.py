@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
 
@@ -14,7 +15,8 @@ from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from driftguard.api.routes import auth, health, models, teams, users
+from driftguard.api.observe import ObserveMiddleware
+from driftguard.api.routes import audit, auth, health, models, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
@@ -50,6 +52,15 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], set[str]]:
             for method in route.methods or ():
                 table[(method, context.path)] = set(_guards(route.dependant))
     return table
+
+
+def route_templates(app: FastAPI) -> dict[int, str]:
+    """Each route object's full path template, by identity (as the router puts it in the scope)."""
+    return {
+        id(context.original_route): context.path
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+    }
 
 
 def check_route_guards(app: FastAPI) -> None:
@@ -88,12 +99,28 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models):
+    for module in (auth, teams, users, models, audit):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
 
+    # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        ObserveMiddleware,
+        templates=route_templates(app),
+        trusted_proxies=settings.trusted_proxies,
+    )
     app.add_middleware(RequestIdMiddleware)
     check_route_guards(app)
     return app

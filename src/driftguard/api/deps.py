@@ -66,10 +66,23 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Team AP
 
 
 def _principal(
+    request: Request,
     session: DbSession,
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    principal = _authenticate(session, settings, bearer, api_key)
+    # The request's audit record and log line name the caller (see api/observe.py).
+    request.state.principal = principal
+    return principal
+
+
+def _authenticate(
+    session: Session,
+    settings: Settings,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
 ) -> Principal:
     if api_key:
         return auth.principal_from_api_key(session, key=api_key)

@@ -8,6 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from driftguard.audit.schemas import SYSTEM
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission, Role
 from driftguard.identity.principal import Principal
@@ -87,6 +88,7 @@ def seed_demo(
         password = demo_password()
         created = identity_service.create_user(
             session,
+            actor=SYSTEM,
             data=UserCreate(
                 email=email, display_name=name, password=password, platform_role=platform_role
             ),
@@ -102,7 +104,7 @@ def seed_demo(
     engineers: dict[str, int] = {}
     for slug, (name, description) in TEAMS.items():
         team = identity_service.create_team(
-            session, data=TeamCreate(name=name, description=description)
+            session, actor=SYSTEM, data=TeamCreate(name=name, description=description)
         )
         team_ids[slug] = team.id
         for role in (Role.ML_ENGINEER, Role.APPROVER, Role.VIEWER):

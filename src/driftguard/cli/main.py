@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from driftguard.cli.audit import audit_app
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -21,6 +22,7 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:

@@ -28,13 +28,14 @@ class Permission(StrEnum):
     MODELS_READ = "models:read"
     MODELS_WRITE = "models:write"
     MODELS_PROMOTE = "models:promote"
+    AUDIT_READ = "audit:read"
 
 
 _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: _READ | {Permission.USERS_READ},
+    Role.AUDITOR: _READ | {Permission.USERS_READ, Permission.AUDIT_READ},
     Role.ML_ENGINEER: _READ | {Permission.MODELS_WRITE, Permission.API_KEYS_MANAGE},
     Role.APPROVER: _READ,
     Role.VIEWER: _READ,

@@ -1,0 +1,87 @@
+"""One pass around every HTTP request: time it, name its route, and record it in the audit trail.
+
+The audit record of a call is written after the response has been sent, in its own short
+transaction: a refused request (401, 403, 404, 422) leaves a record as well, and a failed audit
+write is logged, never turned into a failed request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from driftguard.api.clients import Networks, client_address
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
+from driftguard.db.session import unit_of_work
+
+logger = logging.getLogger("driftguard.api")
+
+UNMATCHED_ROUTE = "<unmatched>"
+# Probes and scrapes are not API calls: recording them would bury the trail in noise.
+UNAUDITED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+
+
+def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED_ROUTE
+    return templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
+
+
+def _write_request_record(factory: sessionmaker[Session], facts: RequestFacts) -> None:
+    with unit_of_work(factory) as session:
+        audit.record_request(session, facts=facts)
+
+
+class ObserveMiddleware:
+    def __init__(
+        self, app: ASGIApp, *, templates: Mapping[int, str], trusted_proxies: Networks
+    ) -> None:
+        self.app = app
+        self.templates = templates
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        state["client_addr"] = client_address(scope, self.trusted_proxies)
+        status = 500
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            latency_ms = (time.perf_counter() - started) * 1000
+            if scope["path"] not in UNAUDITED_PATHS:
+                principal: Actor = state.get("principal") or SYSTEM
+                facts = RequestFacts(
+                    method=scope["method"],
+                    route=route_template(scope, self.templates),
+                    status=status,
+                    latency_ms=latency_ms,
+                    client_addr=state["client_addr"],
+                    request_id=state.get("request_id"),
+                    actor=principal,
+                )
+                await self._audit(scope, facts)
+
+    async def _audit(self, scope: Scope, facts: RequestFacts) -> None:
+        try:
+            factory = scope["app"].state.session_factory
+            await run_in_threadpool(_write_request_record, factory, facts)
+        except Exception:
+            logger.exception("could not write the audit record of request %s", facts.request_id)
