@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     rate_limit_login: str = "5/minute"
     rate_limit_api: str = "100/minute"
     rate_limit_enabled: bool = True
+    # Namespaces the counters when several deployments share one Redis.
+    rate_limit_key_prefix: str = Field(default="driftguard", pattern=r"^[\w.:-]{1,64}$")
 
     # HMAC key for audit checkpoints; the JWT secret when unset.
     audit_key: SecretStr | None = None

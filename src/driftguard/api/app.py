@@ -16,6 +16,7 @@ from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from driftguard.api.observe import ObserveMiddleware
+from driftguard.api.ratelimit import RateLimiter
 from driftguard.api.routes import audit, auth, health, models, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
@@ -79,9 +80,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        app.state.rate_limiter = RateLimiter(settings)
         try:
             yield
         finally:
+            app.state.rate_limiter.close()
             if own_engine:
                 app.state.engine.dispose()
 

@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from driftguard.api.ratelimit import RateLimiter
 from driftguard.db.session import finish
 from driftguard.errors import ForbiddenError, UnauthenticatedError
 from driftguard.identity import auth
@@ -33,6 +34,16 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def _rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def _client_address(request: Request) -> str | None:
+    address: str | None = request.state.client_addr
+    return address
 
 
 async def _hasher(request: Request) -> PasswordHasher:
@@ -57,6 +68,9 @@ async def _session(request: Request) -> AsyncIterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
+RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
+# The caller's address, from the peer or a trusted proxy's X-Forwarded-For (api/clients.py).
+ClientAddress = Annotated[str | None, Depends(_client_address)]
 # "function" scope: the transaction commits before the response is sent, so a failed commit is
 # an error response rather than a success the database never saw.
 DbSession = Annotated[Session, Depends(_session, scope="function")]
@@ -75,6 +89,9 @@ def _principal(
     principal = _authenticate(session, settings, bearer, api_key)
     # The request's audit record and log line name the caller (see api/observe.py).
     request.state.principal = principal
+    limiter: RateLimiter = request.app.state.rate_limiter
+    caller = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+    limiter.hit(limiter.api, "api", caller)
     return principal
 
 
