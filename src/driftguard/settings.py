@@ -6,7 +6,7 @@ Nothing here is built at import time; call :func:`load_settings` where a process
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from limits import parse_many
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # HMAC key for audit checkpoints; the JWT secret when unset.
     audit_key: SecretStr | None = None
 
-    log_level: str = "INFO"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: str | None = None
     log_file_max_bytes: int = Field(default=10_485_760, ge=1024)
     log_file_backups: int = Field(default=5, ge=1)
@@ -84,6 +84,11 @@ class Settings(BaseSettings):
                 if isinstance(value, str):
                     data[key] = [v.strip() for v in value.split(",") if v.strip()]
         return data
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("rate_limit_login", "rate_limit_api")
     @classmethod

@@ -21,6 +21,7 @@ from driftguard.api.routes import audit, auth, health, models, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
+from driftguard.logs import configure_logging
 from driftguard.settings import Settings
 
 API_PREFIX = "/api/v1"
@@ -97,6 +98,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    configure_logging(settings)
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
     install_error_handlers(app)

@@ -1,4 +1,5 @@
-"""One pass around every HTTP request: time it, name its route, and record it in the audit trail.
+"""One pass around every HTTP request: time it, name its route, log it (one JSON line), and
+record it in the audit trail.
 
 The audit record of a call is written after the response has been sent, in its own short
 transaction: a refused request (401, 403, 404, 422) leaves a record as well, and a failed audit
@@ -11,6 +12,7 @@ import logging
 import time
 from collections.abc import Mapping
 
+import structlog
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -19,8 +21,10 @@ from driftguard.api.clients import Networks, client_address
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
 from driftguard.db.session import unit_of_work
+from driftguard.logs import get_logger
 
 logger = logging.getLogger("driftguard.api")
+access_log = get_logger("driftguard.access")
 
 UNMATCHED_ROUTE = "<unmatched>"
 # Probes and scrapes are not API calls: recording them would bury the trail in noise.
@@ -55,6 +59,8 @@ class ObserveMiddleware:
         state = scope.setdefault("state", {})
         state["client_addr"] = client_address(scope, self.trusted_proxies)
         status = 500
+        # Every log line written while this request runs carries its id.
+        context = structlog.contextvars.bind_contextvars(request_id=state.get("request_id"))
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status
@@ -65,19 +71,29 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
-            latency_ms = (time.perf_counter() - started) * 1000
+            principal: Actor = state.get("principal") or SYSTEM
+            facts = RequestFacts(
+                method=scope["method"],
+                route=route_template(scope, self.templates),
+                status=status,
+                latency_ms=(time.perf_counter() - started) * 1000,
+                client_addr=state["client_addr"],
+                request_id=state.get("request_id"),
+                actor=principal,
+            )
+            access_log.info(
+                "request",
+                method=facts.method,
+                route=facts.route,
+                status=facts.status,
+                latency_ms=round(facts.latency_ms, 3),
+                user_id=principal.user_id,
+                api_key_id=principal.api_key_id,
+                client=facts.client_addr,
+            )
             if scope["path"] not in UNAUDITED_PATHS:
-                principal: Actor = state.get("principal") or SYSTEM
-                facts = RequestFacts(
-                    method=scope["method"],
-                    route=route_template(scope, self.templates),
-                    status=status,
-                    latency_ms=latency_ms,
-                    client_addr=state["client_addr"],
-                    request_id=state.get("request_id"),
-                    actor=principal,
-                )
                 await self._audit(scope, facts)
+            structlog.contextvars.reset_contextvars(**context)
 
     async def _audit(self, scope: Scope, facts: RequestFacts) -> None:
         try:

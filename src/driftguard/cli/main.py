@@ -30,7 +30,15 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
 
     from driftguard.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    # DriftGuard writes its own JSON access line per request (api/observe.py).
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        access_log=False,
+    )
 
 
 @app.command()
