@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     log_file_max_bytes: int = Field(default=10_485_760, ge=1024)
     log_file_backups: int = Field(default=5, ge=1)
 
-    # When set, /metrics wants "Authorization: Bearer <token>"; when unset, /metrics is off.
+    # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
     metrics_token: SecretStr | None = None
 
     host: str = "127.0.0.1"

@@ -10,6 +10,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
 from driftguard.api.deps import route_guard
@@ -17,12 +18,13 @@ from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
 from driftguard.api.observe import ObserveMiddleware
 from driftguard.api.ratelimit import RateLimiter
-from driftguard.api.routes import audit, auth, health, models, teams, users
+from driftguard.api.routes import audit, auth, health, metrics, models, teams, users
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
 from driftguard.logs import configure_logging
 from driftguard.settings import Settings
+from driftguard.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
 
@@ -74,6 +76,11 @@ def check_route_guards(app: FastAPI) -> None:
             raise RuntimeError(f"route {key} is public but not on the reviewed PUBLIC_ROUTES list")
 
 
+def _checked_out(engine: Engine) -> float:
+    pool = engine.pool
+    return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,7 +88,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
-        app.state.rate_limiter = RateLimiter(settings)
+        app.state.rate_limiter = RateLimiter(
+            settings,
+            on_fallback=telemetry.rate_limit_fallbacks.inc,
+            on_reject=lambda limit: telemetry.rate_limit_rejections.labels(limit).inc(),
+        )
+        telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         try:
             yield
         finally:
@@ -99,6 +111,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     configure_logging(settings)
+    telemetry = Telemetry()
+    app.state.telemetry = telemetry
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
     install_error_handlers(app)
@@ -108,6 +122,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
 
     # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -125,6 +140,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         ObserveMiddleware,
         templates=route_templates(app),
         trusted_proxies=settings.trusted_proxies,
+        telemetry=telemetry,
     )
     app.add_middleware(RequestIdMiddleware)
     check_route_guards(app)

@@ -6,6 +6,7 @@ declared :func:`public`; ``create_app`` refuses to start if a route does neither
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -17,12 +18,12 @@ from sqlalchemy.orm import Session
 
 from driftguard.api.ratelimit import RateLimiter
 from driftguard.db.session import finish
-from driftguard.errors import ForbiddenError, UnauthenticatedError
+from driftguard.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from driftguard.identity import auth
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.identity.tokens import API_KEY_PREFIX
-from driftguard.settings import Settings
+from driftguard.settings import Environment, Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -140,9 +141,39 @@ def public() -> Any:
     return Depends(_public)
 
 
+async def _metrics_token(request: Request, settings: SettingsDep) -> None:
+    """The scrape credential: a bearer token of its own, not a user's session.
+
+    With ``DRIFTGUARD_METRICS_TOKEN`` set, it must be presented; unset, metrics are open outside
+    production (keep them on an internal network) and switched off (404) in production.
+    """
+    expected = settings.metrics_token
+    if expected is None:
+        if settings.environment is Environment.PRODUCTION:
+            raise NotFoundError("metrics are off; set DRIFTGUARD_METRICS_TOKEN")
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.get_secret_value().encode()
+    ):
+        raise UnauthenticatedError("metrics token required", code="unauthenticated")
+
+
+_metrics_token.guard_name = "metrics-token"  # type: ignore[attr-defined]
+
+
+def metrics_token() -> Any:
+    """``Depends`` marker for the Prometheus scrape endpoint (its own guard, not a permission)."""
+    return Depends(_metrics_token)
+
+
 def route_guard(call: Callable[..., Any]) -> str | None:
-    """What a dependency callable declares: a permission value, ``"public"``, or nothing."""
+    """What a dependency callable declares: a permission value, ``"public"``, a named guard of
+    its own (``"metrics-token"``), or nothing."""
     permission = getattr(call, "required_permission", None)
     if permission is not None:
         return str(permission.value)
+    guard: str | None = getattr(call, "guard_name", None)
+    if guard is not None:
+        return guard
     return "public" if getattr(call, "is_public", False) else None

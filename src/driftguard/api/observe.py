@@ -22,6 +22,7 @@ from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
 from driftguard.db.session import unit_of_work
 from driftguard.logs import get_logger
+from driftguard.telemetry import Telemetry
 
 logger = logging.getLogger("driftguard.api")
 access_log = get_logger("driftguard.access")
@@ -45,9 +46,15 @@ def _write_request_record(factory: sessionmaker[Session], facts: RequestFacts) -
 
 class ObserveMiddleware:
     def __init__(
-        self, app: ASGIApp, *, templates: Mapping[int, str], trusted_proxies: Networks
+        self,
+        app: ASGIApp,
+        *,
+        templates: Mapping[int, str],
+        trusted_proxies: Networks,
+        telemetry: Telemetry,
     ) -> None:
         self.app = app
+        self.telemetry = telemetry
         self.templates = templates
         self.trusted_proxies = trusted_proxies
 
@@ -71,12 +78,13 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, send_and_watch)
         finally:
+            seconds = time.perf_counter() - started
             principal: Actor = state.get("principal") or SYSTEM
             facts = RequestFacts(
                 method=scope["method"],
                 route=route_template(scope, self.templates),
                 status=status,
-                latency_ms=(time.perf_counter() - started) * 1000,
+                latency_ms=seconds * 1000,
                 client_addr=state["client_addr"],
                 request_id=state.get("request_id"),
                 actor=principal,
@@ -91,6 +99,9 @@ class ObserveMiddleware:
                 api_key_id=principal.api_key_id,
                 client=facts.client_addr,
             )
+            self.telemetry.observe_request(
+                method=facts.method, route=facts.route, status=status, seconds=seconds
+            )
             if scope["path"] not in UNAUDITED_PATHS:
                 await self._audit(scope, facts)
             structlog.contextvars.reset_contextvars(**context)
@@ -100,4 +111,5 @@ class ObserveMiddleware:
             factory = scope["app"].state.session_factory
             await run_in_threadpool(_write_request_record, factory, facts)
         except Exception:
+            self.telemetry.audit_write_failures.inc()
             logger.exception("could not write the audit record of request %s", facts.request_id)

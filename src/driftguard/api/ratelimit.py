@@ -28,7 +28,11 @@ REDIS_TIMEOUT_SECONDS = 0.5
 
 class RateLimiter:
     def __init__(
-        self, settings: Settings, *, on_fallback: Callable[[], None] | None = None
+        self,
+        settings: Settings,
+        *,
+        on_fallback: Callable[[], None] | None = None,
+        on_reject: Callable[[str], None] | None = None,
     ) -> None:
         self.enabled = settings.rate_limit_enabled
         self.login = parse(settings.rate_limit_login)
@@ -48,6 +52,7 @@ class RateLimiter:
             self._shared = FixedWindowRateLimiter(self._redis)
         self._redis_down_until = 0.0
         self._on_fallback = on_fallback
+        self._on_reject = on_reject
         self.fallbacks = 0
 
     def hit(self, item: RateLimitItem, *identifiers: str) -> None:
@@ -66,6 +71,8 @@ class RateLimiter:
             if not allowed:
                 reset, _ = limiter.get_window_stats(item, self._prefix, *identifiers)
         if not allowed:
+            if self._on_reject is not None:
+                self._on_reject(identifiers[0] if identifiers else "")
             retry_after = max(1, math.ceil(reset - time.time()))
             raise RateLimitedError(
                 f"too many requests; retry in {retry_after} seconds",
