@@ -110,7 +110,12 @@ def record(
     before: Mapping[str, object] | None = None,
     after: Mapping[str, object] | None = None,
 ) -> AuditRecord:
-    """Append a state-change record in the caller's transaction."""
+    """Append a state-change record in the caller's transaction.
+
+    Make it the transaction's last write: from here until commit the transaction holds the chain
+    lock, and taking row locks after it could deadlock with a writer that holds a row and waits
+    for the chain.
+    """
     return _append(
         session,
         AuditRecord(
