@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
-from _loadgen import TABLE_HEADER, Server, run_load
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from _loadgen import TABLE_HEADER, Server, run_load
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.identity.orm import Membership, Team, User

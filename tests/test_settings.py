@@ -53,3 +53,29 @@ def test_production_accepts_a_strong_configuration() -> None:
 def test_access_tokens_live_at_most_fifteen_minutes() -> None:
     with pytest.raises(ValidationError, match="access_token_ttl_seconds"):
         Settings(access_token_ttl_seconds=3600)
+
+
+def test_every_environment_refuses_a_wildcard_origin_with_credentials() -> None:
+    for environment in ("development", "test"):
+        with pytest.raises(ValidationError, match="exact origins"):
+            Settings(environment=environment, cors_origins="*")  # type: ignore[arg-type]
+
+
+def test_trusted_proxies_are_addresses_or_networks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTGUARD_TRUSTED_PROXIES", "10.0.0.7, 192.168.0.0/16")
+    assert [str(n) for n in Settings().trusted_proxies] == ["10.0.0.7/32", "192.168.0.0/16"]
+    monkeypatch.setenv("DRIFTGUARD_TRUSTED_PROXIES", "not-an-address")
+    with pytest.raises(ValidationError, match="trusted_proxies"):
+        Settings()
+
+
+def test_rate_limits_must_parse() -> None:
+    assert Settings(rate_limit_api="10/second").rate_limit_api == "10/second"
+    with pytest.raises(ValidationError, match="rate_limit_login"):
+        Settings(rate_limit_login="often")
+
+
+def test_audit_checkpoints_are_signed_with_the_audit_key_or_the_jwt_secret() -> None:
+    assert Settings(jwt_secret=STRONG).audit_signing_key() == STRONG.encode()  # type: ignore[arg-type]
+    dedicated = Settings(jwt_secret=STRONG, audit_key="k" * 40)  # type: ignore[arg-type]
+    assert dedicated.audit_signing_key() == b"k" * 40

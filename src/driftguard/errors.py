@@ -10,6 +10,7 @@ vocabulary: the API maps kinds to statuses in ``api/errors.py``, the CLI to exit
     ├── UnauthenticatedError no or bad credentials
     ├── ForbiddenError       authenticated, but not allowed
     ├── TooLargeError        the payload exceeds a configured limit
+    ├── RateLimitedError     too many requests; retry after ``retry_after_seconds``
     └── UnavailableError     a dependency (database, ...) is down; retry later
 """
 
@@ -26,6 +27,7 @@ class ErrorKind(StrEnum):
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     TOO_LARGE = "too_large"
+    RATE_LIMITED = "rate_limited"
     UNAVAILABLE = "unavailable"
 
 
@@ -90,3 +92,10 @@ class TooLargeError(DriftGuardError):
 class UnavailableError(DriftGuardError):
     code: str = "unavailable"
     kind: ErrorKind = field(default=ErrorKind.UNAVAILABLE, init=False)
+
+
+@dataclass(eq=False)
+class RateLimitedError(DriftGuardError):
+    code: str = "rate_limited"
+    retry_after_seconds: int = field(default=60, kw_only=True)
+    kind: ErrorKind = field(default=ErrorKind.RATE_LIMITED, init=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 TABLE_MODULES = (
+    "driftguard.audit.orm",
     "driftguard.identity.orm",
     "driftguard.registry.orm",
     "driftguard.monitoring.orm",

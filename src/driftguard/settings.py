@@ -6,9 +6,10 @@ Nothing here is built at import time; call :func:`load_settings` where a process
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse_many
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_JWT_SECRET = "driftguard-development-secret-change-me"  # noqa: S105 - refused in production
@@ -59,17 +60,63 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=60.0, ge=1.0)
 
+    # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
+
+    # Rate limits, in the `limits` notation ("5/minute"); counters live in Redis when configured.
+    rate_limit_login: str = "5/minute"
+    rate_limit_api: str = "100/minute"
+    rate_limit_enabled: bool = True
+    # Namespaces the counters when several deployments share one Redis.
+    rate_limit_key_prefix: str = Field(default="driftguard", pattern=r"^[\w.:-]{1,64}$")
+
+    # HMAC key for audit checkpoints; the JWT secret when unset.
+    audit_key: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_file: str | None = None
+    log_file_max_bytes: int = Field(default=10_485_760, ge=1024)
+    log_file_backups: int = Field(default=5, ge=1)
+
+    # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
+    metrics_token: SecretStr | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
     @model_validator(mode="before")
     @classmethod
-    def _split_origins(cls, data: object) -> object:
+    def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            origins = data.get("cors_origins")
-            if isinstance(origins, str):
-                data["cors_origins"] = [o.strip() for o in origins.split(",") if o.strip()]
+            for key in ("cors_origins", "trusted_proxies"):
+                value = data.get(key)
+                if isinstance(value, str):
+                    data[key] = [v.strip() for v in value.split(",") if v.strip()]
         return data
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("rate_limit_login", "rate_limit_api")
+    @classmethod
+    def _parse_rate(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit like '100/minute': {value!r}") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_wildcard_with_credentials(self) -> Self:
+        # Credentialed CORS is always on: a wildcard would hand any site the user's session.
+        if "*" in self.cors_origins:
+            raise ValueError(
+                "DRIFTGUARD_CORS_ORIGINS may not contain '*': credentials are allowed, so list "
+                "the exact origins"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
@@ -81,13 +128,14 @@ class Settings(BaseSettings):
                 "DRIFTGUARD_JWT_SECRET must be set to a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
             )
-        if "*" in self.cors_origins:
-            raise ValueError("DRIFTGUARD_CORS_ORIGINS may not contain '*' in production")
         return self
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    def audit_signing_key(self) -> bytes:
+        return (self.audit_key or self.jwt_secret).get_secret_value().encode()
 
 
 def load_settings(**overrides: object) -> Settings:

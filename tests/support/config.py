@@ -22,3 +22,6 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+REDIS_URL = os.environ.get("DRIFTGUARD_TEST_REDIS_URL")

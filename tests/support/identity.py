@@ -21,7 +21,9 @@ _counter = itertools.count(1)
 
 def make_team(factory: sessionmaker[Session], name: str | None = None) -> int:
     with unit_of_work(factory) as session:
-        team = service.create_team(session, data=TeamCreate(name=name or f"team-{next(_counter)}"))
+        team = service.create_team(
+            session, actor=SYSTEM, data=TeamCreate(name=name or f"team-{next(_counter)}")
+        )
         return team.id
 
 
@@ -39,6 +41,7 @@ def make_user(
     with unit_of_work(factory) as session:
         user = service.create_user(
             session,
+            actor=SYSTEM,
             data=UserCreate(
                 email=email, display_name=email, password=password, platform_role=platform_role
             ),

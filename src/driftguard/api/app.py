@@ -10,19 +10,35 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
+from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
-from driftguard.api.routes import alerts, auth, health, models, predictions, teams, users
+from driftguard.api.observe import ObserveMiddleware
+from driftguard.api.ratelimit import RateLimiter
+from driftguard.api.routes import (
+    alerts,
+    audit,
+    auth,
+    health,
+    metrics,
+    models,
+    predictions,
+    teams,
+    users,
+)
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
+from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
+from driftguard.telemetry import Telemetry
 
 API_PREFIX = "/api/v1"
 
@@ -56,6 +72,15 @@ def route_permissions(app: FastAPI) -> dict[tuple[str, str], set[str]]:
     return table
 
 
+def route_templates(app: FastAPI) -> dict[int, str]:
+    """Each route object's full path template, by identity (as the router puts it in the scope)."""
+    return {
+        id(context.original_route): context.path
+        for context in iter_route_contexts(app.routes)
+        if context.path is not None
+    }
+
+
 def check_route_guards(app: FastAPI) -> None:
     """Deny by default: refuse to build an app with an unguarded or unlisted public route."""
     for key, guards in route_permissions(app).items():
@@ -65,6 +90,11 @@ def check_route_guards(app: FastAPI) -> None:
             raise RuntimeError(f"route {key} is public but not on the reviewed PUBLIC_ROUTES list")
 
 
+def _checked_out(engine: Engine) -> float:
+    pool = engine.pool
+    return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
+
+
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +102,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        app.state.rate_limiter = RateLimiter(
+            settings,
+            on_fallback=telemetry.rate_limit_fallbacks.inc,
+            on_reject=lambda limit: telemetry.rate_limit_rejections.labels(limit).inc(),
+        )
+        telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         ticker = (
             asyncio.create_task(scheduler_loop(app.state.session_factory, settings))
             if settings.scheduler_enabled
@@ -84,6 +120,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 ticker.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
+            app.state.rate_limiter.close()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -96,16 +133,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         docs_url="/docs",
         redoc_url=None,
     )
+    configure_logging(settings)
+    telemetry = Telemetry()
+    app.state.telemetry = telemetry
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions, alerts):
+    for module in (auth, teams, users, models, predictions, alerts, audit):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
+    app.include_router(metrics.router)
 
+    # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -117,6 +159,28 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 settings.max_batch_bytes,
             ),
         ],
+    )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "X-API-Key",
+                "X-Request-ID",
+                "Idempotency-Key",
+            ],
+            expose_headers=["X-Request-ID", "Retry-After"],
+            max_age=600,
+        )
+    app.add_middleware(
+        ObserveMiddleware,
+        templates=route_templates(app),
+        trusted_proxies=settings.trusted_proxies,
+        telemetry=telemetry,
     )
     app.add_middleware(RequestIdMiddleware)
     check_route_guards(app)

@@ -6,6 +6,7 @@ declared :func:`public`; ``create_app`` refuses to start if a route does neither
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 
@@ -15,13 +16,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from driftguard.api.ratelimit import RateLimiter
 from driftguard.db.session import finish
-from driftguard.errors import ForbiddenError, UnauthenticatedError
+from driftguard.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from driftguard.identity import auth
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.identity.tokens import API_KEY_PREFIX
-from driftguard.settings import Settings
+from driftguard.settings import Environment, Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -33,6 +35,16 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+async def _rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def _client_address(request: Request) -> str | None:
+    address: str | None = request.state.client_addr
+    return address
 
 
 async def _hasher(request: Request) -> PasswordHasher:
@@ -57,6 +69,9 @@ async def _session(request: Request) -> AsyncIterator[Session]:
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
+RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
+# The caller's address, from the peer or a trusted proxy's X-Forwarded-For (api/clients.py).
+ClientAddress = Annotated[str | None, Depends(_client_address)]
 # "function" scope: the transaction commits before the response is sent, so a failed commit is
 # an error response rather than a success the database never saw.
 DbSession = Annotated[Session, Depends(_session, scope="function")]
@@ -66,10 +81,26 @@ _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Team AP
 
 
 def _principal(
+    request: Request,
     session: DbSession,
     settings: SettingsDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+) -> Principal:
+    principal = _authenticate(session, settings, bearer, api_key)
+    # The request's audit record and log line name the caller (see api/observe.py).
+    request.state.principal = principal
+    limiter: RateLimiter = request.app.state.rate_limiter
+    caller = f"key:{principal.api_key_id}" if principal.api_key_id else f"user:{principal.user_id}"
+    limiter.hit(limiter.api, "api", caller)
+    return principal
+
+
+def _authenticate(
+    session: Session,
+    settings: Settings,
+    bearer: HTTPAuthorizationCredentials | None,
+    api_key: str | None,
 ) -> Principal:
     if api_key:
         return auth.principal_from_api_key(session, key=api_key)
@@ -110,9 +141,39 @@ def public() -> Any:
     return Depends(_public)
 
 
+async def _metrics_token(request: Request, settings: SettingsDep) -> None:
+    """The scrape credential: a bearer token of its own, not a user's session.
+
+    With ``DRIFTGUARD_METRICS_TOKEN`` set, it must be presented; unset, metrics are open outside
+    production (keep them on an internal network) and switched off (404) in production.
+    """
+    expected = settings.metrics_token
+    if expected is None:
+        if settings.environment is Environment.PRODUCTION:
+            raise NotFoundError("metrics are off; set DRIFTGUARD_METRICS_TOKEN")
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.get_secret_value().encode()
+    ):
+        raise UnauthenticatedError("metrics token required", code="unauthenticated")
+
+
+_metrics_token.guard_name = "metrics-token"  # type: ignore[attr-defined]
+
+
+def metrics_token() -> Any:
+    """``Depends`` marker for the Prometheus scrape endpoint (its own guard, not a permission)."""
+    return Depends(_metrics_token)
+
+
 def route_guard(call: Callable[..., Any]) -> str | None:
-    """What a dependency callable declares: a permission value, ``"public"``, or nothing."""
+    """What a dependency callable declares: a permission value, ``"public"``, a named guard of
+    its own (``"metrics-token"``), or nothing."""
     permission = getattr(call, "required_permission", None)
     if permission is not None:
         return str(permission.value)
+    guard: str | None = getattr(call, "guard_name", None)
+    if guard is not None:
+        return guard
     return "public" if getattr(call, "is_public", False) else None

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind
+from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, RateLimitedError
 
 logger = logging.getLogger("driftguard.api")
 
@@ -24,6 +24,7 @@ STATUS_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHENTICATED: 401,
     ErrorKind.FORBIDDEN: 403,
     ErrorKind.TOO_LARGE: 413,
+    ErrorKind.RATE_LIMITED: 429,
     ErrorKind.UNAVAILABLE: 503,
 }
 RETRY_AFTER_SECONDS = "5"
@@ -50,6 +51,7 @@ _DESCRIPTIONS = {
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
     413: "Request body too large",
+    429: "Too many requests; retry after `Retry-After` seconds",
     422: "Invalid input; `details` names each field",
     503: "A dependency is unavailable; retry after `Retry-After` seconds",
 }
@@ -91,6 +93,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         headers["WWW-Authenticate"] = "Bearer"
     if status == 503:
         headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
     return error_response(request, status, exc.code, exc.message, exc.details, headers)
 
 

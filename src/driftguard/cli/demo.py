@@ -8,6 +8,7 @@ import secrets
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from driftguard.audit.schemas import SYSTEM
 from driftguard.cli.demo_data import seed_monitoring
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission, Role
@@ -90,6 +91,7 @@ def seed_demo(
         password = demo_password()
         created = identity_service.create_user(
             session,
+            actor=SYSTEM,
             data=UserCreate(
                 email=email, display_name=name, password=password, platform_role=platform_role
             ),
@@ -105,7 +107,7 @@ def seed_demo(
     engineers: dict[str, int] = {}
     for slug, (name, description) in TEAMS.items():
         team = identity_service.create_team(
-            session, data=TeamCreate(name=name, description=description)
+            session, actor=SYSTEM, data=TeamCreate(name=name, description=description)
         )
         team_ids[slug] = team.id
         for role in (Role.ML_ENGINEER, Role.APPROVER, Role.VIEWER):

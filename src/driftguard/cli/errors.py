@@ -16,6 +16,7 @@ EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.UNAUTHENTICATED: 6,
     ErrorKind.FORBIDDEN: 6,
     ErrorKind.TOO_LARGE: 3,
+    ErrorKind.RATE_LIMITED: 7,
     ErrorKind.UNAVAILABLE: 7,
 }
 

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from driftguard.cli.audit import audit_app
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.log import log_app
 from driftguard.db import migrate
@@ -23,6 +24,7 @@ users_app = typer.Typer(help="User administration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(log_app, name="log")
+app.add_typer(audit_app, name="audit")
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
@@ -30,7 +32,15 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
 
     from driftguard.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", proxy_headers=False)
+    # DriftGuard writes its own JSON access line per request (api/observe.py).
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        access_log=False,
+    )
 
 
 @app.command()

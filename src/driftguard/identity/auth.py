@@ -9,6 +9,8 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import AuditActor
 from driftguard.db.base import utcnow
 from driftguard.errors import UnauthenticatedError
 from driftguard.identity import repository
@@ -38,7 +40,10 @@ def login(
         raise UnauthenticatedError(BAD_CREDENTIALS, code="bad_credentials")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)
-    return _issue_pair(session, user=user, family_id=str(uuid.uuid4()), settings=settings)
+    family_id = str(uuid.uuid4())
+    pair = _issue_pair(session, user=user, family_id=family_id, settings=settings)
+    _record_session_event(session, "auth.login", user_id=user.id, family_id=family_id)
+    return pair
 
 
 def refresh(session: Session, *, refresh_token: str, settings: Settings) -> TokenPair:
@@ -51,6 +56,9 @@ def refresh(session: Session, *, refresh_token: str, settings: Settings) -> Toke
         raise UnauthenticatedError("refresh token is invalid", code="invalid_token")
     if stored.rotated_at is not None or not repository.claim_refresh_token(session, stored.id):
         repository.revoke_family(session, stored.family_id)
+        _record_session_event(
+            session, "auth.refresh_reuse", user_id=stored.user_id, family_id=stored.family_id
+        )
         raise UnauthenticatedError(
             "refresh token was already used; the session has been revoked",
             code="token_reused",
@@ -69,6 +77,9 @@ def logout(session: Session, *, refresh_token: str) -> None:
     if stored is None:
         raise UnauthenticatedError("refresh token is invalid", code="invalid_token")
     repository.revoke_family(session, stored.family_id)
+    _record_session_event(
+        session, "auth.logout", user_id=stored.user_id, family_id=stored.family_id
+    )
 
 
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
@@ -92,6 +103,17 @@ def principal_from_api_key(session: Session, *, key: str) -> Principal:
     if stored is None or stored.revoked_at is not None:
         raise UnauthenticatedError("API key is invalid", code="invalid_api_key")
     return Principal(user_id=None, team_roles={stored.team_id: stored.role}, api_key_id=stored.id)
+
+
+def _record_session_event(session: Session, action: str, *, user_id: int, family_id: str) -> None:
+    # The session id (refresh-token family) is not a secret: it names the session, it opens nothing.
+    audit.record(
+        session,
+        actor=AuditActor(user_id=user_id),
+        action=action,
+        object_type="session",
+        object_id=family_id,
+    )
 
 
 def _issue_pair(session: Session, *, user: User, family_id: str, settings: Settings) -> TokenPair:

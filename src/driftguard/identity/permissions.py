@@ -31,13 +31,14 @@ class Permission(StrEnum):
     PREDICTIONS_WRITE = "predictions:write"
     MONITORING_RUN = "monitoring:run"
     ALERTS_MANAGE = "alerts:manage"
+    AUDIT_READ = "audit:read"
 
 
 _READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: _READ | {Permission.USERS_READ},
+    Role.AUDITOR: _READ | {Permission.USERS_READ, Permission.AUDIT_READ},
     Role.ML_ENGINEER: _READ
     | {
         Permission.MODELS_WRITE,

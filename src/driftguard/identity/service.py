@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity import repository
@@ -18,12 +20,20 @@ from driftguard.identity.schemas import ApiKeyCreate, MembershipCreate, TeamCrea
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
 
 
-def create_team(session: Session, *, data: TeamCreate) -> Team:
+def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
     if repository.get_team_by_name(session, data.name) is not None:
         raise ConflictError(f"a team named {data.name!r} already exists", code="team_exists")
     team = Team(name=data.name, description=data.description)
     session.add(team)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="team.create",
+        object_type="team",
+        object_id=team.id,
+        after={"name": team.name, "description": team.description},
+    )
     return team
 
 
@@ -40,7 +50,9 @@ def get_team(session: Session, *, principal: Principal, team_id: int) -> Team:
     return team
 
 
-def create_user(session: Session, *, data: UserCreate, hasher: PasswordHasher) -> User:
+def create_user(
+    session: Session, *, actor: Actor, data: UserCreate, hasher: PasswordHasher
+) -> User:
     email = data.email.lower()
     if data.platform_role is not None and data.platform_role not in PLATFORM_ROLES:
         raise InvalidError(
@@ -59,6 +71,19 @@ def create_user(session: Session, *, data: UserCreate, hasher: PasswordHasher) -
     )
     session.add(user)
     session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="user.create",
+        object_type="user",
+        object_id=user.id,
+        after={
+            "email": user.email,
+            "display_name": user.display_name,
+            "platform_role": user.platform_role,
+            "is_active": user.is_active,
+        },
+    )
     return user
 
 
@@ -74,12 +99,22 @@ def add_membership(
     if repository.get_user(session, data.user_id) is None:
         raise NotFoundError(f"user {data.user_id} not found")
     membership = repository.get_membership(session, team_id, data.user_id)
+    before = None if membership is None else {"role": membership.role}
     if membership is None:
         membership = Membership(team_id=team_id, user_id=data.user_id, role=data.role)
         session.add(membership)
     else:
         membership.role = data.role
     session.flush()
+    audit.record(
+        session,
+        actor=principal,
+        action="membership.set",
+        object_type="membership",
+        object_id=f"{team_id}:{data.user_id}",
+        before=before,
+        after={"team_id": team_id, "user_id": data.user_id, "role": data.role},
+    )
     return membership
 
 
@@ -106,6 +141,14 @@ def create_api_key(
     )
     session.add(key)
     session.flush()
+    audit.record(
+        session,
+        actor=principal,
+        action="api_key.create",
+        object_type="api_key",
+        object_id=key.id,
+        after={"team_id": team_id, "name": key.name, "prefix": key.prefix, "role": key.role},
+    )
     return key, secret
 
 
@@ -122,6 +165,15 @@ def revoke_api_key(session: Session, *, principal: Principal, team_id: int, key_
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.flush()
+        audit.record(
+            session,
+            actor=principal,
+            action="api_key.revoke",
+            object_type="api_key",
+            object_id=key.id,
+            before={"revoked_at": None},
+            after={"revoked_at": key.revoked_at},
+        )
     return key
 
 
@@ -137,7 +189,7 @@ def bootstrap_admin(
     data = UserCreate(
         email=email, display_name=display_name, password=password, platform_role=Role.ADMIN
     )
-    return create_user(session, data=data, hasher=hasher)
+    return create_user(session, actor=SYSTEM, data=data, hasher=hasher)
 
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:

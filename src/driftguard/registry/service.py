@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from driftguard.audit import service as audit
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity import repository as identity_repository
@@ -117,13 +118,16 @@ def create_model(
     session.flush()
     repository.replace_tags(session, model.id, data.tags)
     session.flush()
-    return to_read(model, sorted(set(data.tags)))
+    created = to_read(model, sorted(set(data.tags)))
+    _record_model(session, principal, "model.create", None, created)
+    return created
 
 
 def update_model(
     session: Session, *, principal: Principal, model_id: int, data: RegisteredModelUpdate
 ) -> RegisteredModelRead:
     model = _writable_model(session, principal=principal, model_id=model_id)
+    before = to_read(model, repository.tags_by_model(session, [model.id])[model.id])
     changes = data.model_dump(exclude_unset=True)
     for key in ("name", "materiality", "criticality"):
         if key in changes and changes[key] is None:
@@ -145,7 +149,9 @@ def update_model(
         repository.replace_tags(session, model.id, tags)
     model.updated_at = utcnow()
     session.flush()
-    return read_model(session, principal=principal, model_id=model.id)
+    after = read_model(session, principal=principal, model_id=model.id)
+    _record_model(session, principal, "model.update", before, after)
+    return after
 
 
 def archive_model(session: Session, *, principal: Principal, model_id: int) -> RegisteredModelRead:
@@ -154,6 +160,15 @@ def archive_model(session: Session, *, principal: Principal, model_id: int) -> R
     if model.archived_at is None:
         model.archived_at = utcnow()
         session.flush()
+        audit.record(
+            session,
+            actor=principal,
+            action="model.archive",
+            object_type="model",
+            object_id=model.id,
+            before={"archived_at": None},
+            after={"archived_at": model.archived_at},
+        )
     return read_model(session, principal=principal, model_id=model.id)
 
 
@@ -179,7 +194,9 @@ def create_version(
     )
     session.add(version)
     session.flush()
-    return ModelVersionRead.model_validate(version)
+    created = ModelVersionRead.model_validate(version)
+    _record_version(session, principal, "version.create", None, created)
+    return created
 
 
 def list_versions(
@@ -221,6 +238,7 @@ def update_version(
 ) -> ModelVersionRead:
     model = _writable_model(session, principal=principal, model_id=model_id)
     version = get_version(session, principal=principal, model_id=model.id, number=number)
+    before = ModelVersionRead.model_validate(version)
     changes = data.model_dump(exclude_unset=True)
     if "stage" in changes:
         if changes["stage"] is None:
@@ -234,7 +252,9 @@ def update_version(
         setattr(version, key, "" if value is None else value)
     version.updated_at = utcnow()
     session.flush()
-    return ModelVersionRead.model_validate(version)
+    after = ModelVersionRead.model_validate(version)
+    _record_version(session, principal, "version.update", before, after)
+    return after
 
 
 def archive_version(
@@ -245,9 +265,13 @@ def archive_version(
     principal.require_in_team(Permission.MODELS_WRITE, model.team_id)
     version = get_version(session, principal=principal, model_id=model.id, number=number)
     if version.stage is not Stage.ARCHIVED:
+        before = ModelVersionRead.model_validate(version)
         version.stage = Stage.ARCHIVED
         version.updated_at = utcnow()
         session.flush()
+        after = ModelVersionRead.model_validate(version)
+        _record_version(session, principal, "version.archive", before, after)
+        return after
     return ModelVersionRead.model_validate(version)
 
 
@@ -255,3 +279,39 @@ def _check_stage_change(principal: Principal, model: RegisteredModel, stage: Sta
     # Production is reached through a governed promotion, not a field edit.
     if stage is Stage.PRODUCTION:
         principal.require_in_team(Permission.MODELS_PROMOTE, model.team_id)
+
+
+def _record_model(
+    session: Session,
+    principal: Principal,
+    action: str,
+    before: RegisteredModelRead | None,
+    after: RegisteredModelRead,
+) -> None:
+    audit.record(
+        session,
+        actor=principal,
+        action=action,
+        object_type="model",
+        object_id=after.id,
+        before=None if before is None else before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+    )
+
+
+def _record_version(
+    session: Session,
+    principal: Principal,
+    action: str,
+    before: ModelVersionRead | None,
+    after: ModelVersionRead,
+) -> None:
+    audit.record(
+        session,
+        actor=principal,
+        action=action,
+        object_type="model_version",
+        object_id=after.id,
+        before=None if before is None else before.model_dump(mode="json"),
+        after=after.model_dump(mode="json"),
+    )

@@ -4,7 +4,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from driftguard.api.deps import DbSession, HasherDep, SettingsDep, public, require
+from driftguard.api.deps import (
+    ClientAddress,
+    DbSession,
+    HasherDep,
+    RateLimiterDep,
+    SettingsDep,
+    public,
+    require,
+)
 from driftguard.errors import NotFoundError
 from driftguard.identity import auth, repository
 from driftguard.identity.permissions import Permission
@@ -23,9 +31,19 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 
 @router.post("/login", dependencies=[public()], responses={401: {"description": "bad credentials"}})
 def login(
-    body: LoginRequest, session: DbSession, hasher: HasherDep, settings: SettingsDep
+    body: LoginRequest,
+    session: DbSession,
+    hasher: HasherDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    client: ClientAddress,
 ) -> TokenPair:
-    """Exchange email and password for an access token and a rotating refresh token."""
+    """Exchange email and password for an access token and a rotating refresh token.
+
+    Attempts are limited per account and per client address (``DRIFTGUARD_RATE_LIMIT_LOGIN``).
+    """
+    limiter.hit(limiter.login, "login:account", body.email.strip().lower())
+    limiter.hit(limiter.login, "login:address", client or "unknown")
     return auth.login(
         session, email=body.email, password=body.password, hasher=hasher, settings=settings
     )

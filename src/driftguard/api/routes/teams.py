@@ -34,9 +34,9 @@ def list_teams(
 def create_team(
     body: TeamCreate,
     session: DbSession,
-    _principal: Annotated[Principal, require(Permission.TEAMS_WRITE)],
+    principal: Annotated[Principal, require(Permission.TEAMS_WRITE)],
 ) -> TeamRead:
-    return TeamRead.model_validate(service.create_team(session, data=body))
+    return TeamRead.model_validate(service.create_team(session, actor=principal, data=body))
 
 
 @router.get("/{team_id}")

@@ -19,9 +19,10 @@ def create_user(
     body: UserCreate,
     session: DbSession,
     hasher: HasherDep,
-    _principal: Annotated[Principal, require(Permission.USERS_WRITE)],
+    principal: Annotated[Principal, require(Permission.USERS_WRITE)],
 ) -> UserRead:
-    return UserRead.model_validate(service.create_user(session, data=body, hasher=hasher))
+    user = service.create_user(session, actor=principal, data=body, hasher=hasher)
+    return UserRead.model_validate(user)
 
 
 @router.get("")

@@ -1,0 +1,115 @@
+"""One pass around every HTTP request: time it, name its route, log it (one JSON line), and
+record it in the audit trail.
+
+The audit record of a call is written after the response has been sent, in its own short
+transaction: a refused request (401, 403, 404, 422) leaves a record as well, and a failed audit
+write is logged, never turned into a failed request.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+
+import structlog
+from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from driftguard.api.clients import Networks, client_address
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
+from driftguard.db.session import unit_of_work
+from driftguard.logs import get_logger
+from driftguard.telemetry import Telemetry
+
+logger = logging.getLogger("driftguard.api")
+access_log = get_logger("driftguard.access")
+
+UNMATCHED_ROUTE = "<unmatched>"
+# Probes and scrapes are not API calls: recording them would bury the trail in noise.
+UNAUDITED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+
+
+def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
+    route = scope.get("route")
+    if route is None:
+        return UNMATCHED_ROUTE
+    return templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
+
+
+def _write_request_record(factory: sessionmaker[Session], facts: RequestFacts) -> None:
+    with unit_of_work(factory) as session:
+        audit.record_request(session, facts=facts)
+
+
+class ObserveMiddleware:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        templates: Mapping[int, str],
+        trusted_proxies: Networks,
+        telemetry: Telemetry,
+    ) -> None:
+        self.app = app
+        self.telemetry = telemetry
+        self.templates = templates
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state = scope.setdefault("state", {})
+        state["client_addr"] = client_address(scope, self.trusted_proxies)
+        status = 500
+        # Every log line written while this request runs carries its id.
+        context = structlog.contextvars.bind_contextvars(request_id=state.get("request_id"))
+
+        async def send_and_watch(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_and_watch)
+        finally:
+            seconds = time.perf_counter() - started
+            principal: Actor = state.get("principal") or SYSTEM
+            facts = RequestFacts(
+                method=scope["method"],
+                route=route_template(scope, self.templates),
+                status=status,
+                latency_ms=seconds * 1000,
+                client_addr=state["client_addr"],
+                request_id=state.get("request_id"),
+                actor=principal,
+            )
+            access_log.info(
+                "request",
+                method=facts.method,
+                route=facts.route,
+                status=facts.status,
+                latency_ms=round(facts.latency_ms, 3),
+                user_id=principal.user_id,
+                api_key_id=principal.api_key_id,
+                client=facts.client_addr,
+            )
+            self.telemetry.observe_request(
+                method=facts.method, route=facts.route, status=status, seconds=seconds
+            )
+            if scope["path"] not in UNAUDITED_PATHS:
+                await self._audit(scope, facts)
+            structlog.contextvars.reset_contextvars(**context)
+
+    async def _audit(self, scope: Scope, facts: RequestFacts) -> None:
+        try:
+            factory = scope["app"].state.session_factory
+            await run_in_threadpool(_write_request_record, factory, facts)
+        except Exception:
+            self.telemetry.audit_write_failures.inc()
+            logger.exception("could not write the audit record of request %s", facts.request_id)

@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from driftguard.api.deps import metrics_token
+from driftguard.telemetry import CONTENT_TYPE, Telemetry
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get(
+    "/metrics",
+    dependencies=[metrics_token()],
+    summary="Prometheus metrics (Authorization: Bearer DRIFTGUARD_METRICS_TOKEN)",
+    response_class=Response,
+)
+async def metrics(request: Request) -> Response:
+    telemetry: Telemetry = request.app.state.telemetry
+    return Response(telemetry.render(), media_type=CONTENT_TYPE)

@@ -1,0 +1,271 @@
+"""Writing and checking the audit chain. Functions flush, never commit: a record is written in the
+transaction of the change it describes, so both land or neither does.
+
+Each record's ``hash`` is SHA-256 over the canonical JSON (sorted keys, no spaces) of its fields
+and ``prev_hash``; the first record's ``prev_hash`` is :data:`GENESIS`. After a retention purge
+the oldest remaining record's ``prev_hash`` is the hash of the last purged one, kept in
+``audit_purges``, and verification starts from there. Deleting the newest records (truncation)
+leaves a valid shorter chain: only a checkpoint exported earlier can reveal it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.orm import Session
+
+from driftguard.audit import repository
+from driftguard.audit.orm import AuditPurge, AuditRecord
+from driftguard.audit.schemas import (
+    SYSTEM,
+    Actor,
+    AuditFilter,
+    PurgeResult,
+    RequestFacts,
+    Verification,
+)
+from driftguard.db.base import utcnow
+from driftguard.errors import ErrorDetail, InvalidError
+
+GENESIS = "0" * 64
+# Never stored, whatever a caller passes in a before/after snapshot.
+SECRET_KEYS = frozenset(
+    {
+        "password",
+        "password_hash",
+        "token",
+        "access_token",
+        "refresh_token",
+        "token_hash",
+        "key",
+        "key_hash",
+        "secret",
+    }
+)
+HASHED_FIELDS = (
+    "seq",
+    "recorded_at",
+    "kind",
+    "action",
+    "actor_user_id",
+    "actor_api_key_id",
+    "object_type",
+    "object_id",
+    "before",
+    "after",
+    "method",
+    "route",
+    "status",
+    "latency_ms",
+    "client_addr",
+    "request_id",
+    "prev_hash",
+)
+
+
+def canonical_json(value: object) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def record_hash(record: AuditRecord) -> str:
+    fields: dict[str, Any] = {name: getattr(record, name) for name in HASHED_FIELDS}
+    fields["recorded_at"] = record.recorded_at.isoformat()
+    return hashlib.sha256(canonical_json(fields)).hexdigest()
+
+
+def _snapshot(value: Mapping[str, object] | None) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    plain = to_jsonable_python(dict(value))
+    assert isinstance(plain, dict)
+    return {k: v for k, v in plain.items() if k.lower() not in SECRET_KEYS}
+
+
+def _append(session: Session, record: AuditRecord) -> AuditRecord:
+    repository.lock_chain(session)
+    top = repository.head(session)
+    record.seq = top[0] + 1 if top is not None else 1
+    record.prev_hash = top[1] if top is not None else GENESIS
+    # Microseconds survive both backends; the hash is computed from what will be read back.
+    record.recorded_at = utcnow()
+    record.hash = record_hash(record)
+    session.add(record)
+    session.flush()
+    return record
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    object_type: str | None = None,
+    object_id: int | str | None = None,
+    before: Mapping[str, object] | None = None,
+    after: Mapping[str, object] | None = None,
+) -> AuditRecord:
+    """Append a state-change record in the caller's transaction.
+
+    Make it the transaction's last write: from here until commit the transaction holds the chain
+    lock, and taking row locks after it could deadlock with a writer that holds a row and waits
+    for the chain.
+    """
+    return _append(
+        session,
+        AuditRecord(
+            kind="change",
+            action=action,
+            actor_user_id=actor.user_id,
+            actor_api_key_id=actor.api_key_id,
+            object_type=object_type,
+            object_id=None if object_id is None else str(object_id),
+            before=_snapshot(before),
+            after=_snapshot(after),
+        ),
+    )
+
+
+def record_request(session: Session, *, facts: RequestFacts) -> AuditRecord:
+    """Append the record of one API call (written in its own short transaction)."""
+    return _append(
+        session,
+        AuditRecord(
+            kind="request",
+            action="api.request",
+            actor_user_id=facts.actor.user_id,
+            actor_api_key_id=facts.actor.api_key_id,
+            method=facts.method,
+            route=facts.route[:256],
+            status=facts.status,
+            latency_ms=round(facts.latency_ms, 3),
+            client_addr=None if facts.client_addr is None else facts.client_addr[:64],
+            request_id=facts.request_id,
+        ),
+    )
+
+
+def list_records(
+    session: Session, *, flt: AuditFilter, limit: int, offset: int
+) -> tuple[list[AuditRecord], int]:
+    rows, total = repository.list_records(session, flt=flt, limit=limit, offset=offset)
+    return list(rows), total
+
+
+def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> Verification:
+    """Walk the chain from its oldest record; stop at the first record that does not hold.
+
+    ``checkpoint`` is a verified :func:`checkpoint` document: the chain must still reach its
+    ``seq`` with the same ``hash``.
+    """
+    expected_prev: str | None = None
+    previous_seq: int | None = None
+    first_seq: int | None = None
+    head: tuple[int, str] | None = None
+    checked = 0
+    checkpoint_seen = False
+
+    def result(bad_seq: int | None = None, reason: str = "") -> Verification:
+        return Verification(
+            ok=bad_seq is None,
+            checked=checked,
+            first_seq=first_seq,
+            head_seq=head[0] if head else None,
+            head_hash=head[1] if head else None,
+            first_bad_seq=bad_seq,
+            reason=reason,
+        )
+
+    for row in repository.chain(session):
+        if first_seq is None:
+            first_seq = row.seq
+            if row.seq == 1:
+                expected_prev = GENESIS
+            else:
+                boundary = repository.boundary_before(session, row.seq)
+                if boundary is None:
+                    return result(row.seq, f"records before seq {row.seq} are missing")
+                expected_prev = boundary.last_hash
+        elif row.seq != (previous_seq or 0) + 1:
+            return result((previous_seq or 0) + 1, "record is missing (gap in the sequence)")
+        if row.prev_hash != expected_prev:
+            return result(row.seq, "prev_hash does not match the previous record")
+        if record_hash(row) != row.hash:
+            return result(row.seq, "record was altered (hash mismatch)")
+        if checkpoint is not None and row.seq == checkpoint["seq"]:
+            if row.hash != checkpoint["hash"]:
+                return result(row.seq, "record differs from the checkpoint")
+            checkpoint_seen = True
+        expected_prev, previous_seq = row.hash, row.seq
+        head = (row.seq, row.hash)
+        checked += 1
+    if checkpoint is not None and not checkpoint_seen:
+        cp_seq = int(checkpoint["seq"])
+        if first_seq is None or cp_seq >= first_seq:
+            return result((previous_seq or 0) + 1, f"chain ends before checkpoint seq {cp_seq}")
+    return result()
+
+
+def checkpoint(session: Session, *, key: bytes) -> dict[str, Any]:
+    """The chain head, signed: ``{seq, hash, time, signature}`` (HMAC-SHA256 over the rest)."""
+    top = repository.head(session)
+    body: dict[str, Any] = {
+        "seq": top[0] if top else 0,
+        "hash": top[1] if top else GENESIS,
+        "time": utcnow().isoformat(),
+    }
+    return {**body, "signature": _sign(body, key)}
+
+
+def read_checkpoint(document: Mapping[str, Any], *, key: bytes) -> dict[str, Any]:
+    """The checkpoint's fields if its signature holds; :class:`InvalidError` otherwise."""
+    body = {k: document.get(k) for k in ("seq", "hash", "time")}
+    signature = document.get("signature")
+    if (
+        not isinstance(body["seq"], int)
+        or not isinstance(body["hash"], str)
+        or not isinstance(signature, str)
+        or not hmac.compare_digest(_sign(body, key), signature)
+    ):
+        raise InvalidError(
+            "checkpoint signature does not match",
+            code="bad_checkpoint",
+            details=[ErrorDetail(loc="checkpoint", msg="signature does not match")],
+        )
+    return body
+
+
+def _sign(body: Mapping[str, Any], key: bytes) -> str:
+    return hmac.new(key, canonical_json(dict(body)), hashlib.sha256).hexdigest()
+
+
+def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> PurgeResult:
+    """Delete the records older than ``before`` (a prefix of the chain) and record that it did.
+
+    The cut is stored in ``audit_purges`` so the remaining chain still verifies from its start.
+    """
+    repository.lock_chain(session)
+    through = repository.last_seq_before(session, before)
+    deleted = 0
+    if through is not None:
+        last = repository.get_record(session, through)
+        assert last is not None
+        last_hash = last.hash
+        deleted = repository.delete_through(session, through)
+        session.add(
+            AuditPurge(purged_before=before, last_seq=through, last_hash=last_hash, deleted=deleted)
+        )
+        session.flush()
+    record(
+        session,
+        actor=actor,
+        action="audit.purge",
+        object_type="audit",
+        after={"before": before, "deleted": deleted, "through_seq": through},
+    )
+    return PurgeResult(deleted=deleted, through_seq=through)

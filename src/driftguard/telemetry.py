@@ -1,0 +1,71 @@
+"""Prometheus metrics, in a registry of the app's own (built with the app, never at import).
+
+Counters are per process: with several worker processes, scrape each one (or run one process per
+container, as the deployment does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Telemetry:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.http_requests = Counter(
+            "driftguard_http_requests",
+            "HTTP requests answered, by route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.http_latency = Histogram(
+            "driftguard_http_request_duration_seconds",
+            "Time from request to complete response, by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.rate_limit_rejections = Counter(
+            "driftguard_rate_limit_rejections",
+            "Requests refused with 429, by limit.",
+            ["limit"],
+            registry=self.registry,
+        )
+        self.rate_limit_fallbacks = Counter(
+            "driftguard_rate_limit_storage_fallbacks",
+            "Times the shared rate-limit storage (Redis) failed and local counters took over.",
+            registry=self.registry,
+        )
+        self.audit_write_failures = Counter(
+            "driftguard_audit_write_failures",
+            "Request audit records that could not be written.",
+            registry=self.registry,
+        )
+        self.db_pool_in_use = Gauge(
+            "driftguard_db_pool_connections_in_use",
+            "Database connections checked out of the pool.",
+            registry=self.registry,
+        )
+
+    def watch_pool(self, checked_out: Callable[[], float]) -> None:
+        """Read the pool's checked-out count at scrape time."""
+        self.db_pool_in_use.set_function(checked_out)
+
+    def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        self.http_requests.labels(method, route, str(status)).inc()
+        self.http_latency.labels(method, route).observe(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,191 @@
+"""The chain: every record links to the one before, writers never fork it, tampering is found."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.audit import service as audit
+from driftguard.audit.orm import AuditRecord
+from driftguard.audit.schemas import SYSTEM, AuditActor
+from driftguard.db.base import utcnow
+from driftguard.db.session import unit_of_work
+from driftguard.errors import InvalidError
+
+KEY = b"audit-test-key"
+
+
+def write(factory: sessionmaker[Session], count: int) -> None:
+    for i in range(count):
+        with unit_of_work(factory) as session:
+            audit.record(
+                session,
+                actor=AuditActor(user_id=i + 1),
+                action="model.create",
+                object_type="model",
+                object_id=i + 1,
+                after={"name": f"m{i}", "password": "never-stored", "score": 0.1 * i},
+            )
+
+
+def check(factory: sessionmaker[Session], **kwargs: object) -> audit.Verification:
+    with unit_of_work(factory) as session:
+        return audit.verify(session, **kwargs)  # type: ignore[arg-type]
+
+
+def test_records_link_into_a_chain_that_verifies(session_factory: sessionmaker[Session]) -> None:
+    write(session_factory, 5)
+    with session_factory() as s:
+        rows = s.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+    assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
+    assert rows[0].prev_hash == audit.GENESIS
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
+    assert all(r.hash == audit.record_hash(r) for r in rows)
+    assert rows[0].after is not None
+    assert "password" not in rows[0].after
+    result = check(session_factory)
+    assert (result.ok, result.checked, result.head_seq) == (True, 5, 5)
+
+
+def test_a_change_and_its_record_share_one_transaction(
+    session_factory: sessionmaker[Session],
+) -> None:
+    def failing_change() -> None:
+        with unit_of_work(session_factory) as session:
+            audit.record(session, actor=SYSTEM, action="team.create")
+            raise RuntimeError("the change fails")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    with session_factory() as s:
+        assert s.scalars(select(AuditRecord)).all() == []
+
+
+def test_twenty_concurrent_writers_never_fork_the_chain(
+    session_factory: sessionmaker[Session],
+) -> None:
+    writers = 20
+    barrier = threading.Barrier(writers)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            barrier.wait()
+            with unit_of_work(session_factory) as session:
+                audit.record(session, actor=AuditActor(user_id=n), action="team.create")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n + 1,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with session_factory() as s:
+        seqs = s.scalars(select(AuditRecord.seq).order_by(AuditRecord.seq)).all()
+        actors = set(s.scalars(select(AuditRecord.actor_user_id)).all())
+    assert seqs == list(range(1, writers + 1))
+    assert actors == set(range(1, writers + 1))
+    assert check(session_factory).ok
+
+
+@pytest.mark.parametrize(
+    ("tamper", "first_bad"),
+    [
+        ("UPDATE audit_records SET action = 'nothing.happened' WHERE seq = 3", 3),
+        ("UPDATE audit_records SET after = NULL WHERE seq = 4", 4),
+        ("DELETE FROM audit_records WHERE seq = 3", 3),
+        # Reorder: records 2 and 3 swap places.
+        (
+            "UPDATE audit_records SET seq = 1000 WHERE seq = 2;"
+            "UPDATE audit_records SET seq = 2 WHERE seq = 3;"
+            "UPDATE audit_records SET seq = 3 WHERE seq = 1000",
+            2,
+        ),
+        ("DELETE FROM audit_records WHERE seq <= 2", 3),
+    ],
+    ids=["edited", "edited-json", "deleted", "reordered", "oldest-deleted"],
+)
+def test_tampering_is_found_at_the_first_bad_record(
+    engine: Engine, session_factory: sessionmaker[Session], tamper: str, first_bad: int
+) -> None:
+    write(session_factory, 5)
+    with engine.begin() as connection:
+        for statement in tamper.split(";"):
+            connection.execute(text(statement))
+    result = check(session_factory)
+    assert not result.ok
+    assert result.first_bad_seq == first_bad, result.reason
+
+
+def test_truncation_is_found_only_against_a_checkpoint(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    write(session_factory, 4)
+    with unit_of_work(session_factory) as session:
+        document = audit.checkpoint(session, key=KEY)
+    assert document["seq"] == 4
+    expected = audit.read_checkpoint(document, key=KEY)
+    assert check(session_factory, checkpoint=expected).ok
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_records WHERE seq >= 3"))
+    assert check(session_factory).ok  # a shorter chain is still a chain...
+    result = check(session_factory, checkpoint=expected)
+    assert not result.ok  # ...that no longer reaches the checkpoint
+    assert result.first_bad_seq == 3
+
+
+def test_a_forged_checkpoint_is_refused() -> None:
+    document = {"seq": 9, "hash": "a" * 64, "time": utcnow().isoformat()}
+    good = {**document, "signature": audit._sign(document, KEY)}
+    assert audit.read_checkpoint(good, key=KEY)["seq"] == 9
+    for forged in ({**good, "seq": 10}, {**good, "signature": "0" * 64}, document):
+        with pytest.raises(InvalidError, match="signature"):
+            audit.read_checkpoint(forged, key=KEY)
+    with pytest.raises(InvalidError):
+        audit.read_checkpoint(good, key=b"another key")
+
+
+def test_purge_keeps_the_rest_verifiable_and_records_itself(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    write(session_factory, 6)
+    with engine.begin() as connection:
+        old = utcnow() - timedelta(days=400)
+        connection.execute(
+            text("UPDATE audit_records SET recorded_at = :old WHERE seq <= 4"), {"old": old}
+        )
+    # The timestamps were edited to make them old: re-seal those rows as if written then.
+    with unit_of_work(session_factory) as session:
+        _reseal(session)
+    assert check(session_factory).ok
+    with unit_of_work(session_factory) as session:
+        result = audit.purge(session, before=utcnow() - timedelta(days=365))
+    assert (result.deleted, result.through_seq) == (4, 4)
+    with session_factory() as s:
+        seqs = s.scalars(select(AuditRecord.seq).order_by(AuditRecord.seq)).all()
+        last = s.get(AuditRecord, 7)
+    assert seqs == [5, 6, 7]
+    assert last is not None
+    assert last.action == "audit.purge"
+    verified = check(session_factory)
+    assert (verified.ok, verified.first_seq, verified.checked) == (True, 5, 3)
+    # Without the stored boundary, the missing start is an error.
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_purges"))
+    assert check(session_factory).first_bad_seq == 5
+
+
+def _reseal(session: Session) -> None:
+    previous = audit.GENESIS
+    for row in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
+        row.prev_hash = previous
+        row.hash = audit.record_hash(row)
+        previous = row.hash
+    session.flush()
