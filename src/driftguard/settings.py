@@ -5,6 +5,7 @@ Nothing here is built at import time; call :func:`load_settings` where a process
 
 from __future__ import annotations
 
+import secrets
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -12,7 +13,8 @@ from limits import parse_many
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-DEFAULT_JWT_SECRET = "driftguard-development-secret-change-me"  # noqa: S105 - refused in production
+from driftguard.errors import ErrorDetail, InvalidError
+
 MIN_PRODUCTION_SECRET_LENGTH = 32
 
 
@@ -38,7 +40,10 @@ class Settings(BaseSettings):
     # SQLite: how long a writer waits for the file lock.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
-    jwt_secret: SecretStr = SecretStr(DEFAULT_JWT_SECRET)
+    # Unset, each process signs with its own random key: tokens work only against the process
+    # that issued them and die with it. Replicas must share a configured secret (production
+    # refuses to start without one).
+    jwt_secret: SecretStr = Field(default_factory=lambda: SecretStr(secrets.token_urlsafe(48)))
     jwt_issuer: str = "driftguard"
     jwt_audience: str = "driftguard-api"
     access_token_ttl_seconds: int = Field(default=900, ge=60, le=900)
@@ -123,7 +128,8 @@ class Settings(BaseSettings):
         if self.environment is not Environment.PRODUCTION:
             return self
         secret = self.jwt_secret.get_secret_value()
-        if secret == DEFAULT_JWT_SECRET or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+        configured = "jwt_secret" in self.model_fields_set
+        if not configured or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
             raise ValueError(
                 "DRIFTGUARD_JWT_SECRET must be set to a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
@@ -135,6 +141,14 @@ class Settings(BaseSettings):
         return self.database_url.startswith("sqlite")
 
     def audit_signing_key(self) -> bytes:
+        """The checkpoint key: it must outlive the process, so a per-process random JWT secret
+        will not do."""
+        if self.audit_key is None and "jwt_secret" not in self.model_fields_set:
+            raise InvalidError(
+                "set DRIFTGUARD_AUDIT_KEY (or DRIFTGUARD_JWT_SECRET) to sign audit checkpoints",
+                code="no_audit_key",
+                details=[ErrorDetail(loc="DRIFTGUARD_AUDIT_KEY", msg="is not set")],
+            )
         return (self.audit_key or self.jwt_secret).get_secret_value().encode()
 
 

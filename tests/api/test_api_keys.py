@@ -117,3 +117,23 @@ def test_admin_manages_teams_and_users(
     assert client.post("/api/v1/teams", json={"name": "Mine"}, headers=new_user).status_code == 403
     assert client.get("/api/v1/users", headers=new_user).status_code == 403
     assert client.get("/api/v1/users", headers=admin).json()["total"] == 2
+
+
+def test_a_key_cannot_manage_keys_or_outrank_its_creator(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> None:
+    team = make_team(session_factory)
+    engineer = auth_headers(
+        client, make_user(session_factory, hasher, teams={team: Role.ML_ENGINEER})
+    )
+    url = f"/api/v1/teams/{team}/api-keys"
+    first = client.post(url, json={"name": "ingest"}, headers=engineer).json()
+    as_key = {"X-API-Key": first["key"]}
+    assert client.post(url, json={"name": "successor"}, headers=as_key).status_code == 403
+    assert client.delete(f"{url}/{first['id']}", headers=as_key).status_code == 403
+    assert client.get(url, headers=as_key).status_code == 403
+    approver_key = client.post(url, json={"name": "x", "role": "approver"}, headers=engineer)
+    assert approver_key.status_code == 403
+    assert approver_key.json()["details"][0]["loc"] == "role"
+    viewer_key = client.post(url, json={"name": "y", "role": "viewer"}, headers=engineer)
+    assert viewer_key.status_code == 201

@@ -190,3 +190,22 @@ def test_malformed_login_is_422_naming_the_field(
     response = client.post(LOGIN, json=body)
     assert response.status_code == 422
     assert response.json()["details"][0]["loc"].startswith("body.")
+
+
+def test_a_token_cannot_borrow_another_users_session(
+    client: TestClient, email: str, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> None:
+    """Even with the signing key, a token naming user B inside A's session is refused."""
+    other = make_user(session_factory, hasher, platform_role=Role.ADMIN)
+    mine = _claims(client, email)
+    theirs = _claims(client, other)
+    forged = _forge({**mine, "sub": theirs["sub"]})
+    assert client.get(ME, headers=bearer(forged)).status_code == 401
+
+
+def test_settings_without_a_secret_sign_with_a_random_one() -> None:
+    from driftguard.settings import Settings
+
+    first, second = Settings(), Settings()
+    assert first.jwt_secret.get_secret_value() != second.jwt_secret.get_secret_value()
+    assert len(first.jwt_secret.get_secret_value()) >= 48

@@ -14,7 +14,7 @@ from argon2 import PasswordHasher
 from fastapi import Depends, Request, Security
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.ratelimit import RateLimiter
 from driftguard.db.session import finish
@@ -52,20 +52,41 @@ async def _hasher(request: Request) -> PasswordHasher:
     return hasher
 
 
-async def _session(request: Request) -> AsyncIterator[Session]:
-    """The request's unit of work. Opening a session does no I/O; ending it runs in a thread."""
-    state = request.app.state
-    factory = (
-        state.read_session_factory if request.method in READ_METHODS else state.session_factory
-    )
-    session: Session = factory()
-    try:
-        yield session
-    except BaseException as exc:
-        await run_in_threadpool(finish, session, exc)
-        raise
-    await run_in_threadpool(finish, session, None)
+def _unit_of_work(
+    pick: Callable[[Request], sessionmaker[Session]],
+) -> Callable[[Request], AsyncIterator[Session]]:
+    """A session dependency on the factory ``pick`` chooses. Opening a session does no I/O;
+    ending it (commit, or roll back unless the error keeps its changes) runs in a thread."""
 
+    async def dependency(request: Request) -> AsyncIterator[Session]:
+        session: Session = pick(request)()
+        try:
+            yield session
+        except BaseException as exc:
+            await run_in_threadpool(finish, session, exc)
+            raise
+        await run_in_threadpool(finish, session, None)
+
+    return dependency
+
+
+def _request_factory(request: Request) -> sessionmaker[Session]:
+    """Read-only for GET, so SQLite readers never queue behind a writer."""
+    state = request.app.state
+    read = request.method in READ_METHODS
+    factory: sessionmaker[Session] = state.read_session_factory if read else state.session_factory
+    return factory
+
+
+def _read_factory(request: Request) -> sessionmaker[Session]:
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    return factory
+
+
+# The request's unit of work, and a read-only one beside it for slow checks that must not hold
+# the write lock (password hashing at sign-in).
+_session = _unit_of_work(_request_factory)
+_read_session = _unit_of_work(_read_factory)
 
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
@@ -75,6 +96,7 @@ ClientAddress = Annotated[str | None, Depends(_client_address)]
 # "function" scope: the transaction commits before the response is sent, so a failed commit is
 # an error response rather than a success the database never saw.
 DbSession = Annotated[Session, Depends(_session, scope="function")]
+ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Team API key")

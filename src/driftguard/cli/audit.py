@@ -59,7 +59,10 @@ def checkpoint(
     settings = load_settings()
     engine = build_engine(settings)
     try:
-        with unit_of_work(build_session_factory(engine, read_only=True)) as session:
+        with (
+            exit_on_domain_error(),
+            unit_of_work(build_session_factory(engine, read_only=True)) as session,
+        ):
             document = audit.checkpoint(session, key=settings.audit_signing_key())
     finally:
         engine.dispose()

@@ -30,13 +30,24 @@ from driftguard.settings import Settings
 BAD_CREDENTIALS = "email or password is incorrect"
 
 
-def login(
-    session: Session, *, email: str, password: str, hasher: PasswordHasher, settings: Settings
-) -> TokenPair:
+def verify_credentials(
+    session: Session, *, email: str, password: str, hasher: PasswordHasher
+) -> int:
+    """The user id for a correct email and password (only reads; hashing is slow on purpose)."""
     user = repository.get_user_by_email(session, email.strip())
     # Verify against a throwaway hash for unknown users, so both failures cost the same time.
     password_hash = user.password_hash if user is not None else _dummy_hash(hasher)
     if not verify_password(hasher, password_hash, password) or user is None or not user.is_active:
+        raise UnauthenticatedError(BAD_CREDENTIALS, code="bad_credentials")
+    return user.id
+
+
+def start_session(
+    session: Session, *, user_id: int, password: str, hasher: PasswordHasher, settings: Settings
+) -> TokenPair:
+    """Open a sign-in session for a user whose credentials were just verified."""
+    user = repository.get_user(session, user_id)
+    if user is None or not user.is_active:
         raise UnauthenticatedError(BAD_CREDENTIALS, code="bad_credentials")
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(password)

@@ -82,16 +82,16 @@ def revoke_family(session: Session, family_id: str) -> None:
 
 
 def active_user_in_live_session(session: Session, user_id: int, family_id: str) -> User | None:
-    """The user, if active and their sign-in session (refresh-token family) is unrevoked.
+    """The user, if active and their own sign-in session (refresh-token family) is unrevoked.
 
-    One round trip per authenticated request: the user row and the session check together.
+    One round trip per authenticated request: the user row and the session check together. The
+    session must belong to the same user, so a token cannot borrow someone else's session.
     """
+    in_family = (RefreshToken.family_id == family_id) & (RefreshToken.user_id == user_id)
     revoked = (
-        select(RefreshToken.id)
-        .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_not(None))
-        .exists()
+        select(RefreshToken.id).where(in_family, RefreshToken.revoked_at.is_not(None)).exists()
     )
-    started = select(RefreshToken.id).where(RefreshToken.family_id == family_id).exists()
+    started = select(RefreshToken.id).where(in_family).exists()
     return session.scalar(
         select(User).where(User.id == user_id, User.is_active.is_(True), started, ~revoked)
     )

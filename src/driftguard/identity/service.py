@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db.base import utcnow
-from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
+from driftguard.errors import (
+    ConflictError,
+    ErrorDetail,
+    ForbiddenError,
+    InvalidError,
+    NotFoundError,
+)
 from driftguard.identity import repository
 from driftguard.identity.orm import ApiKey, Membership, Team, User
 from driftguard.identity.passwords import check_password_policy
@@ -128,6 +134,13 @@ def create_api_key(
             "an API key's role must be a team role",
             details=[ErrorDetail(loc="role", msg="must be ml_engineer, approver or viewer")],
         )
+    # A key acts with no more than its creator may: their own role in the team, or viewer.
+    own = principal.team_roles.get(team_id)
+    if principal.platform_role is not Role.ADMIN and data.role not in (own, Role.VIEWER):
+        raise ForbiddenError(
+            f"you may create keys with your own role in this team ({own}) or viewer",
+            details=[ErrorDetail(loc="role", msg=f"must be {own} or viewer")],
+        )
     if any(k.name == data.name for k in repository.list_api_keys(session, team_id)):
         raise ConflictError(f"this team already has an API key named {data.name!r}")
     secret = API_KEY_PREFIX + new_secret()
@@ -180,6 +193,9 @@ def revoke_api_key(session: Session, *, principal: Principal, team_id: int, key_
 def _require_key_manager(session: Session, *, principal: Principal, team_id: int) -> None:
     get_team(session, principal=principal, team_id=team_id)
     principal.require_in_team(Permission.API_KEYS_MANAGE, team_id)
+    # A leaked key must not be able to mint its own successor or revoke the others.
+    if principal.api_key_id is not None:
+        raise ForbiddenError("API keys are managed by people, not by other API keys")
 
 
 def bootstrap_admin(

@@ -9,6 +9,7 @@ from driftguard.api.deps import (
     DbSession,
     HasherDep,
     RateLimiterDep,
+    ReadSession,
     SettingsDep,
     public,
     require,
@@ -33,6 +34,7 @@ router = APIRouter(prefix="/auth", tags=["auth"])
 def login(
     body: LoginRequest,
     session: DbSession,
+    reader: ReadSession,
     hasher: HasherDep,
     settings: SettingsDep,
     limiter: RateLimiterDep,
@@ -44,8 +46,12 @@ def login(
     """
     limiter.hit(limiter.login, "login:account", body.email.strip().lower())
     limiter.hit(limiter.login, "login:address", client or "unknown")
-    return auth.login(
-        session, email=body.email, password=body.password, hasher=hasher, settings=settings
+    # The password is checked outside the write transaction: hashing is slow on purpose.
+    user_id = auth.verify_credentials(
+        reader, email=body.email, password=body.password, hasher=hasher
+    )
+    return auth.start_session(
+        session, user_id=user_id, password=body.password, hasher=hasher, settings=settings
     )
 
 
