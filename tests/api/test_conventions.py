@@ -106,3 +106,17 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "/api/v1/models" in spec["paths"]
     assert client.get("/docs").status_code == 200
+
+
+def test_only_transient_database_errors_are_503() -> None:
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    from driftguard.api.errors import is_transient
+
+    def error(message: str) -> OperationalError:
+        return OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+    assert is_transient(error("database is locked"))
+    assert not is_transient(error("no such table: prediction_block_counts"))

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.identity.permissions import Role
 from driftguard.registry.orm import ModelTag, ModelVersion, RegisteredModel
 from support.identity import auth_headers, make_team, make_user
+from support.monitoring import prediction_rows
 from support.registry import create_model, create_version, model_body, version_body
 
 MODELS = "/api/v1/models"
@@ -379,3 +380,51 @@ def test_total_is_exact_on_full_short_and_past_the_end_pages(
             MODELS, params={"limit": limit, "offset": offset}, headers=world.viewer_a
         ).json()
         assert (len(page["items"]), page["total"]) == (expected_items, 4), (limit, offset)
+
+
+def test_team_checks_hold_for_a_writer_elsewhere(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> None:
+    """Viewer in team A, ml_engineer in team B: may write in B, never in A."""
+    team_a, team_b = make_team(session_factory), make_team(session_factory)
+    owner = auth_headers(
+        client, make_user(session_factory, hasher, teams={team_a: Role.ML_ENGINEER})
+    )
+    mixed = auth_headers(
+        client,
+        make_user(session_factory, hasher, teams={team_a: Role.VIEWER, team_b: Role.ML_ENGINEER}),
+    )
+    model = create_model(client, owner, team_a)
+    create_version(client, owner, model["id"])
+    url = f"{MODELS}/{model['id']}"
+    attempts = [
+        ("POST", MODELS, model_body(team_a)),
+        ("PATCH", url, {"description": "x"}),
+        ("POST", f"{url}/archive", None),
+        ("POST", f"{url}/versions", version_body()),
+        ("PATCH", f"{url}/versions/1", {"stage": "staging"}),
+        ("POST", f"{url}/versions/1/archive", None),
+        ("PUT", f"{url}/versions/1/reference", {"rows": [{"income": 1.0, "region": "n"}]}),
+        ("POST", f"{url}/versions/1/predictions", {"rows": prediction_rows(1)}),
+        ("POST", f"{url}/versions/1/labels", {"labels": [{"prediction_id": "p", "label": 1}]}),
+        (
+            "POST",
+            f"{url}/versions/1/monitoring/runs",
+            {"start": "2026-01-01T00:00:00Z", "end": "2026-01-02T00:00:00Z"},
+        ),
+        ("POST", f"/api/v1/teams/{team_a}/api-keys", {"name": "k"}),
+    ]
+    for method, path, body in attempts:
+        response = client.request(method, path, json=body, headers=mixed)
+        assert response.status_code == 403, (method, path, response.status_code)
+    assert client.get(url, headers=mixed).status_code == 200
+    assert client.post(MODELS, json=model_body(team_b), headers=mixed).status_code == 201
+
+
+def test_leaving_production_is_governed(client: TestClient, world: World) -> None:
+    model = create_model(client, world.admin, world.team_a)
+    create_version(client, world.admin, model["id"], stage="production")
+    url = f"{MODELS}/{model['id']}/versions/1"
+    assert client.patch(url, json={"stage": "staging"}, headers=world.engineer_a).status_code == 403
+    assert client.post(f"{url}/archive", headers=world.engineer_a).status_code == 403
+    assert client.post(f"{url}/archive", headers=world.admin).status_code == 200

@@ -196,3 +196,73 @@ def test_a_batch_over_the_batch_size_limit_is_413(client: TestClient, setup: Set
     big = {"rows": prediction_rows(1), "padding": "x" * (33 * 1024 * 1024)}
     response = client.post(f"{setup.url}/predictions", json=big, headers=setup.engineer)
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("change", "loc"),
+    [
+        ({"timestamp": "0001-01-01T00:00:00+05:00"}, "body.rows.0.timestamp"),
+        ({"timestamp": "1960-01-01T00:00:00Z"}, "body.rows.0.timestamp"),
+        ({"prediction": {"score": 10**400}}, "body.rows.0.prediction"),
+        ({"prediction": {"label": "a\x00b"}}, "body.rows.0.prediction.label"),
+    ],
+)
+def test_values_no_backend_can_hold_are_422(
+    client: TestClient, setup: Setup, change: dict[str, Any], loc: str
+) -> None:
+    rows = [{**prediction_rows(1)[0], **change}]
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["loc"].startswith(loc)
+
+
+def test_huge_integer_features_are_422(client: TestClient, setup: Setup) -> None:
+    rows = _features(prediction_rows(1), 0, income=10**400)
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == "rows.0.features.income"
+
+
+def test_concurrent_overlapping_batches_and_retries_are_all_accepted(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    """Six writers at once, overlapping ids, three of them retries of one keyed request: every
+    request succeeds, every prediction is stored once, the retries replay the first answer."""
+    import threading
+
+    from driftguard.db.session import unit_of_work
+    from driftguard.identity.permissions import Role
+    from driftguard.identity.principal import Principal
+    from driftguard.monitoring.schemas import PredictionBatch
+    from driftguard.registry.orm import RegisteredModel
+
+    with session_factory() as s:
+        model = s.get(RegisteredModel, setup.model_id)
+        assert model is not None
+        principal = Principal(user_id=None, team_roles={model.team_id: Role.ML_ENGINEER})
+    results: list[tuple[str | None, int, int]] = []
+    errors: list[BaseException] = []
+
+    def send(start: int, key: str | None) -> None:
+        batch = PredictionBatch.model_validate({"rows": prediction_rows(50, start=start)})
+        try:
+            with unit_of_work(session_factory) as session:
+                result = service.log_predictions(
+                    session, principal=principal, model_id=setup.model_id, number=1,
+                    batch=batch, idempotency_key=key,
+                )  # fmt: skip
+            results.append((key, result.new, result.duplicates))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    jobs = [(0, None), (25, None), (40, None), (100, "k"), (100, "k"), (100, "k")]
+    threads = [threading.Thread(target=send, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(results) == 6
+    assert stored(session_factory) == 140  # ids 0..89 and 100..149, each once
+    assert [(new, dup) for key, new, dup in results if key == "k"] == [(50, 0)] * 3
+    assert sum(new for key, new, _ in results if key is None) == 90

@@ -109,3 +109,43 @@ def test_only_writers_of_the_team_set_references(client: TestClient, setup: Setu
     assert (
         client.put(f"{setup.url}/reference", json=body, headers=setup.outsider).status_code == 404
     )
+
+
+def test_missing_numbers_in_an_upload_are_allowed_and_counted(
+    client: TestClient, setup: Setup
+) -> None:
+    csv = b"income,region,gender\n1.0,north,f\n,south,m\n3.5,,f\n"
+    response = _upload(client, setup, "ref.csv", csv)
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    ("table", "loc"),
+    [
+        (pa.table({"income": [1.0], "region": [["a", "b"]], "gender": ["f"]}), "columns.region"),
+        (pa.table({"income": [1.0], "region": [b"\xff\xfe"], "gender": ["f"]}), "columns.region"),
+        (pa.table({"income": ["1"], "region": ["n"], "gender": ["f"]}), "columns.income"),
+    ],
+)
+def test_unusable_parquet_columns_are_422(
+    client: TestClient, setup: Setup, table: pa.Table, loc: str
+) -> None:
+    sink = io.BytesIO()
+    pq.write_table(table, sink)
+    response = _upload(client, setup, "ref.parquet", sink.getvalue())
+    assert response.status_code == 422, response.text
+    assert response.json()["details"][0]["loc"] == loc
+
+
+def test_duplicate_columns_are_422(client: TestClient, setup: Setup) -> None:
+    response = _upload(client, setup, "ref.csv", b"income,income,region,gender\n1,2,n,f\n")
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == "columns.income"
+
+
+def test_numbers_beyond_a_double_are_422(client: TestClient, setup: Setup) -> None:
+    rows = reference_rows(2)
+    rows[1]["income"] = 10**400
+    response = client.put(f"{setup.url}/reference", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == "rows.1.income"

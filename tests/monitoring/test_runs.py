@@ -69,8 +69,9 @@ def test_an_exact_run_stores_drift_quality_and_fairness_reports(
 
 def test_labels_add_a_performance_report(client: TestClient, setup: Setup) -> None:
     _, rows = _seed(client, setup)
-    truth = {r["prediction_id"]: 1 - r["prediction"]["label"] for r in rows[:400]}
-    truth.update({r["prediction_id"]: r["prediction"]["label"] for r in rows[400:]})
+    # Floats, as pandas sends an integer column with gaps: 1.0 is the outcome 1.
+    truth = {r["prediction_id"]: float(1 - r["prediction"]["label"]) for r in rows[:400]}
+    truth.update({r["prediction_id"]: float(r["prediction"]["label"]) for r in rows[400:]})
     labels = [{"prediction_id": p, "label": v} for p, v in truth.items()]
     client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
     run = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer).json()

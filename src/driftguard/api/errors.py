@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -138,7 +139,18 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(request, 422, "invalid_value", "a value is not acceptable to storage")
 
 
+def is_transient(exc: Exception) -> bool:
+    """A database that is down, busy or timing out (retry) rather than a bug (a missing table)."""
+    cause = getattr(exc, "orig", None)
+    if isinstance(cause, sqlite3.OperationalError):
+        message = str(cause).lower()
+        return "locked" in message or "busy" in message or "unable to open" in message
+    return True  # PostgreSQL's operational errors: connection lost, shutdown, statement timeout
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    if not is_transient(exc):
+        return await _unexpected(request, exc)
     # The driver's own message only: SQLAlchemy's wrapper would add the statement's parameters.
     cause = getattr(exc, "orig", None) or exc
     logger.warning("database unavailable: %s", str(cause).splitlines()[0][:200])

@@ -75,6 +75,14 @@ class Problems:
             )
 
 
+def _finite(value: float) -> float | None:
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _cell(feature: Feature, value: object, loc: str, problems: Problems) -> object:
     if value is None:
         return None
@@ -82,10 +90,10 @@ def _cell(feature: Feature, value: object, loc: str, problems: Problems) -> obje
         if isinstance(value, bool) or not isinstance(value, int | float):
             problems.add(loc, f"expected a number, got {type(value).__name__}")
             return None
-        if isinstance(value, float) and not math.isfinite(value):
-            problems.add(loc, "must be a finite number")
-            return None
-        return float(value)
+        number = _finite(value)
+        if number is None:
+            problems.add(loc, "must be a finite number within the range of a double")
+        return number
     if feature.kind == "boolean":
         if not isinstance(value, bool):
             problems.add(loc, f"expected true or false, got {type(value).__name__}")
@@ -122,7 +130,12 @@ def feature_columns_from_table(
     table: pa.Table, schema: FeatureSchema, *, problems: Problems, allow_extra: Sequence[str] = ()
 ) -> dict[str, pa.Array]:
     """Columns from an uploaded table, cast to each feature's type; problems name the column."""
-    present = set(table.column_names)
+    names = table.column_names
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.add(f"columns.{name}", "appears more than once")
+    if len(set(names)) != len(names):
+        return {}
+    present = set(names)
     for name in present - set(schema.names) - set(allow_extra):
         problems.add(f"columns.{name}", "is not a feature of this model version")
     for name in schema.required():
@@ -141,6 +154,17 @@ def feature_columns_from_table(
 
 
 def _cast(column: pa.Array, feature: Feature, problems: Problems) -> pa.Array | None:
+    try:
+        return _cast_checked(column, feature, problems)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        problems.add(f"columns.{feature.name}", f"cannot be read as {feature.kind}: {exc}"[:300])
+        return None
+
+
+_CATEGORY_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_integer)
+
+
+def _cast_checked(column: pa.Array, feature: Feature, problems: Problems) -> pa.Array | None:
     loc = f"columns.{feature.name}"
     kind = column.type
     if feature.kind == "numeric":
@@ -148,9 +172,9 @@ def _cast(column: pa.Array, feature: Feature, problems: Problems) -> pa.Array | 
             problems.add(loc, f"expected numbers, got {kind}")
             return None
         floats = column.cast(pa.float64())
-        bad = pc.is_nan(floats).to_numpy(zero_copy_only=False) | pc.is_inf(floats).to_numpy(
-            zero_copy_only=False
-        )
+        # Missing values are fine (they are counted); NaN and infinities are not numbers.
+        bad = pc.fill_null(pc.or_(pc.is_nan(floats), pc.is_inf(floats)), False)
+        bad = bad.to_numpy(zero_copy_only=False)
         if bad.any():
             problems.add(f"{loc}.{int(bad.argmax())}", "must be a finite number")
             return None
@@ -166,5 +190,8 @@ def _cast(column: pa.Array, feature: Feature, problems: Problems) -> pa.Array | 
     if pa.types.is_boolean(kind):
         return pc.if_else(column, "true", "false").cast(pa.string())
     if pa.types.is_dictionary(kind):
-        column = column.cast(kind.value_type)
+        column, kind = column.cast(kind.value_type), kind.value_type
+    if not (pa.types.is_null(kind) or any(check(kind) for check in _CATEGORY_TYPES)):
+        problems.add(loc, f"expected categories (strings or integers), got {kind}")
+        return None
     return column.cast(pa.string())

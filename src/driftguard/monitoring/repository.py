@@ -18,6 +18,7 @@ from driftguard.monitoring.orm import (
     PredictionRecord,
     ReferenceDataset,
 )
+from driftguard.registry.orm import ModelVersion
 
 _IN_CHUNK = 1000  # bound parameters per IN (...) list
 
@@ -25,6 +26,12 @@ _IN_CHUNK = 1000  # bound parameters per IN (...) list
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(values), _IN_CHUNK):
         yield values[start : start + _IN_CHUNK]
+
+
+def lock_version(session: Session, version_id: int) -> None:
+    """Serialise writers of one version's data (PostgreSQL row lock; SQLite writers already are
+    serialised), so concurrent batches see each other's ids, receipts and references."""
+    session.execute(select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update())
 
 
 def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:

@@ -76,6 +76,7 @@ def execute_run(
     bracketed within a stated bound); ``exact`` reads every value (exact KS and Wasserstein,
     out-of-range rates).
     """
+    repository.lock_version(session, version.id)  # one run of a version at a time
     reference = repository.active_reference(session, version.id)
     if reference is None:
         raise ConflictError(

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    AwareDatetime,
     Field,
     StrictBool,
     StrictFloat,
@@ -14,7 +13,7 @@ from pydantic import (
     model_validator,
 )
 
-from driftguard.schemas import CreateSchema, ReadSchema
+from driftguard.schemas import CreateSchema, ReadSchema, Timestamp
 
 PredictionId = Annotated[
     str, StringConstraints(min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$")
@@ -23,22 +22,34 @@ Scalar = StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints
 MAX_BATCH_ROWS = 10_000
 
 
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+_NO_NUL = r"^[^\x00]*$"
+
+
 class PredictionOutput(CreateSchema):
-    label: StrictBool | StrictInt | Annotated[str, StringConstraints(max_length=256)] | None = None
+    label: (
+        StrictBool | StrictInt | Annotated[str, StringConstraints(max_length=256, pattern=_NO_NUL)]
+    ) | None = None
     score: StrictFloat | StrictInt | None = None
 
     @model_validator(mode="after")
     def _something(self) -> Self:
         if self.label is None and self.score is None:
             raise ValueError("give the predicted label, the score, or both")
-        if self.score is not None and not math.isfinite(self.score):
-            raise ValueError("score must be a finite number")
+        if self.score is not None and not _finite(self.score):
+            raise ValueError("score must be a finite number within the range of a double")
         return self
 
 
 class PredictionIn(CreateSchema):
     prediction_id: PredictionId
-    timestamp: AwareDatetime
+    timestamp: Timestamp
     features: Annotated[dict[str, Scalar | None], Field(max_length=2000)]
     prediction: PredictionOutput
     tags: Annotated[
@@ -60,7 +71,12 @@ class IngestResult(ReadSchema):
 
 class LabelIn(CreateSchema):
     prediction_id: PredictionId
-    label: StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=256)]
+    label: (
+        StrictBool
+        | StrictInt
+        | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+        | Annotated[str, StringConstraints(max_length=256, pattern=_NO_NUL)]
+    )
 
 
 class LabelBatch(CreateSchema):
@@ -95,8 +111,8 @@ RunMethod = Literal["counts", "exact"]
 
 
 class RunRequest(CreateSchema):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp
+    end: Timestamp
     method: RunMethod = Field(
         default="counts",
         description="counts: merge per-block counts (KS bracketed within a stated bound); "

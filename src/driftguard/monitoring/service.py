@@ -56,13 +56,18 @@ def _writable_version(
     principal.require_in_team(Permission.PREDICTIONS_WRITE, model.team_id)
     if version.stage is Stage.ARCHIVED or model.archived_at is not None:
         raise ConflictError(f"version {number} is archived; it takes no new data", code="archived")
+    repository.lock_version(session, version.id)
     return version
 
 
 def _canonical_label(value: object) -> str:
+    """One spelling per label: true/false, and whole numbers without a decimal point (pandas
+    turns an integer column with gaps into floats, 1 and 1.0 are the same outcome)."""
     if isinstance(value, bool):
         return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 def _batch_table(batch: PredictionBatch, schema: FeatureSchema) -> pa.Table:

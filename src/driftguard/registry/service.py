@@ -247,7 +247,7 @@ def update_version(
             )
         if version.stage is Stage.ARCHIVED and changes["stage"] is not Stage.ARCHIVED:
             raise ConflictError(f"version {number} is archived", code="archived")
-        _check_stage_change(principal, model, changes["stage"])
+        _check_stage_change(principal, model, changes["stage"], version.stage)
     for key, value in changes.items():
         setattr(version, key, "" if value is None else value)
     version.updated_at = utcnow()
@@ -265,6 +265,7 @@ def archive_version(
     principal.require_in_team(Permission.MODELS_WRITE, model.team_id)
     version = get_version(session, principal=principal, model_id=model.id, number=number)
     if version.stage is not Stage.ARCHIVED:
+        _check_stage_change(principal, model, Stage.ARCHIVED, version.stage)
         before = ModelVersionRead.model_validate(version)
         version.stage = Stage.ARCHIVED
         version.updated_at = utcnow()
@@ -275,9 +276,11 @@ def archive_version(
     return ModelVersionRead.model_validate(version)
 
 
-def _check_stage_change(principal: Principal, model: RegisteredModel, stage: Stage) -> None:
-    # Production is reached through a governed promotion, not a field edit.
-    if stage is Stage.PRODUCTION:
+def _check_stage_change(
+    principal: Principal, model: RegisteredModel, stage: Stage, current: Stage | None = None
+) -> None:
+    # Production is entered and left through governance, not a field edit.
+    if Stage.PRODUCTION in (stage, current) and stage is not current:
         principal.require_in_team(Permission.MODELS_PROMOTE, model.team_id)
 
 

@@ -8,7 +8,6 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Header, Path, Query, UploadFile
-from pydantic import AwareDatetime
 
 from driftguard.api.deps import DbSession, require
 from driftguard.errors import ErrorDetail, InvalidError
@@ -27,7 +26,7 @@ from driftguard.monitoring.schemas import (
     RunRequest,
 )
 from driftguard.registry import service as registry_service
-from driftguard.schemas import MAX_PAGE_SIZE, Page
+from driftguard.schemas import MAX_PAGE_SIZE, Page, Timestamp
 
 router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
 
@@ -164,8 +163,8 @@ def list_reports(
     session: DbSession,
     principal: Reader,
     kind: Literal["drift", "data_quality", "fairness", "performance"] | None = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Timestamp | None, Query(alias="from")] = None,
+    end: Annotated[Timestamp | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> Page[ReportRead]:
