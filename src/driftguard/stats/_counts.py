@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._binning import UnseenCategories, category_counts, counts_unsorted
+from ._binning import UnseenCategories, category_counts, counts_sorted
 from ._chi_square import ChiSquareResult, chi_square_from_counts
 from ._columns import NanPolicy, Table, label_column, map_columns, numeric_column
 from ._jensen_shannon import JensenShannonResult, jensen_shannon_from_counts
@@ -169,8 +169,11 @@ def count_window(
         fp, values = item
         arg = f"current[{fp.name!r}]"
         if isinstance(fp, NumericFeatureProfile):
-            arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-            return counts_unsorted(arr, fp.edges), counts_unsorted(arr, fp.grid_edges), n_missing
+            # Sorting once (SIMD) and cutting at the edges beats a branchy binary search of every
+            # value into ~2,000 grid edges by about 3x.
+            cur, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+            cur.sort()
+            return counts_sorted(cur, fp.edges), counts_sorted(cur, fp.grid_edges), n_missing
         labels = label_column(values, name=arg)
         counts, _ = category_counts(
             labels, fp.categories, name=arg, unseen_categories=unseen_categories
