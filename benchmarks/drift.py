@@ -4,6 +4,9 @@ Reference and current windows of ROWS x FEATURES numeric values (same seeded dat
 tool). DriftGuard scores a window against an already fitted profile (fit timed separately).
 Peers are timed as their users run them:
 
+* driftguard-counts: the same through mergeable window counts (``count_window`` +
+  ``score_counts``): PSI and JS exact, KS bracketed on a 2,048-cell reference-quantile grid,
+  the analogue of the binned/sketched KS of NannyML and whylogs;
 * numpy-sort: ``np.sort(current, axis=0)``, the floor any exact KS must pay once;
 * scipy: ``scipy.stats.ks_2samp`` per feature + a numpy PSI loop on pre-computed edges;
 * alibi-detect: ``KSDrift(reference).predict(current)`` (KS only);
@@ -32,9 +35,18 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _harness import emit, measure, project_python, run_worker, table
 
-TOOLS = ["driftguard", "numpy-sort", "scipy", "alibi-detect", "nannyml", "evidently", "whylogs"]
+TOOLS = [
+    "driftguard",
+    "driftguard-counts",
+    "numpy-sort",
+    "scipy",
+    "alibi-detect",
+    "nannyml",
+    "evidently",
+    "whylogs",
+]
 # Run also under the project's own venv (numpy 2.x) when the peers venv pins an older numpy.
-PROJECT_TOOLS = ["driftguard", "numpy-sort", "scipy"]
+PROJECT_TOOLS = ["driftguard", "driftguard-counts", "numpy-sort", "scipy"]
 
 
 def make_data(rows: int, features: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -83,6 +95,17 @@ def worker(tool: str, rows: int, features: int, repeats: int, budget: float) -> 
             return score_window(profile, cur, wasserstein=False)
 
         note = "PSI + JS + exact KS; threads over features from 50k rows"
+    elif tool == "driftguard-counts":
+        from driftguard.stats import count_window, fit_profile, score_counts
+
+        start = time.perf_counter()
+        profile = fit_profile(ref, feature_names=cols)
+        fit_s = time.perf_counter() - start
+
+        def run() -> object:
+            return score_counts(profile, count_window(profile, cur))
+
+        note = "mergeable counts: PSI + JS exact, KS bracketed (2,048-cell grid)"
     elif tool == "numpy-sort":
 
         def run() -> object:

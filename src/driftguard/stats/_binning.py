@@ -105,12 +105,6 @@ def counts_sorted(
     return np.diff(bounds).astype(np.int64)
 
 
-def counts_unsorted(values: NDArray[np.float64], edges: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Per-bin counts of values in any order."""
-    index = np.searchsorted(edges, values, side="right")
-    return np.bincount(index, minlength=edges.shape[0] + 1).astype(np.int64)
-
-
 def category_counts(
     values: NDArray[Any],
     categories: NDArray[Any],

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from ._binning import UnseenCategories, category_counts, counts_unsorted
+from ._binning import UnseenCategories, category_counts, counts_sorted
 from ._chi_square import ChiSquareResult, chi_square_from_counts
 from ._columns import NanPolicy, Table, label_column, map_columns, numeric_column
 from ._jensen_shannon import JensenShannonResult, jensen_shannon_from_counts
@@ -169,8 +169,11 @@ def count_window(
         fp, values = item
         arg = f"current[{fp.name!r}]"
         if isinstance(fp, NumericFeatureProfile):
-            arr, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy)
-            return counts_unsorted(arr, fp.edges), counts_unsorted(arr, fp.grid_edges), n_missing
+            # Sorting once (SIMD) and cutting at the edges beats a branchy binary search of every
+            # value into ~2,000 grid edges by about 3x.
+            cur, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+            cur.sort()
+            return counts_sorted(cur, fp.edges), counts_sorted(cur, fp.grid_edges), n_missing
         labels = label_column(values, name=arg)
         counts, _ = category_counts(
             labels, fp.categories, name=arg, unseen_categories=unseen_categories
@@ -300,6 +303,7 @@ def score_counts(
     correction: Correction | None = None,
     empty_bins: EmptyBins = "floor",
     smoothing: float = 1e-4,
+    n_jobs: int | None = None,
 ) -> WindowCountsDrift:
     """Drift statistics from (merged) window counts.
 
@@ -314,7 +318,7 @@ def score_counts(
         The profile the counts were made with.
     counts : WindowCounts
         From :func:`count_window`, possibly merged.
-    correction, empty_bins, smoothing
+    correction, empty_bins, smoothing, n_jobs
         As in :func:`driftguard.stats.score_window`.
 
     Returns
@@ -334,10 +338,12 @@ def score_counts(
         raise StatsInputError("counts", "must be WindowCounts made with this profile")
     if correction is not None:
         check_choice(correction, name="correction", choices=("bonferroni", "benjamini-hochberg"))
-    features = []
-    for fp, bins, grid, missing in zip(
-        profile.features, counts.bin_counts, counts.grid_counts, counts.n_missing, strict=True
-    ):
+    items = list(
+        zip(profile.features, counts.bin_counts, counts.grid_counts, counts.n_missing, strict=True)
+    )
+
+    def score_one(item: tuple[FeatureProfile, Any, Any, int]) -> FeatureCountsDrift:
+        fp, bins, grid, missing = item
         ks, chi = None, None
         if isinstance(fp, NumericFeatureProfile) and grid is not None:
             ks = ks_from_grid_counts(fp.grid_counts, grid)
@@ -345,22 +351,24 @@ def score_counts(
         else:
             chi = chi_square_from_counts(fp.bin_counts, bins, bins=fp.bins)
             p_value = chi.p_value
-        features.append(
-            FeatureCountsDrift(
-                name=fp.name,
-                kind=fp.kind,
-                n_reference=fp.n,
-                n_current=int(bins.sum()),
-                n_missing=missing,
-                psi=psi_from_counts(
-                    fp.bin_counts, bins, bins=fp.bins, empty_bins=empty_bins, smoothing=smoothing
-                ),
-                jensen_shannon=jensen_shannon_from_counts(fp.bin_counts, bins, bins=fp.bins),
-                ks=ks,
-                chi_square=chi,
-                p_value=p_value,
-            )
+        return FeatureCountsDrift(
+            name=fp.name,
+            kind=fp.kind,
+            n_reference=fp.n,
+            n_current=int(bins.sum()),
+            n_missing=missing,
+            psi=psi_from_counts(
+                fp.bin_counts, bins, bins=fp.bins, empty_bins=empty_bins, smoothing=smoothing
+            ),
+            jensen_shannon=jensen_shannon_from_counts(fp.bin_counts, bins, bins=fp.bins),
+            ks=ks,
+            chi_square=chi,
+            p_value=p_value,
         )
+
+    # The asymptotic KS tail of large windows is the costly part; it runs in parallel.
+    rows = max(int(b.sum()) for b in counts.bin_counts)
+    features = map_columns(score_one, items, n_jobs=n_jobs, rows=rows)
     return WindowCountsDrift(
         features=apply_correction(features, correction),
         correction=correction,
