@@ -65,7 +65,10 @@ class Server:
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
             "--workers", str(self.workers), "--no-access-log",
         ]  # fmt: skip
-        self.process = subprocess.Popen(command, env=self.env)
+        # The server's JSON access log goes nowhere: a terminal would be the bottleneck.
+        self.process = subprocess.Popen(
+            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

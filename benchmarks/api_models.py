@@ -105,7 +105,13 @@ def token(base_url: str, email: str) -> str:
 
 def bench(url: str, label: str, args: argparse.Namespace) -> list[str]:
     seed(url, args.models, args.teams)
-    env = {"DRIFTGUARD_DATABASE_URL": url, "DRIFTGUARD_JWT_SECRET": SECRET}
+    # Rate limits off: this measures latency under load, not the limiter's refusals.
+    env = {
+        "DRIFTGUARD_DATABASE_URL": url,
+        "DRIFTGUARD_JWT_SECRET": SECRET,
+        "DRIFTGUARD_RATE_LIMIT_ENABLED": "false",
+        "DRIFTGUARD_SCHEDULER_ENABLED": "false",
+    }
     rows = []
     with Server(env, workers=args.workers) as server:
         for who in ("auditor", "engineer"):
