@@ -15,7 +15,7 @@ from driftguard import stats
 from driftguard.monitoring import repository
 from driftguard.monitoring.blocks import decode_block, in_window
 from driftguard.monitoring.frames import FeatureSchema
-from driftguard.monitoring.reports import jsonable, stats_columns
+from driftguard.monitoring.reports import feature_drift_row, jsonable, stats_columns
 
 LOAD_BATCH = 16  # blocks read from the database at a time
 
@@ -69,27 +69,7 @@ def _decoded(session: Session, block_ids: Sequence[int]) -> list[tuple[int, pa.T
 
 def counts_drift_report(profile: stats.Profile, counts: stats.WindowCounts) -> dict[str, Any]:
     drift = stats.score_counts(profile, counts, correction="benjamini-hochberg")
-    features = []
-    for f in drift.features:
-        features.append(
-            {
-                "feature": f.name,
-                "kind": f.kind,
-                "method": "ks_grid" if f.ks is not None else "chi_square",
-                "psi": f.psi.statistic,
-                "jensen_shannon": f.jensen_shannon.statistic,
-                "ks_statistic": f.ks.statistic if f.ks is not None else None,
-                "ks_statistic_upper_bound": f.ks.statistic_upper_bound if f.ks else None,
-                "ks_error_bound": f.ks.error_bound if f.ks is not None else None,
-                "wasserstein": None,
-                "chi_square": f.chi_square.statistic if f.chi_square is not None else None,
-                "p_value": f.p_value,
-                "p_value_adjusted": f.p_value_adjusted,
-                "n_reference": f.n_reference,
-                "n_current": f.n_current,
-                "n_missing": f.n_missing,
-            }
-        )
+    features = [feature_drift_row(f, method="ks_grid") for f in drift.features]
     report: dict[str, Any] = jsonable(
         {"method": "counts", "correction": drift.correction, "features": features}
     )

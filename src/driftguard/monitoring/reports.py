@@ -65,27 +65,37 @@ def binary(labels: pa.Array | pa.ChunkedArray) -> NDArray[np.int64] | None:
     return np.asarray(positive.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def feature_drift_row(
+    f: stats.FeatureDrift | stats.FeatureCountsDrift, *, method: str
+) -> dict[str, Any]:
+    """One feature's line of a drift report, from the exact or the counts statistics."""
+    ks = f.ks
+    return {
+        "feature": f.name,
+        "kind": f.kind,
+        "method": method if ks is not None else "chi_square",
+        "psi": f.psi.statistic,
+        "jensen_shannon": f.jensen_shannon.statistic,
+        "ks_statistic": ks.statistic if ks is not None else None,
+        "ks_statistic_upper_bound": getattr(ks, "statistic_upper_bound", None),
+        "ks_error_bound": getattr(ks, "error_bound", None),
+        "wasserstein": (
+            f.wasserstein.statistic
+            if isinstance(f, stats.FeatureDrift) and f.wasserstein is not None
+            else None
+        ),
+        "chi_square": f.chi_square.statistic if f.chi_square is not None else None,
+        "p_value": f.p_value,
+        "p_value_adjusted": f.p_value_adjusted,
+        "n_reference": f.n_reference,
+        "n_current": f.n_current,
+        "n_missing": f.n_missing,
+    }
+
+
 def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
     drift = stats.score_window(profile, data, correction="benjamini-hochberg", nan_policy="omit")
-    features = []
-    for f in drift.features:
-        features.append(
-            {
-                "feature": f.name,
-                "kind": f.kind,
-                "method": "ks" if f.ks is not None else "chi_square",
-                "psi": f.psi.statistic,
-                "jensen_shannon": f.jensen_shannon.statistic,
-                "ks_statistic": f.ks.statistic if f.ks is not None else None,
-                "wasserstein": f.wasserstein.statistic if f.wasserstein is not None else None,
-                "chi_square": f.chi_square.statistic if f.chi_square is not None else None,
-                "p_value": f.p_value,
-                "p_value_adjusted": f.p_value_adjusted,
-                "n_reference": f.n_reference,
-                "n_current": f.n_current,
-                "n_missing": f.n_missing,
-            }
-        )
+    features = [feature_drift_row(f, method="ks") for f in drift.features]
     report: dict[str, Any] = jsonable(
         {"method": "exact", "correction": drift.correction, "features": features}
     )

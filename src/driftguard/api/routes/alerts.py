@@ -2,17 +2,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import alerts
 from driftguard.monitoring.schemas import AlertRead, AlertResolve
-from driftguard.schemas import MAX_PAGE_SIZE, Page
+from driftguard.schemas import Page
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
-AlertId = Annotated[int, Path(ge=1, le=2**62)]
+AlertId = ObjectId
 Manager = Annotated[Principal, require(Permission.ALERTS_MANAGE)]
 
 
@@ -24,10 +25,10 @@ def list_alerts(
         list[Literal["open", "acknowledged", "resolved"]] | None,
         Query(max_length=3, description="default: open and acknowledged"),
     ] = None,
-    model_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    model_id: IdQuery = None,
     severity: Literal["warning", "critical"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[AlertRead]:
     """Alerts of the models the caller may see, newest first."""
     return alerts.list_alerts(

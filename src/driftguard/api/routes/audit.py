@@ -6,15 +6,16 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.params import IdQuery, LimitQuery, OffsetQuery
 from driftguard.audit import service
 from driftguard.audit.schemas import AuditFilter, AuditRecordRead
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.schemas import MAX_PAGE_SIZE, Page
+from driftguard.schemas import Page
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-IdQ = Annotated[int | None, Query(ge=1, le=2**62)]
+IdQ = IdQuery
 Word = Annotated[str | None, Query(max_length=64, pattern=r"^[\w.:\-]+$")]
 
 
@@ -29,8 +30,8 @@ def list_audit_records(
     object_id: Word = None,
     since: Annotated[datetime | None, Query(alias="from", description="inclusive")] = None,
     until: Annotated[datetime | None, Query(alias="to", description="exclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[AuditRecordRead]:
     """The audit trail, newest first, filtered by actor, action, object and time."""
     for name, moment in (("from", since), ("to", until)):

@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Query
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -25,14 +26,11 @@ from driftguard.registry.schemas import (
     RegisteredModelRead,
     RegisteredModelUpdate,
 )
-from driftguard.schemas import MAX_PAGE_SIZE, Page, SearchText, Tag
+from driftguard.schemas import Page, SearchText, Tag
 
 router = APIRouter(prefix="/models", tags=["models"])
 
-ModelId = Annotated[int, Path(ge=1, le=2**62)]
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
-LimitQ = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-OffsetQ = Annotated[int, Query(ge=0, le=1_000_000_000)]
+ModelId = ObjectId
 Reader = Annotated[Principal, require(Permission.MODELS_READ)]
 Writer = Annotated[Principal, require(Permission.MODELS_WRITE)]
 
@@ -59,15 +57,15 @@ def list_models(
     session: DbSession,
     principal: Reader,
     q: Annotated[SearchText | None, Query(description="search name and description")] = None,
-    team_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    team_id: IdQuery = None,
     stage: Annotated[Stage | None, Query(description="models with a version in this stage")] = None,
     tag: Annotated[list[Tag] | None, Query(max_length=10, description="all of these tags")] = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    owner_id: IdQuery = None,
     materiality: Level | None = None,
     include_archived: bool = False,
     sort: Annotated[str, Query(max_length=200, pattern=r"^[\w,\- ]+$")] = "name",
-    limit: LimitQ = 50,
-    offset: OffsetQ = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[RegisteredModelRead]:
     """Search, filter, sort and paginate the models the caller may see."""
     flt = ModelFilter(
@@ -115,8 +113,8 @@ def list_versions(
     principal: Reader,
     stage: Stage | None = None,
     sort: Annotated[str, Query(max_length=100, pattern=r"^[\w,\- ]+$")] = "-number",
-    limit: LimitQ = 50,
-    offset: OffsetQ = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[ModelVersionRead]:
     page = PageRequest(limit=limit, offset=offset, sort=parse_sort(sort, VERSION_SORT_KEYS))
     return service.list_versions(

@@ -7,9 +7,10 @@ from typing import Annotated, Literal
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from fastapi import APIRouter, Header, Path, Query, UploadFile
+from fastapi import APIRouter, Header, Query, UploadFile
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -26,12 +27,11 @@ from driftguard.monitoring.schemas import (
     RunRequest,
 )
 from driftguard.registry import service as registry_service
-from driftguard.schemas import MAX_PAGE_SIZE, Page, Timestamp
+from driftguard.schemas import Page, Timestamp
 
 router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
 
-ModelId = Annotated[int, Path(ge=1, le=2**62)]
-VersionNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
+ModelId = ObjectId
 Writer = Annotated[Principal, require(Permission.PREDICTIONS_WRITE)]
 Reader = Annotated[Principal, require(Permission.MODELS_READ)]
 IdempotencyKey = Annotated[
@@ -165,8 +165,8 @@ def list_reports(
     kind: Literal["drift", "data_quality", "fairness", "performance"] | None = None,
     start: Annotated[Timestamp | None, Query(alias="from")] = None,
     end: Annotated[Timestamp | None, Query(alias="to")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[ReportRead]:
     """Stored reports as a time series (oldest window first), optionally of one kind and
     within ``[from, to]``."""

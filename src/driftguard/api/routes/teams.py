@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.params import ObjectId
 from driftguard.identity import service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -19,7 +20,7 @@ from driftguard.identity.schemas import (
 )
 
 router = APIRouter(prefix="/teams", tags=["teams"])
-TeamId = Annotated[int, Path(ge=1, le=2**62)]
+TeamId = ObjectId
 
 
 @router.get("")
@@ -85,7 +86,7 @@ def list_api_keys(
 @router.delete("/{team_id}/api-keys/{key_id}")
 def revoke_api_key(
     team_id: TeamId,
-    key_id: Annotated[int, Path(ge=1, le=2**62)],
+    key_id: ObjectId,
     session: DbSession,
     principal: Annotated[Principal, require(Permission.API_KEYS_MANAGE)],
 ) -> ApiKeyRead:

@@ -2,14 +2,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from driftguard.api.deps import DbSession, HasherDep, require
+from driftguard.api.params import LimitQuery, OffsetQuery
 from driftguard.identity import service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.identity.schemas import UserCreate, UserRead
-from driftguard.schemas import MAX_PAGE_SIZE, Page
+from driftguard.schemas import Page
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -29,8 +30,8 @@ def create_user(
 def list_users(
     session: DbSession,
     _principal: Annotated[Principal, require(Permission.USERS_READ)],
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
 ) -> Page[UserRead]:
     rows, total = service.list_users(session, limit=limit, offset=offset)
     return Page(
