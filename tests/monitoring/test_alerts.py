@@ -4,7 +4,12 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.audit import service as audit
+from driftguard.audit.orm import AuditRecord
+from driftguard.db.session import unit_of_work
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 
 from .conftest import Setup
@@ -91,3 +96,35 @@ def test_acknowledge_and_resolve_by_hand(client: TestClient, setup: Setup) -> No
         "/api/v1/alerts", params={"severity": "critical"}, headers=setup.viewer
     ).json()
     assert {a["rule"] for a in critical["items"]} == {"disparate_impact"}
+
+
+def test_data_and_monitoring_changes_are_audited(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    client.put(f"{setup.url}/reference", json={"rows": reference_rows(500)}, headers=setup.engineer)
+    log_day(client, setup, 0, drifted=True)
+    labels = [{"prediction_id": "p-0", "label": 1}]
+    client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    run(client, setup, 0)
+    alert = active(client, setup)[("psi", "income")]
+    client.post(f"/api/v1/alerts/{alert['id']}/acknowledge", headers=setup.engineer)
+    client.post(f"/api/v1/alerts/{alert['id']}/resolve", json={}, headers=setup.engineer)
+    with session_factory() as s:
+        actions = list(
+            s.scalars(
+                select(AuditRecord.action)
+                .where(AuditRecord.kind == "change")
+                .order_by(AuditRecord.seq)
+            )
+        )
+    tail = [
+        a
+        for a in actions
+        if a.split(".")[0] in {"reference", "predictions", "labels", "monitoring", "alert"}
+    ]
+    assert tail == [
+        "reference.set", "predictions.log", "labels.log", "monitoring.run",
+        "alert.acknowledge", "alert.resolve",
+    ]  # fmt: skip
+    with unit_of_work(session_factory) as session:
+        assert audit.verify(session).ok

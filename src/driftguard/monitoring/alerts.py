@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from driftguard.audit import service as audit
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, NotFoundError
 from driftguard.identity.permissions import Permission
@@ -144,14 +145,26 @@ def acknowledge(session: Session, *, principal: Principal, alert_id: int) -> Ale
     alert.status, alert.acknowledged_at = "acknowledged", utcnow()
     alert.acknowledged_by_id = principal.user_id
     session.flush()
-    return AlertRead.model_validate(alert)
+    read = AlertRead.model_validate(alert)
+    audit.record(
+        session, actor=principal, action="alert.acknowledge", object_type="alert",
+        object_id=alert.id, before={"status": "open"}, after={"status": read.status},
+    )  # fmt: skip
+    return read
 
 
 def resolve(session: Session, *, principal: Principal, alert_id: int, comment: str) -> AlertRead:
     alert = _alert(session, principal, alert_id)
     if alert.status == "resolved":
         raise ConflictError(f"alert {alert_id} is already resolved", code="alert_resolved")
+    before = {"status": alert.status}
     alert.status, alert.resolved_at = "resolved", utcnow()
     alert.resolved_by_id, alert.resolution = principal.user_id, comment or "resolved by hand"
     session.flush()
-    return AlertRead.model_validate(alert)
+    read = AlertRead.model_validate(alert)
+    after = {"status": read.status, "resolution": read.resolution}
+    audit.record(
+        session, actor=principal, action="alert.resolve", object_type="alert",
+        object_id=alert.id, before=before, after=after,
+    )  # fmt: skip
+    return read

@@ -8,6 +8,8 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from driftguard import stats
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import Actor
 from driftguard.errors import ConflictError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -46,16 +48,25 @@ def request_run(
         session, version=version, start=window.start, end=window.end, trigger="manual",
         method=window.method, actor_id=principal.user_id,
     )  # fmt: skip
-    return finish_run(session, model=model, version=version, run=run)
+    return finish_run(session, model=model, version=version, run=run, actor=principal)
 
 
 def finish_run(
-    session: Session, *, model: RegisteredModel, version: ModelVersion, run: MonitoringRun
+    session: Session,
+    *,
+    model: RegisteredModel,
+    version: ModelVersion,
+    run: MonitoringRun,
+    actor: Actor,
 ) -> RunRead:
-    """The run as read back, after its findings have moved the version's alerts."""
+    """The run as read back, after its findings have moved the version's alerts (audited)."""
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
         alerts.apply_findings(session, model=model, version=version, run=run, reports=read.reports)
+    audit.record(
+        session, actor=actor, action="monitoring.run", object_type="monitoring_run",
+        object_id=run.id, after=read.model_dump(exclude={"reports"}),
+    )  # fmt: skip
     return read
 
 

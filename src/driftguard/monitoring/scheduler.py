@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
@@ -100,7 +101,7 @@ def run_due(factory: sessionmaker[Session], now: datetime | None = None) -> int:
                     session, version=version, start=item.start, end=item.end,
                     trigger="scheduled", schedule_key=item.key,
                 )  # fmt: skip
-                finish_run(session, model=model, version=version, run=run)
+                finish_run(session, model=model, version=version, run=run, actor=SYSTEM)
             ran += 1
         except IntegrityError:
             logger.info("window %s was taken by another process", item.key)

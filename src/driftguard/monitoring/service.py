@@ -13,6 +13,7 @@ import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from driftguard import stats
+from driftguard.audit import service as audit
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity.permissions import Permission
@@ -154,6 +155,11 @@ def log_predictions(
             request_hash=request_hash, response=result.model_dump_json(),
         )  # fmt: skip
     session.flush()
+    if result.new:
+        audit.record(
+            session, actor=principal, action="predictions.log", object_type="model_version",
+            object_id=version.id, after=result.model_dump(),
+        )  # fmt: skip
     return result
 
 
@@ -192,11 +198,18 @@ def log_labels(
     changed = {p: v for p, v in labels.items() if p in with_label}
     repository.save_labels(session, version_id=version.id, new=new, changed=changed)
     session.flush()
-    return LabelResult(
+    result = LabelResult(
         received=len(labels),
         stored=len(new) + len(changed),
         unknown_prediction_ids=[p for p in labels if p not in known],
     )
+    if result.stored:
+        audit.record(
+            session, actor=principal, action="labels.log", object_type="model_version",
+            object_id=version.id,
+            after={"received": result.received, "new": len(new), "changed": len(changed)},
+        )  # fmt: skip
+    return result
 
 
 def set_reference(
@@ -243,7 +256,12 @@ def set_reference(
         created_by_id=principal.user_id,
     )
     repository.replace_reference(session, reference)
-    return ReferenceRead.model_validate(reference)
+    read = ReferenceRead.model_validate(reference)
+    audit.record(
+        session, actor=principal, action="reference.set", object_type="reference_dataset",
+        object_id=reference.id, after=read.model_dump(),
+    )  # fmt: skip
+    return read
 
 
 def reference_rows_table(
