@@ -11,14 +11,13 @@ from __future__ import annotations
 import argparse
 import random
 import tempfile
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
-from sqlalchemy import create_engine, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, text
 
+from _databases import throwaway_postgres
 from _loadgen import TABLE_HEADER, Server, run_load
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -151,17 +150,8 @@ def main() -> None:
     args = parser.parse_args()
     print(TABLE_HEADER)
     if args.postgres:
-        name = f"dg_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
-        try:
+        with throwaway_postgres(args.postgres) as url:
             bench(url, "PostgreSQL", args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     if args.sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)

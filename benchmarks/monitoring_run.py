@@ -14,15 +14,13 @@ import argparse
 import statistics
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
+from _databases import throwaway_postgres
 from driftguard import stats
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -125,17 +123,8 @@ def main() -> None:
     args = parser.parse_args()
     print("| storage | window rows | median s | min s | max s |\n|---|---:|---:|---:|---:|")
     if args.postgres:
-        name = f"dg_bench_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+        with throwaway_postgres(args.postgres) as url:
             bench(url, "PostgreSQL", args)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
     if args.sqlite:
         with tempfile.TemporaryDirectory() as tmp:
             bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)

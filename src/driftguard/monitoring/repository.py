@@ -34,18 +34,25 @@ def lock_version(session: Session, version_id: int) -> None:
     session.execute(select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update())
 
 
-def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
+def _present(
+    session: Session, table: type[PredictionRecord | PredictionLabel], version_id: int,
+    ids: Sequence[str],
+) -> set[str]:  # fmt: skip
+    """Which of ``ids`` have a row in ``table`` for the version."""
     found: set[str] = set()
     for chunk in _chunks(ids):
         found.update(
             session.scalars(
-                select(PredictionRecord.prediction_id).where(
-                    PredictionRecord.version_id == version_id,
-                    PredictionRecord.prediction_id.in_(chunk),
+                select(table.prediction_id).where(
+                    table.version_id == version_id, table.prediction_id.in_(chunk)
                 )
             )
         )
     return found
+
+
+def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
+    return _present(session, PredictionRecord, version_id, ids)
 
 
 def add_block(
@@ -139,17 +146,7 @@ def save_counts(session: Session, block_id: int, profile_id: str, counts: bytes)
 
 
 def existing_labels(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            session.scalars(
-                select(PredictionLabel.prediction_id).where(
-                    PredictionLabel.version_id == version_id,
-                    PredictionLabel.prediction_id.in_(chunk),
-                )
-            )
-        )
-    return found
+    return _present(session, PredictionLabel, version_id, ids)
 
 
 def save_labels(

@@ -218,14 +218,18 @@ def set_reference(
     principal: Principal,
     model_id: int,
     number: int,
-    table: pa.Table,
+    table: pa.Table | None = None,
+    rows: Sequence[Mapping[str, object]] | None = None,
     source_format: str,
 ) -> ReferenceRead:
-    """Validate reference data against the schema, fit its profile and make it active.
+    """Validate reference data (an uploaded ``table`` or JSON ``rows``) against the schema, fit
+    its profile and make it active. The caller's right to write is checked before the data.
 
     A replaced reference is kept (inactive, with ``replaced_at``), so reports stay explainable.
     """
     version = _writable_version(session, principal=principal, model_id=model_id, number=number)
+    if table is None:
+        table = _reference_rows_table(rows or [], version.features, version.target)
     schema = FeatureSchema.from_version(version.features)
     problems = Problems()
     if table.num_rows == 0:
@@ -264,7 +268,7 @@ def set_reference(
     return read
 
 
-def reference_rows_table(
+def _reference_rows_table(
     rows: Sequence[Mapping[str, object]], features: Sequence[Mapping[str, Any]], target: str
 ) -> pa.Table:
     """JSON reference rows as a table; the target column, if sent, is allowed and ignored."""

@@ -26,7 +26,6 @@ from driftguard.monitoring.schemas import (
     RunRead,
     RunRequest,
 )
-from driftguard.registry import service as registry_service
 from driftguard.schemas import Page, Timestamp
 
 router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
@@ -85,12 +84,8 @@ def set_reference(
     principal: Writer,
 ) -> ReferenceRead:
     """Set (or replace) the reference data set from JSON rows."""
-    _, version = registry_service.resolve_version(
-        session, principal=principal, model_id=model_id, number=number
-    )
-    table = service.reference_rows_table(body.rows, version.features, version.target)
     return service.set_reference(
-        session, principal=principal, model_id=model_id, number=number, table=table,
+        session, principal=principal, model_id=model_id, number=number, rows=body.rows,
         source_format="json",
     )  # fmt: skip
 
