@@ -9,6 +9,8 @@ TABLE_MODULES = (
     "driftguard.identity.orm",
     "driftguard.registry.orm",
     "driftguard.monitoring.orm",
+    "driftguard.policies.orm",
+    "driftguard.governance.orm",
 )
 
 

@@ -5,6 +5,7 @@ Nothing here is built at import time; call :func:`load_settings` where a process
 
 from __future__ import annotations
 
+import re
 import secrets
 from enum import StrEnum
 from typing import Annotated, Literal, Self
@@ -65,6 +66,11 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=60.0, ge=1.0)
 
+    # Where model versions are deployed; policies and deployment requests may name only these.
+    deployment_environments: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["staging", "production"], min_length=1
+    )
+
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 
@@ -93,11 +99,19 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "trusted_proxies"):
+            for key in ("cors_origins", "trusted_proxies", "deployment_environments"):
                 value = data.get(key)
                 if isinstance(value, str):
                     data[key] = [v.strip() for v in value.split(",") if v.strip()]
         return data
+
+    @field_validator("deployment_environments")
+    @classmethod
+    def _environment_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
+                raise ValueError(f"environment names are 1-32 of a-z 0-9 _ -: {name!r}")
+        return names
 
     @field_validator("log_level", mode="before")
     @classmethod

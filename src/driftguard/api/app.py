@@ -13,6 +13,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
@@ -25,15 +26,19 @@ from driftguard.api.routes import (
     alerts,
     audit,
     auth,
+    deployments,
     health,
     metrics,
     models,
+    policies,
     predictions,
+    risk,
     teams,
     users,
 )
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
+from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
 from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
@@ -90,6 +95,10 @@ def check_route_guards(app: FastAPI) -> None:
             raise RuntimeError(f"route {key} is public but not on the reviewed PUBLIC_ROUTES list")
 
 
+def _rescore(session: Session, version_id: int) -> None:
+    governance_risk.after_run(session, version_id=version_id)
+
+
 def _checked_out(engine: Engine) -> float:
     pool = engine.pool
     return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
@@ -109,7 +118,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         )
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         ticker = (
-            asyncio.create_task(scheduler_loop(app.state.session_factory, settings))
+            asyncio.create_task(
+                scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
+            )
             if settings.scheduler_enabled
             else None
         )
@@ -141,7 +152,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions, alerts, audit):
+    for module in (
+        auth, teams, users, models, predictions, alerts, audit, policies, deployments, risk,
+    ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

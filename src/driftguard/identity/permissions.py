@@ -32,13 +32,27 @@ class Permission(StrEnum):
     MONITORING_RUN = "monitoring:run"
     ALERTS_MANAGE = "alerts:manage"
     AUDIT_READ = "audit:read"
+    POLICIES_READ = "policies:read"
+    POLICIES_WRITE = "policies:write"
+    SIMULATIONS_RUN = "simulations:run"
+    DEPLOYMENTS_REQUEST = "deployments:request"
+    DEPLOYMENTS_APPROVE = "deployments:approve"
+    DEPLOYMENTS_DEPLOY = "deployments:deploy"
 
 
-_READ = frozenset({Permission.SELF_READ, Permission.TEAMS_READ, Permission.MODELS_READ})
+_READ = frozenset(
+    {
+        Permission.SELF_READ,
+        Permission.TEAMS_READ,
+        Permission.MODELS_READ,
+        Permission.POLICIES_READ,
+    }
+)
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
-    Role.AUDITOR: _READ | {Permission.USERS_READ, Permission.AUDIT_READ},
+    Role.AUDITOR: _READ
+    | {Permission.USERS_READ, Permission.AUDIT_READ, Permission.SIMULATIONS_RUN},
     Role.ML_ENGINEER: _READ
     | {
         Permission.MODELS_WRITE,
@@ -46,7 +60,11 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.PREDICTIONS_WRITE,
         Permission.MONITORING_RUN,
         Permission.ALERTS_MANAGE,
+        Permission.SIMULATIONS_RUN,
+        Permission.DEPLOYMENTS_REQUEST,
+        Permission.DEPLOYMENTS_DEPLOY,
     },
-    Role.APPROVER: _READ | {Permission.ALERTS_MANAGE},
+    Role.APPROVER: _READ
+    | {Permission.ALERTS_MANAGE, Permission.SIMULATIONS_RUN, Permission.DEPLOYMENTS_APPROVE},
     Role.VIEWER: _READ,
 }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -17,26 +16,11 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.orm import Alert, MonitoringRun
 from driftguard.monitoring.schemas import AlertRead
-from driftguard.policy import DEFAULT_MONITORING_POLICY, Finding, evaluate_monitoring
+from driftguard.policy import Facts, Finding, MonitoringPolicy, evaluate_monitoring
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.schemas import Page
 
 ACTIVE = ("open", "acknowledged")
-
-
-def facts_of(reports: dict[str, dict[str, Any]]) -> dict[str, list[tuple[str, float | None]]]:
-    """The facts the monitoring policy judges, from a run's reports."""
-    facts: dict[str, list[tuple[str, float | None]]] = {}
-    for feature in reports.get("drift", {}).get("features", []):
-        facts.setdefault("drift.psi", []).append((feature["feature"], feature["psi"]))
-        facts.setdefault("drift.p_value_adjusted", []).append(
-            (feature["feature"], feature["p_value_adjusted"])
-        )
-    for attribute, result in reports.get("fairness", {}).get("attributes", {}).items():
-        facts.setdefault("fairness.disparate_impact_ratio", []).append(
-            (attribute, result.get("disparate_impact_ratio"))
-        )
-    return facts
 
 
 def is_latest_window(session: Session, run: MonitoringRun) -> bool:
@@ -57,17 +41,19 @@ def apply_findings(
     model: RegisteredModel,
     version: ModelVersion,
     run: MonitoringRun,
-    reports: dict[str, dict[str, Any]],
+    facts: Facts,
+    policy: MonitoringPolicy,
 ) -> None:
-    """Open or refresh an alert per finding; resolve active alerts whose condition cleared."""
-    facts = facts_of(reports)
-    findings = {
-        (f.rule, f.subject): f for f in evaluate_monitoring(DEFAULT_MONITORING_POLICY, facts)
-    }
+    """Open or refresh an alert per finding; resolve active alerts whose condition cleared.
+
+    An active alert whose rule the policy no longer has, or whose subject was not measured in
+    this window, is left as it is: only a measurement that clears the condition resolves it.
+    """
+    findings = {(f.rule, f.subject): f for f in evaluate_monitoring(policy, facts)}
     measured = {
         (r.name, s)
-        for r in DEFAULT_MONITORING_POLICY.rules
-        for s, v in facts.get(r.fact, ())
+        for r in policy.rules
+        for s, v in facts.subjects(r.fact).items()
         if v is not None
     }
     active = session.scalars(

@@ -230,3 +230,20 @@ class Alert(IdMixin, Base):
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class VersionFacts(Base):
+    """The facts measured in a version's newest monitored window (see ``monitoring.facts``)."""
+
+    __tablename__ = "version_facts"
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    run_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("monitoring_runs.id", ondelete="SET NULL"), nullable=True
+    )
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+    measured_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # {fact: {subject: value}}: a small document, read whole.
+    facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)

@@ -19,6 +19,7 @@ from driftguard.monitoring.aggregates import (
     counts_quality_report,
     window_counts,
 )
+from driftguard.monitoring.facts import report_facts, store_snapshot
 from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.monitoring.reports import (
@@ -31,6 +32,7 @@ from driftguard.monitoring.reports import (
 )
 from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead, RunRequest
 from driftguard.monitoring.service import load_window
+from driftguard.policies import service as policies_service
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.schemas import Page
@@ -62,7 +64,14 @@ def finish_run(
     """The run as read back, after its findings have moved the version's alerts (audited)."""
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
-        alerts.apply_findings(session, model=model, version=version, run=run, reports=read.reports)
+        facts = report_facts(
+            read.reports, task_type=version.task_type.value, training=version.training_metrics
+        )
+        policy = policies_service.monitoring_policy_for(session, model)
+        alerts.apply_findings(
+            session, model=model, version=version, run=run, facts=facts, policy=policy
+        )
+        store_snapshot(session, version=version, run=run, facts=facts)
     audit.record(
         session, actor=actor, action="monitoring.run", object_type="monitoring_run",
         object_id=run.id, after=read.model_dump(exclude={"reports"}),

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import anyio.to_thread
 from sqlalchemy import select
@@ -84,8 +85,20 @@ def due_windows(session: Session, now: datetime) -> list[Due]:
     return due
 
 
-def run_due(factory: sessionmaker[Session], now: datetime | None = None) -> int:
-    """Run every due window, each in its own transaction; returns how many this process ran."""
+AfterRun = Callable[[Session, int], None]
+
+
+def run_due(
+    factory: sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    after_run: AfterRun | None = None,
+) -> int:
+    """Run every due window, each in its own transaction; returns how many this process ran.
+
+    ``after_run(session, version_id)`` runs in the transaction of each completed run (the
+    governance layer re-scores the version's risk there).
+    """
     moment = now or datetime.now(UTC)
     with unit_of_work(factory) as session:
         due = due_windows(session, moment)
@@ -102,6 +115,8 @@ def run_due(factory: sessionmaker[Session], now: datetime | None = None) -> int:
                     trigger="scheduled", schedule_key=item.key,
                 )  # fmt: skip
                 finish_run(session, model=model, version=version, run=run, actor=SYSTEM)
+                if after_run is not None and run.status == "completed":
+                    after_run(session, version.id)
             ran += 1
         except IntegrityError:
             logger.info("window %s was taken by another process", item.key)
@@ -110,11 +125,13 @@ def run_due(factory: sessionmaker[Session], now: datetime | None = None) -> int:
     return ran
 
 
-async def scheduler_loop(factory: sessionmaker[Session], settings: Settings) -> None:
+async def scheduler_loop(
+    factory: sessionmaker[Session], settings: Settings, *, after_run: AfterRun | None = None
+) -> None:
     """Tick until cancelled; a failing tick is logged and the next one tries again."""
     while True:
         await asyncio.sleep(settings.scheduler_tick_seconds)
         try:
-            await anyio.to_thread.run_sync(run_due, factory)
+            await anyio.to_thread.run_sync(partial(run_due, factory, after_run=after_run))
         except Exception:  # the loop must outlive any one bad tick
             logger.exception("scheduled monitoring tick failed")

@@ -1,27 +1,20 @@
+"""Monitoring thresholds: a window's measured facts turned into alert findings."""
+
 from __future__ import annotations
 
-import operator
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-Operator = Literal[">=", ">", "<=", "<"]
+from driftguard.policy.decision import COMPARE
+from driftguard.policy.document import Operator, PolicyDocument
+from driftguard.policy.facts import Facts
+
 Severity = Literal["warning", "critical"]
-_OPERATORS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge,
-    ">": operator.gt,
-    "<=": operator.le,
-    "<": operator.lt,
-}
 
 
 @dataclass(frozen=True, slots=True)
 class MonitoringRule:
-    """Open an alert for every subject whose ``fact`` satisfies ``op threshold``.
-
-    Facts are named ``drift.psi``, ``drift.p_value_adjusted`` (per feature) and
-    ``fairness.disparate_impact_ratio`` (per sensitive attribute).
-    """
+    """Open an alert for every subject whose ``fact`` satisfies ``op threshold``."""
 
     name: str
     fact: str
@@ -50,42 +43,38 @@ class Finding:
     message: str
 
 
-DEFAULT_MONITORING_POLICY = MonitoringPolicy(
-    rules=(
-        MonitoringRule(
-            "psi", "drift.psi", ">=", 0.25, "warning",
-            "population stability index shows a major shift",
-        ),
-        MonitoringRule(
-            "distribution_test", "drift.p_value_adjusted", "<", 0.01, "warning",
-            "distribution differs from the reference (KS or chi-square, corrected across "
-            "features)",
-        ),
-        MonitoringRule(
-            "disparate_impact", "fairness.disparate_impact_ratio", "<", 0.8, "critical",
-            "selection rate of a group is below four fifths of the most favoured group's",
-        ),
+def monitoring_policy(document: PolicyDocument) -> MonitoringPolicy:
+    """The monitoring thresholds of a governance policy document."""
+    return MonitoringPolicy(
+        rules=tuple(
+            MonitoringRule(
+                name=r.name,
+                fact=r.fact,
+                op=r.operator,
+                threshold=float(r.threshold),
+                severity=r.severity,
+                message=r.message,
+            )
+            for r in document.monitoring.rules
+        )
     )
-)  # fmt: skip
 
 
-def evaluate_monitoring(
-    policy: MonitoringPolicy, facts: Mapping[str, Iterable[tuple[str, float | None]]]
-) -> list[Finding]:
-    """Findings for every (subject, value) of every rule's fact that crosses its threshold.
+def evaluate_monitoring(policy: MonitoringPolicy, facts: Facts) -> list[Finding]:
+    """Findings for every measured subject of every rule's fact that crosses its threshold.
 
-    ``facts`` maps a fact name to ``(subject, value)`` pairs; a ``None`` value (not measured)
-    never fires.
+    A ``None`` value (not measured) never fires.
 
-    >>> facts = {"drift.psi": [("income", 0.4), ("region", 0.02)]}
-    >>> found = evaluate_monitoring(DEFAULT_MONITORING_POLICY, facts)
+    >>> rule = MonitoringRule("psi", "drift.psi", ">=", 0.25, "warning", "major shift")
+    >>> facts = Facts({"drift.psi": {"income": 0.4, "region": 0.02}})
+    >>> found = evaluate_monitoring(MonitoringPolicy((rule,)), facts)
     >>> [(f.rule, f.subject, f.observed) for f in found]
     [('psi', 'income', 0.4)]
     """
     findings = []
     for rule in policy.rules:
-        compare = _OPERATORS[rule.op]
-        for subject, value in facts.get(rule.fact, ()):
+        compare = COMPARE[rule.op]
+        for subject, value in sorted(facts.subjects(rule.fact).items()):
             if value is not None and compare(value, rule.threshold):
                 findings.append(
                     Finding(

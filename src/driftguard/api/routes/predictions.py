@@ -12,6 +12,7 @@ from fastapi import APIRouter, Header, Query, UploadFile
 from driftguard.api.deps import DbSession, require
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.governance import risk
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import runs, service
@@ -146,9 +147,12 @@ def run_monitoring(
 ) -> RunRead:
     """Compute drift, data-quality, fairness and (with labels) performance for a window, and
     store them as history."""
-    return runs.request_run(
+    run = runs.request_run(
         session, principal=principal, model_id=model_id, number=number, window=body
     )
+    if run.status == "completed":
+        risk.after_run(session, version_id=run.version_id)
+    return run
 
 
 @router.get("/monitoring/reports")

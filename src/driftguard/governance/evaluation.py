@@ -1,0 +1,57 @@
+"""A version judged now: its facts, its risk, the policy in force and that policy's decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from driftguard.governance.facts import Subject, gather, with_risk
+from driftguard.governance.schemas import DecisionRead, RuleResultRead
+from driftguard.policies import service as policies
+from driftguard.policies.service import InForce
+from driftguard.policy import Decision, Facts, RiskScore, evaluate_deployment
+from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    facts: Facts
+    risk: RiskScore
+    policy: InForce
+    decision: Decision
+
+
+def judge(facts: Facts, policy: InForce, *, environment: str) -> Evaluation:
+    """Pure: the decision of ``policy`` on ``facts`` (the MRI computed under its weights)."""
+    complete, risk = with_risk(facts, policy.document.mri)
+    decision = evaluate_deployment(policy.document, complete, environment=environment)
+    return Evaluation(facts=complete, risk=risk, policy=policy, decision=decision)
+
+
+def evaluate(
+    session: Session,
+    *,
+    model: RegisteredModel,
+    version: ModelVersion,
+    environment: str,
+    now: datetime,
+) -> Evaluation:
+    policy = policies.policy_for(session, model=model, environment=environment)
+    facts = gather(session, [Subject(model, version)], now=now)[version.id]
+    return judge(facts, policy, environment=environment)
+
+
+def decision_read(evaluation: Evaluation) -> DecisionRead:
+    decision = evaluation.decision
+    return DecisionRead(
+        outcome=decision.outcome,
+        policy=evaluation.policy.applied,
+        rules=[RuleResultRead.model_validate(r) for r in decision.results],
+        required_approvals=decision.required_approvals,
+        approver_roles=list(decision.approver_roles),
+        separation_of_duties=decision.separation_of_duties,
+        mri=evaluation.risk.score,
+        mri_band=evaluation.risk.band,
+    )

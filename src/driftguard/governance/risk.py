@@ -1,0 +1,115 @@
+"""Model Risk Index scores: computed from a version's facts under the policy in force, stored
+with their breakdown as history."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from driftguard.governance.facts import Subject, gather, with_risk
+from driftguard.governance.orm import RiskScore
+from driftguard.governance.schemas import RiskComponentRead, RiskScoreRead
+from driftguard.identity.principal import Principal
+from driftguard.policies import service as policies
+from driftguard.policy import RiskScore as Computed
+from driftguard.registry import service as registry_service
+from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.schemas import Page
+
+
+def compute(
+    session: Session, *, model: RegisteredModel, version: ModelVersion, now: datetime
+) -> tuple[Computed, str]:
+    """The MRI now, under the MRI settings of the policy in force for the model."""
+    policy = policies.policy_for(session, model=model, environment=None)
+    facts = gather(session, [Subject(model, version)], now=now)[version.id]
+    _, risk = with_risk(facts, policy.document.mri)
+    return risk, policy.applied.content_hash
+
+
+def refresh(
+    session: Session, *, model: RegisteredModel, version: ModelVersion, trigger: str
+) -> RiskScoreRead:
+    """Compute and store the version's MRI (after a monitoring run, a decision, on request)."""
+    now = datetime.now(UTC)
+    risk, policy_hash = compute(session, model=model, version=version, now=now)
+    row = RiskScore(
+        version_id=version.id, model_id=model.id, team_id=model.team_id, score=risk.score,
+        band=risk.band, tier=risk.tier, policy_hash=policy_hash,
+        components=[dataclasses.asdict(c) for c in risk.components], trigger=trigger,
+        computed_at=now,
+    )  # fmt: skip
+    session.add(row)
+    session.flush()
+    return _read(row)
+
+
+def _read(row: RiskScore) -> RiskScoreRead:
+    return RiskScoreRead(
+        id=row.id, model_id=row.model_id, version_id=row.version_id, score=row.score,
+        band=row.band, tier=row.tier, policy_hash=row.policy_hash,
+        components=[RiskComponentRead.model_validate(c) for c in row.components],
+        trigger=row.trigger, computed_at=row.computed_at,
+    )  # fmt: skip
+
+
+def current(session: Session, *, principal: Principal, model_id: int, number: int) -> RiskScoreRead:
+    """The latest stored score; a version never scored gets one computed now (not stored)."""
+    model, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    row = session.scalar(
+        select(RiskScore)
+        .where(RiskScore.version_id == version.id)
+        .order_by(RiskScore.computed_at.desc(), RiskScore.id.desc())
+        .limit(1)
+    )
+    if row is not None:
+        return _read(row)
+    now = datetime.now(UTC)
+    risk, policy_hash = compute(session, model=model, version=version, now=now)
+    components = [dataclasses.asdict(c) for c in risk.components]
+    return RiskScoreRead(
+        id=None, model_id=model.id, version_id=version.id, score=risk.score, band=risk.band,
+        tier=risk.tier, policy_hash=policy_hash,
+        components=[RiskComponentRead.model_validate(c) for c in components],
+        trigger="computed_now", computed_at=now,
+    )  # fmt: skip
+
+
+def history(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+    offset: int,
+) -> Page[RiskScoreRead]:
+    """Stored scores of a version, oldest first, optionally within ``[start, end)``."""
+    _, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    query = select(RiskScore).where(RiskScore.version_id == version.id)
+    if start is not None:
+        query = query.where(RiskScore.computed_at >= start)
+    if end is not None:
+        query = query.where(RiskScore.computed_at < end)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(RiskScore.computed_at, RiskScore.id).limit(limit).offset(offset)
+    ).all()
+    return Page(items=[_read(r) for r in rows], total=total, limit=limit, offset=offset)
+
+
+def after_run(session: Session, *, version_id: int) -> None:
+    """A completed monitoring run changed the version's facts: score it again."""
+    version = session.get(ModelVersion, version_id)
+    model = session.get(RegisteredModel, version.model_id) if version is not None else None
+    if version is not None and model is not None:
+        refresh(session, model=model, version=version, trigger="monitoring_run")

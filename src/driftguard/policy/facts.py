@@ -1,0 +1,100 @@
+"""The facts policies judge: one catalogue, so a policy naming an unknown fact is refused.
+
+A fact is a number measured about one model version. Some are measured per *subject* (a feature
+or a sensitive attribute): a rule over such a fact judges every subject and reports the worst.
+``None`` means "not measured" (no reference, no labels, no run yet), never zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+# Facts whose subject is the version itself carry this subject.
+WHOLE = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FactSpec:
+    name: str
+    per_subject: bool
+    description: str
+
+
+_SPECS = (
+    FactSpec("drift.psi", True, "population stability index of a feature, latest window"),
+    FactSpec("drift.jensen_shannon", True, "Jensen-Shannon distance of a feature (base 2)"),
+    FactSpec(
+        "drift.p_value_adjusted",
+        True,
+        "KS or chi-square p-value of a feature, Benjamini-Hochberg corrected across features",
+    ),
+    FactSpec("fairness.disparate_impact_ratio", True, "lowest / highest group selection rate"),
+    FactSpec("fairness.demographic_parity_difference", True, "highest minus lowest selection rate"),
+    FactSpec("fairness.equal_opportunity_difference", True, "largest gap in true-positive rates"),
+    FactSpec("data_quality.missing_rate", True, "share of missing values of a feature"),
+    FactSpec("data_quality.out_of_range_rate", True, "share outside the reference range"),
+    FactSpec("data_quality.unseen_rate", True, "share of categories unseen in the reference"),
+    FactSpec("performance.accuracy", False, "accuracy on the labelled predictions"),
+    FactSpec("performance.precision", False, "precision on the labelled predictions"),
+    FactSpec("performance.recall", False, "recall on the labelled predictions"),
+    FactSpec("performance.f1", False, "F1 score on the labelled predictions"),
+    FactSpec("performance.roc_auc", False, "ROC AUC on the labelled predictions"),
+    FactSpec("performance.mae", False, "mean absolute error (regression)"),
+    FactSpec("performance.rmse", False, "root mean squared error (regression)"),
+    FactSpec(
+        "performance.degradation",
+        False,
+        "relative loss of the primary metric against the version's training metric, 0..1",
+    ),
+    FactSpec("performance.n_labelled", False, "labelled predictions in the latest window"),
+    FactSpec("monitoring.hours_since_last_run", False, "hours since the latest completed run"),
+    FactSpec("monitoring.n_predictions", False, "predictions in the latest monitored window"),
+    FactSpec("reference.rows", False, "rows of the active reference data set"),
+    FactSpec("alerts.open", False, "open or acknowledged alerts of the version"),
+    FactSpec("alerts.open_critical", False, "open or acknowledged critical alerts"),
+    FactSpec("model.tier", False, "inherent risk tier: 1 (highest) to 3"),
+    FactSpec("model.sensitive_attributes", False, "sensitive attributes the schema declares"),
+    FactSpec(
+        "validation.days_since",
+        False,
+        "days since the version was last approved for deployment, or since it was registered",
+    ),
+    FactSpec("mri.score", False, "Model Risk Index, 0-100"),
+)
+FACTS: Mapping[str, FactSpec] = {spec.name: spec for spec in _SPECS}
+# The facts a monitoring rule may watch: those a single run measures per subject.
+MONITORING_FACTS = frozenset(
+    name for name in FACTS if name.split(".")[0] in {"drift", "fairness", "data_quality"}
+)
+
+
+class Facts:
+    """Measured facts of one version: ``fact -> {subject: value}``.
+
+    >>> facts = Facts({"drift.psi": {"income": 0.4, "age": 0.01}, "model.tier": {"": 1.0}})
+    >>> facts.value("model.tier"), sorted(facts.subjects("drift.psi"))
+    (1.0, ['age', 'income'])
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, Mapping[str, float | None]] | None = None) -> None:
+        self._values: dict[str, dict[str, float | None]] = {
+            fact: dict(by_subject) for fact, by_subject in (values or {}).items()
+        }
+
+    def subjects(self, fact: str) -> dict[str, float | None]:
+        return dict(self._values.get(fact, {}))
+
+    def value(self, fact: str) -> float | None:
+        return self._values.get(fact, {}).get(WHOLE)
+
+    def with_value(self, fact: str, value: float | None, subject: str = WHOLE) -> Facts:
+        """A copy with one value replaced (what-if overrides)."""
+        changed = Facts(self._values)
+        changed._values.setdefault(fact, {})[subject] = value
+        return changed
+
+    def as_dict(self) -> dict[str, dict[str, float | None]]:
+        return {fact: dict(by_subject) for fact, by_subject in sorted(self._values.items())}
