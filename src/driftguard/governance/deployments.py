@@ -142,7 +142,7 @@ def reject(
 def _review(
     session: Session, principal: Principal, deployment_id: int, verdict: str, comment: str
 ) -> DeploymentRead:
-    deployment = _visible(session, principal, deployment_id)
+    deployment = _visible(session, principal, deployment_id, lock=True)
     principal.require_in_team(Permission.DEPLOYMENTS_APPROVE, deployment.team_id)
     _require_status(deployment, ("pending_approval",), verdict)
     model, version = _model_version(session, deployment)
@@ -220,7 +220,7 @@ def _approval_count(session: Session, deployment_id: int) -> int:
 
 def deploy(session: Session, *, principal: Principal, deployment_id: int) -> DeploymentRead:
     """Put an approved request live; it supersedes the model's live version in that environment."""
-    deployment = _visible(session, principal, deployment_id)
+    deployment = _visible(session, principal, deployment_id, lock=True)
     principal.require_in_team(Permission.DEPLOYMENTS_DEPLOY, deployment.team_id)
     _require_status(deployment, ("approved",), "deploy")
     model, version = _model_version(session, deployment)
@@ -251,7 +251,7 @@ def rollback(
     session: Session, *, principal: Principal, deployment_id: int, reason: str
 ) -> DeploymentRead:
     """Take a live deployment down and put the one it replaced back live."""
-    deployment = _visible(session, principal, deployment_id)
+    deployment = _visible(session, principal, deployment_id, lock=True)
     principal.require_in_team(Permission.DEPLOYMENTS_DEPLOY, deployment.team_id)
     _require_status(deployment, ("deployed",), "roll back")
     previous = session.get(Deployment, deployment.previous_id) if deployment.previous_id else None
@@ -274,7 +274,7 @@ def rollback(
 def cancel(
     session: Session, *, principal: Principal, deployment_id: int, reason: str
 ) -> DeploymentRead:
-    deployment = _visible(session, principal, deployment_id)
+    deployment = _visible(session, principal, deployment_id, lock=True)
     is_requester = principal.user_id is not None and principal.user_id == deployment.requested_by_id
     if not is_requester:
         principal.require_in_team(Permission.DEPLOYMENTS_DEPLOY, deployment.team_id)
@@ -413,8 +413,14 @@ def _require_status(deployment: Deployment, allowed: Iterable[str], verb: str) -
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _visible(session: Session, principal: Principal, deployment_id: int) -> Deployment:
-    deployment = session.get(Deployment, deployment_id)
+def _visible(
+    session: Session, principal: Principal, deployment_id: int, *, lock: bool = False
+) -> Deployment:
+    """The request if the caller may see it. ``lock`` (every transition) takes its row lock on
+    PostgreSQL, so concurrent reviewers queue instead of failing; SQLite writers already queue."""
+    deployment = session.get(
+        Deployment, deployment_id, with_for_update=lock or None, populate_existing=lock
+    )
     teams = principal.teams_with(Permission.MODELS_READ)
     if deployment is None or (teams is not None and deployment.team_id not in teams):
         raise NotFoundError(f"deployment {deployment_id} not found")

@@ -14,10 +14,9 @@ from typing import Annotated, Any, Literal, Self
 import yaml
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    StrictFloat,
-    StrictInt,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -32,7 +31,18 @@ Message = Annotated[str, StringConstraints(max_length=500, pattern=r"^[^\x00-\x1
 Environment = Annotated[
     str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")
 ]
-Number = StrictInt | StrictFloat
+
+
+def _number(value: object) -> float | int:
+    # Strict: "0.25" or true is a mistake in a threshold, not something to coerce.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, not {type(value).__name__}")
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Number = Annotated[float | int, BeforeValidator(_number)]
 Fraction = Annotated[Number, Field(ge=0, le=1)]
 # A non-empty list when given: "no environment at all" is a mistake, not a scope.
 NonEmpty = Field(default=None, min_length=1, max_length=100)
