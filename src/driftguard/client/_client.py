@@ -10,7 +10,9 @@ from typing import Any
 
 import httpx2
 
-from driftguard.client._frames import chunks, prediction_rows, records, to_arrow
+# Data-frame helpers (pyarrow) are imported where frames are handled, so that commands that only
+# ask questions (``driftguard gate check``) start fast.
+
 
 BATCH_ROWS = 10_000
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
@@ -122,6 +124,8 @@ class Client:
 
     def set_reference(self, model: int | str, version: int, data: Any) -> dict[str, Any]:
         """Upload the version's reference (training) data; DriftGuard fits its profile."""
+        from driftguard.client._frames import records, to_arrow
+
         table = to_arrow(data)
         result: dict[str, Any] = self._request(
             "PUT", f"{self._version_path(model, version)}/reference", json={"rows": records(table)}
@@ -148,6 +152,8 @@ class Client:
         """
         if prediction_col is None and score_col is None:
             raise ValueError("prediction_col/score_col: give at least one")
+        from driftguard.client._frames import chunks, prediction_rows, to_arrow
+
         table = to_arrow(data)
         reserved = {id_col, timestamp_col, prediction_col, score_col}
         features = list(feature_cols or [c for c in table.column_names if c not in reserved])
@@ -171,6 +177,8 @@ class Client:
         self, model: int | str, version: int, data: Any, *, id_col: str, label_col: str
     ) -> dict[str, Any]:
         """Attach actual outcomes by prediction id; unknown ids come back in the result."""
+        from driftguard.client._frames import chunks, to_arrow
+
         table = to_arrow(data)
         path = f"{self._version_path(model, version)}/labels"
         totals: dict[str, Any] = {"received": 0, "stored": 0, "unknown_prediction_ids": []}
@@ -220,3 +228,30 @@ class Client:
             params["offset"] += len(page["items"])
             if not page["items"] or params["offset"] >= page["total"]:
                 return reports
+
+    def gate(
+        self, model: int | str, version: int, environment: str, *, team_id: int | None = None
+    ) -> dict[str, Any]:
+        """May ``version`` go to ``environment`` now? ``exit_code``: 0 allowed, 1 blocked,
+        2 approval pending; ``decision.rules`` says why."""
+        params: dict[str, Any] = {"version": version, "environment": environment}
+        if isinstance(model, int):
+            path = f"/api/v1/models/{model}"
+            params["model"] = self._request("GET", path)["name"]
+        else:
+            params["model"] = model
+        if team_id is not None:
+            params["team_id"] = team_id
+        answer: dict[str, Any] = self._request("GET", "/api/v1/gate", params=params)
+        return answer
+
+    def request_deployment(
+        self, model: int | str, version: int, environment: str, *, reason: str = ""
+    ) -> dict[str, Any]:
+        """Ask to deploy; the answer carries the policy's decision (blocked or pending)."""
+        body = {
+            "model_id": self.model_id(model), "version": version, "environment": environment,
+            "reason": reason,
+        }  # fmt: skip
+        answer: dict[str, Any] = self._request("POST", "/api/v1/deployments", json=body)
+        return answer
