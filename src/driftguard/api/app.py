@@ -33,6 +33,7 @@ from driftguard.api.routes import (
     policies,
     predictions,
     risk,
+    simulations,
     teams,
     users,
 )
@@ -154,6 +155,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
         auth, teams, users, models, predictions, alerts, audit, policies, deployments, risk,
+        simulations,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -17,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.ratelimit import RateLimiter
-from driftguard.db.session import finish
+from driftguard.db.session import finish, sandbox
 from driftguard.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from driftguard.identity import auth
 from driftguard.identity.permissions import Permission
@@ -88,6 +88,17 @@ def _read_factory(request: Request) -> sessionmaker[Session]:
 _session = _unit_of_work(_request_factory)
 _read_session = _unit_of_work(_read_factory)
 
+
+async def _sandbox_session(request: Request) -> AsyncIterator[Session]:
+    factory: sessionmaker[Session] = request.app.state.read_session_factory
+    manager = sandbox(factory)
+    session = await run_in_threadpool(manager.__enter__)
+    try:
+        yield session
+    finally:
+        await run_in_threadpool(manager.__exit__, None, None, None)
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
@@ -97,6 +108,8 @@ ClientAddress = Annotated[str | None, Depends(_client_address)]
 # an error response rather than a success the database never saw.
 DbSession = Annotated[Session, Depends(_session, scope="function")]
 ReadSession = Annotated[Session, Depends(_read_session, scope="function")]
+# What-if computations: a transaction the database holds read-only, always rolled back.
+SandboxSession = Annotated[Session, Depends(_sandbox_session, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /api/v1/auth/login")
 _api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="Team API key")

@@ -43,3 +43,27 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
         finish(session, exc)
         raise
     finish(session, None)
+
+
+@contextmanager
+def sandbox(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction the database itself refuses to write in, always rolled back.
+
+    PostgreSQL: ``SET TRANSACTION READ ONLY``; SQLite: ``PRAGMA query_only`` for the duration.
+    For what-if computations that must provably change nothing.
+    """
+    session = factory()
+    connection = session.connection()
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        connection.exec_driver_sql(
+            "PRAGMA query_only = ON" if sqlite else "SET TRANSACTION READ ONLY"
+        )
+        yield session
+    finally:
+        try:
+            if sqlite:  # a per-connection setting: the connection goes back to the pool writable
+                connection.exec_driver_sql("PRAGMA query_only = OFF")
+            session.rollback()
+        finally:
+            session.close()

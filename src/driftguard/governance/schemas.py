@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from driftguard.policies.schemas import AppliedPolicy
 from driftguard.schemas import CreateSchema, Id, LongText, ReadSchema
@@ -123,5 +124,112 @@ class GateRead(ReadSchema):
     decision: DecisionRead
 
 
-def decision_payload(decision: DecisionRead) -> dict[str, Any]:
-    return decision.model_dump(mode="json")
+class SimulationScope(CreateSchema):
+    """One model, one team, or (both empty) every model the caller may see."""
+
+    model_id: Id | None = None
+    team_id: Id | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Self:
+        if self.model_id is not None and self.team_id is not None:
+            raise ValueError("give model_id or team_id, not both")
+        return self
+
+
+class Override(CreateSchema):
+    """A hypothetical fact: ``drift.psi`` of ``income`` = 0.4, ``model.materiality`` = high."""
+
+    fact: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    subject: Annotated[str, StringConstraints(max_length=128)] = ""
+    value: float | Literal["low", "medium", "high"]
+    model_id: Id | None = Field(default=None, description="only this model; default: all")
+
+    @field_validator("value")
+    @classmethod
+    def _finite(cls, value: float | str) -> float | str:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("must be a finite number")
+        return value
+
+
+class SimulationRequest(CreateSchema):
+    policy: Annotated[str, StringConstraints(min_length=1, max_length=256 * 1024)] | None = Field(
+        default=None, description="a draft policy (YAML or JSON), judged as if activated"
+    )
+    policy_id: Id | None = Field(
+        default=None,
+        description="the stored policy the draft revises (its active version steps aside)",
+    )
+    overrides: Annotated[list[Override], Field(max_length=100)] = Field(default_factory=list)
+    scope: SimulationScope = Field(default_factory=SimulationScope)
+    environment: EnvironmentName = "production"
+    replay_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    include_unchanged: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.policy is None and not self.overrides:
+            raise ValueError("give a draft policy, overrides, or both")
+        if self.policy_id is not None and self.policy is None:
+            raise ValueError("policy_id names the policy a draft revises; give the draft")
+        return self
+
+
+class ModelOutcome(ReadSchema):
+    model_id: int
+    model_name: str
+    team_id: int
+    version: int
+    current_outcome: str
+    scenario_outcome: str
+    current_mri: float
+    scenario_mri: float
+    current_band: str
+    scenario_band: str
+    current_policy: str
+    scenario_policy: str
+    scenario_blocking: list[str]
+    changed: bool
+
+
+class SimulationSummary(ReadSchema):
+    models: int
+    changed: int
+    newly_blocked: int
+    newly_allowed: int
+    band_changes: int
+    current_outcomes: dict[str, int]
+    scenario_outcomes: dict[str, int]
+    scenario_bands: dict[str, int]
+
+
+class ReplayDecisions(ReadSchema):
+    examined: int
+    newly_blocked: int
+    newly_allowed: int
+    changed_deployment_ids: list[int]
+
+
+class ReplayMonitoring(ReadSchema):
+    runs_examined: int
+    truncated: bool
+    current_findings: dict[str, int]
+    scenario_findings: dict[str, int]
+
+
+class ReplayResult(ReadSchema):
+    days: int
+    since: datetime
+    decisions: ReplayDecisions
+    monitoring: ReplayMonitoring
+
+
+class Simulation(ReadSchema):
+    environment: str
+    draft_policy: AppliedPolicy | None
+    evaluated_at: datetime
+    summary: SimulationSummary
+    models: list[ModelOutcome] = Field(description="changed models (all with include_unchanged)")
+    models_truncated: bool
+    replay: ReplayResult | None

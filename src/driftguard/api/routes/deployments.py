@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, ReadSession, SettingsDep, require
+from driftguard.api.deps import DbSession, SettingsDep, require
 from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
 from driftguard.governance import deployments, gate
 from driftguard.governance.schemas import (
@@ -46,7 +46,7 @@ def request_deployment(
 
 @router.get("/deployments")
 def list_deployments(
-    session: ReadSession,
+    session: DbSession,
     principal: Reader,
     model_id: IdQuery = None,
     environment: EnvironmentName | None = None,
@@ -64,7 +64,7 @@ def list_deployments(
 
 @router.get("/deployments/{deployment_id}")
 def read_deployment(
-    deployment_id: DeploymentId, session: ReadSession, principal: Reader
+    deployment_id: DeploymentId, session: DbSession, principal: Reader
 ) -> DeploymentRead:
     return deployments.read(session, principal=principal, deployment_id=deployment_id)
 
@@ -72,7 +72,7 @@ def read_deployment(
 @router.get("/deployments/{deployment_id}/history")
 def deployment_history(
     deployment_id: DeploymentId,
-    session: ReadSession,
+    session: DbSession,
     principal: Reader,
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
@@ -129,7 +129,7 @@ def cancel(
 
 @router.get("/gate")
 def gate_check(
-    session: ReadSession,
+    session: DbSession,
     settings: SettingsDep,
     principal: Reader,
     model: Annotated[Name, Query(description="model name")],

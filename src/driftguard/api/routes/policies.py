@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, ReadSession, SettingsDep, require
+from driftguard.api.deps import DbSession, SettingsDep, require
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -63,7 +63,7 @@ def validate(body: PolicyValidate, settings: SettingsDep, _: Reader) -> PolicyVa
 
 @router.get("")
 def list_policies(
-    session: ReadSession, _: Reader, limit: LimitQuery = 50, offset: OffsetQuery = 0
+    session: DbSession, _: Reader, limit: LimitQuery = 50, offset: OffsetQuery = 0
 ) -> Page[PolicyRead]:
     return service.list_policies(session, limit=limit, offset=offset)
 
@@ -79,14 +79,14 @@ def create_policy(
 
 
 @router.get("/{policy_id}")
-def read_policy(policy_id: PolicyId, session: ReadSession, _: Reader) -> PolicyRead:
+def read_policy(policy_id: PolicyId, session: DbSession, _: Reader) -> PolicyRead:
     return service.read_policy(session, policy_id=policy_id)
 
 
 @router.get("/{policy_id}/versions")
 def list_versions(
     policy_id: PolicyId,
-    session: ReadSession,
+    session: DbSession,
     _: Reader,
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
@@ -110,7 +110,7 @@ def add_version(
 
 @router.get("/{policy_id}/versions/{number}")
 def read_version(
-    policy_id: PolicyId, number: VersionNumber, session: ReadSession, _: Reader
+    policy_id: PolicyId, number: VersionNumber, session: DbSession, _: Reader
 ) -> PolicyVersionRead:
     return service.read_version(session, policy_id=policy_id, number=number)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, ReadSession, require
+from driftguard.api.deps import DbSession, require
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.governance import risk
 from driftguard.governance.schemas import RiskScoreRead
@@ -22,7 +22,7 @@ ModelId = ObjectId
 
 @router.get("")
 def current_risk(
-    model_id: ModelId, number: VersionNumber, session: ReadSession, principal: Reader
+    model_id: ModelId, number: VersionNumber, session: DbSession, principal: Reader
 ) -> RiskScoreRead:
     """The latest stored MRI with its breakdown (contributions sum to the score); a version
     never scored gets one computed now (``id`` null)."""
@@ -33,7 +33,7 @@ def current_risk(
 def risk_history(
     model_id: ModelId,
     number: VersionNumber,
-    session: ReadSession,
+    session: DbSession,
     principal: Reader,
     start: Timestamp | None = None,
     end: Timestamp | None = None,
