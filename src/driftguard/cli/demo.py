@@ -9,7 +9,7 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.cli.demo_data import seed_monitoring
+from driftguard.cli.demo_data import score_versions, seed_governance, seed_monitoring
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission, Role
 from driftguard.identity.principal import Principal
@@ -52,6 +52,10 @@ FEATURES = {
     ],
 }
 SENSITIVE = {"gender", "age_band", "country"}
+# Two approvers per team: the default policy wants two distinct approvals for production.
+DEMO_ROLES = (
+    (Role.ML_ENGINEER, ""), (Role.APPROVER, ""), (Role.APPROVER, "-2"), (Role.VIEWER, ""),
+)  # fmt: skip
 # Models that get reference data, two weeks of predictions and labels, and daily reports.
 MONITORED_MODELS = 9
 WORDS = [
@@ -105,13 +109,16 @@ def seed_demo(
     system = Principal(user_id=None, platform_role=Role.ADMIN)
     team_ids: dict[str, int] = {}
     engineers: dict[str, int] = {}
+    approvers: dict[str, list[int]] = {}
     for slug, (name, description) in TEAMS.items():
         team = identity_service.create_team(
             session, actor=SYSTEM, data=TeamCreate(name=name, description=description)
         )
         team_ids[slug] = team.id
-        for role in (Role.ML_ENGINEER, Role.APPROVER, Role.VIEWER):
-            uid = user(f"{slug}.{role.value}@driftguard.example", f"{name} {role.value}")
+        for role, suffix in DEMO_ROLES:
+            uid = user(
+                f"{slug}.{role.value}{suffix}@driftguard.example", f"{name} {role.value}{suffix}"
+            )
             identity_service.add_membership(
                 session,
                 principal=system,
@@ -121,6 +128,8 @@ def seed_demo(
             credentials[-1] = (credentials[-1][0], f"{role.value} in {name}", credentials[-1][2])
             if role is Role.ML_ENGINEER:
                 engineers[slug] = uid
+            if role is Role.APPROVER:
+                approvers.setdefault(slug, []).append(uid)
 
     slugs = list(TEAMS)
     monitored = 0
@@ -149,7 +158,7 @@ def seed_demo(
         )
         for number in range(1, rng.randint(1, 4) + 1):
             metrics = (
-                {"auc": round(rng.uniform(0.68, 0.92), 4)}
+                {"roc_auc": round(rng.uniform(0.68, 0.92), 4)}
                 if task is not TaskType.REGRESSION
                 else {"rmse": round(rng.uniform(0.1, 0.4), 4)}
             )
@@ -175,5 +184,16 @@ def seed_demo(
             seed_monitoring(
                 session, engineer=engineer, model_id=model.id, number=version.number,
                 features=[f.model_dump(mode="json") for f in version.features], seed=index,
+                drifting=monitored % 3 == 1, biased=monitored % 3 == 2,
             )  # fmt: skip
+            team_id = team_ids[slug]
+            reviewers = [
+                Principal(user_id=u, team_roles={team_id: Role.APPROVER}) for u in approvers[slug]
+            ]
+            seed_governance(
+                session, engineer=engineer, approvers=reviewers, model_id=model.id,
+                number=version.number, go_live=monitored % 6 == 3,
+            )  # fmt: skip
+        else:
+            score_versions(session, model_id=model.id)
     return credentials

@@ -29,7 +29,7 @@ NUMERIC = {  # mean, standard deviation
     "tenure_months": (30.0, 14.0), "monthly_spend": (62.0, 20.0),
 }  # fmt: skip
 DAYS = 14
-PER_DAY = 150
+PER_DAY = 400
 LABELLED_DAYS = 10
 
 
@@ -62,8 +62,12 @@ def seed_monitoring(
     number: int,
     features: Sequence[dict[str, Any]],
     seed: int,
+    drifting: bool = True,
+    biased: bool = True,
     now: datetime | None = None,
 ) -> None:
+    """Two weeks of predictions; a ``drifting`` model's first numeric feature shifts further
+    each day of the second week; a ``biased`` one favours one group of its sensitive attribute."""
     rng = np.random.default_rng(seed)
     end = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     start = end - timedelta(days=DAYS)
@@ -74,12 +78,13 @@ def seed_monitoring(
     )  # fmt: skip
     sensitive = next((f["name"] for f in features if f.get("sensitive")), None)
     for day in range(DAYS):
-        drift = max(0.0, (day - 6) / 7) * 0.5  # the second week drifts further each day
+        drift = max(0.0, (day - 6) / 7) * 0.5 if drifting else 0.0
         columns = _rows(features, PER_DAY, rng, drift)
         risk = rng.normal(0, 1, PER_DAY)
         # The model's scores favour the first group of the sensitive attribute.
         unfair = np.asarray(
-            [0.9 if sensitive and columns[sensitive][i] == CATEGORIES[sensitive][0] else 0.0
+            [0.9 if biased and sensitive and columns[sensitive][i] == CATEGORIES[sensitive][0]
+             else 0.0
              for i in range(PER_DAY)]
         )  # fmt: skip
         score = 1 / (1 + np.exp(-(risk - unfair)))
@@ -112,3 +117,58 @@ def seed_monitoring(
         runs.request_run(
             session, principal=engineer, model_id=model_id, number=number, window=window
         )
+
+
+def seed_governance(
+    session: Session,
+    *,
+    engineer: Principal,
+    approvers: Sequence[Principal],
+    model_id: int,
+    number: int,
+    go_live: bool,
+) -> None:
+    """Deploy to staging, ask for production; some requests are approved and go live, drifted
+    or biased models are blocked with their reasons, the rest wait in the approval queue."""
+    from driftguard.governance import deployments, risk
+    from driftguard.governance.schemas import DeploymentCreate
+    from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+    environments = ("staging", "production")
+    staged = deployments.request(
+        session, principal=engineer, environments=environments,
+        data=DeploymentCreate(model_id=model_id, version=number, environment="staging",
+                              reason="shadow traffic before production"),
+    )  # fmt: skip
+    if staged.status == "approved":
+        deployments.deploy(session, principal=engineer, deployment_id=staged.id)
+    production = deployments.request(
+        session, principal=engineer, environments=environments,
+        data=DeploymentCreate(model_id=model_id, version=number, environment="production",
+                              reason="quarterly model refresh"),
+    )  # fmt: skip
+    if production.status == "pending_approval" and go_live:
+        for approver in approvers[: production.decision.required_approvals]:
+            deployments.approve(
+                session, principal=approver, deployment_id=production.id,
+                comment="validation report reviewed",
+            )  # fmt: skip
+        deployments.deploy(session, principal=engineer, deployment_id=production.id)
+    model = session.get(RegisteredModel, model_id)
+    version = session.get(ModelVersion, production.version_id)
+    assert model is not None
+    assert version is not None
+    risk.refresh(session, model=model, version=version, trigger="demo")
+
+
+def score_versions(session: Session, *, model_id: int) -> None:
+    """A first risk score for every version of an unmonitored model (mostly missing evidence)."""
+    from sqlalchemy import select
+
+    from driftguard.governance import risk
+    from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+    model = session.get(RegisteredModel, model_id)
+    assert model is not None
+    for version in session.scalars(select(ModelVersion).where(ModelVersion.model_id == model_id)):
+        risk.refresh(session, model=model, version=version, trigger="demo")
