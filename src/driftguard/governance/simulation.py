@@ -58,6 +58,21 @@ MAX_REPLAY_RUNS = 5000
 
 
 @dataclass(frozen=True, slots=True)
+class Judged:
+    model: RegisteredModel
+    version: ModelVersion
+    before: Evaluation
+    after: Evaluation
+
+    @property
+    def changed(self) -> bool:
+        return (
+            self.before.decision.outcome != self.after.decision.outcome
+            or self.before.risk.band != self.after.risk.band
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Candidates:
     baseline: list[InForce]
     scenario: list[InForce]
@@ -82,7 +97,7 @@ def simulate(
     _check_overrides(data.overrides, subjects)
     now = datetime.now(UTC)
     facts = gather(session, subjects, now=now)
-    outcomes = []
+    judged = []
     for subject in subjects:
         model, version = subject.model, subject.version
         actual = facts[version.id]
@@ -90,15 +105,14 @@ def simulate(
         before = _judge(actual, candidates.baseline, model, tier, data.environment)
         changed_facts, changed_tier = _apply(actual, data.overrides, model, version)
         after = _judge(changed_facts, candidates.scenario, model, changed_tier, data.environment)
-        outcomes.append(_outcome(model, version, before, after))
-    summary = _summary(outcomes)
-    listed = [o for o in outcomes if data.include_unchanged or o.changed]
+        judged.append(Judged(model, version, before, after))
+    listed = [j for j in judged if data.include_unchanged or j.changed]
     return Simulation(
         environment=data.environment,
         draft_policy=candidates.draft,
         evaluated_at=now,
-        summary=summary,
-        models=listed[:MAX_LISTED],
+        summary=_summary(judged),
+        models=[_outcome(j) for j in listed[:MAX_LISTED]],
         models_truncated=len(listed) > MAX_LISTED,
         replay=_replay(session, principal, data, candidates, subjects, now)
         if data.replay_days
@@ -257,39 +271,33 @@ def _judge(
     return judge(facts, policy, environment=environment)
 
 
-def _outcome(
-    model: RegisteredModel, version: ModelVersion, before: Evaluation, after: Evaluation
-) -> ModelOutcome:
+def _outcome(judged: Judged) -> ModelOutcome:
+    model, before, after = judged.model, judged.before, judged.after
     return ModelOutcome(
-        model_id=model.id, model_name=model.name, team_id=model.team_id, version=version.number,
+        model_id=model.id, model_name=model.name, team_id=model.team_id,
+        version=judged.version.number,
         current_outcome=before.decision.outcome, scenario_outcome=after.decision.outcome,
         current_mri=before.risk.score, scenario_mri=after.risk.score,
         current_band=before.risk.band, scenario_band=after.risk.band,
         current_policy=before.policy.applied.name, scenario_policy=after.policy.applied.name,
         scenario_blocking=[f"{r.rule}: {r.fact}{'[' + r.subject + ']' if r.subject else ''}"
                            for r in after.decision.blocking],
-        changed=(before.decision.outcome != after.decision.outcome
-                 or before.risk.band != after.risk.band),
+        changed=judged.changed,
     )  # fmt: skip
 
 
-def _summary(outcomes: Sequence[ModelOutcome]) -> SimulationSummary:
-    def blocked(outcome: str) -> bool:
-        return outcome == "blocked"
-
+def _summary(judged: Sequence[Judged]) -> SimulationSummary:
+    current = [j.before.decision.outcome for j in judged]
+    scenario = [j.after.decision.outcome for j in judged]
     return SimulationSummary(
-        models=len(outcomes),
-        changed=sum(o.changed for o in outcomes),
-        newly_blocked=sum(
-            blocked(o.scenario_outcome) and not blocked(o.current_outcome) for o in outcomes
-        ),
-        newly_allowed=sum(
-            blocked(o.current_outcome) and not blocked(o.scenario_outcome) for o in outcomes
-        ),
-        band_changes=sum(o.current_band != o.scenario_band for o in outcomes),
-        current_outcomes=dict(Counter(o.current_outcome for o in outcomes)),
-        scenario_outcomes=dict(Counter(o.scenario_outcome for o in outcomes)),
-        scenario_bands=dict(Counter(o.scenario_band for o in outcomes)),
+        models=len(judged),
+        changed=sum(j.changed for j in judged),
+        newly_blocked=sum(a == "blocked" != b for b, a in zip(current, scenario, strict=True)),
+        newly_allowed=sum(b == "blocked" != a for b, a in zip(current, scenario, strict=True)),
+        band_changes=sum(j.before.risk.band != j.after.risk.band for j in judged),
+        current_outcomes=dict(Counter(current)),
+        scenario_outcomes=dict(Counter(scenario)),
+        scenario_bands=dict(Counter(j.after.risk.band for j in judged)),
     )
 
 

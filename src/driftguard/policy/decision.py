@@ -75,10 +75,11 @@ def judge_rule(rule: Rule, facts: Facts) -> RuleResult:
     if not measured:
         return _result(rule, WHOLE, None, passed=rule.when_missing == "pass", missing=True)
     # For "<" the largest value is the worst; for ">" the smallest; for "==" / "!=" any failure.
-    descending = rule.operator in ("<", "<=", "==", "!=")
-    ordered = sorted(measured.items(), key=lambda sv: (-sv[1], sv[0]) if descending else sv[::-1])
-    failing = [(s, v) for s, v in ordered if not compare(v, threshold)]
-    subject, value = failing[0] if failing else ordered[0]
+    # Ties go to the first subject in name order, so the verdict never depends on dict order.
+    sign = -1.0 if rule.operator in ("<", "<=", "==", "!=") else 1.0
+    failing = [(s, v) for s, v in measured.items() if not compare(v, threshold)]
+    pool = failing or list(measured.items())
+    subject, value = min(pool, key=lambda sv: (sign * sv[1], sv[0]))
     return _result(rule, subject, value, passed=not failing, missing=False)
 
 

@@ -91,9 +91,11 @@ class Facts:
         return self._values.get(fact, {}).get(WHOLE)
 
     def with_value(self, fact: str, value: float | None, subject: str = WHOLE) -> Facts:
-        """A copy with one value replaced (what-if overrides)."""
-        changed = Facts(self._values)
-        changed._values.setdefault(fact, {})[subject] = value
+        """A copy with one value replaced (what-if overrides). The inner mappings are never
+        mutated, so the copy shares all but the one it changes."""
+        changed = Facts.__new__(Facts)
+        changed._values = dict(self._values)
+        changed._values[fact] = {**self._values.get(fact, {}), subject: value}
         return changed
 
     def as_dict(self) -> dict[str, dict[str, float | None]]:
