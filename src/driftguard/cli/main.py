@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from driftguard.cli.audit import audit_app
+from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.log import log_app
 from driftguard.db import migrate
@@ -25,6 +26,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
+app.command()(backup)
+app.command()(restore)
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
