@@ -86,6 +86,11 @@ class Settings(BaseSettings):
     # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
     metrics_token: SecretStr | None = None
 
+    # Error reports to Sentry (or a compatible service); unset, nothing is sent anywhere.
+    sentry_dsn: SecretStr | None = None
+    # Defaults to DRIFTGUARD_ENVIRONMENT.
+    sentry_environment: str | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
