@@ -104,6 +104,12 @@ class Settings(BaseSettings):
                     data[key] = [v.strip() for v in value.split(",") if v.strip()]
         return data
 
+    @field_validator("sentry_dsn", "sentry_environment", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # Compose and Kubernetes pass "" for an optional variable left empty.
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:
