@@ -120,3 +120,15 @@ def test_dashboard_and_alerts_query_metrics_that_exist() -> None:
     used = {name for expr in expressions for name in re.findall(r"driftguard_\w+", expr)}
     assert len(used) >= 5
     assert used - _exported_metric_names() == set()
+
+
+def test_ci_workflow_passes_actionlint_and_the_workflow_schema() -> None:
+    linted = _run(_tool("actionlint"))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    schema = _run(
+        _tool("check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        ".github/workflows/ci.yml",
+    )
+    assert schema.returncode == 0, schema.stdout + schema.stderr
