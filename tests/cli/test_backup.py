@@ -161,18 +161,18 @@ def test_restore_into_a_database_with_tables_needs_replace(
 
 
 def test_a_consistent_looking_but_tampered_sqlite_backup_fails_verification(
-    client: TestClient,
-    session_factory: sessionmaker[Session],
-    hasher: PasswordHasher,
-    settings: Settings,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if not settings.is_sqlite:
-        pytest.skip("re-packing a payload by hand is done on the SQLite payload")
-    _populate(client, session_factory, hasher)
+    # SQLite only: the payload is re-packed by hand, which a pg_dump archive does not allow.
+    source_url = f"sqlite:///{tmp_path / 'source.db'}"
+    source = build_engine(make_settings(source_url))
+    try:
+        migrate.upgrade(source)
+        make_team(build_session_factory(source))  # writes audit record seq 1
+    finally:
+        source.dispose()
     archive = tmp_path / "driftguard.backup"
-    _use(monkeypatch, settings.database_url)
+    _use(monkeypatch, source_url)
     assert runner.invoke(cli, ["backup", str(archive)]).exit_code == 0
     _rewrite_audit_record(archive, tmp_path / "unpacked")
 
