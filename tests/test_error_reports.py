@@ -76,6 +76,7 @@ def test_an_unexpected_error_is_reported_without_secrets(
     event = events[0]
     assert event["exception"]["values"][-1]["type"] == "RuntimeError"
     assert event["tags"]["request_id"] == response.json()["request_id"] != ""
+    assert response.headers["x-request-id"] == event["tags"]["request_id"]
     assert event["tags"]["route"] == "/api/v1/explode"
     assert "[redacted]" in event["exception"]["values"][-1]["value"]
     sent = b"\n".join(sink.bodies).decode()

@@ -170,7 +170,14 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         exc, tags={"request_id": request_id_of(request), "method": request.method, "route": route}
     )
     logger.exception("unhandled error (request_id=%s)", request_id_of(request))
-    return error_response(request, 500, "internal_error", "an unexpected error occurred")
+    # This response is sent from outside the middleware stack, past the request-id middleware.
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        "an unexpected error occurred",
+        headers={"X-Request-ID": request_id_of(request)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:
