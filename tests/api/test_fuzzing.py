@@ -31,6 +31,7 @@ from support.registry import model_body, version_body
 
 EXAMPLES = os.environ.get("DRIFTGUARD_TEST_FUZZ_EXAMPLES", "5")
 RUN_TIMEOUT_SECONDS = 420
+STARTUP_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,13 @@ def _server_environment(database_url: str) -> dict[str, str]:
 
 
 def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
+    # Generous: importing the app takes seconds, more on a busy machine running the suite.
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
         try:
-            if httpx2.get(f"{base_url}/livez", timeout=1).status_code == 200:
+            if httpx2.get(f"{base_url}/livez", timeout=2).status_code == 200:
                 return
         except httpx2.TransportError:
             time.sleep(0.2)

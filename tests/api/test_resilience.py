@@ -72,9 +72,10 @@ def test_a_hung_database_is_503_within_the_configured_timeout(silent_listener: i
         )
     assert ready.status_code == 503
     _unavailable(login)
-    # One connect timeout for the request, one for its audit record written afterwards.
-    assert ready_seconds < 3
-    assert login_seconds < 5
+    # One connect timeout (2 s, the driver's floor) for the request, one for its audit record
+    # written afterwards; the margin is for a busy machine, a hang would be far longer.
+    assert ready_seconds < 6
+    assert login_seconds < 10
 
 
 def test_a_locked_sqlite_database_is_503_and_recovers(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_a_locked_sqlite_database_is_503_and_recovers(tmp_path: Path) -> None:
                 lambda: client.post(LOGIN, json={"email": email, "password": PASSWORD})
             )
             _unavailable(locked)
-            assert seconds < 3
+            assert seconds < 5
             blocker.execute("ROLLBACK")
             again = client.post(LOGIN, json={"email": email, "password": PASSWORD})
             assert again.status_code == 200, again.text
@@ -119,7 +120,7 @@ def test_a_hung_redis_never_fails_a_request(tmp_path: Path, silent_listener: int
         headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
         assert [client.get(MODELS, headers=headers).status_code for _ in range(3)] == [200] * 3
     # One Redis timeout (0.5 s), then this process counts on its own for a while.
-    assert seconds < 3
+    assert seconds < 5
 
 
 @pytest.mark.skipif(
@@ -141,7 +142,7 @@ def test_postgres_stopped_then_restarted() -> None:
             for _ in range(3):
                 down, seconds = _timed(lambda: client.get(MODELS, headers=headers))
                 _unavailable(down)
-                assert seconds < 5
+                assert seconds < 8
             assert client.get("/readyz").status_code == 503
             assert client.get("/livez").status_code == 200
 
