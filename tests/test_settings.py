@@ -79,3 +79,10 @@ def test_audit_checkpoints_are_signed_with_the_audit_key_or_the_jwt_secret() -> 
     assert Settings(jwt_secret=STRONG).audit_signing_key() == STRONG.encode()  # type: ignore[arg-type]
     dedicated = Settings(jwt_secret=STRONG, audit_key="k" * 40)  # type: ignore[arg-type]
     assert dedicated.audit_signing_key() == b"k" * 40
+
+
+def test_optional_services_left_empty_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DRIFTGUARD_SENTRY_DSN", "DRIFTGUARD_SENTRY_ENVIRONMENT", "DRIFTGUARD_REDIS_URL"):
+        monkeypatch.setenv(name, " ")
+    settings = Settings()
+    assert (settings.sentry_dsn, settings.sentry_environment, settings.redis_url) == (None,) * 3

@@ -49,21 +49,22 @@ def _redact_text(text: str) -> str:
     return text
 
 
-def _redact_value(key: str, value: Any) -> Any:
+def redact_value(key: str, value: Any) -> Any:
+    """``value`` with secret-named fields blanked and secret-shaped text replaced, recursively."""
     if _SENSITIVE_KEY.search(key) and not isinstance(value, bool | int | float | type(None)):
         return REDACTED
     if isinstance(value, str):
         return _redact_text(value)
     if isinstance(value, MutableMapping):
-        return {str(k): _redact_value(str(k), v) for k, v in value.items()}
+        return {str(k): redact_value(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_redact_value(key, v) for v in value]
+        return [redact_value(key, v) for v in value]
     return value
 
 
 def redact(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
     """structlog processor: blank every field named like a secret and secret-shaped text."""
-    return {key: _redact_value(key, value) for key, value in event_dict.items()}
+    return {key: redact_value(key, value) for key, value in event_dict.items()}
 
 
 def _processors() -> list[Processor]:

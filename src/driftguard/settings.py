@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
     metrics_token: SecretStr | None = None
 
+    # Error reports to Sentry (or a compatible service); unset, nothing is sent anywhere.
+    sentry_dsn: SecretStr | None = None
+    # Defaults to DRIFTGUARD_ENVIRONMENT.
+    sentry_environment: str | None = None
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
@@ -112,6 +117,12 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
                 raise ValueError(f"environment names are 1-32 of a-z 0-9 _ -: {name!r}")
         return names
+
+    @field_validator("sentry_dsn", "sentry_environment", "redis_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        # Compose and Kubernetes pass "" for an optional variable left empty.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("log_level", mode="before")
     @classmethod

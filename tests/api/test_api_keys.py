@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.api.app import create_app
 from driftguard.identity.orm import ApiKey
 from driftguard.identity.permissions import Role
+from driftguard.settings import Settings
 from support.identity import auth_headers, make_team, make_user
 from support.registry import create_model, model_body
 
@@ -137,3 +141,40 @@ def test_a_key_cannot_manage_keys_or_outrank_its_creator(
     assert approver_key.json()["details"][0]["loc"] == "role"
     viewer_key = client.post(url, json={"name": "y", "role": "viewer"}, headers=engineer)
     assert viewer_key.status_code == 201
+
+
+def test_last_used_at_is_written_at_most_once_a_minute(
+    settings: Settings,
+    engine: Engine,
+    client: TestClient,
+    session_factory: sessionmaker[Session],
+    hasher: PasswordHasher,
+) -> None:
+    team = make_team(session_factory)
+    engineer = auth_headers(
+        client, make_user(session_factory, hasher, teams={team: Role.ML_ENGINEER})
+    )
+    created = client.post(f"/api/v1/teams/{team}/api-keys", json={"name": "ci"}, headers=engineer)
+    as_key = {"X-API-Key": created.json()["key"]}
+
+    def last_used() -> datetime | None:
+        with session_factory() as s:
+            return s.scalar(select(ApiKey.last_used_at))
+
+    assert last_used() is None
+    assert client.get("/api/v1/models", headers=as_key).status_code == 200
+    first = last_used()
+    assert first is not None
+    assert client.get("/api/v1/models", headers=as_key).status_code == 200
+    assert last_used() == first  # this process noted the key less than a minute ago
+    # Another process (a fresh app) checks the stored time instead of its own memory.
+    with TestClient(create_app(settings, engine=engine)) as other_process:
+        assert other_process.get("/api/v1/models", headers=as_key).status_code == 200
+        assert last_used() == first
+        with session_factory() as s, s.begin():
+            s.execute(update(ApiKey).values(last_used_at=first - timedelta(minutes=2)))
+    with TestClient(create_app(settings, engine=engine)) as later_process:
+        assert later_process.get("/api/v1/models", headers=as_key).status_code == 200
+    refreshed = last_used()
+    assert refreshed is not None
+    assert refreshed >= first

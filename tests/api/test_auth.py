@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-import base64
-import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -16,6 +13,7 @@ from driftguard.identity.orm import RefreshToken
 from driftguard.identity.permissions import Role
 from support.config import TEST_SECRET
 from support.identity import PASSWORD, login, make_team, make_user
+from support.tokens import claims_of, forged_tokens, sign
 
 LOGIN = "/api/v1/auth/login"
 REFRESH = "/api/v1/auth/refresh"
@@ -108,36 +106,8 @@ def test_refresh_tokens_are_stored_hashed(
     assert tokens["refresh_token"] not in stored
 
 
-def _forge(claims: dict[str, object], *, key: str = TEST_SECRET, algorithm: str = "HS256") -> str:
-    return jwt.encode(claims, key, algorithm=algorithm)
-
-
-def _claims(client: TestClient, email: str) -> dict[str, object]:
-    token = login(client, email)["access_token"]
-    return dict(jwt.decode(token, TEST_SECRET, algorithms=["HS256"], audience="driftguard-api"))
-
-
 def test_forged_and_expired_tokens_are_refused(client: TestClient, email: str) -> None:
-    good = _claims(client, email)
-    now = int(time.time())
-    header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode())
-    payload = base64.urlsafe_b64encode(json.dumps(good).encode())
-    alg_none = f"{header.decode().rstrip('=')}.{payload.decode().rstrip('=')}."
-    signed = _forge(good)
-    tampered = signed[:-4] + ("AAAA" if not signed.endswith("AAAA") else "BBBB")
-    forged = {
-        "alg none": alg_none,
-        "other key": _forge(good, key="another-secret-" + "y" * 64),
-        "HS512": _forge(good, algorithm="HS512"),
-        "wrong audience": _forge({**good, "aud": "someone-else"}),
-        "wrong issuer": _forge({**good, "iss": "someone-else"}),
-        "expired": _forge({**good, "iat": now - 3600, "exp": now - 1800}),
-        "no exp": _forge({k: v for k, v in good.items() if k != "exp"}),
-        "no type": _forge({k: v for k, v in good.items() if k != "typ"}),
-        "refresh type": _forge({**good, "typ": "refresh"}),
-        "tampered": tampered,
-        "garbage": "not.a.jwt",
-    }
+    forged = forged_tokens(claims_of(login(client, email)["access_token"]))
     for name, token in forged.items():
         response = client.get(ME, headers=bearer(token))
         assert response.status_code == 401, name
@@ -197,9 +167,9 @@ def test_a_token_cannot_borrow_another_users_session(
 ) -> None:
     """Even with the signing key, a token naming user B inside A's session is refused."""
     other = make_user(session_factory, hasher, platform_role=Role.ADMIN)
-    mine = _claims(client, email)
-    theirs = _claims(client, other)
-    forged = _forge({**mine, "sub": theirs["sub"]})
+    mine = claims_of(login(client, email)["access_token"])
+    theirs = claims_of(login(client, other)["access_token"])
+    forged = sign({**mine, "sub": theirs["sub"]})
     assert client.get(ME, headers=bearer(forged)).status_code == 401
 
 

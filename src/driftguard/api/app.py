@@ -39,6 +39,7 @@ from driftguard.api.routes import (
 )
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
+from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
 from driftguard.logs import configure_logging
@@ -146,6 +147,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         redoc_url=None,
     )
     configure_logging(settings)
+    configure_error_reports(settings)
     telemetry = Telemetry()
     app.state.telemetry = telemetry
     app.state.settings = settings

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from driftguard.error_reports import report_exception
 from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, RateLimitedError
 
 logger = logging.getLogger("driftguard.api")
@@ -164,8 +165,19 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    route = getattr(request.scope.get("route"), "path", "<unmatched>")
+    report_exception(
+        exc, tags={"request_id": request_id_of(request), "method": request.method, "route": route}
+    )
     logger.exception("unhandled error (request_id=%s)", request_id_of(request))
-    return error_response(request, 500, "internal_error", "an unexpected error occurred")
+    # This response is sent from outside the middleware stack, past the request-id middleware.
+    return error_response(
+        request,
+        500,
+        "internal_error",
+        "an unexpected error occurred",
+        headers={"X-Request-ID": request_id_of(request)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -3,12 +3,14 @@ record it in the audit trail.
 
 The audit record of a call is written after the response has been sent, in its own short
 transaction: a refused request (401, 403, 404, 422) leaves a record as well, and a failed audit
-write is logged, never turned into a failed request.
+write is logged, never turned into a failed request. The same transaction refreshes the API key's
+``last_used_at`` when the call used a key, at most once a minute per key.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Mapping
 
@@ -21,6 +23,7 @@ from driftguard.api.clients import Networks, client_address
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
 from driftguard.db.session import unit_of_work
+from driftguard.identity import auth
 from driftguard.logs import get_logger
 from driftguard.telemetry import Telemetry
 
@@ -39,8 +42,13 @@ def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
     return templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
 
 
-def _write_request_record(factory: sessionmaker[Session], facts: RequestFacts) -> None:
+def _write_request_record(
+    factory: sessionmaker[Session], facts: RequestFacts, *, used_key: int | None
+) -> None:
     with unit_of_work(factory) as session:
+        if used_key is not None:
+            auth.record_api_key_use(session, api_key_id=used_key)
+        # Last: the audit append holds the chain lock until commit.
         audit.record_request(session, facts=facts)
 
 
@@ -57,6 +65,8 @@ class ObserveMiddleware:
         self.telemetry = telemetry
         self.templates = templates
         self.trusted_proxies = trusted_proxies
+        # When this process last noted each API key's use (monotonic seconds).
+        self._key_noted: dict[int, float] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,10 +116,22 @@ class ObserveMiddleware:
                 await self._audit(scope, facts)
             structlog.contextvars.reset_contextvars(**context)
 
+    def _key_to_note(self, api_key_id: int | None) -> int | None:
+        """The key whose ``last_used_at`` this request should refresh, if it is due."""
+        if api_key_id is None:
+            return None
+        now = time.monotonic()
+        resolution = auth.KEY_USE_RESOLUTION.total_seconds()
+        if now - self._key_noted.get(api_key_id, -math.inf) < resolution:
+            return None
+        self._key_noted[api_key_id] = now
+        return api_key_id
+
     async def _audit(self, scope: Scope, facts: RequestFacts) -> None:
         try:
             factory = scope["app"].state.session_factory
-            await run_in_threadpool(_write_request_record, factory, facts)
+            used_key = self._key_to_note(facts.actor.api_key_id)
+            await run_in_threadpool(_write_request_record, factory, facts, used_key=used_key)
         except Exception:
             self.telemetry.audit_write_failures.inc()
             logger.exception("could not write the audit record of request %s", facts.request_id)

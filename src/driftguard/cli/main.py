@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from driftguard.cli.audit import audit_app
+from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
 from driftguard.cli.log import log_app
@@ -28,6 +29,8 @@ app.add_typer(users_app, name="users")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
+app.command()(backup)
+app.command()(restore)
 USAGE_ERROR = 64  # sysexits' EX_USAGE: never confused with the gate's "pending" (2)
 
 

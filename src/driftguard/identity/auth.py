@@ -28,6 +28,8 @@ from driftguard.identity.tokens import (
 from driftguard.settings import Settings
 
 BAD_CREDENTIALS = "email or password is incorrect"
+# ``ApiKey.last_used_at`` is kept to this resolution: one write per key per minute, not per call.
+KEY_USE_RESOLUTION = timedelta(minutes=1)
 
 
 def verify_credentials(
@@ -114,6 +116,14 @@ def principal_from_api_key(session: Session, *, key: str) -> Principal:
     if stored is None or stored.revoked_at is not None:
         raise UnauthenticatedError("API key is invalid", code="invalid_api_key")
     return Principal(user_id=None, team_roles={stored.team_id: stored.role}, api_key_id=stored.id)
+
+
+def record_api_key_use(session: Session, *, api_key_id: int) -> bool:
+    """Note that a key was used, at most once per :data:`KEY_USE_RESOLUTION` across processes."""
+    now = utcnow()
+    return repository.touch_api_key(
+        session, api_key_id, now=now, stale_before=now - KEY_USE_RESOLUTION
+    )
 
 
 def _record_session_event(session: Session, action: str, *, user_id: int, family_id: str) -> None:

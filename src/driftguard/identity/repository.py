@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -99,6 +100,20 @@ def active_user_in_live_session(session: Session, user_id: int, family_id: str) 
 
 def get_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
+
+
+def touch_api_key(session: Session, key_id: int, *, now: datetime, stale_before: datetime) -> bool:
+    """Set ``last_used_at`` unless another request already did after ``stale_before``."""
+    result = session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at < stale_before),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 def get_api_key(session: Session, team_id: int, key_id: int) -> ApiKey | None:

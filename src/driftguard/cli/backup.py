@@ -1,0 +1,131 @@
+"""``driftguard backup FILE`` and ``driftguard restore FILE``, each verified.
+
+A restore checks the archive whole (shape, payload checksum) before it touches the target; on
+SQLite it also verifies the unpacked copy (integrity, row counts, checksums, audit chain) first.
+After the restore the target itself is verified: every table's row count and checksum match the
+manifest, the audit chain holds, and the schema is at the backup's migration revision.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Engine
+
+from driftguard.audit import service as audit
+from driftguard.cli.errors import exit_on_domain_error
+from driftguard.db import backup as archive
+from driftguard.db import migrate
+from driftguard.db.engine import build_engine
+from driftguard.db.fingerprint import differences, fingerprint_database
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.errors import ConflictError, ErrorDetail, InvalidError
+from driftguard.settings import load_settings
+
+BackupFile = Annotated[Path, typer.Argument(help="the backup archive", dir_okay=False)]
+
+
+def verify_database(engine: Engine, manifest: archive.Manifest) -> list[str]:
+    """Everything that does not match the manifest, or an empty list."""
+    with engine.connect() as connection:
+        problems = differences(manifest.tables, fingerprint_database(connection))
+    revision = migrate.current_revision(engine)
+    if revision != manifest.revision:
+        problems.append(f"schema at revision {revision}, the backup is at {manifest.revision}")
+    if manifest.revision is not None:
+        with unit_of_work(build_session_factory(engine)) as session:
+            result = audit.verify(session)
+        if not result.ok:
+            problems.append(f"audit chain broken at seq {result.first_bad_seq}: {result.reason}")
+    return problems
+
+
+def _refuse(message: str, problems: list[str]) -> InvalidError:
+    return InvalidError(
+        message,
+        code="restore_verification_failed",
+        details=[ErrorDetail(loc="database", msg=p) for p in problems],
+    )
+
+
+def _check_revision_known(revision: str | None) -> None:
+    if revision is None:
+        return
+    try:
+        ScriptDirectory.from_config(migrate.alembic_config()).get_revision(revision)
+    except CommandError as exc:
+        raise archive.bad_backup(
+            f"the backup is at migration {revision}, which this DriftGuard does not know "
+            "(restore it with the version that made it)"
+        ) from exc
+
+
+def backup(file: BackupFile) -> None:
+    """Back up the configured database to FILE (SQLite online backup or pg_dump)."""
+    engine = build_engine(load_settings())
+    try:
+        with exit_on_domain_error():
+            manifest = archive.write_backup(engine, file.resolve())
+    finally:
+        engine.dispose()
+    rows = sum(t.rows for t in manifest.tables.values())
+    typer.echo(
+        f"backup written to {file}: {manifest.backend}, revision {manifest.revision}, "
+        f"{len(manifest.tables)} tables, {rows} rows, sha256 {manifest.payload_sha256[:16]}…"
+    )
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="the backup archive", exists=True, dir_okay=False)],
+    replace: Annotated[
+        bool, typer.Option("--replace", help="overwrite a database that already has tables")
+    ] = False,
+) -> None:
+    """Restore FILE into the configured database, then verify it. Stop the servers first."""
+    engine = build_engine(load_settings())
+    try:
+        with exit_on_domain_error(), tempfile.TemporaryDirectory() as work:
+            manifest = _restore(file, engine, Path(work), replace=replace)
+    finally:
+        engine.dispose()
+    head = migrate.head_revision()
+    typer.echo(
+        f"restored and verified {len(manifest.tables)} tables "
+        f"({sum(t.rows for t in manifest.tables.values())} rows), audit chain ok, "
+        f"revision {manifest.revision}"
+        + ("" if manifest.revision == head else f"; run `driftguard db upgrade` to reach {head}")
+    )
+
+
+def _restore(file: Path, engine: Engine, work: Path, *, replace: bool) -> archive.Manifest:
+    staged = archive.open_backup(file, work)
+    manifest = staged.manifest
+    target = archive.backend_of(engine)
+    if manifest.backend != target:
+        raise archive.bad_backup(f"a {manifest.backend} backup cannot restore into {target}")
+    _check_revision_known(manifest.revision)
+    if manifest.backend == "sqlite":
+        with archive.sqlite_file_engine(staged.payload) as copy:
+            problems = verify_database(copy, manifest)
+        if problems:
+            raise _refuse("the backup does not verify; the target was not touched", problems)
+    else:
+        archive.check_postgres_payload(engine, staged.payload)
+    if not replace and not archive.is_empty(engine):
+        raise ConflictError(
+            "the target database is not empty; pass --replace to overwrite it",
+            code="target_not_empty",
+        )
+    if manifest.backend == "sqlite":
+        archive.restore_sqlite(staged.payload, engine)
+    else:
+        archive.restore_postgres(staged.payload, engine, replace=replace)
+    problems = verify_database(engine, manifest)
+    if problems:
+        raise _refuse("the restored database does not match the backup", problems)
+    return manifest
