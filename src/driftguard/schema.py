@@ -9,6 +9,7 @@ TABLE_MODULES = (
     "driftguard.identity.orm",
     "driftguard.registry.orm",
     "driftguard.monitoring.orm",
+    "driftguard.webhooks.orm",
 )
 
 

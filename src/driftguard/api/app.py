@@ -31,6 +31,7 @@ from driftguard.api.routes import (
     predictions,
     teams,
     users,
+    webhooks,
 )
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
@@ -39,6 +40,7 @@ from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
+from driftguard.webhooks.delivery import delivery_loop
 
 API_PREFIX = "/api/v1"
 
@@ -113,13 +115,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if settings.scheduler_enabled
             else None
         )
+        sender = (
+            asyncio.create_task(delivery_loop(app.state.session_factory, settings))
+            if settings.webhook_delivery_enabled
+            else None
+        )
         try:
             yield
         finally:
-            if ticker is not None:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+            for task in (ticker, sender):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             app.state.rate_limiter.close()
             if own_engine:
                 app.state.engine.dispose()
@@ -141,7 +149,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions, alerts, audit):
+    for module in (auth, teams, users, models, predictions, alerts, webhooks, audit):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)

@@ -31,6 +31,7 @@ class Permission(StrEnum):
     PREDICTIONS_WRITE = "predictions:write"
     MONITORING_RUN = "monitoring:run"
     ALERTS_MANAGE = "alerts:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
 
 
@@ -46,6 +47,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.PREDICTIONS_WRITE,
         Permission.MONITORING_RUN,
         Permission.ALERTS_MANAGE,
+        Permission.WEBHOOKS_MANAGE,
     },
     Role.APPROVER: _READ | {Permission.ALERTS_MANAGE},
     Role.VIEWER: _READ,
