@@ -18,7 +18,11 @@ from sqlalchemy.pool import QueuePool
 from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
-from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from driftguard.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    RequireCredentialsMiddleware,
+)
 from driftguard.api.observe import ObserveMiddleware
 from driftguard.api.ratelimit import RateLimiter
 from driftguard.api.routes import (
@@ -28,6 +32,7 @@ from driftguard.api.routes import (
     health,
     metrics,
     models,
+    prediction_files,
     predictions,
     teams,
     users,
@@ -149,25 +154,40 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions, alerts, webhooks, audit):
+    for module in (
+        auth,
+        teams,
+        users,
+        models,
+        predictions,
+        prediction_files,
+        alerts,
+        webhooks,
+        audit,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
 
-    # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
+    # Outermost last: request id → observe (audit) → CORS → credentials present → body size
+    # limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         overrides=[
-            (re.compile(version_path + r"/reference/upload$"), settings.max_upload_bytes),
+            (
+                re.compile(version_path + r"/(reference|predictions)/upload$"),
+                settings.max_upload_bytes,
+            ),
             (
                 re.compile(version_path + r"/(predictions|labels|reference)$"),
                 settings.max_batch_bytes,
             ),
         ],
     )
+    app.add_middleware(RequireCredentialsMiddleware, prefix=API_PREFIX, public=PUBLIC_ROUTES)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

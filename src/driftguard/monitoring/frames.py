@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -14,6 +15,8 @@ import pyarrow.compute as pc
 from driftguard.errors import ErrorDetail, InvalidError
 
 MAX_DETAILS = 20
+# Clocks drift: a prediction timestamp up to this far ahead of ours is accepted.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 # Reserved block columns; ':' cannot occur in a feature name, so they never collide.
 ID, TS, LABEL, SCORE, TAGS = ":id", ":ts", ":label", ":score", ":tags"
 
@@ -176,7 +179,7 @@ def _cast_checked(column: pa.Array, feature: Feature, problems: Problems) -> pa.
         bad = pc.fill_null(pc.or_(pc.is_nan(floats), pc.is_inf(floats)), False)
         bad = bad.to_numpy(zero_copy_only=False)
         if bad.any():
-            problems.add(f"{loc}.{int(bad.argmax())}", "must be a finite number")
+            problems.add(f"rows.{int(bad.argmax())}.{feature.name}", "must be a finite number")
             return None
         return floats
     if feature.kind == "boolean":
