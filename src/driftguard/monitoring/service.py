@@ -223,14 +223,15 @@ def _store(
 
 
 def _store_block(session: Session, version: ModelVersion, table: pa.Table) -> None:
-    ts = table.column(TS).to_pylist()
+    ts = table.column(TS).combine_chunks()
+    span = pc.min_max(ts).as_py()
     block_id = repository.add_block(
-        session, version_id=version.id, first=min(ts), last=max(ts),
+        session, version_id=version.id, first=span["min"], last=span["max"],
         rows=table.num_rows, data=encode_block(table),
     )  # fmt: skip
     repository.add_records(
         session, version_id=version.id, block_id=block_id,
-        ids=table.column(ID).to_pylist(), ts=ts,
+        ids=table.column(ID).combine_chunks(), ts=ts,
     )  # fmt: skip
     _count_new_block(session, version, block_id, table)
 

@@ -185,13 +185,12 @@ def _ids(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
         problems.add(f"rows.{row}.{name}", f"must be 1 to {MAX_ID_LENGTH} characters")
     for row in _first(pc.match_substring_regex(ids, _CONTROL)):
         problems.add(f"rows.{row}.{name}", "must not contain control characters")
-    if pc.count_distinct(ids).as_py() + ids.null_count < len(ids):
-        order = pc.sort_indices(ids)  # stable: of equal ids, the earlier row comes first
-        ordered = ids.take(order)
-        repeats = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1))
-        later = sorted(int(order[i + 1].as_py()) for i in _first(repeats, 20))
-        for row in later[:5]:
-            problems.add(f"rows.{row}.{name}", "repeats an earlier row of this file")
+    order = pc.sort_indices(ids)  # stable: of equal ids, the earlier row comes first
+    ordered = ids.take(order)
+    repeats = pc.equal(ordered.slice(1), ordered.slice(0, max(len(ordered) - 1, 0)))
+    later = sorted(int(order[i + 1].as_py()) for i in _first(repeats, 20))
+    for row in later[:5]:
+        problems.add(f"rows.{row}.{name}", "repeats an earlier row of this file")
     return ids
 
 
