@@ -151,9 +151,8 @@ async def _send_json(base: str, path: str, key: str, bodies: list[bytes], client
 
 
 def json_batches(base: str, path: str, key: str, args: argparse.Namespace) -> float:
-    offset = 10 * args.file_rows * args.repeats
     bodies = [
-        json_batch(predictions("j", 10_000, offset + i * 10_000, 1_000 + i))
+        json_batch(predictions("j", 10_000, i * 10_000, 1_000 + i))
         for i in range(args.json_rows // 10_000)
     ]
     elapsed = asyncio.run(_send_json(base, path, key, bodies, args.clients))
