@@ -83,8 +83,9 @@ def seed(url: str, rows: int, block_rows: int) -> int:
                 data=encode_block(pa.table(columns)),
             )  # fmt: skip
             repository.add_records(
-                session, version_id=version_id, block_id=block_id, ids=ids, ts=ts
-            )
+                session, version_id=version_id, block_id=block_id, ids=columns[ID],
+                ts=columns[TS],
+            )  # fmt: skip
     engine.dispose()
     return version_id
 

@@ -11,6 +11,7 @@ TABLE_MODULES = (
     "driftguard.monitoring.orm",
     "driftguard.policies.orm",
     "driftguard.governance.orm",
+    "driftguard.webhooks.orm",
 )
 
 

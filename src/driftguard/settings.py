@@ -70,6 +70,17 @@ class Settings(BaseSettings):
     deployment_environments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["staging", "production"], min_length=1
     )
+    # Alert webhooks: each server process sends due deliveries every tick (embedded mode).
+    webhook_delivery_enabled: bool = True
+    webhook_tick_seconds: float = Field(default=2.0, ge=0.05)
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    # The wait before retry n is backoff * 2**(n-1), capped.
+    webhook_backoff_seconds: float = Field(default=30.0, ge=0)
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600.0, ge=0)
+    # Targets on loopback, private or link-local addresses are refused unless allowed, so a
+    # webhook cannot be aimed at the server itself or its internal network.
+    webhook_allow_private_targets: bool = False
 
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)

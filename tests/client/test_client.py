@@ -36,6 +36,17 @@ def sdk(
     return Client(api_key=key.json()["key"], http=client, backoff_seconds=0)
 
 
+def record_paths(sdk: Client) -> None:
+    paths: list[str] = []
+    sdk._http.event_hooks = {"request": [lambda r: paths.append(r.url.path)], "response": []}
+    sdk.sent_paths = paths  # type: ignore[attr-defined]
+
+
+def sent_paths(sdk: Client) -> list[str]:
+    paths: list[str] = sdk.sent_paths  # type: ignore[attr-defined]
+    return paths
+
+
 def frame(count: int, start: int = 0) -> pd.DataFrame:
     rows = prediction_rows(count, start=start)
     return pd.DataFrame(
@@ -54,11 +65,16 @@ def frame(count: int, start: int = 0) -> pd.DataFrame:
 def test_the_sdk_round_trip_from_pandas(sdk: Client) -> None:
     reference = sdk.set_reference("credit-pd", 1, pd.DataFrame(reference_rows(300)))
     assert reference["row_count"] == 300
+    record_paths(sdk)
     logged = sdk.log_predictions(
         "credit-pd", 1, frame(25_000), id_col="id", timestamp_col="ts",
         prediction_col="label", score_col="score", sensitive_cols=["gender"],
     )  # fmt: skip
     assert logged == {"received": 25_000, "new": 25_000, "duplicates": 0}
+    # More than one JSON batch's worth goes as one Parquet file.
+    assert [p for p in sent_paths(sdk) if "predictions" in p] == [
+        "/api/v1/models/1/versions/1/predictions/upload"
+    ]
     again = sdk.log_predictions(
         "credit-pd", 1, frame(10, start=24_995), id_col="id", timestamp_col="ts",
         prediction_col="label", score_col="score",
@@ -128,7 +144,14 @@ def test_the_log_command_sends_a_file(
 ) -> None:
     path = tmp_path / "predictions.parquet"
     pq.write_table(pa.Table.from_pandas(frame(120), preserve_index=False), path)
-    monkeypatch.setattr(log_command, "make_client", lambda: sdk)
+
+    class Borrowed(Client):
+        def close(self) -> None:  # the test's HTTP client outlives each command
+            return None
+
+    key = sdk._headers["X-API-Key"]
+    monkeypatch.setattr(log_command, "make_client", lambda: Borrowed(api_key=key, http=sdk._http))
+    record_paths(sdk)
     result = CliRunner().invoke(
         app,
         ["log", "predictions", str(path), "--model", "credit-pd", "--version", "1",
@@ -137,8 +160,21 @@ def test_the_log_command_sends_a_file(
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "received 120, new 120, duplicates 0" in result.output
+    # The file went as one file upload, not as JSON batches.
+    assert sent_paths(sdk)[-1].endswith("/predictions/upload")
     bad = CliRunner().invoke(
         app, ["log", "predictions", str(path), "--model", "credit-pd", "--version", "1"]
     )
     assert bad.exit_code == 3
-    assert "prediction_col" in bad.output
+    assert "columns.prediction_id: is missing" in bad.output
+
+
+def test_files_are_sent_as_they_are(sdk: Client, tmp_path: Path) -> None:
+    path = tmp_path / "predictions.csv"
+    frame(40).rename(columns={"id": "prediction_id", "ts": "timestamp"}).to_csv(path, index=False)
+    first = sdk.upload_predictions("credit-pd", 1, path)
+    assert first == {**first, "received": 40, "new": 40, "duplicates": 0}
+    again = sdk.upload_predictions("credit-pd", 1, path)  # same file: the first answer replayed
+    assert again == first
+    with pytest.raises(ValueError, match="must end in one of"):
+        sdk.upload_predictions("credit-pd", 1, tmp_path / "predictions.xlsx")

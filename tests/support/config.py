@@ -19,6 +19,8 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
         "argon2_parallelism": 1,
         # Tests run scheduled monitoring by calling it, not on a background timer.
         "scheduler_enabled": False,
+        # Likewise webhook delivery: tests call deliver_due and send only to loopback receivers.
+        "webhook_delivery_enabled": False,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -19,7 +19,11 @@ from sqlalchemy.pool import QueuePool
 from driftguard import __version__
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
-from driftguard.api.middleware import BodySizeLimitMiddleware, RequestIdMiddleware
+from driftguard.api.middleware import (
+    BodySizeLimitMiddleware,
+    RequestIdMiddleware,
+    RequireCredentialsMiddleware,
+)
 from driftguard.api.observe import ObserveMiddleware
 from driftguard.api.ratelimit import RateLimiter
 from driftguard.api.routes import (
@@ -31,11 +35,13 @@ from driftguard.api.routes import (
     metrics,
     models,
     policies,
+    prediction_files,
     predictions,
     risk,
     simulations,
     teams,
     users,
+    webhooks,
 )
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
@@ -46,6 +52,7 @@ from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
+from driftguard.webhooks.delivery import delivery_loop
 
 API_PREFIX = "/api/v1"
 
@@ -126,13 +133,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             if settings.scheduler_enabled
             else None
         )
+        sender = (
+            asyncio.create_task(delivery_loop(app.state.session_factory, settings))
+            if settings.webhook_delivery_enabled
+            else None
+        )
         try:
             yield
         finally:
-            if ticker is not None:
-                ticker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticker
+            for task in (ticker, sender):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             app.state.rate_limiter.close()
             if own_engine:
                 app.state.engine.dispose()
@@ -156,27 +169,32 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
-        auth, teams, users, models, predictions, alerts, audit, policies, deployments, risk,
-        simulations,
+        auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
+        policies, deployments, risk, simulations,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
 
-    # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
+    # Outermost last: request id → observe (audit) → CORS → credentials present → body size
+    # limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         overrides=[
-            (re.compile(version_path + r"/reference/upload$"), settings.max_upload_bytes),
+            (
+                re.compile(version_path + r"/(reference|predictions)/upload$"),
+                settings.max_upload_bytes,
+            ),
             (
                 re.compile(version_path + r"/(predictions|labels|reference)$"),
                 settings.max_batch_bytes,
             ),
         ],
     )
+    app.add_middleware(RequireCredentialsMiddleware, prefix=API_PREFIX, public=PUBLIC_ROUTES)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

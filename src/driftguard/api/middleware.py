@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and the request body size limit."""
+"""Pure ASGI middleware: request ids, credentials before bodies, the body size limit."""
 
 from __future__ import annotations
 
@@ -84,24 +84,67 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     async def _reject(self, scope: Scope, send: Send, max_bytes: int) -> None:
-        request_id = scope.get("state", {}).get("request_id", "")
-        body = json.dumps(
-            {
-                "error": "too_large",
-                "message": f"request body exceeds {max_bytes} bytes",
-                "details": [],
-                "request_id": request_id,
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
+        await _send_json(scope, send, 413, "too_large", f"request body exceeds {max_bytes} bytes")
+
+
+class RequireCredentialsMiddleware:
+    """401 at once for a request that could carry a body but carries no credentials at all,
+    before anything reads the body (FastAPI parses a body before it runs the dependencies that
+    authenticate). Whether credentials are *valid* is the routes' business; only the reviewed
+    public routes are let through without any.
+    """
+
+    _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+    def __init__(self, app: ASGIApp, *, prefix: str, public: frozenset[tuple[str, str]]) -> None:
+        self.app = app
+        self.prefix = prefix
+        self.public = public
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._needs_credentials(scope):
+            headers = dict(scope["headers"])
+            if b"authorization" not in headers and b"x-api-key" not in headers:
+                await _send_json(
+                    scope, send, 401, "unauthenticated", "authentication required",
+                    extra_headers=[(b"www-authenticate", b"Bearer")],
+                )  # fmt: skip
+                return
+        await self.app(scope, receive, send)
+
+    def _needs_credentials(self, scope: Scope) -> bool:
+        method, path = scope["method"], scope["path"]
+        return (
+            method in self._BODY_METHODS
+            and path.startswith(self.prefix)
+            and (method, path) not in self.public
         )
-        await send({"type": "http.response.body", "body": body})
+
+
+async def _send_json(
+    scope: Scope,
+    send: Send,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    extra_headers: Sequence[tuple[bytes, bytes]] = (),
+) -> None:
+    """An error in the API's one shape, sent without reading the request body."""
+    request_id = scope.get("state", {}).get("request_id", "")
+    body = json.dumps(
+        {"error": code, "message": message, "details": [], "request_id": request_id}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+                *extra_headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

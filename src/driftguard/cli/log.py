@@ -1,4 +1,4 @@
-"""``driftguard log``: send a file of predictions or labels to a DriftGuard server (the SDK's
+"""``driftguard log``: send a file of predictions to a DriftGuard server (the SDK's
 command-line counterpart; reads DRIFTGUARD_URL and DRIFTGUARD_API_KEY)."""
 
 from __future__ import annotations
@@ -6,26 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import typer
 
 from driftguard.client import Client, DriftGuardAPIError
+from driftguard.client._client import FILE_ROWS, FILE_TYPES
 
-log_app = typer.Typer(help="Send predictions or labels from a file.", no_args_is_help=True)
+log_app = typer.Typer(help="Send predictions from a file.", no_args_is_help=True)
 
 
 def make_client() -> Client:
     return Client()
-
-
-def read_table(path: Path) -> pa.Table:
-    if path.suffix.lower() == ".parquet":
-        return pq.read_table(path)
-    if path.suffix.lower() == ".csv":
-        return pa_csv.read_csv(path)
-    raise typer.BadParameter("must be a .csv or .parquet file", param_hint="FILE")
 
 
 Model = Annotated[str, typer.Option("--model", help="model name or id")]
@@ -43,17 +34,30 @@ def log_predictions(
     version: Version,
     id_col: Annotated[str, typer.Option(help="prediction id column")] = "prediction_id",
     timestamp_col: Annotated[str, typer.Option(help="timestamp column")] = "timestamp",
-    prediction_col: Annotated[str | None, typer.Option(help="predicted label column")] = None,
-    score_col: Annotated[str | None, typer.Option(help="score column")] = None,
+    prediction_col: Annotated[str, typer.Option(help="predicted label column")] = "label",
+    score_col: Annotated[str, typer.Option(help="score column")] = "score",
 ) -> None:
-    """Log the predictions in FILE (CSV or Parquet), 10,000 rows per request."""
-    table = read_table(file)
+    """Send the predictions in FILE (CSV, Parquet or Arrow IPC) as a file upload: stored whole
+    or not at all. A Parquet file over 1,000,000 rows goes in parts of that size."""
+    if file.suffix.lower() not in FILE_TYPES:
+        raise typer.BadParameter(
+            f"must end in one of {', '.join(sorted(FILE_TYPES))}", param_hint="FILE"
+        )
     with make_client() as client:
         try:
-            result = client.log_predictions(
-                _model(model), version, table, id_col=id_col, timestamp_col=timestamp_col,
-                prediction_col=prediction_col, score_col=score_col,
-            )  # fmt: skip
+            if file.suffix.lower() == ".parquet" and pq.read_metadata(file).num_rows > FILE_ROWS:
+                table = pq.read_table(file)
+                result = client.log_predictions(
+                    _model(model), version, table, id_col=id_col, timestamp_col=timestamp_col,
+                    prediction_col=prediction_col if prediction_col in table.column_names
+                    else None,
+                    score_col=score_col if score_col in table.column_names else None,
+                )  # fmt: skip
+            else:
+                result = client.upload_predictions(
+                    _model(model), version, file, id_col=id_col, timestamp_col=timestamp_col,
+                    label_col=prediction_col, score_col=score_col,
+                )  # fmt: skip
         except (DriftGuardAPIError, LookupError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             for detail in getattr(exc, "details", [])[:20]:

@@ -6,6 +6,7 @@ import os
 import time
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -15,6 +16,15 @@ import httpx2
 
 
 BATCH_ROWS = 10_000
+FILE_ROWS = 1_000_000
+PARQUET = "application/vnd.apache.parquet"
+FILE_TYPES = {
+    ".parquet": PARQUET,
+    ".csv": "text/csv",
+    ".arrow": "application/vnd.apache.arrow.file",
+    ".feather": "application/vnd.apache.arrow.file",
+    ".arrows": "application/vnd.apache.arrow.stream",
+}
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
@@ -76,17 +86,26 @@ class Client:
 
     def _request(
         self, method: str, path: str, *, json: Any = None, params: Any = None,
-        idempotency_key: str | None = None,
+        idempotency_key: str | None = None, content: bytes | Path | None = None,
+        content_type: str | None = None,
     ) -> Any:  # fmt: skip
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
+        if content_type is not None:
+            headers["Content-Type"] = content_type
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
-                response = self._http.request(
-                    method, path, json=json, params=params, headers=headers
-                )
+                if isinstance(content, Path):  # streamed from disk, from the start each try
+                    with content.open("rb") as stream:
+                        response = self._http.request(
+                            method, path, content=stream, params=params, headers=headers
+                        )
+                else:
+                    response = self._http.request(
+                        method, path, json=json, content=content, params=params, headers=headers
+                    )
             except httpx2.TransportError:
                 if last:
                     raise
@@ -145,14 +164,15 @@ class Client:
         sensitive_cols: Sequence[str] = (),
         feature_cols: Sequence[str] | None = None,
     ) -> dict[str, int]:
-        """Log predictions from a data frame, in batches of 10,000, each retried safely.
+        """Log predictions from a data frame: up to 10,000 rows as JSON, more as Parquet files
+        of up to 1,000,000 rows; each request is retried safely.
 
         Feature columns are every column other than the id, timestamp, prediction and score
         columns (or ``feature_cols``); ``sensitive_cols`` are sent alongside as attributes.
         """
         if prediction_col is None and score_col is None:
             raise ValueError("prediction_col/score_col: give at least one")
-        from driftguard.client._frames import chunks, prediction_rows, to_arrow
+        from driftguard.client._frames import chunks, parquet_bytes, prediction_rows, to_arrow
 
         table = to_arrow(data)
         reserved = {id_col, timestamp_col, prediction_col, score_col}
@@ -160,6 +180,18 @@ class Client:
         features += [c for c in sensitive_cols if c not in features]
         path = f"{self._version_path(model, version)}/predictions"
         totals = {"received": 0, "new": 0, "duplicates": 0}
+        if table.num_rows > BATCH_ROWS:
+            # Big frames go as Parquet files of up to a million rows: one request, one check.
+            columns = [id_col, timestamp_col, prediction_col, score_col, *features]
+            params = {"id_col": id_col, "timestamp_col": timestamp_col}
+            params |= {"label_col": prediction_col} if prediction_col else {}
+            params |= {"score_col": score_col} if score_col else {}
+            for chunk in chunks(table, FILE_ROWS):
+                data = parquet_bytes(chunk.select([c for c in columns if c is not None]))
+                result = self._upload(path + "/upload", data, PARQUET, params)
+                for name in totals:
+                    totals[name] += int(result[name])
+            return totals
         for chunk in chunks(table, BATCH_ROWS):
             rows = prediction_rows(
                 chunk, id_col=id_col, timestamp_col=timestamp_col, prediction_col=prediction_col,
@@ -172,6 +204,51 @@ class Client:
             for name in totals:
                 totals[name] += int(result[name])
         return totals
+
+    def upload_predictions(
+        self,
+        model: int | str,
+        version: int,
+        file: str | Path,
+        *,
+        id_col: str = "prediction_id",
+        timestamp_col: str = "timestamp",
+        label_col: str = "label",
+        score_col: str = "score",
+    ) -> dict[str, int]:
+        """Send a CSV, Parquet or Arrow IPC file of up to 1,000,000 predictions as it is.
+
+        Columns: the id, the timestamp (with a time zone), the predicted label and/or score,
+        and the version's features. Stored whole or not at all; retried safely.
+        """
+        source = Path(file)
+        kind = FILE_TYPES.get(source.suffix.lower())
+        if kind is None:
+            raise ValueError(f"file: must end in one of {', '.join(sorted(FILE_TYPES))}")
+        params = {
+            "id_col": id_col, "timestamp_col": timestamp_col, "label_col": label_col,
+            "score_col": score_col,
+        }  # fmt: skip
+        path = f"{self._version_path(model, version)}/predictions/upload"
+        result: dict[str, int] = self._upload(path, source, kind, params)
+        return result
+
+    def _upload(
+        self, path: str, data: bytes | Path, content_type: str, params: dict[str, str]
+    ) -> Any:
+        # Same file and columns, same key: a retry after a lost response replays the answer.
+        digest = hashlib.sha256(json.dumps([path, params], sort_keys=True).encode())
+        if isinstance(data, Path):
+            with data.open("rb") as handle:
+                while block := handle.read(1 << 20):
+                    digest.update(block)
+        else:
+            digest.update(data)
+        key = "sdk-" + digest.hexdigest()[:40]
+        return self._request(
+            "POST", path, params=params, content=data, content_type=content_type,
+            idempotency_key=key,
+        )  # fmt: skip
 
     def log_labels(
         self, model: int | str, version: int, data: Any, *, id_col: str, label_col: str

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 
 def to_arrow(data: Any) -> pa.Table:
@@ -67,3 +68,9 @@ def prediction_rows(
 
 def records(table: pa.Table) -> list[dict[str, Any]]:
     return [{k: _clean(v) for k, v in row.items()} for row in table.to_pylist()]
+
+
+def parquet_bytes(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, compression="zstd")
+    return bytes(sink.getvalue())

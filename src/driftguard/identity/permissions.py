@@ -31,6 +31,7 @@ class Permission(StrEnum):
     PREDICTIONS_WRITE = "predictions:write"
     MONITORING_RUN = "monitoring:run"
     ALERTS_MANAGE = "alerts:manage"
+    WEBHOOKS_MANAGE = "webhooks:manage"
     AUDIT_READ = "audit:read"
     POLICIES_READ = "policies:read"
     POLICIES_WRITE = "policies:write"
@@ -63,6 +64,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.SIMULATIONS_RUN,
         Permission.DEPLOYMENTS_REQUEST,
         Permission.DEPLOYMENTS_DEPLOY,
+        Permission.WEBHOOKS_MANAGE,
     },
     Role.APPROVER: _READ
     | {Permission.ALERTS_MANAGE, Permission.SIMULATIONS_RUN, Permission.DEPLOYMENTS_APPROVE},

@@ -4,6 +4,7 @@ the window's edges are counted from their rows inside it."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,7 +16,14 @@ from driftguard import stats
 from driftguard.monitoring import repository
 from driftguard.monitoring.blocks import decode_block, in_window
 from driftguard.monitoring.frames import FeatureSchema
-from driftguard.monitoring.reports import feature_drift_row, jsonable, stats_columns
+from driftguard.monitoring.reports import (
+    CORRECTION,
+    feature_drift_row,
+    jsonable,
+    skipped_rows,
+    stats_columns,
+    without,
+)
 
 LOAD_BATCH = 16  # blocks read from the database at a time
 
@@ -68,12 +76,36 @@ def _decoded(session: Session, block_ids: Sequence[int]) -> list[tuple[int, pa.T
 
 
 def counts_drift_report(profile: stats.Profile, counts: stats.WindowCounts) -> dict[str, Any]:
-    drift = stats.score_counts(profile, counts, correction="benjamini-hochberg")
-    features = [feature_drift_row(f, method="ks_grid") for f in drift.features]
+    empty = [
+        index
+        for index, grid in enumerate(counts.grid_counts)
+        if grid is not None and int(counts.bin_counts[index].sum()) == 0
+    ]
+    skipped = [counts.feature_names[i] for i in empty]
+    features: list[dict[str, Any]] = []
+    if len(skipped) < len(counts.feature_names):
+        drift = stats.score_counts(
+            without(profile, skipped), _without(counts, empty), correction=CORRECTION
+        )
+        features = [feature_drift_row(f, method="ks_grid") for f in drift.features]
     report: dict[str, Any] = jsonable(
-        {"method": "counts", "correction": drift.correction, "features": features}
-    )
+        {
+            "method": "counts", "correction": CORRECTION, "features": features,
+            "skipped": skipped_rows(skipped),
+        }
+    )  # fmt: skip
     return report
+
+
+def _without(counts: stats.WindowCounts, drop: Sequence[int]) -> stats.WindowCounts:
+    keep = [i for i in range(len(counts.feature_names)) if i not in drop]
+    return dataclasses.replace(
+        counts,
+        feature_names=tuple(counts.feature_names[i] for i in keep),
+        bin_counts=tuple(counts.bin_counts[i] for i in keep),
+        grid_counts=tuple(counts.grid_counts[i] for i in keep),
+        n_missing=tuple(counts.n_missing[i] for i in keep),
+    )
 
 
 def counts_quality_report(profile: stats.Profile, counts: stats.WindowCounts) -> dict[str, Any]:

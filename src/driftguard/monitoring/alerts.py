@@ -14,6 +14,7 @@ from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, NotFoundError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
+from driftguard.monitoring.alert_events import ESCALATED, OPENED, RESOLVED, announce, escalated
 from driftguard.monitoring.orm import Alert, MonitoringRun
 from driftguard.monitoring.schemas import AlertRead
 from driftguard.policy import Facts, Finding, MonitoringPolicy, evaluate_monitoring
@@ -60,15 +61,20 @@ def apply_findings(
         select(Alert).where(Alert.version_id == version.id, Alert.status.in_(ACTIVE))
     ).all()
     now = utcnow()
+    changes: list[tuple[str, Alert]] = []
     for alert in active:
         key = (alert.rule, alert.subject)
         if key in findings:
+            before = alert.severity
             _refresh(alert, findings.pop(key), run, now)
+            if escalated(before, alert.severity):
+                changes.append((ESCALATED, alert))
         elif key in measured:
             alert.status, alert.resolved_at = "resolved", now
             alert.resolution = (
                 f"condition cleared in the window ending {run.window_end.isoformat()}"
             )
+            changes.append((RESOLVED, alert))
     for finding in findings.values():
         alert = Alert(
             team_id=model.team_id, model_id=model.id, version_id=version.id, rule=finding.rule,
@@ -76,7 +82,9 @@ def apply_findings(
         )  # fmt: skip
         _refresh(alert, finding, run, now)
         session.add(alert)
+        changes.append((OPENED, alert))
     session.flush()
+    announce(session, changes, model_name=model.name, version_number=version.number)
 
 
 def _refresh(alert: Alert, finding: Finding, run: MonitoringRun, now: datetime) -> None:
@@ -147,6 +155,11 @@ def resolve(session: Session, *, principal: Principal, alert_id: int, comment: s
     alert.status, alert.resolved_at = "resolved", utcnow()
     alert.resolved_by_id, alert.resolution = principal.user_id, comment or "resolved by hand"
     session.flush()
+    model = session.get(RegisteredModel, alert.model_id)
+    version = session.get(ModelVersion, alert.version_id)
+    assert model is not None  # alerts cascade with their model and version
+    assert version is not None
+    announce(session, [(RESOLVED, alert)], model_name=model.name, version_number=version.number)
     read = AlertRead.model_validate(alert)
     after = {"status": read.status, "resolution": read.resolution}
     audit.record(

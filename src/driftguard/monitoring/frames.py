@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -14,6 +15,8 @@ import pyarrow.compute as pc
 from driftguard.errors import ErrorDetail, InvalidError
 
 MAX_DETAILS = 20
+# Clocks drift: a prediction timestamp up to this far ahead of ours is accepted.
+FUTURE_TOLERANCE = timedelta(minutes=5)
 # Reserved block columns; ':' cannot occur in a feature name, so they never collide.
 ID, TS, LABEL, SCORE, TAGS = ":id", ":ts", ":label", ":score", ":tags"
 
@@ -109,21 +112,50 @@ def feature_columns_from_rows(
     rows: Sequence[Mapping[str, object]], schema: FeatureSchema, *, loc: str, problems: Problems
 ) -> dict[str, pa.Array]:
     """Columns from row dicts; ``loc`` is the location prefix, e.g. ``"rows.{i}.features"``."""
-    known = set(schema.names)
-    required = schema.required()
-    values: dict[str, list[object]] = {f.name: [] for f in schema.features}
+    known = frozenset(schema.names)
+    required = frozenset(schema.required())
     for index, row in enumerate(rows):
-        where = loc.format(i=index)
-        for key in row:
-            if key not in known:
+        unknown, missing = row.keys() - known, required - row.keys()
+        if unknown or missing:
+            where = loc.format(i=index)
+            for key in sorted(unknown):
                 problems.add(f"{where}.{key}", "is not a feature of this model version")
-        for name in required:
-            if name not in row:
+            for name in sorted(missing):
                 problems.add(f"{where}.{name}", "is missing")
-        for feature in schema.features:
-            raw = row.get(feature.name)
-            values[feature.name].append(_cell(feature, raw, f"{where}.{feature.name}", problems))
-    return {f.name: pa.array(values[f.name], type=f.arrow_type) for f in schema.features}
+    columns: dict[str, pa.Array] = {}
+    for feature in schema.features:
+        values = [row.get(feature.name) for row in rows]
+        column = _fast_column(feature, values)
+        if column is None:  # something to fix or to report: go value by value
+            cells = [
+                _cell(feature, raw, f"{loc.format(i=index)}.{feature.name}", problems)
+                for index, raw in enumerate(values)
+            ]
+            column = pa.array(cells, type=feature.arrow_type)
+        columns[feature.name] = column
+    return columns
+
+
+_NONE = type(None)
+_PLAIN = {
+    "numeric": frozenset({int, float, _NONE}),
+    "boolean": frozenset({bool, _NONE}),
+    "categorical": frozenset({str, _NONE}),
+}
+
+
+def _fast_column(feature: Feature, values: list[object]) -> pa.Array | None:
+    """The column in one conversion when every value is plainly acceptable; else None."""
+    if not set(map(type, values)) <= _PLAIN.get(feature.kind, _PLAIN["categorical"]):
+        return None
+    try:
+        column = pa.array(values, type=feature.arrow_type)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None  # e.g. an integer beyond a double's exact range
+    if feature.kind == "numeric":
+        finite = pc.all(pc.is_finite(column)).as_py()  # None when every value is missing
+        return None if finite is False else column
+    return column
 
 
 def feature_columns_from_table(
@@ -176,7 +208,7 @@ def _cast_checked(column: pa.Array, feature: Feature, problems: Problems) -> pa.
         bad = pc.fill_null(pc.or_(pc.is_nan(floats), pc.is_inf(floats)), False)
         bad = bad.to_numpy(zero_copy_only=False)
         if bad.any():
-            problems.add(f"{loc}.{int(bad.argmax())}", "must be a finite number")
+            problems.add(f"rows.{int(bad.argmax())}.{feature.name}", "must be a finite number")
             return None
         return floats
     if feature.kind == "boolean":

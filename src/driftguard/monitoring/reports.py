@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -93,12 +93,42 @@ def feature_drift_row(
     }
 
 
+# A numeric feature with no value in the window has no distribution to compare: its drift is
+# skipped with this reason, and data quality reports it as all missing.
+ALL_MISSING = "every value is missing in this window (see data_quality)"
+CORRECTION: Final = "benjamini-hochberg"
+
+
+def without(profile: stats.Profile, skipped: Collection[str]) -> stats.Profile:
+    """The profile less the ``skipped`` features; the id is kept, so counts made with the whole
+    profile (narrowed alike) still match it."""
+    kept = tuple(f for f in profile.features if f.name not in skipped)
+    return dataclasses.replace(profile, features=kept)
+
+
+def skipped_rows(skipped: Collection[str]) -> list[dict[str, str]]:
+    return [{"feature": name, "reason": ALL_MISSING} for name in skipped]
+
+
 def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
-    drift = stats.score_window(profile, data, correction="benjamini-hochberg", nan_policy="omit")
-    features = [feature_drift_row(f, method="ks") for f in drift.features]
+    skipped = [
+        f.name
+        for f in profile.features
+        if f.kind == "numeric" and bool(np.isnan(data[f.name]).all())
+    ]
+    features: list[dict[str, Any]] = []
+    if len(skipped) < len(profile.features):
+        kept = {name: values for name, values in data.items() if name not in skipped}
+        drift = stats.score_window(
+            without(profile, skipped), kept, correction=CORRECTION, nan_policy="omit"
+        )
+        features = [feature_drift_row(f, method="ks") for f in drift.features]
     report: dict[str, Any] = jsonable(
-        {"method": "exact", "correction": drift.correction, "features": features}
-    )
+        {
+            "method": "exact", "correction": CORRECTION, "features": features,
+            "skipped": skipped_rows(skipped),
+        }
+    )  # fmt: skip
     return report
 
 

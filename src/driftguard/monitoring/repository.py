@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, insert, select, update
+import pyarrow as pa
+from sqlalchemy import ColumnElement, and_, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
@@ -52,7 +55,20 @@ def _present(
 
 
 def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
-    return _present(session, PredictionRecord, version_id, ids)
+    """Which of ``ids`` the version has stored, in one statement however many there are."""
+    if not ids:
+        return set()
+    if session.get_bind().dialect.name == "postgresql":
+        query = text(
+            "SELECT prediction_id FROM prediction_records "
+            "WHERE version_id = :version_id AND prediction_id = ANY(:ids)"
+        )
+        return set(session.scalars(query, {"version_id": version_id, "ids": list(ids)}))
+    query = text(
+        "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
+        "AND prediction_id IN (SELECT value FROM json_each(:ids))"
+    )
+    return set(session.scalars(query, {"version_id": version_id, "ids": json.dumps(list(ids))}))
 
 
 def add_block(
@@ -67,14 +83,34 @@ def add_block(
 
 
 def add_records(
-    session: Session, *, version_id: int, block_id: int, ids: Sequence[str], ts: Sequence[datetime]
+    session: Session, *, version_id: int, block_id: int, ids: pa.Array, ts: pa.Array
 ) -> None:
-    session.execute(
-        insert(PredictionRecord),
-        [
-            {"version_id": version_id, "prediction_id": p, "ts": t, "block_id": block_id, "row": i}
-            for i, (p, t) in enumerate(zip(ids, ts, strict=True))
-        ],
+    """One index row per prediction of a block (``ts``: UTC microsecond timestamps).
+
+    Up to a million rows arrive at once, so this goes under the ORM, in the session's own
+    transaction: COPY on PostgreSQL, one prepared ``executemany`` on SQLite, with timestamps
+    written as the ORM's UTC column type writes them.
+    """
+    # The values are UTC; as naive timestamps they print as "YYYY-MM-DD HH:MM:SS.ffffff".
+    stamps = ts.cast(pa.timestamp("us")).cast(pa.string()).to_pylist()
+    rows = zip(
+        itertools.repeat(version_id), ids.to_pylist(), stamps, itertools.repeat(block_id),
+        itertools.count(), strict=False,
+    )  # fmt: skip
+    raw = session.connection().connection.driver_connection
+    assert raw is not None
+    if session.get_bind().dialect.name == "postgresql":
+        copy_sql = (
+            'COPY prediction_records (version_id, prediction_id, ts, block_id, "row") FROM STDIN'
+        )
+        with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for version, prediction, stamp, block, row in rows:
+                copy.write_row((version, prediction, stamp + "+00", block, row))
+        return
+    raw.cursor().executemany(
+        "INSERT INTO prediction_records (version_id, prediction_id, ts, block_id, row) "
+        "VALUES (?, ?, ?, ?, ?)",
+        rows,
     )
 
 

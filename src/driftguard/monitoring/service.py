@@ -6,10 +6,11 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from driftguard import stats
@@ -22,6 +23,7 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import count_table
 from driftguard.monitoring.blocks import decode_block, encode_block, in_window
 from driftguard.monitoring.frames import (
+    FUTURE_TOLERANCE,
     ID,
     LABEL,
     SCORE,
@@ -41,14 +43,15 @@ from driftguard.monitoring.schemas import (
     PredictionBatch,
     ReferenceRead,
 )
+from driftguard.monitoring.uploads import FileColumns, FileFormat, read_predictions
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, Stage
 
-# Clocks drift: a timestamp up to this far ahead of ours is accepted.
-FUTURE_TOLERANCE = timedelta(minutes=5)
+# Rows per stored block when a file is split (blocks are cut in time order).
+FILE_BLOCK_ROWS = 100_000
 
 
-def _writable_version(
+def _checked_version(
     session: Session, *, principal: Principal, model_id: int, number: int
 ) -> ModelVersion:
     model, version = registry_service.resolve_version(
@@ -57,6 +60,18 @@ def _writable_version(
     principal.require_in_team(Permission.PREDICTIONS_WRITE, model.team_id)
     if version.stage is Stage.ARCHIVED or model.archived_at is not None:
         raise ConflictError(f"version {number} is archived; it takes no new data", code="archived")
+    return version
+
+
+def check_writable(session: Session, *, principal: Principal, model_id: int, number: int) -> None:
+    """Raise unless the caller may log data to the version (no lock taken)."""
+    _checked_version(session, principal=principal, model_id=model_id, number=number)
+
+
+def _writable_version(
+    session: Session, *, principal: Principal, model_id: int, number: int
+) -> ModelVersion:
+    version = _checked_version(session, principal=principal, model_id=model_id, number=number)
     repository.lock_version(session, version.id)
     return version
 
@@ -118,17 +133,70 @@ def log_predictions(
 ) -> IngestResult:
     """Store a batch whole or not at all; rows whose ``prediction_id`` is known are skipped."""
     version = _writable_version(session, principal=principal, model_id=model_id, number=number)
-    request_hash = hashlib.sha256(batch.model_dump_json().encode()).hexdigest()
-    if idempotency_key is not None:
-        receipt = repository.get_receipt(session, version.id, idempotency_key)
-        if receipt is not None:
-            if receipt.request_hash != request_hash:
-                raise ConflictError(
-                    "Idempotency-Key was already used for a different request",
-                    code="idempotency_key_reused",
-                )
-            return IngestResult.model_validate_json(receipt.response)
+    # Only a keyed request is ever compared with another (serialising 10,000 rows costs).
+    request_hash = (
+        "" if idempotency_key is None
+        else hashlib.sha256(batch.model_dump_json().encode()).hexdigest()
+    )  # fmt: skip
+    replay = _replay(session, version.id, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
     table = _batch_table(batch, FeatureSchema.from_version(version.features))
+    return _store(session, principal, version, table, idempotency_key, request_hash)
+
+
+def log_prediction_file(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    file: BinaryIO,
+    file_format: FileFormat,
+    columns: FileColumns,
+    request_hash: str,
+    idempotency_key: str | None = None,
+) -> IngestResult:
+    """Store a file of up to 1,000,000 predictions whole or not at all, as JSON batches are.
+
+    ``request_hash`` identifies the request (the file's bytes and ``columns``) for the
+    ``Idempotency-Key``. The caller's right to write is checked before the file is read.
+    """
+    version = _writable_version(session, principal=principal, model_id=model_id, number=number)
+    replay = _replay(session, version.id, idempotency_key, request_hash)
+    if replay is not None:
+        return replay
+    schema = FeatureSchema.from_version(version.features)
+    table = read_predictions(file, file_format, schema, columns)
+    return _store(session, principal, version, table, idempotency_key, request_hash)
+
+
+def _replay(
+    session: Session, version_id: int, idempotency_key: str | None, request_hash: str
+) -> IngestResult | None:
+    """The first response to a request retried with its ``Idempotency-Key``."""
+    if idempotency_key is None:
+        return None
+    receipt = repository.get_receipt(session, version_id, idempotency_key)
+    if receipt is None:
+        return None
+    if receipt.request_hash != request_hash:
+        raise ConflictError(
+            "Idempotency-Key was already used for a different request",
+            code="idempotency_key_reused",
+        )
+    return IngestResult.model_validate_json(receipt.response)
+
+
+def _store(
+    session: Session,
+    principal: Principal,
+    version: ModelVersion,
+    table: pa.Table,
+    idempotency_key: str | None,
+    request_hash: str,
+) -> IngestResult:
+    """Store the rows not stored yet, in time-ordered blocks, with the receipt and audit."""
     ids = table.column(ID).to_pylist()
     known = repository.existing_prediction_ids(session, version.id, ids)
     if known:
@@ -138,17 +206,12 @@ def log_predictions(
         first_timestamp=None, last_timestamp=None,
     )  # fmt: skip
     if table.num_rows:
-        ts = table.column(TS).to_pylist()
-        result.first_timestamp, result.last_timestamp = min(ts), max(ts)
-        block_id = repository.add_block(
-            session, version_id=version.id, first=min(ts), last=max(ts),
-            rows=table.num_rows, data=encode_block(table),
-        )  # fmt: skip
-        repository.add_records(
-            session, version_id=version.id, block_id=block_id,
-            ids=table.column(ID).to_pylist(), ts=ts,
-        )  # fmt: skip
-        _count_new_block(session, version, block_id, table)
+        if table.num_rows > FILE_BLOCK_ROWS:
+            table = table.sort_by(TS)
+        for start in range(0, table.num_rows, FILE_BLOCK_ROWS):
+            _store_block(session, version, table.slice(start, FILE_BLOCK_ROWS))
+        span = pc.min_max(table.column(TS)).as_py()
+        result.first_timestamp, result.last_timestamp = span["min"], span["max"]
     if idempotency_key is not None:
         repository.add_receipt(
             session, version_id=version.id, key=idempotency_key,
@@ -161,6 +224,20 @@ def log_predictions(
             object_id=version.id, after=result.model_dump(),
         )  # fmt: skip
     return result
+
+
+def _store_block(session: Session, version: ModelVersion, table: pa.Table) -> None:
+    ts = table.column(TS).combine_chunks()
+    span = pc.min_max(ts).as_py()
+    block_id = repository.add_block(
+        session, version_id=version.id, first=span["min"], last=span["max"],
+        rows=table.num_rows, data=encode_block(table),
+    )  # fmt: skip
+    repository.add_records(
+        session, version_id=version.id, block_id=block_id,
+        ids=table.column(ID).combine_chunks(), ts=ts,
+    )  # fmt: skip
+    _count_new_block(session, version, block_id, table)
 
 
 def _count_new_block(

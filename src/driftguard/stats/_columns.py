@@ -49,11 +49,18 @@ def split_columns(
 
 
 def numeric_column(
-    values: NDArray[Any], *, name: str, nan_policy: str, copy: bool = False
+    values: NDArray[Any],
+    *,
+    name: str,
+    nan_policy: str,
+    copy: bool = False,
+    allow_all_missing: bool = False,
 ) -> tuple[NDArray[np.float64], int]:
     """Validated float column and its number of NaN values (dropped when ``nan_policy="omit"``).
 
     ``copy=True`` guarantees a private contiguous array (safe to sort in place).
+    ``allow_all_missing`` returns an empty array for an all-NaN column instead of raising
+    (counting: a window part with no values contributes nothing but its missing count).
     """
     check_choice(nan_policy, name="nan_policy", choices=("raise", "omit"))
     arr = as_float_1d(values, name=name, allow_nan=nan_policy == "omit", copy=copy)
@@ -63,7 +70,7 @@ def numeric_column(
     n_missing = int(missing.sum())
     if n_missing:
         arr = arr[~missing]
-        if arr.shape[0] == 0:
+        if arr.shape[0] == 0 and not allow_all_missing:
             raise StatsInputError(name, "has no non-missing values")
     return arr, n_missing
 

@@ -141,7 +141,9 @@ def count_window(
     current : mapping of str to array_like, or array_like of shape (n, k)
         As in :func:`driftguard.stats.score_window`.
     nan_policy : {"raise", "omit"}, default "raise"
-        Reject NaN in numeric columns, or count them in ``n_missing`` and leave them out.
+        Reject NaN in numeric columns, or count them in ``n_missing`` and leave them out. With
+        ``"omit"``, a column with no values at all is all ``n_missing`` and zero counts (it may
+        be merged with parts that have values; :func:`score_counts` needs some).
     unseen_categories : {"pool", "raise"}, default "pool"
     n_jobs : int, optional
         Threads across features (default: all CPUs).
@@ -171,7 +173,9 @@ def count_window(
         if isinstance(fp, NumericFeatureProfile):
             # Sorting once (SIMD) and cutting at the edges beats a branchy binary search of every
             # value into ~2,000 grid edges by about 3x.
-            cur, n_missing = numeric_column(values, name=arg, nan_policy=nan_policy, copy=True)
+            cur, n_missing = numeric_column(
+                values, name=arg, nan_policy=nan_policy, copy=True, allow_all_missing=True
+            )
             cur.sort()
             return counts_sorted(cur, fp.edges), counts_sorted(cur, fp.grid_edges), n_missing
         labels = label_column(values, name=arg)

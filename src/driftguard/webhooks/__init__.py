@@ -1,0 +1,1 @@
+"""Alert webhooks: per-team endpoints, an outbox of deliveries, signed retried delivery."""

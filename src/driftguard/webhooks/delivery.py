@@ -1,0 +1,189 @@
+"""Sending queued deliveries: signed (Standard Webhooks), retried with exponential backoff.
+
+:func:`deliver_due` is a plain function over a session factory and an HTTP client, so the same
+call serves the embedded loop below and a task-queue worker. A claim moves a delivery's
+``next_attempt_at`` past the longest a send can take, so a process that dies mid-send leaves the
+delivery to be retried, never lost; receivers dedupe retries by ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio.to_thread
+import httpx2
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
+
+from driftguard.db.base import utcnow
+from driftguard.db.session import unit_of_work
+from driftguard.settings import Settings
+from driftguard.webhooks import repository
+from driftguard.webhooks.orm import WebhookAttempt, WebhookDelivery
+from driftguard.webhooks.targets import TargetRefusedError, check_resolved
+
+logger = logging.getLogger("driftguard.webhooks")
+CLAIM_BATCH = 50
+USER_AGENT = "DriftGuard-Webhooks/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    delivery_id: int
+    endpoint_id: int
+    message_id: str
+    url: str
+    secret: str
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    attempted_at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def signed_headers(job: Job, moment: datetime) -> dict[str, str]:
+    signature = Webhook(job.secret).sign(job.message_id, moment, job.body)
+    return {
+        "webhook-id": job.message_id,
+        "webhook-timestamp": str(int(moment.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+def backoff(settings: Settings, attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed try."""
+    seconds = settings.webhook_backoff_seconds * 2 ** (attempts - 1)
+    return timedelta(seconds=min(seconds, settings.webhook_backoff_max_seconds))
+
+
+def _lease(settings: Settings) -> timedelta:
+    # Longer than any one send can take (connect + read + write + pool timeouts), plus slack.
+    return timedelta(seconds=4 * settings.webhook_timeout_seconds + 30)
+
+
+def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[Job]:
+    with unit_of_work(factory) as session:
+        jobs = []
+        for delivery, endpoint in repository.claim_due(session, now=now, limit=CLAIM_BATCH):
+            delivery.next_attempt_at = now + _lease(settings)
+            jobs.append(
+                Job(delivery.id, endpoint.id, delivery.message_id, endpoint.url,
+                    endpoint.secret, delivery.body)
+            )  # fmt: skip
+        session.flush()
+    return jobs
+
+
+def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
+    """One try; never raises for the target's faults (they are the outcome)."""
+    moment = utcnow()
+    started = time.perf_counter()
+    status: int | None = None
+    error: str | None = None
+    try:
+        if not settings.webhook_allow_private_targets:
+            check_resolved(job.url)
+        response = http.post(
+            job.url, content=job.body.encode(), headers=signed_headers(job, moment),
+            follow_redirects=False,
+        )  # fmt: skip
+        status = response.status_code
+        if not 200 <= status < 300:
+            error = f"the target answered {status}"
+    except TargetRefusedError as exc:
+        error = f"refused: {exc}"
+    except httpx2.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    duration = (time.perf_counter() - started) * 1000
+    return Outcome(moment, status, error, duration)
+
+
+def record(
+    session: Session, *, job: Job, outcome: Outcome, settings: Settings
+) -> WebhookDelivery | None:
+    delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
+    if delivery is None or delivery.status != "pending":
+        return None  # deleted with its endpoint meanwhile, or settled by another process
+    delivery.attempts += 1
+    if outcome.ok:
+        delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
+            "delivered", outcome.attempted_at, None,
+        )  # fmt: skip
+    elif delivery.attempts >= settings.webhook_max_attempts:
+        delivery.status, delivery.next_attempt_at = "failed", None
+    else:
+        delivery.next_attempt_at = utcnow() + backoff(settings, delivery.attempts)
+    session.add(
+        WebhookAttempt(
+            delivery_id=delivery.id, number=delivery.attempts, attempted_at=outcome.attempted_at,
+            status_code=outcome.status_code, error=outcome.error,
+            duration_ms=round(outcome.duration_ms, 3), next_attempt_at=delivery.next_attempt_at,
+        )
+    )  # fmt: skip
+    session.flush()
+    return delivery
+
+
+def deliver_due(
+    factory: sessionmaker[Session],
+    *,
+    settings: Settings,
+    http: httpx2.Client,
+    now: datetime | None = None,
+) -> int:
+    """Send every delivery that is due (one claimed batch); returns how many were tried."""
+    jobs = claim(factory, settings, now or utcnow())
+    for job in jobs:
+        outcome = send(http, job, settings)
+        with unit_of_work(factory) as session:
+            delivery = record(session, job=job, outcome=outcome, settings=settings)
+        if not outcome.ok:
+            # The endpoint and message ids only: a webhook URL may carry a credential.
+            logger.warning(
+                "webhook delivery failed", extra={
+                    "webhook_id": job.endpoint_id, "message_id": job.message_id,
+                    "error": outcome.error,
+                    "status": None if delivery is None else delivery.status,
+                },
+            )  # fmt: skip
+    return len(jobs)
+
+
+def build_http_client(settings: Settings) -> httpx2.Client:
+    timeout = settings.webhook_timeout_seconds
+    return httpx2.Client(
+        timeout=httpx2.Timeout(timeout, connect=min(timeout, 3.0)),
+        follow_redirects=False,
+        trust_env=False,
+    )
+
+
+async def delivery_loop(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Deliver until cancelled; a failing tick is logged and the next one tries again."""
+    with build_http_client(settings) as http:
+        while True:
+            await asyncio.sleep(settings.webhook_tick_seconds)
+            try:
+                while (
+                    await anyio.to_thread.run_sync(
+                        lambda: deliver_due(factory, settings=settings, http=http)
+                    )
+                    == CLAIM_BATCH
+                ):
+                    pass  # a full batch: more may be due
+            except Exception:  # the loop must outlive any one bad tick
+                logger.exception("webhook delivery tick failed")

@@ -1,0 +1,189 @@
+"""Kill the server (SIGKILL) while batches stream in: every acknowledged batch is stored whole,
+no other batch is stored in part, and retrying the unanswered ones leaves no duplicates."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx2
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from driftguard.db import migrate
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.identity.orm import ApiKey, Team
+from driftguard.identity.permissions import Role
+from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
+from driftguard.monitoring.orm import PredictionRecord
+from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
+from support.config import POSTGRES_URL, TEST_SECRET, make_settings
+from support.monitoring import prediction_rows
+from support.registry import version_body
+
+BATCHES, BATCH_ROWS, SENDERS = 30, 300, 4
+KILL_AFTER_ACKS = 6
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(params=["sqlite", *(["postgresql"] if POSTGRES_URL else [])])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database of its own: the server process writes to it outside the test's fixtures."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'crash.db'}"
+        return
+    assert POSTGRES_URL is not None
+    name = f"dg_crash_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _seed(engine: Engine) -> tuple[str, str]:
+    """A team API key and a model version; returns (key, version path)."""
+    migrate.upgrade(engine)
+    key = API_KEY_PREFIX + new_secret()
+    body = version_body()
+    with unit_of_work(build_session_factory(engine)) as session:
+        team = Team(name="crash", description="")
+        session.add(team)
+        session.flush()
+        session.add(ApiKey(team_id=team.id, name="k", prefix=key[:12], key_hash=hash_secret(key),
+                           role=Role.ML_ENGINEER))  # fmt: skip
+        model = RegisteredModel(team_id=team.id, name="crash", next_version_number=2)
+        session.add(model)
+        session.flush()
+        session.add(ModelVersion(
+            model_id=model.id, number=1, task_type=TaskType.BINARY_CLASSIFICATION,
+            features=body["features"], target=body["target"], training_metrics={},
+        ))  # fmt: skip
+        path = f"/api/v1/models/{model.id}/versions/1/predictions"
+    return key, path
+
+
+class ServerProcess:
+    def __init__(self, database_url: str) -> None:
+        self.port = _port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ, "DRIFTGUARD_DATABASE_URL": database_url,
+            "DRIFTGUARD_JWT_SECRET": TEST_SECRET, "DRIFTGUARD_ENVIRONMENT": "test",
+            "DRIFTGUARD_RATE_LIMIT_ENABLED": "false", "DRIFTGUARD_SCHEDULER_ENABLED": "false",
+            "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false", "DRIFTGUARD_LOG_LEVEL": "WARNING",
+        }  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        command = [
+            sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
+            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+        ]  # fmt: skip
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx2.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx2.HTTPError:
+                time.sleep(0.1)
+        self.kill()
+        raise RuntimeError("the server did not become ready within 30 s")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+
+def _batch(index: int) -> list[dict[str, object]]:
+    return prediction_rows(BATCH_ROWS, start=index * BATCH_ROWS, seed=index)
+
+
+def _stored_per_batch(engine: Engine) -> dict[int, int]:
+    with engine.connect() as connection:
+        ids = connection.execute(select(PredictionRecord.prediction_id)).scalars().all()
+    counts: dict[int, int] = {}
+    for prediction_id in ids:
+        index = int(prediction_id.removeprefix("p-")) // BATCH_ROWS
+        counts[index] = counts.get(index, 0) + 1
+    return counts
+
+
+def test_a_killed_server_keeps_acknowledged_batches_whole(database: str) -> None:
+    engine = build_engine(make_settings(database))
+    key, path = _seed(engine)
+    headers = {"X-API-Key": key}
+    server = ServerProcess(database)
+    server.start()
+    acknowledged: set[int] = set()
+    lock = threading.Lock()
+
+    def send(index: int) -> None:
+        try:
+            response = httpx2.post(
+                f"{server.url}{path}", json={"rows": _batch(index)}, timeout=30,
+                headers={**headers, "Idempotency-Key": f"batch-{index}"},
+            )  # fmt: skip
+        except httpx2.TransportError:
+            return  # never answered: the client cannot know what happened
+        if response.status_code == 200:
+            with lock:
+                acknowledged.add(index)
+                if len(acknowledged) == KILL_AFTER_ACKS:
+                    server.kill()  # mid-stream: other senders are in flight
+
+    try:
+        with ThreadPoolExecutor(SENDERS) as pool:
+            list(pool.map(send, range(BATCHES)))
+    finally:
+        server.kill()
+    assert KILL_AFTER_ACKS <= len(acknowledged) < BATCHES
+
+    stored = _stored_per_batch(engine)
+    assert all(stored.get(i) == BATCH_ROWS for i in acknowledged)
+    assert all(count == BATCH_ROWS for count in stored.values()), "a batch was half stored"
+
+    server.start()  # restart on the same database, and retry what was never answered
+    try:
+        with httpx2.Client(base_url=server.url, headers=headers, timeout=30) as http:
+            for index in sorted(set(range(BATCHES)) - acknowledged):
+                response = http.post(
+                    path, json={"rows": _batch(index)},
+                    headers={"Idempotency-Key": f"batch-{index}"},
+                )  # fmt: skip
+                assert response.status_code == 200, response.text
+                assert response.json()["received"] == BATCH_ROWS
+    finally:
+        server.kill()
+    with engine.connect() as connection:
+        total = connection.scalar(select(func.count()).select_from(PredictionRecord))
+        distinct = connection.scalar(
+            select(func.count(func.distinct(PredictionRecord.prediction_id)))
+        )
+    assert total == distinct == BATCHES * BATCH_ROWS
+    assert _stored_per_batch(engine) == dict.fromkeys(range(BATCHES), BATCH_ROWS)
+    engine.dispose()
