@@ -25,6 +25,7 @@ from driftguard.api.routes import (
     alerts,
     audit,
     auth,
+    dashboard,
     health,
     metrics,
     models,
@@ -32,6 +33,8 @@ from driftguard.api.routes import (
     teams,
     users,
 )
+from driftguard.dashboard.cache import build_cache
+from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
@@ -39,6 +42,13 @@ from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
+from driftguard.web.pages import alerts as alert_pages
+from driftguard.web.pages import assets as asset_pages
+from driftguard.web.pages import audit as audit_pages
+from driftguard.web.pages import auth as auth_pages
+from driftguard.web.pages import models as model_pages
+from driftguard.web.pages import overview as overview_pages
+from driftguard.web.templating import build_templates, load_assets
 
 API_PREFIX = "/api/v1"
 
@@ -50,6 +60,10 @@ PUBLIC_ROUTES = frozenset(
         ("POST", f"{API_PREFIX}/auth/login"),
         ("POST", f"{API_PREFIX}/auth/refresh"),
         ("POST", f"{API_PREFIX}/auth/logout"),
+        # The web UI's sign-in form (CSRF-checked) and its stylesheet.
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/static/{name}"),
     }
 )
 
@@ -107,6 +121,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             on_fallback=telemetry.rate_limit_fallbacks.inc,
             on_reject=lambda limit: telemetry.rate_limit_rejections.labels(limit).inc(),
         )
+        app.state.dashboard_cache = build_cache(
+            redis_url=settings.redis_url,
+            ttl_seconds=settings.dashboard_cache_seconds,
+            prefix=settings.rate_limit_key_prefix,
+            on_fallback=telemetry.dashboard_cache_fallbacks.inc,
+        )
+        # Writes through this process's sessions make the cached dashboard stale at once.
+        invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         ticker = (
             asyncio.create_task(scheduler_loop(app.state.session_factory, settings))
@@ -121,6 +143,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await ticker
             app.state.rate_limiter.close()
+            app.state.dashboard_cache.close()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -138,14 +161,18 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
+    app.state.assets = load_assets()
+    app.state.templates = build_templates(app.state.assets)
     install_error_handlers(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
-    for module in (auth, teams, users, models, predictions, alerts, audit):
+    for module in (auth, teams, users, models, predictions, alerts, audit, dashboard):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    for page in (auth_pages, overview_pages, model_pages, alert_pages, audit_pages, asset_pages):
+        app.include_router(page.router)
 
     # Outermost last: request id → observe (audit) → CORS → body size limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
