@@ -21,6 +21,7 @@ PALETTE_SIZE = 8
 BAR_HEIGHT = 22
 BAR_GAP = 8
 BAR_LABEL_WIDTH = 150
+BAR_TEXT_WIDTH = 140  # room right of the longest bar for its value and note
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +187,7 @@ def bar_chart(
 ) -> BarChart:
     """Horizontal bars; each is (label, value, note)."""
     ceiling = max_value or nice_ceiling(max((v for _, v, _ in bars), default=1.0))
-    plot = WIDTH - BAR_LABEL_WIDTH - 60
+    plot = WIDTH - BAR_LABEL_WIDTH - BAR_TEXT_WIDTH
     drawn = tuple(
         Bar(
             label,
@@ -209,7 +210,7 @@ def stacked_chart(
     """One horizontal bar per row, split into segments named in ``names`` (the legend order)."""
     colours = {name: index % PALETTE_SIZE for index, name in enumerate(names)}
     largest = max((sum(v for _, v in parts) for _, parts in rows), default=0)
-    plot = WIDTH - BAR_LABEL_WIDTH - 60
+    plot = WIDTH - BAR_LABEL_WIDTH - BAR_TEXT_WIDTH
     scale = plot / largest if largest else 0.0
     drawn = []
     for index, (label, parts) in enumerate(rows):

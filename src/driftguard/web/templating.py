@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +65,11 @@ def number(value: float | int | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}" if abs(value) < 1e-3 and value != 0 else f"{value:,.{digits}f}"
 
 
+def pretty_json(value: object) -> str:
+    """Plain text (escaped by the template like any other), not markup."""
+    return json.dumps(value, indent=1, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def build_templates(assets: Mapping[str, Asset]) -> Environment:
     environment = Environment(
         loader=PackageLoader("driftguard.web", "templates"),
@@ -73,7 +79,7 @@ def build_templates(assets: Mapping[str, Asset]) -> Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    environment.filters.update(when=when, day=day, number=number)
+    environment.filters.update(when=when, day=day, number=number, pretty_json=pretty_json)
     environment.globals["asset"] = lambda name: f"/static/{name}?v={assets[name].etag}"
     return environment
 
