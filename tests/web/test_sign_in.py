@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -27,7 +28,7 @@ def email(session_factory: sessionmaker[Session], hasher: PasswordHasher) -> str
     return make_user(session_factory, hasher, teams={team: Role.VIEWER})
 
 
-def _post_login(client: TestClient, **fields: str) -> tuple[str, object]:
+def _post_login(client: TestClient, **fields: str) -> tuple[str, Any]:
     form = client.get("/login")
     data = {"csrf_token": csrf_of(form.text), **fields}
     response = client.post("/login", data=data, follow_redirects=False)
@@ -178,3 +179,26 @@ def test_a_garbage_cookie_is_not_a_session(client: TestClient) -> None:
     assert client.get("/", follow_redirects=False).status_code == 303
     client.cookies.set(SESSION_COOKIE, "not-a-session")
     assert client.get("/", follow_redirects=False).status_code == 303
+
+
+def test_sign_in_attempts_and_page_views_are_rate_limited(
+    settings: Settings, engine: Engine, email: str
+) -> None:
+    limited = settings.model_copy(
+        update={"rate_limit_login": "2/minute", "rate_limit_api": "3/minute"}
+    )
+    with TestClient(create_app(limited, engine=engine)) as client:
+        for _ in range(2):
+            _, response = _post_login(client, email=email, password="not-the-password-at-all")
+            assert response.status_code == 401
+        text, response = _post_login(client, email=email, password=PASSWORD)
+        assert response.status_code == 429
+        assert "too many requests" in text
+    with TestClient(create_app(limited, engine=engine)) as client:
+        web_sign_in(client, email)  # its overview is the first page view
+        assert client.get("/models").status_code == 200
+        assert client.get("/alerts").status_code == 200
+        refused = client.get("/models")
+        assert refused.status_code == 429
+        assert int(refused.headers["retry-after"]) > 0
+        assert "Too many requests" in refused.text

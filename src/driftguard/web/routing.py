@@ -13,7 +13,13 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from driftguard.api.errors import STATUS_BY_KIND
-from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, UnauthenticatedError
+from driftguard.errors import (
+    DriftGuardError,
+    ErrorDetail,
+    ErrorKind,
+    RateLimitedError,
+    UnauthenticatedError,
+)
 from driftguard.web.security import SESSION_COOKIE, clear_cookie
 from driftguard.web.templating import render
 
@@ -46,7 +52,10 @@ def error_page(request: Request, exc: DriftGuardError) -> Response:
         "message": exc.message,
         "details": exc.details,
     }
-    return render(request, "error.html", context, status_code=status)
+    response = render(request, "error.html", context, status_code=status)
+    if isinstance(exc, RateLimitedError):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
 
 
 def validation_page(request: Request, exc: RequestValidationError) -> Response:
