@@ -77,3 +77,8 @@ def test_empty_inputs_draw_empty_charts() -> None:
     assert line_chart("t", []).lines == ()
     assert bar_chart("t", []).bars == ()
     assert stacked_chart("t", [], names=["x"]).rows == ()
+
+
+def test_bars_can_take_their_colours() -> None:
+    chart = bar_chart("t", [("critical", 1.0, ""), ("warning", 2.0, "")], colours=[8, 9])
+    assert [b.colour for b in chart.bars] == [8, 9]

@@ -184,8 +184,10 @@ def bar_chart(
     bars: Sequence[tuple[str, float, str]],
     *,
     max_value: float | None = None,
+    colours: Sequence[int] | None = None,
 ) -> BarChart:
-    """Horizontal bars; each is (label, value, note)."""
+    """Horizontal bars; each is (label, value, note). ``colours`` picks each bar's palette entry
+    (by default, the palette in order)."""
     ceiling = max_value or nice_ceiling(max((v for _, v, _ in bars), default=1.0))
     plot = WIDTH - BAR_LABEL_WIDTH - BAR_TEXT_WIDTH
     drawn = tuple(
@@ -195,7 +197,7 @@ def bar_chart(
             BAR_LABEL_WIDTH,
             index * (BAR_HEIGHT + BAR_GAP),
             round(max(0.0, min(value, ceiling)) / ceiling * plot, 1),
-            index % PALETTE_SIZE,
+            colours[index] if colours else index % PALETTE_SIZE,
             note,
         )
         for index, (label, value, note) in enumerate(bars)

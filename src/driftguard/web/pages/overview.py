@@ -17,6 +17,7 @@ from driftguard.web.templating import render
 
 router = web_router()
 Reader = Annotated[SignedIn, page_permission(Permission.MODELS_READ)]
+SEVERITY_COLOURS = {"critical": 8, "warning": 9}  # the stylesheet's .s8 and .s9
 
 
 def models_chart(data: ExecutiveDashboard) -> StackedChart:
