@@ -78,6 +78,11 @@ def seed_portfolio(
             row["prediction"]["label"] = 1 if row["features"]["gender"] == "m" or i % 5 == 0 else 0
         logged = http.post(f"{url}/predictions", json={"rows": rows}, headers=headers)
         assert logged.status_code == 200, logged.text
+        outcomes = [
+            {"prediction_id": r["prediction_id"], "label": i % 2} for i, r in enumerate(rows)
+        ]
+        labelled = http.post(f"{url}/labels", json={"labels": outcomes}, headers=headers)
+        assert labelled.status_code == 200, labelled.text
         start = BASE_TIME + timedelta(days=day)
         window = {"start": start.isoformat(), "end": (start + timedelta(days=1)).isoformat()}
         ran = http.post(f"{url}/monitoring/runs", json=window, headers=headers)

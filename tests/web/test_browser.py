@@ -47,6 +47,8 @@ def test_a_model_page_draws_its_charts(page: Page, server: LiveServer) -> None:
     expect(drift.locator(".legend li")).to_have_text(["income", "region", "gender"])
     fairness = page.locator("figure", has_text="Selection rate by gender")
     expect(fairness.locator("rect")).to_have_count(2)
+    performance = page.locator("figure", has_text="Performance over time")
+    expect(performance.locator(".legend li").first).to_have_text("accuracy")
     screenshot(page, "model")
 
 

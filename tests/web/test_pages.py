@@ -80,7 +80,8 @@ def test_model_page_has_versions_charts_and_alerts(
     assert "<polyline" in text
     assert "Selection rate by gender" in text
     assert "<rect" in text
-    assert "Performance over time" in text or "No performance reports yet" in text
+    assert "Performance over time" in text
+    assert "<dt>accuracy</dt>" in text
     assert "income" in text  # a drifting feature, and an alert on it
     # A viewer sees the alerts but no buttons to change them.
     assert "Active alerts" in text
