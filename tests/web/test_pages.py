@@ -225,3 +225,14 @@ def test_the_stylesheet_is_served_by_driftguard_with_validators(client: TestClie
     assert "http://" not in page.text
     assert "https://" not in page.text
     assert "<script" not in page.text
+
+
+def test_an_unknown_page_is_a_page_for_browsers_and_json_for_the_api(client: TestClient) -> None:
+    page = client.get("/no-such-page", headers={"Accept": "text/html,*/*"})
+    assert page.status_code == 404
+    assert "text/html" in page.headers["content-type"]
+    assert "there is no such page" in page.text
+    api = client.get("/api/v1/no-such-thing", headers={"Accept": "text/html"})
+    assert api.status_code == 404
+    assert api.json()["error"] == "not_found"
+    assert client.get("/no-such-page").json()["error"] == "not_found"

@@ -48,6 +48,7 @@ from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
+from driftguard.web.routing import install_page_errors
 from driftguard.web.templating import build_templates, load_assets
 
 API_PREFIX = "/api/v1"
@@ -164,6 +165,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.assets = load_assets()
     app.state.templates = build_templates(app.state.assets)
     install_error_handlers(app)
+    install_page_errors(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (auth, teams, users, models, predictions, alerts, audit, dashboard):

@@ -3,14 +3,16 @@ never the API's JSON."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from driftguard.api.errors import STATUS_BY_KIND
 from driftguard.errors import (
@@ -89,6 +91,26 @@ class WebRoute(APIRoute):
                 return validation_page(request, exc)
 
         return handle
+
+
+def install_page_errors(app: FastAPI) -> None:
+    """A browser asking for an unknown page outside the API gets a 404 page; the API (and any
+    client that does not ask for HTML) keeps the JSON error body."""
+    json_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if (
+            isinstance(exc, StarletteHTTPException)
+            and exc.status_code == 404
+            and not request.url.path.startswith("/api/")
+            and "text/html" in request.headers.get("accept", "")
+        ):
+            missing = {"title": "Not found", "message": "there is no such page", "details": []}
+            return render(request, "error.html", missing, status_code=404)
+        response = json_handler(request, exc)
+        return await response if inspect.isawaitable(response) else response
+
+    app.add_exception_handler(StarletteHTTPException, handler)
 
 
 def web_router() -> APIRouter:
