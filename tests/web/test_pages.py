@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -10,8 +11,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
 from driftguard.db.session import unit_of_work
+from driftguard.identity.permissions import Role
+from driftguard.identity.principal import Principal
+from driftguard.monitoring import runs
 from driftguard.monitoring.orm import Alert
 from driftguard.web.templating import CONTENT_SECURITY_POLICY
+from support.monitoring import BASE_TIME
 from support.web import Portfolio, web_sign_in
 
 
@@ -236,3 +241,18 @@ def test_an_unknown_page_is_a_page_for_browsers_and_json_for_the_api(client: Tes
     assert api.status_code == 404
     assert api.json()["error"] == "not_found"
     assert client.get("/no-such-page").json()["error"] == "not_found"
+
+
+def test_recent_reports_are_the_newest_windows_oldest_first(
+    portfolio: Portfolio, session_factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(session_factory) as session:
+        reports = runs.recent_reports(
+            session, principal=Principal(user_id=None, platform_role=Role.ADMIN),
+            model_id=portfolio.model_id, number=2, limits={"drift": 2, "fairness": 1},
+        )  # fmt: skip
+    drift = [r.window_start for r in reports["drift"]]
+    assert drift == sorted(drift)
+    assert drift[-1] == BASE_TIME + timedelta(days=2)  # the third and last window
+    assert len(drift) == 2
+    assert [r.window_start for r in reports["fairness"]] == [drift[-1]]

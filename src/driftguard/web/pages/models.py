@@ -9,13 +9,11 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
-from sqlalchemy.orm import Session
 
 from driftguard.api.deps import DbSession
 from driftguard.api.params import ObjectId
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
-from driftguard.identity.principal import Principal
 from driftguard.monitoring import alerts, runs
 from driftguard.monitoring.schemas import ReportRead
 from driftguard.registry import service as registry_service
@@ -86,22 +84,6 @@ def inventory(request: Request, session: DbSession, user: Reader) -> Response:
     return render(request, "models.html", context, status_code=422 if errors else 200)
 
 
-def _recent_reports(
-    session: Session, principal: Principal, model_id: int, number: int, kind: str
-) -> list[ReportRead]:
-    """The newest ``HISTORY`` reports of a kind, oldest first."""
-    first = runs.report_history(
-        session, principal=principal, model_id=model_id, number=number, kind=kind,
-        start=None, end=None, limit=HISTORY, offset=0,
-    )  # fmt: skip
-    if first.total <= HISTORY:
-        return first.items
-    return runs.report_history(
-        session, principal=principal, model_id=model_id, number=number, kind=kind,
-        start=None, end=None, limit=HISTORY, offset=first.total - HISTORY,
-    ).items  # fmt: skip
-
-
 def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for report in reports:
@@ -170,12 +152,14 @@ def model_page(
         selected = registry_service.get_version(
             session, principal=principal, model_id=model.id, number=number
         )
-        drift = drift_chart(_recent_reports(session, principal, model.id, number, "drift"))
-        fairness_reports = _recent_reports(session, principal, model.id, number, "fairness")
-        fairness = fairness_charts(fairness_reports[-1] if fairness_reports else None)
-        perf_reports = _recent_reports(session, principal, model.id, number, "performance")
-        performance = performance_chart(perf_reports)
-        latest_performance = perf_reports[-1].payload if perf_reports else None
+        reports = runs.recent_reports(
+            session, principal=principal, model_id=model.id, number=number,
+            limits={"drift": HISTORY, "fairness": 1, "performance": HISTORY},
+        )  # fmt: skip
+        drift = drift_chart(reports["drift"])
+        fairness = fairness_charts(reports["fairness"][-1] if reports["fairness"] else None)
+        performance = performance_chart(reports["performance"])
+        latest_performance = reports["performance"][-1].payload if reports["performance"] else None
     active = alerts.list_alerts(
         session, principal=principal, statuses=alerts.ACTIVE, model_id=model.id,
         severity=None, limit=50, offset=0,
