@@ -2,8 +2,8 @@
 
 The session cookie holds the sign-in session's refresh token (``identity.auth``): an opaque,
 server-side session id, HttpOnly and SameSite=Lax, never rotated by the browser, revoked at
-sign-out. Every POST form carries a synchronizer token: an HMAC of the session id (or, on the sign-in
-form, of a random pre-session cookie) under the server's secret.
+sign-out. Every POST form carries a synchronizer token: an HMAC of the session id (or, on the
+sign-in form, of a random pre-session cookie) under the server's secret.
 """
 
 from __future__ import annotations
