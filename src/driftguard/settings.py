@@ -107,6 +107,11 @@ class Settings(BaseSettings):
     sentry_dsn: SecretStr | None = None
     # Defaults to DRIFTGUARD_ENVIRONMENT.
     sentry_environment: str | None = None
+    # Web UI: mark cookies Secure even when the request reached us over plain http (a TLS proxy
+    # in front). Over https, and always in production, they are Secure anyway.
+    web_cookie_secure: bool = False
+    # The executive dashboard is cached this long (Redis when configured, else in memory).
+    dashboard_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

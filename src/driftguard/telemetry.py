@@ -48,6 +48,11 @@ class Telemetry:
             "Times the shared rate-limit storage (Redis) failed and local counters took over.",
             registry=self.registry,
         )
+        self.dashboard_cache_fallbacks = Counter(
+            "driftguard_dashboard_cache_fallbacks",
+            "Times the dashboard cache (Redis) failed and the dashboard was computed without it.",
+            registry=self.registry,
+        )
         self.audit_write_failures = Counter(
             "driftguard_audit_write_failures",
             "Request audit records that could not be written.",

@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 from driftguard.api.app import PUBLIC_ROUTES, check_route_guards, create_app, route_permissions
 from driftguard.api.deps import public
+from driftguard.web.routing import web_router
 from support.config import make_settings
 
 
@@ -52,3 +53,28 @@ def test_a_public_route_off_the_reviewed_list_stops_the_app() -> None:
     application.include_router(router)
     with pytest.raises(RuntimeError, match="PUBLIC_ROUTES"):
         check_route_guards(application)
+
+
+def test_a_web_page_without_a_permission_stops_the_app() -> None:
+    application = app()
+    router = web_router()
+
+    @router.get("/forgotten-page")
+    def forgotten() -> dict[str, str]:
+        return {}
+
+    application.include_router(router)
+    with pytest.raises(RuntimeError, match="declares no permission"):
+        check_route_guards(application)
+
+
+def test_every_web_page_declares_its_permission() -> None:
+    table = route_permissions(app())
+    pages = {key: guards for key, guards in table.items() if not key[1].startswith("/api/")}
+    assert pages[("GET", "/")] == {"models:read"}
+    assert pages[("GET", "/models/{model_id}")] == {"models:read"}
+    assert pages[("GET", "/audit")] == {"audit:read"}
+    assert pages[("POST", "/alerts/{alert_id}/acknowledge")] == {"alerts:manage"}
+    assert pages[("POST", "/alerts/{alert_id}/resolve")] == {"alerts:manage"}
+    assert pages[("POST", "/logout")] == {"self:read"}
+    assert pages[("GET", "/login")] == pages[("POST", "/login")] == {"public"}

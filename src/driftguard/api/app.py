@@ -30,6 +30,7 @@ from driftguard.api.routes import (
     alerts,
     audit,
     auth,
+    dashboard,
     deployments,
     health,
     metrics,
@@ -43,6 +44,8 @@ from driftguard.api.routes import (
     users,
     webhooks,
 )
+from driftguard.dashboard.cache import build_cache
+from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
@@ -52,6 +55,14 @@ from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
+from driftguard.web.pages import alerts as alert_pages
+from driftguard.web.pages import assets as asset_pages
+from driftguard.web.pages import audit as audit_pages
+from driftguard.web.pages import auth as auth_pages
+from driftguard.web.pages import models as model_pages
+from driftguard.web.pages import overview as overview_pages
+from driftguard.web.routing import install_page_errors
+from driftguard.web.templating import build_templates, load_assets
 from driftguard.webhooks.delivery import delivery_loop
 
 API_PREFIX = "/api/v1"
@@ -64,6 +75,10 @@ PUBLIC_ROUTES = frozenset(
         ("POST", f"{API_PREFIX}/auth/login"),
         ("POST", f"{API_PREFIX}/auth/refresh"),
         ("POST", f"{API_PREFIX}/auth/logout"),
+        # The web UI's sign-in form (CSRF-checked) and its stylesheet.
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/static/{name}"),
     }
 )
 
@@ -125,6 +140,14 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             on_fallback=telemetry.rate_limit_fallbacks.inc,
             on_reject=lambda limit: telemetry.rate_limit_rejections.labels(limit).inc(),
         )
+        app.state.dashboard_cache = build_cache(
+            redis_url=settings.redis_url,
+            ttl_seconds=settings.dashboard_cache_seconds,
+            prefix=settings.rate_limit_key_prefix,
+            on_fallback=telemetry.dashboard_cache_fallbacks.inc,
+        )
+        # Writes through this process's sessions make the cached dashboard stale at once.
+        invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         ticker = (
             asyncio.create_task(
@@ -147,6 +170,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             app.state.rate_limiter.close()
+            app.state.dashboard_cache.close()
             if own_engine:
                 app.state.engine.dispose()
 
@@ -165,17 +189,22 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
+    app.state.assets = load_assets()
+    app.state.templates = build_templates(app.state.assets)
     install_error_handlers(app)
+    install_page_errors(app)
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
         auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
-        policies, deployments, risk, simulations,
+        policies, deployments, risk, simulations, dashboard,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
+    for page in (auth_pages, overview_pages, model_pages, alert_pages, audit_pages, asset_pages):
+        app.include_router(page.router)
 
     # Outermost last: request id → observe (audit) → CORS → credentials present → body size
     # limit → routes.

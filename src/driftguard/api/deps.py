@@ -17,6 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.ratelimit import RateLimiter
+from driftguard.dashboard.cache import DashboardCache
 from driftguard.db.session import finish, sandbox
 from driftguard.errors import ForbiddenError, NotFoundError, UnauthenticatedError
 from driftguard.identity import auth
@@ -45,6 +46,11 @@ async def _rate_limiter(request: Request) -> RateLimiter:
 async def _client_address(request: Request) -> str | None:
     address: str | None = request.state.client_addr
     return address
+
+
+async def _dashboard_cache(request: Request) -> DashboardCache:
+    cache: DashboardCache = request.app.state.dashboard_cache
+    return cache
 
 
 async def _hasher(request: Request) -> PasswordHasher:
@@ -102,6 +108,7 @@ async def _sandbox_session(request: Request) -> AsyncIterator[Session]:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(_hasher)]
 RateLimiterDep = Annotated[RateLimiter, Depends(_rate_limiter)]
+DashboardCacheDep = Annotated[DashboardCache, Depends(_dashboard_cache)]
 # The caller's address, from the peer or a trusted proxy's X-Forwarded-For (api/clients.py).
 ClientAddress = Annotated[str | None, Depends(_client_address)]
 # "function" scope: the transaction commits before the response is sent, so a failed commit is

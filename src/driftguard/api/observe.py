@@ -33,6 +33,8 @@ access_log = get_logger("driftguard.access")
 UNMATCHED_ROUTE = "<unmatched>"
 # Probes and scrapes are not API calls: recording them would bury the trail in noise.
 UNAUDITED_PATHS = frozenset({"/livez", "/readyz", "/metrics"})
+# The web UI's stylesheet: fetched with every page, tells nothing the page's own record does not.
+UNAUDITED_PREFIXES = ("/static/",)
 
 
 def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
@@ -112,7 +114,8 @@ class ObserveMiddleware:
             self.telemetry.observe_request(
                 method=facts.method, route=facts.route, status=status, seconds=seconds
             )
-            if scope["path"] not in UNAUDITED_PATHS:
+            path = scope["path"]
+            if path not in UNAUDITED_PATHS and not path.startswith(UNAUDITED_PREFIXES):
                 await self._audit(scope, facts)
             structlog.contextvars.reset_contextvars(**context)
 

@@ -95,6 +95,26 @@ def logout(session: Session, *, refresh_token: str) -> None:
     )
 
 
+def open_web_session(session: Session, *, secret: str) -> tuple[User, str]:
+    """The user and session id (refresh-token family) a browser's session cookie names.
+
+    The web UI keeps the session's refresh token in an HttpOnly cookie and never rotates it: it is
+    the server-side session id. Sign-out revokes the family (:func:`logout`), as the API does.
+    """
+    stored = repository.get_refresh_token(session, hash_secret(secret))
+    if (
+        stored is None
+        or stored.revoked_at is not None
+        or stored.rotated_at is not None
+        or stored.expires_at <= utcnow()
+    ):
+        raise UnauthenticatedError("session has ended; sign in again", code="session_ended")
+    user = repository.get_user(session, stored.user_id)
+    if user is None or not user.is_active:
+        raise UnauthenticatedError("session has ended; sign in again", code="session_ended")
+    return user, stored.family_id
+
+
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
     claims = decode_access_token(settings, token)
     # Logout and refresh-token reuse end the session at once, not when the JWT expires.

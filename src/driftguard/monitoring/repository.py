@@ -253,6 +253,18 @@ def list_reports(
     return rows, total
 
 
+def latest_reports(
+    session: Session, *, version_id: int, kind: str, limit: int
+) -> Sequence[MonitoringReport]:
+    """The ``limit`` newest reports of a kind, newest first (one index walk)."""
+    return session.scalars(
+        select(MonitoringReport)
+        .where(MonitoringReport.version_id == version_id, MonitoringReport.kind == kind)
+        .order_by(MonitoringReport.window_start.desc(), MonitoringReport.id.desc())
+        .limit(limit)
+    ).all()
+
+
 def reports_of_run(session: Session, run_id: int) -> Sequence[MonitoringReport]:
     return session.scalars(
         select(MonitoringReport)

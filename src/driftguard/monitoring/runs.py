@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import pyarrow as pa
@@ -222,3 +223,26 @@ def report_history(
     return Page(
         items=[ReportRead.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )
+
+
+def recent_reports(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    limits: Mapping[str, int],
+) -> dict[str, list[ReportRead]]:
+    """Per kind, its newest ``limits[kind]`` reports, oldest first (for charts over time)."""
+    _, version = registry_service.resolve_version(
+        session, principal=principal, model_id=model_id, number=number
+    )
+    return {
+        kind: [
+            ReportRead.model_validate(r)
+            for r in reversed(
+                repository.latest_reports(session, version_id=version.id, kind=kind, limit=limit)
+            )
+        ]
+        for kind, limit in limits.items()
+    }

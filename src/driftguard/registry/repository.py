@@ -129,6 +129,17 @@ def get_model(session: Session, model_id: int, *, visible: Visible) -> Registere
     return session.scalar(query)
 
 
+def model_names(session: Session, model_ids: Sequence[int], *, visible: Visible) -> dict[int, str]:
+    if not model_ids:
+        return {}
+    query = select(RegisteredModel.id, RegisteredModel.name).where(
+        RegisteredModel.id.in_(model_ids)
+    )
+    if visible is not None:
+        query = query.where(RegisteredModel.team_id.in_(visible))
+    return {row[0]: row[1] for row in session.execute(query)}
+
+
 def name_taken(session: Session, *, team_id: int, name: str, except_id: int | None = None) -> bool:
     query = select(RegisteredModel.id).where(
         RegisteredModel.team_id == team_id, RegisteredModel.name == name

@@ -68,6 +68,12 @@ def get_model(session: Session, *, principal: Principal, model_id: int) -> Regis
     return model
 
 
+def model_names(session: Session, *, principal: Principal, model_ids: list[int]) -> dict[int, str]:
+    """Names of the models among ``model_ids`` that the caller may see."""
+    visible = principal.teams_with(Permission.MODELS_READ)
+    return repository.model_names(session, sorted(set(model_ids)), visible=visible)
+
+
 def read_model(session: Session, *, principal: Principal, model_id: int) -> RegisteredModelRead:
     model = get_model(session, principal=principal, model_id=model_id)
     return to_read(model, repository.tags_by_model(session, [model.id])[model.id])

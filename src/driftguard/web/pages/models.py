@@ -1,0 +1,183 @@
+"""The model inventory and the model page."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Query, Request, Response
+from pydantic import BaseModel, Field
+
+from driftguard.api.deps import DbSession
+from driftguard.api.params import ObjectId
+from driftguard.identity import service as identity_service
+from driftguard.identity.permissions import Permission
+from driftguard.monitoring import alerts, runs
+from driftguard.monitoring.schemas import ReportRead
+from driftguard.registry import service as registry_service
+from driftguard.registry.orm import Stage
+from driftguard.registry.repository import ModelFilter, PageRequest
+from driftguard.schemas import Id, SearchText, Tag
+from driftguard.web.charts import BarChart, LineChart, bar_chart, line_chart
+from driftguard.web.forms import parse_fields
+from driftguard.web.routing import web_router
+from driftguard.web.security import SignedIn, page_permission
+from driftguard.web.templating import render
+
+router = web_router()
+Reader = Annotated[SignedIn, page_permission(Permission.MODELS_READ)]
+PAGE_SIZE = 25
+HISTORY = 60  # report windows shown on a model page
+SORTS = {
+    "name": "Name (A to Z)",
+    "-name": "Name (Z to A)",
+    "-updated_at": "Recently updated",
+    "-created_at": "Newest",
+    "-materiality": "Materiality (high first)",
+    "-criticality": "Criticality (high first)",
+}
+PERFORMANCE_METRICS = ("accuracy", "roc_auc", "precision", "recall", "rmse", "mae")
+
+
+class InventoryQuery(BaseModel):
+    q: SearchText | None = None
+    team: Id | None = None
+    stage: Stage | None = None
+    tag: Tag | None = None
+    sort: Literal["name", "-name", "-updated_at", "-created_at", "-materiality", "-criticality"] = (
+        "name"
+    )
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+
+
+@router.get("/models")
+def inventory(request: Request, session: DbSession, user: Reader) -> Response:
+    query, errors = parse_fields(InventoryQuery, dict(request.query_params))
+    flt = ModelFilter(
+        q=query.q.strip() or None if query.q else None,
+        team_id=query.team,
+        stage=query.stage,
+        tags=(query.tag,) if query.tag else (),
+    )
+    key = query.sort.removeprefix("-")
+    page = PageRequest(
+        limit=PAGE_SIZE,
+        offset=(query.page - 1) * PAGE_SIZE,
+        sort=((key, query.sort.startswith("-")),),
+    )
+    result = registry_service.list_models(session, principal=user.principal, flt=flt, page=page)
+    teams = identity_service.visible_teams(session, principal=user.principal)
+    context = {
+        "user": user,
+        "query": query,
+        "raw": request.query_params,
+        "errors": errors,
+        "result": result,
+        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "teams": teams,
+        "team_names": {t.id: t.name for t in teams},
+        "stages": [s.value for s in Stage],
+        "sorts": SORTS,
+    }
+    return render(request, "models.html", context, status_code=422 if errors else 200)
+
+
+def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
+    series: dict[str, list[tuple[datetime, float | None]]] = {}
+    for report in reports:
+        for row in report.payload.get("features", []):
+            series.setdefault(str(row["feature"]), []).append((report.window_end, row.get("psi")))
+    if not series:
+        return None
+    return line_chart("Drift (PSI) per feature", list(series.items()), y_label="PSI", y_max=0.25)
+
+
+def performance_chart(reports: Sequence[ReportRead]) -> LineChart | None:
+    series: dict[str, list[tuple[datetime, float | None]]] = {}
+    for report in reports:
+        for metric in PERFORMANCE_METRICS:
+            value = report.payload.get(metric)
+            if isinstance(value, int | float):
+                series.setdefault(metric, []).append((report.window_end, float(value)))
+    if not series:
+        return None
+    return line_chart("Performance over time", list(series.items()), y_label="metric")
+
+
+def fairness_charts(report: ReportRead | None) -> list[tuple[str, dict[str, Any], BarChart]]:
+    """Per sensitive attribute: its summary and a bar chart of selection rate by group."""
+    if report is None:
+        return []
+    charts = []
+    for attribute, result in sorted(report.payload.get("attributes", {}).items()):
+        groups = result.get("groups")
+        if not groups:
+            continue
+        bars = [
+            (
+                str(g["group"]),
+                float(g["selection_rate"] or 0.0),
+                f"n={g['size']}" + (" (small group)" if g.get("below_min_group_size") else ""),
+            )
+            for g in groups
+        ]
+        chart = bar_chart(f"Selection rate by {attribute}", bars, max_value=1.0)
+        charts.append((str(attribute), result, chart))
+    return charts
+
+
+@router.get("/models/{model_id}")
+def model_page(
+    model_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Reader,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    principal = user.principal
+    model = registry_service.read_model(session, principal=principal, model_id=model_id)
+    team = identity_service.get_team(session, principal=principal, team_id=model.team_id)
+    versions = registry_service.list_versions(
+        session, principal=principal, model_id=model.id, stage=None,
+        page=PageRequest(limit=50, offset=0, sort=(("number", True),)),
+    )  # fmt: skip
+    number = version or model.latest_version
+    selected = None
+    drift = performance = None
+    fairness: list[tuple[str, dict[str, Any], BarChart]] = []
+    latest_performance: dict[str, Any] | None = None
+    if number is not None:
+        selected = registry_service.get_version(
+            session, principal=principal, model_id=model.id, number=number
+        )
+        reports = runs.recent_reports(
+            session, principal=principal, model_id=model.id, number=number,
+            limits={"drift": HISTORY, "fairness": 1, "performance": HISTORY},
+        )  # fmt: skip
+        drift = drift_chart(reports["drift"])
+        fairness = fairness_charts(reports["fairness"][-1] if reports["fairness"] else None)
+        performance = performance_chart(reports["performance"])
+        latest_performance = reports["performance"][-1].payload if reports["performance"] else None
+    active = alerts.list_alerts(
+        session, principal=principal, statuses=alerts.ACTIVE, model_id=model.id,
+        severity=None, limit=50, offset=0,
+    )  # fmt: skip
+    context = {
+        "user": user,
+        "model": model,
+        "team": team,
+        "versions": versions.items,
+        "selected": selected,
+        "drift": drift,
+        "fairness": fairness,
+        "performance": performance,
+        "latest_performance": latest_performance,
+        "performance_metrics": PERFORMANCE_METRICS,
+        "alerts": active.items,
+        "model_names": {model.id: model.name},
+        "can_manage": principal.can_in_team(Permission.ALERTS_MANAGE, model.team_id),
+        "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    return render(request, "model.html", context)

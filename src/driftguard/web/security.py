@@ -1,0 +1,150 @@
+"""Browser sessions and CSRF for the web UI.
+
+The session cookie holds the sign-in session's refresh token (``identity.auth``): an opaque,
+server-side session id, HttpOnly and SameSite=Lax, never rotated by the browser, revoked at
+sign-out. Every POST form carries a synchronizer token: an HMAC of the session id (or, on the
+sign-in form, of a random pre-session cookie) under the server's secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request, Response
+from starlette.datastructures import FormData
+
+from driftguard.api.deps import DbSession, SettingsDep
+from driftguard.api.ratelimit import RateLimiter
+from driftguard.errors import ForbiddenError, UnauthenticatedError
+from driftguard.identity import auth
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.settings import Environment, Settings
+
+SESSION_COOKIE = "dg_session"
+LOGIN_COOKIE = "dg_signin"
+CSRF_FIELD = "csrf_token"
+MAX_COOKIE_LENGTH = 128
+CSRF_FAILED = "this form has expired or did not come from DriftGuard; reload the page and retry"
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The signed-in user of a page request."""
+
+    principal: Principal
+    user_id: int
+    display_name: str
+    session_id: str
+    csrf_token: str
+
+    def can(self, permission: Permission) -> bool:
+        return self.principal.can(permission)
+
+
+def csrf_token(settings: Settings, binding: str) -> str:
+    key = settings.jwt_secret.get_secret_value().encode()
+    return hmac.new(key, b"driftguard-csrf\x00" + binding.encode(), hashlib.sha256).hexdigest()
+
+
+def check_csrf(settings: Settings, binding: str | None, given: object) -> None:
+    if (
+        binding is None
+        or not isinstance(given, str)
+        or not hmac.compare_digest(given.encode(), csrf_token(settings, binding).encode())
+    ):
+        raise ForbiddenError(CSRF_FAILED, code="csrf_failed")
+
+
+def _secure(request: Request, settings: Settings) -> bool:
+    return (
+        request.url.scheme == "https"
+        or settings.web_cookie_secure
+        or settings.environment is Environment.PRODUCTION
+    )
+
+
+def set_cookie(
+    response: Response, request: Request, settings: Settings, name: str, value: str
+) -> None:
+    """A browser-session cookie (no Max-Age): HttpOnly, SameSite=Lax, Secure over https."""
+    response.set_cookie(
+        name, value, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
+    )
+
+
+def clear_cookie(response: Response, request: Request, settings: Settings, name: str) -> None:
+    response.delete_cookie(
+        name, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
+    )
+
+
+def cookie(request: Request, name: str) -> str | None:
+    value = request.cookies.get(name)
+    return value if value and len(value) <= MAX_COOKIE_LENGTH else None
+
+
+def new_login_binding() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def safe_next(raw: str | None) -> str:
+    """Where to go after signing in: a same-site relative path, or the overview."""
+    if not raw or len(raw) > 2000 or "\\" in raw or any(ord(c) < 0x20 for c in raw):
+        return "/"
+    parts = urlsplit(raw)
+    if parts.scheme or parts.netloc or not raw.startswith("/") or raw.startswith("//"):
+        return "/"
+    return raw
+
+
+def _signed_in(request: Request, session: DbSession, settings: SettingsDep) -> SignedIn:
+    secret = cookie(request, SESSION_COOKIE)
+    if secret is None:
+        raise UnauthenticatedError("sign in to continue", code="unauthenticated")
+    user, session_id = auth.open_web_session(session, secret=secret)
+    principal = auth.principal_for_user(session, user)
+    # The request's audit record and log line name the user (see api/observe.py).
+    request.state.principal = principal
+    limiter: RateLimiter = request.app.state.rate_limiter
+    limiter.hit(limiter.api, "api", f"user:{user.id}")
+    return SignedIn(
+        principal=principal,
+        user_id=user.id,
+        display_name=user.display_name,
+        session_id=session_id,
+        csrf_token=csrf_token(settings, session_id),
+    )
+
+
+CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
+
+
+def page_permission(permission: Permission) -> Any:
+    """``Depends`` marker for a page: the signed-in user must hold ``permission`` somewhere.
+
+    Declared like ``api.deps.require``, so ``create_app``'s route guard check covers pages too.
+    """
+
+    async def check(user: CurrentUser) -> SignedIn:
+        if not user.can(permission):
+            raise ForbiddenError(f"your role does not allow {permission.value}")
+        return user
+
+    check.required_permission = permission  # type: ignore[attr-defined]
+    return Depends(check)
+
+
+async def _checked_form(request: Request, user: CurrentUser, settings: SettingsDep) -> FormData:
+    form = await request.form()
+    check_csrf(settings, user.session_id, form.get(CSRF_FIELD))
+    return form
+
+
+# A POST form from a signed-in user, its synchronizer token checked.
+CheckedForm = Annotated[FormData, Depends(_checked_form)]

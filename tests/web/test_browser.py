@@ -1,0 +1,171 @@
+"""The web UI in a real headless Chromium against a real server on loopback."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
+
+from support.browser import HOSTILE, HOSTILE_NOTE, LiveServer, screenshot, sign_in
+
+pytestmark = pytest.mark.xdist_group("browser")
+
+
+def test_sign_in_and_see_the_overview(page: Page, server: LiveServer) -> None:
+    page.goto(f"{server.url}/models")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fmodels$"))
+    page.get_by_label("Email").fill(server.portfolio.viewer)
+    page.get_by_label("Password").fill("wrong password, certainly")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("email or password is incorrect")
+    sign_in(page, server.url, server.portfolio.admin)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overview")
+    cards = page.locator("dl.cards")
+    expect(cards.locator("div", has_text="Models").locator("dd").first).to_have_text("2")
+    expect(
+        page.locator("figure", has_text="Models by team and stage").locator("svg rect")
+    ).not_to_have_count(0)
+    expect(page.get_by_role("table").filter(has_text="Recent")).to_have_count(0)
+    expect(
+        page.locator("section", has_text="Recent monitoring runs").locator("tbody tr")
+    ).to_have_count(3)
+    screenshot(page, "overview")
+    page.set_viewport_size({"width": 390, "height": 844})
+    screenshot(page, "overview-phone")
+
+
+def test_a_model_page_draws_its_charts(page: Page, server: LiveServer) -> None:
+    sign_in(page, server.url, server.portfolio.engineer)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    page.get_by_role("link", name=HOSTILE["model_name"]).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text(HOSTILE["model_name"])
+    drift = page.locator("figure", has_text="Drift (PSI) per feature")
+    expect(drift.locator("svg[role=img]")).to_have_count(1)
+    expect(drift.locator("polyline")).to_have_count(3)  # income, region, gender
+    expect(drift.locator(".legend li")).to_have_text(["income", "region", "gender"])
+    fairness = page.locator("figure", has_text="Selection rate by gender")
+    expect(fairness.locator("rect")).to_have_count(2)
+    performance = page.locator("figure", has_text="Performance over time")
+    expect(performance.locator(".legend li").first).to_have_text("accuracy")
+    screenshot(page, "model")
+
+
+def test_an_engineer_acknowledges_an_alert(page: Page, server: LiveServer) -> None:
+    sign_in(page, server.url, server.portfolio.engineer)
+    page.goto(f"{server.url}/alerts?status=open")
+    rows = page.locator("tbody tr")
+    before = rows.count()
+    assert before > 0
+    first = rows.first
+    alert_label = first.get_by_role("button", name=re.compile("Acknowledge")).get_attribute("name")
+    assert alert_label is None  # buttons are named by their text, not a name attribute
+    first.get_by_role("button", name=re.compile("Acknowledge")).click()
+    expect(page).to_have_url(re.compile(r"/alerts\?status=open$"))
+    expect(page.locator("tbody tr")).to_have_count(before - 1)
+    page.goto(f"{server.url}/alerts?status=acknowledged")
+    expect(page.locator("tbody tr").first.locator("td").nth(3)).to_have_text("acknowledged")
+    screenshot(page, "alerts")
+
+
+def test_a_viewer_is_refused_an_action(page: Page, server: LiveServer) -> None:
+    sign_in(page, server.url, server.portfolio.viewer)
+    page.goto(f"{server.url}/alerts")
+    expect(page.locator("tbody tr").first).to_be_visible()
+    expect(page.get_by_role("button", name=re.compile("Acknowledge|Resolve"))).to_have_count(0)
+    token = page.locator("form.sign-out input[name=csrf_token]").get_attribute("value")
+    assert token
+    alert_id = server.http.get("/api/v1/alerts", headers=server.portfolio.engineer_headers).json()[
+        "items"
+    ][0]["id"]
+    refused = page.request.post(
+        f"{server.url}/alerts/{alert_id}/acknowledge", form={"csrf_token": token}
+    )
+    assert refused.status == 403
+    assert "Not allowed" in refused.text()
+    page.goto(f"{server.url}/audit")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
+    screenshot(page, "refused")
+
+
+def test_sign_out_ends_the_session(page: Page, server: LiveServer) -> None:
+    sign_in(page, server.url, server.portfolio.viewer)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/login$"))
+    page.goto(f"{server.url}/")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2F$"))
+
+
+def test_keyboard_users_can_skip_to_the_content(page: Page, server: LiveServer) -> None:
+    sign_in(page, server.url, server.portfolio.viewer)
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to main content")
+    expect(skip).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    page.goto(f"{server.url}/models")
+    expect(page.get_by_label("Search")).to_be_visible()
+    expect(page.get_by_role("search", name="Filter models")).to_be_visible()
+
+
+def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer) -> None:
+    portfolio = server.portfolio
+    headers = portfolio.engineer_headers
+    # Tags cannot carry markup at all: the API refuses them, naming the field.
+    refused = server.http.patch(
+        f"/api/v1/models/{portfolio.model_id}", json={"tags": ["<script>"]}, headers=headers
+    )
+    assert refused.status_code == 422
+    assert "tags" in refused.text
+    alert_id = server.http.get("/api/v1/alerts", headers=headers).json()["items"][-1]["id"]
+    resolved = server.http.post(
+        f"/api/v1/alerts/{alert_id}/resolve", json={"comment": HOSTILE_NOTE}, headers=headers
+    )
+    assert resolved.status_code == 200
+
+    problems: list[str] = []
+    page.on("dialog", lambda dialog: _refuse(dialog, problems))
+    page.on("console", lambda message: _watch(message, problems))
+    pages = {
+        "/": [HOSTILE["model_name"]],
+        "/models": [HOSTILE["model_name"], HOSTILE["team_name"]],
+        f"/models/{portfolio.model_id}": [
+            HOSTILE["model_name"], HOSTILE["description"], HOSTILE["use_case"],
+            HOSTILE["team_name"], HOSTILE["group"],
+        ],
+        "/alerts?status=resolved": [HOSTILE_NOTE, HOSTILE["model_name"]],
+        "/alerts": [HOSTILE["model_name"]],
+        f"/models?q={portfolio.model_id}": [],
+    }  # fmt: skip
+    for email in (portfolio.engineer, portfolio.admin):
+        page.context.clear_cookies()
+        sign_in(page, server.url, email)
+        visited = (
+            {**pages, "/audit?action=model.create": [json.dumps(HOSTILE["model_name"])]}
+            if email == portfolio.admin
+            else pages
+        )
+        for path, texts in visited.items():
+            page.goto(f"{server.url}{path}")
+            body = page.locator("body").text_content() or ""
+            for text in texts:
+                assert text in body, f"{text!r} is not shown as text on {path}"
+            assert page.evaluate("() => window.__xss") is None, f"a script ran on {path}"
+            injected = page.locator("main script, main img, main iframe, main svg[onload]")
+            assert injected.count() == 0, f"markup was injected on {path}"
+        if email == portfolio.engineer:
+            expect(page.locator("header .who")).to_have_text(HOSTILE["display_name"])
+            screenshot(page, "injection")
+    assert problems == []
+
+
+def _refuse(dialog: Dialog, problems: list[str]) -> None:
+    problems.append(f"dialog: {dialog.message}")
+    dialog.dismiss()
+
+
+def _watch(message: ConsoleMessage, problems: list[str]) -> None:
+    # A blocked inline script means markup got through escaping, even if CSP then stopped it.
+    if "Content Security Policy" in message.text or message.type == "error":
+        problems.append(f"console: {message.text}")
