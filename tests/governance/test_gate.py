@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 import sys
 
 import pytest
@@ -7,7 +8,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from driftguard.cli import gate as gate_command
-from driftguard.cli.main import USAGE_ERROR, app, main
+from driftguard.cli.entry import USAGE_ERROR, main
+from driftguard.cli.main import app
 from driftguard.client import Client
 
 from .conftest import Org, act, monitor, request
@@ -81,8 +83,25 @@ def test_the_gate_command_exits_with_the_answer(
     assert "cannot answer" in unknown.output
 
 
-def test_usage_errors_never_look_like_pending(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", ["driftguard", "gate", "check", "--model", "m"])
+@pytest.mark.parametrize(
+    "argv", [["gate", "check", "--model", "m"], ["gate"], ["db", "upgrade", "a", "b"], ["nope"]]
+)
+def test_usage_errors_never_look_like_pending(
+    monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.setattr(sys, "argv", ["driftguard", *argv])
     with pytest.raises(SystemExit) as exited:
         main()
     assert exited.value.code == USAGE_ERROR
+
+
+def test_the_gate_loads_neither_the_server_nor_the_database() -> None:
+    code = (
+        "import sys; from driftguard.cli import entry, gate; "
+        "heavy = [m for m in ('sqlalchemy', 'fastapi', 'pyarrow', 'numpy', 'driftguard.cli.main') "
+        "if m in sys.modules]; print(heavy)"
+    )
+    done = subprocess.run(  # noqa: S603 - this interpreter, a fixed program
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert done.stdout.strip() == "[]"

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import sys
 from typing import Annotated
 
 import typer
@@ -31,23 +30,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
 app.command()(backup)
 app.command()(restore)
-USAGE_ERROR = 64  # sysexits' EX_USAGE: never confused with the gate's "pending" (2)
-
-
-def main() -> None:
-    """The ``driftguard`` command. Usage errors exit 64, not 2, which the gate uses."""
-    try:
-        code = app(standalone_mode=False)
-    except typer.Abort:
-        typer.echo("Aborted.", err=True)
-        sys.exit(130)
-    except typer.TyperException as exc:  # click-style errors; usage errors carry exit code 2
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        status = int(getattr(exc, "exit_code", 1))
-        sys.exit(USAGE_ERROR if status == 2 else status)
-    sys.exit(code if isinstance(code, int) else 0)
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
