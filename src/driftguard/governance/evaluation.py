@@ -23,9 +23,15 @@ class Evaluation:
     decision: Decision
 
 
-def judge(facts: Facts, policy: InForce, *, environment: str) -> Evaluation:
-    """Pure: the decision of ``policy`` on ``facts`` (the MRI computed under its weights)."""
-    complete, risk = with_risk(facts, policy.document.mri)
+def judge(
+    facts: Facts, policy: InForce, *, environment: str, risk: RiskScore | None = None
+) -> Evaluation:
+    """Pure: the decision of ``policy`` on ``facts`` (the MRI computed under its weights, unless
+    ``risk`` already is that)."""
+    if risk is None:
+        complete, risk = with_risk(facts, policy.document.mri)
+    else:
+        complete = facts.with_value("mri.score", risk.score)
     decision = evaluate_deployment(policy.document, complete, environment=environment)
     return Evaluation(facts=complete, risk=risk, policy=policy, decision=decision)
 
@@ -39,7 +45,7 @@ def evaluate(
     now: datetime,
 ) -> Evaluation:
     policy = policies.policy_for(session, model=model, environment=environment)
-    facts = gather(session, [Subject(model, version)], now=now)[version.id]
+    facts = gather(session, [Subject.of(model, version)], now=now)[version.id]
     return judge(facts, policy, environment=environment)
 
 

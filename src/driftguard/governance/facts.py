@@ -28,24 +28,48 @@ TIME_DERIVED = frozenset({"monitoring.hours_since_last_run", "validation.days_si
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """A version under judgement with what is known about it before any fact is read."""
+    """A version under judgement with what is known about it before any fact is read
+    (plain values: a portfolio simulation builds ten thousand of these)."""
 
-    model: RegisteredModel
-    version: ModelVersion
+    model_id: int
+    model_name: str
+    team_id: int
+    materiality: str
+    criticality: str
+    version_id: int
+    version_number: int
+    registered_at: datetime
+    features: frozenset[str]
+    sensitive: int
+
+    @classmethod
+    def of(cls, model: RegisteredModel, version: ModelVersion) -> Subject:
+        return cls(
+            model_id=model.id, model_name=model.name, team_id=model.team_id,
+            materiality=model.materiality.value, criticality=model.criticality.value,
+            version_id=version.id, version_number=version.number,
+            registered_at=version.created_at,
+            features=frozenset(str(f.get("name")) for f in version.features),
+            sensitive=sum(1 for f in version.features if f.get("sensitive")),
+        )  # fmt: skip
+
+    @property
+    def tier(self) -> int:
+        return tier_of(self.materiality, self.criticality)
 
 
 def gather(session: Session, subjects: Sequence[Subject], *, now: datetime) -> dict[int, Facts]:
     """Measured facts per version id (without ``mri.score``; see :func:`with_risk`)."""
     if not subjects:
         return {}
-    ids = [s.version.id for s in subjects]
+    ids = [s.version_id for s in subjects]
     return _assemble(session, subjects, select_ids=None if len(ids) > 500 else ids, now=now)
 
 
 def _assemble(
     session: Session, subjects: Sequence[Subject], *, select_ids: list[int] | None, now: datetime
 ) -> dict[int, Facts]:
-    wanted = {s.version.id for s in subjects}
+    wanted = {s.version_id for s in subjects}
 
     def scoped(query: Select[*Ts], column: InstrumentedAttribute[int]) -> Select[*Ts]:
         # Small sets filter by id; large ones (portfolio) read the table and drop the rest.
@@ -101,28 +125,25 @@ def _assemble(
     }
     result = {}
     for subject in subjects:
-        model, version = subject.model, subject.version
+        version_id = subject.version_id
         values: dict[str, dict[str, float | None]] = {}
-        snapshot = snapshots.get(version.id)
+        snapshot = snapshots.get(version_id)
         if snapshot is not None:
             stored, measured_at = snapshot
-            values.update({fact: dict(by_subject) for fact, by_subject in stored.items()})
+            values.update(stored)  # read-only from here on: Facts never mutates its mappings
             hours = (now - measured_at).total_seconds() / 3600
             values["monitoring.hours_since_last_run"] = {WHOLE: max(0.0, hours)}
-        total, critical = alerts.get(version.id, (0, 0))
+        total, critical = alerts.get(version_id, (0, 0))
         values["alerts.open"] = {WHOLE: float(total)}
         values["alerts.open_critical"] = {WHOLE: float(critical or 0)}
-        rows = references.get(version.id)
+        rows = references.get(version_id)
         values["reference.rows"] = {WHOLE: None if rows is None else float(rows)}
-        reviewed = approved.get(version.id) or version.created_at
-        values["validation.days_since"] = {
-            WHOLE: max(0.0, (now - reviewed).total_seconds() / 86400)
-        }
-        tier = tier_of(model.materiality.value, model.criticality.value)
-        values["model.tier"] = {WHOLE: float(tier)}
-        sensitive = sum(1 for f in version.features if f.get("sensitive"))
-        values["model.sensitive_attributes"] = {WHOLE: float(sensitive)}
-        result[version.id] = Facts(values)
+        reviewed = approved.get(version_id) or subject.registered_at
+        days = max(0.0, (now - reviewed).total_seconds() / 86400)
+        values["validation.days_since"] = {WHOLE: days}
+        values["model.tier"] = {WHOLE: float(subject.tier)}
+        values["model.sensitive_attributes"] = {WHOLE: float(subject.sensitive)}
+        result[version_id] = Facts.wrap(values)
     return result
 
 

@@ -25,7 +25,7 @@ def compute(
 ) -> tuple[Computed, str]:
     """The MRI now, under the MRI settings of the policy in force for the model."""
     policy = policies.policy_for(session, model=model, environment=None)
-    facts = gather(session, [Subject(model, version)], now=now)[version.id]
+    facts = gather(session, [Subject.of(model, version)], now=now)[version.id]
     _, risk = with_risk(facts, policy.document.mri)
     return risk, policy.applied.content_hash
 

@@ -59,8 +59,7 @@ MAX_REPLAY_RUNS = 5000
 
 @dataclass(frozen=True, slots=True)
 class Judged:
-    model: RegisteredModel
-    version: ModelVersion
+    subject: Subject
     before: Evaluation
     after: Evaluation
 
@@ -98,14 +97,23 @@ def simulate(
     now = datetime.now(UTC)
     facts = gather(session, subjects, now=now)
     judged = []
+    same_mri: dict[tuple[int, int], bool] = {}
     for subject in subjects:
-        model, version = subject.model, subject.version
-        actual = facts[version.id]
-        tier = tier_of(model.materiality.value, model.criticality.value)
-        before = _judge(actual, candidates.baseline, model, tier, data.environment)
-        changed_facts, changed_tier = _apply(actual, data.overrides, model, version)
-        after = _judge(changed_facts, candidates.scenario, model, changed_tier, data.environment)
-        judged.append(Judged(model, version, before, after))
+        actual = facts[subject.version_id]
+        before = _judge(actual, candidates.baseline, subject, subject.tier, data.environment)
+        changed_facts, changed_tier = _apply(actual, data.overrides, subject)
+        policy = policies.select_policy(
+            candidates.scenario, team_id=subject.team_id, tier=changed_tier,
+            environment=data.environment,
+        )  # fmt: skip
+        # Unchanged facts under the same MRI settings score the same: reuse the baseline's.
+        key = (id(before.policy.document.mri), id(policy.document.mri))
+        if key not in same_mri:
+            same_mri[key] = before.policy.document.mri == policy.document.mri
+        reuse = changed_facts is actual and same_mri[key]
+        after = judge(changed_facts, policy, environment=data.environment,
+                      risk=before.risk if reuse else None)  # fmt: skip
+        judged.append(Judged(subject, before, after))
     listed = [j for j in judged if data.include_unchanged or j.changed]
     return Simulation(
         environment=data.environment,
@@ -145,8 +153,13 @@ def _name(session: Session, data: SimulationRequest) -> str:
 
 
 def _subjects(session: Session, principal: Principal, data: SimulationRequest) -> list[Subject]:
-    """Per model in scope: the version live in the environment, else its newest live version."""
-    models = select(RegisteredModel).where(RegisteredModel.archived_at.is_(None))
+    """Per model in scope: the version live in the environment, else its newest live version.
+
+    Read as plain columns in three queries, whatever the number of models."""
+    models = select(
+        RegisteredModel.id, RegisteredModel.name, RegisteredModel.team_id,
+        RegisteredModel.materiality, RegisteredModel.criticality,
+    ).where(RegisteredModel.archived_at.is_(None))  # fmt: skip
     teams = principal.teams_with(Permission.MODELS_READ)
     if teams is not None:
         models = models.where(RegisteredModel.team_id.in_(teams))
@@ -154,51 +167,65 @@ def _subjects(session: Session, principal: Principal, data: SimulationRequest) -
         models = models.where(RegisteredModel.id == data.scope.model_id)
     if data.scope.team_id is not None:
         models = models.where(RegisteredModel.team_id == data.scope.team_id)
-    by_id = {m.id: m for m in session.scalars(models)}
+    by_id = {row[0]: row for row in session.execute(models)}
     if data.scope.model_id is not None and not by_id:
         raise InvalidError(
             f"scope.model_id: model {data.scope.model_id} not found",
             details=[ErrorDetail("scope.model_id", "no such model among those you may see")],
         )
-    live = dict(
-        session.execute(
+    live = {  # noqa: C416 (dict(rows) does not type-check)
+        model_id: version_id
+        for model_id, version_id in session.execute(
             select(Deployment.model_id, Deployment.version_id).where(
                 Deployment.status == "deployed", Deployment.environment == data.environment
             )
-        ).all()
-    )
+        )
+    }
     newest = (
         select(ModelVersion.model_id, func.max(ModelVersion.number).label("number"))
         .where(ModelVersion.stage != Stage.ARCHIVED)
         .group_by(ModelVersion.model_id)
         .subquery()
     )
-    latest = dict(
-        session.execute(
-            select(ModelVersion.model_id, ModelVersion.id).join(
-                newest,
-                (newest.c.model_id == ModelVersion.model_id)
-                & (newest.c.number == ModelVersion.number),
+    versions = {}
+    for model_id, version_id, number, created_at, features in session.execute(
+        select(
+            ModelVersion.model_id, ModelVersion.id, ModelVersion.number,
+            ModelVersion.created_at, ModelVersion.features,
+        ).join(
+            newest,
+            (newest.c.model_id == ModelVersion.model_id) & (newest.c.number == ModelVersion.number),
+        )
+    ):  # fmt: skip
+        versions[version_id] = (model_id, number, created_at, features)
+    wanted_live = {v for m, v in live.items() if m in by_id and v not in versions}
+    if wanted_live:
+        for version_id, model_id, number, created_at, features in session.execute(
+            select(
+                ModelVersion.id, ModelVersion.model_id, ModelVersion.number,
+                ModelVersion.created_at, ModelVersion.features,
+            ).where(ModelVersion.id.in_(wanted_live))
+        ):  # fmt: skip
+            versions[version_id] = (model_id, number, created_at, features)
+    latest = {model_id: version_id for version_id, (model_id, *_) in versions.items()
+              if version_id not in wanted_live}  # fmt: skip
+    subjects = []
+    for model_id in sorted(by_id):
+        version_id = live.get(model_id) or latest.get(model_id)
+        if version_id is None or version_id not in versions:
+            continue
+        _, name, team_id, materiality, criticality = by_id[model_id]
+        _, number, created_at, features = versions[version_id]
+        subjects.append(
+            Subject(
+                model_id=model_id, model_name=name, team_id=team_id,
+                materiality=materiality.value, criticality=criticality.value,
+                version_id=version_id, version_number=number, registered_at=created_at,
+                features=frozenset(str(f.get("name")) for f in features),
+                sensitive=sum(1 for f in features if f.get("sensitive")),
             )
-        ).all()
-    )
-    chosen = {
-        model_id: live.get(model_id) or latest.get(model_id)
-        for model_id in by_id
-        if live.get(model_id) or latest.get(model_id)
-    }
-    wanted = set(chosen.values())
-    versions: dict[int, ModelVersion] = {}
-    if wanted:
-        query = select(ModelVersion)
-        if len(wanted) <= 500:
-            query = query.where(ModelVersion.id.in_(wanted))
-        versions = {v.id: v for v in session.scalars(query) if v.id in wanted}
-    return [
-        Subject(by_id[model_id], versions[version_id])
-        for model_id, version_id in sorted(chosen.items())
-        if version_id in versions
-    ]
+        )  # fmt: skip
+    return subjects
 
 
 def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject]) -> None:
@@ -206,7 +233,7 @@ def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject])
     for i, override in enumerate(overrides):
         where = f"overrides.{i}"
         targets = [
-            s for s in subjects if override.model_id is None or s.model.id == override.model_id
+            s for s in subjects if override.model_id is None or s.model_id == override.model_id
         ]
         if override.model_id is not None and not targets:
             problems.append(ErrorDetail(f"{where}.model_id", "not a model in the scope"))
@@ -223,7 +250,7 @@ def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject])
         if FACTS[override.fact].per_subject:
             if not override.subject:
                 problems.append(ErrorDetail(f"{where}.subject", "this fact needs a feature"))
-            elif not any(_has_feature(s.version, override.subject) for s in targets):
+            elif not any(override.subject in s.features for s in targets):
                 problems.append(
                     ErrorDetail(
                         f"{where}.subject",
@@ -238,17 +265,12 @@ def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject])
         )
 
 
-def _has_feature(version: ModelVersion, name: str) -> bool:
-    return any(f.get("name") == name for f in version.features)
-
-
-def _apply(
-    facts: Facts, overrides: Sequence[Override], model: RegisteredModel, version: ModelVersion
-) -> tuple[Facts, int]:
-    """The facts and tier with the overrides that concern this model applied."""
-    materiality, criticality = model.materiality.value, model.criticality.value
+def _apply(facts: Facts, overrides: Sequence[Override], subject: Subject) -> tuple[Facts, int]:
+    """The facts and tier with the overrides that concern this model applied (the same
+    ``facts`` object when none does)."""
+    materiality, criticality = subject.materiality, subject.criticality
     for override in overrides:
-        if override.model_id is not None and override.model_id != model.id:
+        if override.model_id is not None and override.model_id != subject.model_id:
             continue
         if override.fact == "model.materiality":
             materiality = str(override.value)
@@ -256,26 +278,28 @@ def _apply(
             criticality = str(override.value)
         elif not FACTS[override.fact].per_subject:
             facts = facts.with_value(override.fact, float(override.value), WHOLE)
-        elif _has_feature(version, override.subject):
+        elif override.subject in subject.features:
             facts = facts.with_value(override.fact, float(override.value), override.subject)
     tier = tier_of(materiality, criticality)
-    return facts.with_value("model.tier", float(tier)), tier
+    if tier != subject.tier:
+        facts = facts.with_value("model.tier", float(tier))
+    return facts, tier
 
 
 def _judge(
-    facts: Facts, candidates: list[InForce], model: RegisteredModel, tier: int, environment: str
+    facts: Facts, candidates: list[InForce], subject: Subject, tier: int, environment: str
 ) -> Evaluation:
     policy = policies.select_policy(
-        candidates, team_id=model.team_id, tier=tier, environment=environment
+        candidates, team_id=subject.team_id, tier=tier, environment=environment
     )
     return judge(facts, policy, environment=environment)
 
 
 def _outcome(judged: Judged) -> ModelOutcome:
-    model, before, after = judged.model, judged.before, judged.after
+    subject, before, after = judged.subject, judged.before, judged.after
     return ModelOutcome(
-        model_id=model.id, model_name=model.name, team_id=model.team_id,
-        version=judged.version.number,
+        model_id=subject.model_id, model_name=subject.model_name, team_id=subject.team_id,
+        version=subject.version_number,
         current_outcome=before.decision.outcome, scenario_outcome=after.decision.outcome,
         current_mri=before.risk.score, scenario_mri=after.risk.score,
         current_band=before.risk.band, scenario_band=after.risk.band,
@@ -311,7 +335,7 @@ def _replay(
 ) -> ReplayResult:
     assert data.replay_days is not None
     since = now - timedelta(days=data.replay_days)
-    models = {s.model.id: s.model for s in subjects}
+    models = {s.model_id: s for s in subjects}
     # Deployment decisions: the facts each one judged, under the scenario's policies.
     stored = session.scalars(
         select(Deployment)
@@ -320,12 +344,12 @@ def _replay(
     ).all()
     newly_blocked, newly_allowed, changed_ids = 0, 0, []
     for deployment in stored:
-        model = models[deployment.model_id]
-        tier = tier_of(model.materiality.value, model.criticality.value)
+        subject = models[deployment.model_id]
         was_blocked = deployment.decision.get("outcome") == "blocked"
         would = _judge(
-            Facts(deployment.facts), candidates.scenario, model, tier, deployment.environment
-        )
+            Facts(deployment.facts), candidates.scenario, subject, subject.tier,
+            deployment.environment,
+        )  # fmt: skip
         would_block = would.decision.outcome == "blocked"
         newly_blocked += would_block and not was_blocked
         newly_allowed += was_blocked and not would_block
@@ -348,7 +372,7 @@ def _replay(
 def _replay_monitoring(
     session: Session,
     candidates: Candidates,
-    models: dict[int, RegisteredModel],
+    models: dict[int, Subject],
     since: datetime,
 ) -> ReplayMonitoring:
     """Alerts the baseline and the scenario monitoring thresholds raise over stored windows."""
@@ -375,12 +399,11 @@ def _replay_monitoring(
     current: Counter[str] = Counter()
     scenario: Counter[str] = Counter()
     for run_id, model_id, task_type, training in runs:
-        model = models[model_id]
+        subject = models[model_id]
         facts = report_facts(reports.get(run_id, {}), task_type=task_type.value, training=training)
-        tier = tier_of(model.materiality.value, model.criticality.value)
         for counter, pool in ((current, candidates.baseline), (scenario, candidates.scenario)):
             policy = policies.select_policy(
-                pool, team_id=model.team_id, tier=tier, environment=None
+                pool, team_id=subject.team_id, tier=subject.tier, environment=None
             )
             for finding in evaluate_monitoring(monitoring_policy(policy.document), facts):
                 counter[f"{finding.rule}:{finding.severity}"] += 1

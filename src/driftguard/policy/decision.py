@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -83,7 +83,7 @@ def judge_rule(rule: Rule, facts: Facts) -> RuleResult:
     return _result(rule, subject, value, passed=not failing, missing=False)
 
 
-def _subjects(fact: str, facts: Facts) -> dict[str, float | None]:
+def _subjects(fact: str, facts: Facts) -> Mapping[str, float | None]:
     if FACTS[fact].per_subject:
         return facts.subjects(fact)
     return {WHOLE: facts.value(fact)}

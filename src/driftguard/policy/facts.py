@@ -69,6 +69,9 @@ MONITORING_FACTS = frozenset(
 )
 
 
+_EMPTY: Mapping[str, float | None] = {}
+
+
 class Facts:
     """Measured facts of one version: ``fact -> {subject: value}``.
 
@@ -84,8 +87,16 @@ class Facts:
             fact: dict(by_subject) for fact, by_subject in (values or {}).items()
         }
 
-    def subjects(self, fact: str) -> dict[str, float | None]:
-        return dict(self._values.get(fact, {}))
+    @classmethod
+    def wrap(cls, values: dict[str, dict[str, float | None]]) -> Facts:
+        """Facts over ``values`` without copying them; the caller hands them over."""
+        facts = cls.__new__(cls)
+        facts._values = values
+        return facts
+
+    def subjects(self, fact: str) -> Mapping[str, float | None]:
+        """The values of ``fact`` by subject (a read-only view)."""
+        return self._values.get(fact, _EMPTY)
 
     def value(self, fact: str) -> float | None:
         return self._values.get(fact, {}).get(WHOLE)
