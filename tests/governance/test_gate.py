@@ -81,6 +81,11 @@ def test_the_gate_command_exits_with_the_answer(
     unknown = CliRunner().invoke(app, [*args[:3], "nope", *args[4:]])
     assert unknown.exit_code == 3
     assert "cannot answer" in unknown.output
+    # The installed command's fast path (entry.main) gives the same answer.
+    monkeypatch.setattr(sys, "argv", ["driftguard", *args])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
 
 
 @pytest.mark.parametrize(

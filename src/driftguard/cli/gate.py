@@ -18,6 +18,11 @@ gate_app = typer.Typer(help="Release gates for CI/CD.", no_args_is_help=True)
 CANNOT_ANSWER = 3
 
 
+@gate_app.callback()
+def gate() -> None:
+    """Release gates for CI/CD (a group, so `gate check` parses the same wherever it runs)."""
+
+
 def make_client(url: str | None, api_key: str | None) -> Client:
     from driftguard.client import Client
 
