@@ -105,7 +105,12 @@ def request(
     session.add(deployment)
     session.flush()
     _event(session, deployment, principal, "request", None, deployment.status, data.reason)
-    risk.refresh(session, model=model, version=version, trigger="deployment_request")
+    # The score the decision judged (under the policy in force for this environment) is kept.
+    risk.store(
+        session, model=model, version=version, risk=evaluation.risk,
+        policy_hash=evaluation.policy.applied.content_hash, trigger="deployment_request",
+        at=deployment.created_at,
+    )  # fmt: skip
     return _finish(session, principal, deployment, "deployment.request", before=None)
 
 

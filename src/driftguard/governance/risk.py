@@ -36,11 +36,28 @@ def refresh(
     """Compute and store the version's MRI (after a monitoring run, a decision, on request)."""
     now = datetime.now(UTC)
     risk, policy_hash = compute(session, model=model, version=version, now=now)
+    return store(
+        session, model=model, version=version, risk=risk, policy_hash=policy_hash,
+        trigger=trigger, at=now,
+    )  # fmt: skip
+
+
+def store(
+    session: Session,
+    *,
+    model: RegisteredModel,
+    version: ModelVersion,
+    risk: Computed,
+    policy_hash: str,
+    trigger: str,
+    at: datetime,
+) -> RiskScoreRead:
+    """Keep a computed score, with its breakdown, in the version's history."""
     row = RiskScore(
         version_id=version.id, model_id=model.id, team_id=model.team_id, score=risk.score,
         band=risk.band, tier=risk.tier, policy_hash=policy_hash,
         components=[dataclasses.asdict(c) for c in risk.components], trigger=trigger,
-        computed_at=now,
+        computed_at=at,
     )  # fmt: skip
     session.add(row)
     session.flush()
