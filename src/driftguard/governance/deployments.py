@@ -32,7 +32,12 @@ from driftguard.errors import (
     NotFoundError,
 )
 from driftguard.governance import risk
-from driftguard.governance.evaluation import Evaluation, decision_read, evaluate
+from driftguard.governance.evaluation import (
+    Evaluation,
+    decision_read,
+    evaluate,
+    require_environment,
+)
 from driftguard.governance.facts import facts_hash
 from driftguard.governance.orm import Deployment, DeploymentApproval, DeploymentEvent
 from driftguard.governance.schemas import (
@@ -66,12 +71,7 @@ def request(
     environments: Collection[str],
 ) -> DeploymentRead:
     """Evaluate the policy in force and store the decision: blocked, pending or approved."""
-    if data.environment not in environments:
-        known = ", ".join(sorted(environments))
-        raise InvalidError(
-            f"environment: unknown environment {data.environment!r}; known: {known}",
-            details=[ErrorDetail("environment", f"unknown environment; known: {known}")],
-        )
+    require_environment(data.environment, environments)
     model, version = registry_service.resolve_version(
         session, principal=principal, model_id=data.model_id, number=data.version
     )

@@ -2,17 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance.facts import Subject, gather, with_risk
 from driftguard.governance.schemas import DecisionRead, RuleResultRead
 from driftguard.policies import service as policies
 from driftguard.policies.service import InForce
 from driftguard.policy import Decision, Facts, RiskScore, evaluate_deployment
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+
+def require_environment(environment: str, environments: Collection[str]) -> None:
+    """Deployment environments are a setting; naming another one is an input error."""
+    if environment not in environments:
+        known = ", ".join(sorted(environments))
+        raise InvalidError(
+            f"environment: unknown environment {environment!r}; known: {known}",
+            details=[ErrorDetail("environment", f"unknown environment; known: {known}")],
+        )
 
 
 @dataclass(frozen=True, slots=True)

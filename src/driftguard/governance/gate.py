@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError, NotFoundError
-from driftguard.governance.evaluation import decision_read, evaluate
+from driftguard.governance.evaluation import decision_read, evaluate, require_environment
 from driftguard.governance.orm import Deployment
 from driftguard.governance.schemas import GateRead
 from driftguard.identity.permissions import Permission
@@ -49,12 +49,7 @@ def check(
 ) -> GateRead:
     """Judge now, without writing: blocked if a block rule fails; allowed when approved (or no
     approval is required); otherwise pending, with the open request if there is one."""
-    if environment not in environments:
-        known = ", ".join(sorted(environments))
-        raise InvalidError(
-            f"environment: unknown environment {environment!r}; known: {known}",
-            details=[ErrorDetail("environment", f"unknown environment; known: {known}")],
-        )
+    require_environment(environment, environments)
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model.id, number=number
     )

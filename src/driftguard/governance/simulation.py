@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
-from driftguard.governance.evaluation import Evaluation, judge
+from driftguard.governance.evaluation import Evaluation, judge, require_environment
 from driftguard.governance.facts import Subject, gather
 from driftguard.governance.orm import Deployment
 from driftguard.governance.schemas import (
@@ -85,12 +85,7 @@ def simulate(
     data: SimulationRequest,
     environments: Sequence[str],
 ) -> Simulation:
-    if data.environment not in environments:
-        known = ", ".join(sorted(environments))
-        raise InvalidError(
-            f"environment: unknown environment {data.environment!r}; known: {known}",
-            details=[ErrorDetail("environment", f"unknown environment; known: {known}")],
-        )
+    require_environment(data.environment, environments)
     candidates = _candidates(session, data, environments)
     subjects = _subjects(session, principal, data)
     _check_overrides(data.overrides, subjects)
