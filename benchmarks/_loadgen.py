@@ -69,7 +69,7 @@ class Server:
         self.process = subprocess.Popen(
             command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 90  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             try:
                 if httpx2.get(f"{self.base_url}/readyz", timeout=1).status_code == 200:
@@ -78,7 +78,7 @@ class Server:
                 pass
             time.sleep(0.2)
         self.__exit__()
-        raise RuntimeError("server did not become ready within 30 s")
+        raise RuntimeError("server did not become ready within 90 s")
 
     def __exit__(self, *_: object) -> None:
         if self.process is not None:

@@ -171,12 +171,13 @@ def bench(url: str, label: str, args: argparse.Namespace) -> str:
     }  # fmt: skip
     path = f"/api/v1/models/{model_id}/versions/1/predictions"
     print(f"{label}: load average {os.getloadavg()}", flush=True)
-    with Server(env) as server, tempfile.TemporaryDirectory() as tmp:
+    with Server(env, workers=args.workers) as server, tempfile.TemporaryDirectory() as tmp:
         bulk_rates = bulk(server.base_url, path, key, args, Path(tmp))
         json_rate = json_batches(server.base_url, path, key, args)
     print(f"{label}: load average {os.getloadavg()}", flush=True)
     return (
-        f"| {label} | {args.file_rows:,} x {args.repeats} | {statistics.median(bulk_rates):,.0f} "
+        f"| {label} ({args.workers} worker{'s' if args.workers > 1 else ''}) "
+        f"| {args.file_rows:,} x {args.repeats} | {statistics.median(bulk_rates):,.0f} "
         f"| {min(bulk_rates):,.0f} | {args.json_rows:,} ({args.clients} clients) "
         f"| {json_rate:,.0f} |"
     )
@@ -190,6 +191,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json-rows", type=int, default=200_000)
     parser.add_argument("--clients", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     rows = []
     if args.sqlite:
