@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -23,3 +25,19 @@ def throwaway_postgres(admin_url: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@contextmanager
+def throwaway_sqlite() -> Iterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        yield f"sqlite:///{Path(tmp) / 'bench.db'}"
+
+
+def each_backend(postgres: str | None, sqlite: bool) -> Iterator[tuple[str, str]]:
+    """``(url, label)`` of a throwaway database on each backend asked for, dropped after use."""
+    if postgres:
+        with throwaway_postgres(postgres) as url:
+            yield url, "PostgreSQL"
+    if sqlite:
+        with throwaway_sqlite() as url:
+            yield url, "SQLite"

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import argparse
 import random
-import tempfile
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx2
 from sqlalchemy import insert, text
 
-from _databases import throwaway_postgres
+from _databases import each_backend
 from _loadgen import TABLE_HEADER, Server, run_load
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -149,12 +147,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     print(TABLE_HEADER)
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            bench(url, "PostgreSQL", args)
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)
+    for url, label in each_backend(args.postgres, args.sqlite):
+        bench(url, label, args)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,7 +30,7 @@ import httpx2
 import numpy as np
 from sqlalchemy import insert, text
 
-from _databases import throwaway_postgres
+from _databases import each_backend
 from _loadgen import TABLE_HEADER, LoadResult, Server
 from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
@@ -185,12 +184,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     print(TABLE_HEADER)
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            bench(url, "PostgreSQL", args)
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)
+    for url, label in each_backend(args.postgres, args.sqlite):
+        bench(url, label, args)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from _databases import throwaway_postgres
+from _databases import each_backend
 from _loadgen import Server
 from driftguard import stats
 from driftguard.db import migrate
@@ -193,13 +193,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    rows = []
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            rows.append(bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args))
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            rows.append(bench(url, "PostgreSQL", args))
+    rows = [bench(url, label, args) for url, label in each_backend(args.postgres, args.sqlite)]
     print("| storage | bulk Parquet rows | bulk median rows/s | bulk min rows/s "
           "| JSON rows | JSON rows/s |\n|---|---:|---:|---:|---:|---:|")  # fmt: skip
     print("\n".join(rows))

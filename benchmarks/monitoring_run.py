@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from _databases import throwaway_postgres
+from _databases import each_backend
 from driftguard import stats
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -123,12 +121,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     print("| storage | window rows | median s | min s | max s |\n|---|---:|---:|---:|---:|")
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            bench(url, "PostgreSQL", args)
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)
+    for url, label in each_backend(args.postgres, args.sqlite):
+        bench(url, label, args)
 
 
 if __name__ == "__main__":

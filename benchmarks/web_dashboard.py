@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
-from pathlib import Path
 
 import httpx2
 
-from _databases import throwaway_postgres
+from _databases import each_backend
 from _loadgen import TABLE_HEADER, Server, run_load
 from driftguard.cli.demo import seed_demo
 from driftguard.db import migrate
@@ -104,12 +102,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     print(TABLE_HEADER)
-    if args.postgres:
-        with throwaway_postgres(args.postgres) as url:
-            bench(url, "PostgreSQL", args)
-    if args.sqlite:
-        with tempfile.TemporaryDirectory() as tmp:
-            bench(f"sqlite:///{Path(tmp) / 'bench.db'}", "SQLite", args)
+    for url, label in each_backend(args.postgres, args.sqlite):
+        bench(url, label, args)
 
 
 if __name__ == "__main__":
