@@ -146,3 +146,27 @@ def test_the_database_refuses_writes_inside_the_sandbox(engine: Engine) -> None:
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE sandbox_probe (x INTEGER)"))
         connection.execute(text("DROP TABLE sandbox_probe"))
+
+
+def test_a_running_simulation_does_not_hold_writers_back(
+    client: TestClient, org: Org, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The request's own session is read-only too: while the sandbox computes, another
+    connection can still write (on SQLite a held write lock would make it wait, then fail)."""
+    monitor(client, org)
+    seen: list[int] = []
+
+    def write_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as other:
+            other.execute(
+                text("PRAGMA busy_timeout = 200" if engine.dialect.name == "sqlite" else "SELECT 1")
+            )
+            seen.append(other.execute(text("UPDATE teams SET description = description")).rowcount)
+        return original(*args, **kwargs)
+
+    original = simulation._check_overrides
+    monkeypatch.setattr(simulation, "_check_overrides", write_meanwhile)
+    response = simulate(client, org, policy=TIGHT)
+    assert response.status_code == 200, response.text
+    assert len(seen) == 1
+    assert seen[0] > 0  # the teams were updated while the simulation ran

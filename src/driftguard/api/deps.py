@@ -27,6 +27,9 @@ from driftguard.identity.tokens import API_KEY_PREFIX
 from driftguard.settings import Environment, Settings
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that only compute an answer: on SQLite they must not hold the write lock meanwhile (a
+# portfolio simulation takes seconds).
+READ_ONLY_POSTS = frozenset({"/api/v1/simulations", "/api/v1/policies/validate"})
 
 
 # Dependencies that do no I/O are ``async def`` so they run on the event loop: each sync
@@ -77,9 +80,12 @@ def _unit_of_work(
 
 
 def _request_factory(request: Request) -> sessionmaker[Session]:
-    """Read-only for GET, so SQLite readers never queue behind a writer."""
+    """Read-only for GET and the computing POSTs, so SQLite readers never queue behind a writer
+    (nor hold writers back)."""
     state = request.app.state
-    read = request.method in READ_METHODS
+    read = request.method in READ_METHODS or (
+        request.method == "POST" and request.url.path in READ_ONLY_POSTS
+    )
     factory: sessionmaker[Session] = state.read_session_factory if read else state.session_factory
     return factory
 
