@@ -130,6 +130,8 @@ def demo(
     for email, role, password in credentials:
         typer.echo(f"  {email:<44} {role:<34} {password}")
     base = f"http://{host}:{port}"
-    typer.echo(f"API docs: {base}/docs   Sign in: POST {base}/api/v1/auth/login")
+    typer.echo(
+        f"Web UI: {base}/   API docs: {base}/docs   API sign-in: POST {base}/api/v1/auth/login"
+    )
     if serve_after:
         run_server(settings, host=host, port=port)
