@@ -43,6 +43,11 @@ def test_the_gate_answers_blocked_pending_then_allowed(client: TestClient, org: 
     assert ask(client, org, "staging")["exit_code"] == 0  # staging needs no approval
     # The gate only reads: no request was created by asking.
     assert client.get("/api/v1/deployments", headers=org.viewer).json()["total"] == 1
+    # Deployed, then asked for again: the live deployment still clears the gate.
+    assert act(client, org.engineer, pending["id"], "deploy").json()["status"] == "deployed"
+    request(client, org)
+    live = ask(client, org)
+    assert (live["outcome"], live["deployment_id"]) == ("allowed", pending["id"])
 
 
 def test_the_gate_refuses_bad_questions(client: TestClient, org: Org) -> None:

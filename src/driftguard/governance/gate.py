@@ -47,8 +47,9 @@ def check(
     environment: str,
     environments: frozenset[str],
 ) -> GateRead:
-    """Judge now, without writing: blocked if a block rule fails; allowed when approved (or no
-    approval is required); otherwise pending, with the open request if there is one."""
+    """Judge now, without writing: blocked if a block rule fails; allowed when an approved or
+    deployed request exists (or no approval is required); otherwise pending, with the open
+    request if there is one."""
     require_environment(environment, environments)
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model.id, number=number
@@ -56,29 +57,30 @@ def check(
     evaluation = evaluate(
         session, model=model, version=version, environment=environment, now=datetime.now(UTC)
     )
-    latest = session.scalar(
-        select(Deployment)
+    requests = session.execute(
+        select(Deployment.id, Deployment.status)
         .where(
             Deployment.version_id == version.id,
             Deployment.environment == environment,
             Deployment.status.in_(("pending_approval", "approved", "deployed")),
         )
         .order_by(Deployment.id.desc())
-        .limit(1)
-    )
+    ).all()
+    cleared = [d for d, status in requests if status in ("approved", "deployed")]
     outcome = evaluation.decision.outcome
     if outcome == "blocked":
         answer, code = "blocked", 1
-    elif outcome == "approved" or (latest is not None and latest.status != "pending_approval"):
+    elif outcome == "approved" or cleared:
         answer, code = "allowed", 0
     else:
         answer, code = "pending", 2
+    deployment_id = cleared[0] if cleared else (requests[0][0] if requests else None)
     return GateRead(
         outcome=answer,
         exit_code=code,
         model_id=model.id,
         version=number,
         environment=environment,
-        deployment_id=latest.id if latest is not None else None,
+        deployment_id=deployment_id,
         decision=decision_read(evaluation),
     )
