@@ -1,0 +1,54 @@
+"""A run's reports in the vocabulary policies judge."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftguard.monitoring.facts import degradation, report_facts
+
+REPORTS = {
+    "drift": {"features": [
+        {"feature": "income", "psi": 0.4, "jensen_shannon": 0.2, "p_value_adjusted": 1e-6},
+        {"feature": "region", "psi": None, "jensen_shannon": None, "p_value_adjusted": None},
+    ]},
+    "fairness": {"attributes": {
+        "gender": {"disparate_impact_ratio": 0.7, "demographic_parity_difference": 0.2,
+                   "equal_opportunity_difference": None},
+        "age_band": {"skipped": "numeric attribute; declare a banded category"},
+    }},
+    "data_quality": {"features": [{"name": "income", "missing_rate": 0.01,
+                                   "out_of_range_rate": 0.0, "unseen_rate": 0.0}]},
+    "performance": {"n_labelled": 500, "accuracy": 0.8, "roc_auc": 0.72, "f1": None},
+}  # fmt: skip
+
+
+def test_reports_become_facts_with_unmeasured_values_kept_as_none() -> None:
+    facts = report_facts(REPORTS, task_type="binary_classification", training={"roc_auc": 0.8})
+    assert facts.subjects("drift.psi") == {"income": 0.4, "region": None}
+    assert facts.subjects("fairness.disparate_impact_ratio") == {"gender": 0.7, "age_band": None}
+    assert facts.subjects("data_quality.missing_rate") == {"income": 0.01}
+    assert facts.value("performance.n_labelled") == 500
+    assert facts.value("performance.f1") is None
+    assert facts.value("performance.degradation") == pytest.approx(0.1)
+
+
+def test_skipped_performance_reports_measure_nothing() -> None:
+    skipped = {"performance": {"skipped": "labels are not all binary", "n_labelled": 5}}
+    facts = report_facts(skipped, task_type="binary_classification", training={"roc_auc": 0.8})
+    assert facts.as_dict() == {}
+
+
+@pytest.mark.parametrize(
+    ("measured", "task", "training", "expected"),
+    [
+        ({"roc_auc": 0.9}, "binary_classification", {"roc_auc": 0.8}, 0.0),  # better: no loss
+        ({"f1": 0.6, "roc_auc": None}, "binary_classification", {"f1": 0.8}, 0.25),
+        ({"rmse": 5.0}, "regression", {"rmse": 4.0}, 0.25),  # lower is better
+        ({"accuracy": 0.7}, "multiclass_classification", {}, None),  # nothing to compare with
+    ],
+)
+def test_degradation_uses_the_primary_metric_in_its_direction(
+    measured: dict[str, float], task: str, training: dict[str, float], expected: float | None
+) -> None:
+    found = degradation(measured, task, training)
+    assert found == (None if expected is None else pytest.approx(expected))
