@@ -50,7 +50,6 @@ def _write_request_record(
     with unit_of_work(factory) as session:
         if used_key is not None:
             auth.record_api_key_use(session, api_key_id=used_key)
-        # Last: the audit append holds the chain lock until commit.
         audit.record_request(session, facts=facts)
 
 

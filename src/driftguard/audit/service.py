@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic_core import to_jsonable_python
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from driftguard.audit import repository
@@ -87,17 +88,40 @@ def _snapshot(value: Mapping[str, object] | None) -> dict[str, Any] | None:
     return {k: v for k, v in plain.items() if k.lower() not in SECRET_KEYS}
 
 
+_PENDING = "driftguard.audit_pending"
+
+
 def _append(session: Session, record: AuditRecord) -> AuditRecord:
+    """Queue the record on the session; it joins the chain when the transaction commits."""
+    session.info.setdefault(_PENDING, []).append(record)
+    return record
+
+
+# Records are chained at commit, not when they are written: the chain lock is then held only for
+# the commit itself, in the thread that commits. Holding it from the write to the commit would
+# span the request's hand-over to the thread that finishes it, and with every worker thread busy
+# waiting for the lock, the holder could never get one to commit (a deadlock under load).
+@event.listens_for(Session, "before_commit")
+def _chain_pending(session: Session) -> None:
+    pending: list[AuditRecord] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
     repository.lock_chain(session)
     top = repository.head(session)
-    record.seq = top[0] + 1 if top is not None else 1
-    record.prev_hash = top[1] if top is not None else GENESIS
-    # Microseconds survive both backends; the hash is computed from what will be read back.
-    record.recorded_at = utcnow()
-    record.hash = record_hash(record)
-    session.add(record)
+    seq, prev_hash = top if top is not None else (0, GENESIS)
+    for record in pending:
+        seq += 1
+        record.seq, record.prev_hash = seq, prev_hash
+        # Microseconds survive both backends; the hash is computed from what will be read back.
+        record.recorded_at = utcnow()
+        record.hash = prev_hash = record_hash(record)
+        session.add(record)
     session.flush()
-    return record
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
 
 
 def record(
@@ -110,12 +134,8 @@ def record(
     before: Mapping[str, object] | None = None,
     after: Mapping[str, object] | None = None,
 ) -> AuditRecord:
-    """Append a state-change record in the caller's transaction.
-
-    Make it the transaction's last write: from here until commit the transaction holds the chain
-    lock, and taking row locks after it could deadlock with a writer that holds a row and waits
-    for the chain.
-    """
+    """Append a state-change record in the caller's transaction: it is chained (sequence
+    number, previous hash, hash) when the transaction commits, and dropped if it rolls back."""
     return _append(
         session,
         AuditRecord(
