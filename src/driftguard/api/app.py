@@ -56,6 +56,7 @@ from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
 from driftguard.web.pages import alerts as alert_pages
+from driftguard.web.pages import approvals as approval_pages
 from driftguard.web.pages import assets as asset_pages
 from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
@@ -203,7 +204,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for page in (auth_pages, overview_pages, model_pages, alert_pages, audit_pages, asset_pages):
+    for page in (
+        auth_pages, overview_pages, model_pages, alert_pages, approval_pages, audit_pages,
+        asset_pages,
+    ):  # fmt: skip
         app.include_router(page.router)
 
     # Outermost last: request id → observe (audit) → CORS → credentials present → body size
