@@ -170,3 +170,73 @@ def test_the_overview_shows_risk_bands_the_riskiest_models_and_the_queue(
     assert "other-team-model" not in page.text
     drivers = r"<td>(drift|fairness|performance|data_quality|staleness|alerts)</td>"
     assert re.search(drivers, riskiest)
+
+
+def test_the_deployment_page_shows_the_decision_and_takes_it_to_production(
+    client: TestClient, portfolio: Portfolio, review: PendingReview
+) -> None:
+    here = f"/deployments/{review.deployment_id}"
+    token = web_sign_in(client, review.approvers[0])
+    page = client.get(here)
+    assert page.status_code == 200
+    assert "<td>reference_data</td>" in page.text
+    assert "Reason: quarterly refresh" in page.text
+    assert "<strong>request</strong>" in page.text  # the history's first event
+    assert ">Deploy</button>" not in page.text
+    approved = client.post(
+        f"{here}/approve", data={"csrf_token": token, "comment": "ok", "next": here},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert approved.headers["location"] == here
+    again = client.post(f"{here}/approve", data={"csrf_token": token, "next": here})
+    assert again.status_code == 409
+    assert f"<h1>Deployment {review.deployment_id}:" in again.text  # the page, with the message
+    assert "you already gave your verdict" in again.text
+
+    token = web_sign_in(client, review.approvers[1])
+    client.post(f"{here}/approve", data={"csrf_token": token, "next": here})
+    token = web_sign_in(client, portfolio.engineer)
+    page = client.get(here)
+    assert "2 of 2 approvals" in page.text
+    assert ">Deploy</button>" in page.text
+    deployed = client.post(f"{here}/deploy", data={"csrf_token": token}, follow_redirects=False)
+    assert deployed.status_code == 303
+    page = client.get(here)
+    assert "<strong>deploy</strong> (approved → deployed)" in page.text
+    assert ">Deploy</button>" not in page.text
+
+
+def test_the_requester_cancels_with_a_reason_kept_in_the_history(
+    client: TestClient, portfolio: Portfolio, review: PendingReview
+) -> None:
+    here = f"/deployments/{review.deployment_id}"
+    token = web_sign_in(client, portfolio.engineer)
+    page = client.get(here)
+    assert ">Cancel request</button>" in page.text
+    assert "Approve</button>" not in page.text  # never one's own request
+    bad = client.post(f"{here}/cancel", data={"csrf_token": token, "reason": "a\x00b"})
+    assert bad.status_code == 422
+    assert 'id="reason-error"' in bad.text
+    done = client.post(
+        f"{here}/cancel", data={"csrf_token": token, "reason": "wrong version"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303
+    page = client.get(here)
+    assert "(pending approval → cancelled)" in page.text
+    assert "wrong version" in page.text
+    assert ">Cancel request</button>" not in page.text
+
+
+def test_another_teams_deployment_is_a_404_page(
+    client: TestClient, portfolio: Portfolio, review: PendingReview
+) -> None:
+    token = web_sign_in(client, portfolio.outsider)
+    here = f"/deployments/{review.deployment_id}"
+    for response in (
+        client.get(here),
+        client.post(f"{here}/cancel", data={"csrf_token": token, "reason": "x"}),
+        client.get("/deployments/not-a-number"),
+    ):
+        assert response.status_code == 404
+        assert "Not found" in response.text

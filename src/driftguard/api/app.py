@@ -60,6 +60,7 @@ from driftguard.web.pages import approvals as approval_pages
 from driftguard.web.pages import assets as asset_pages
 from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
+from driftguard.web.pages import deployments as deployment_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
 from driftguard.web.routing import install_page_errors
@@ -205,8 +206,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics.router)
     for page in (
-        auth_pages, overview_pages, model_pages, alert_pages, approval_pages, audit_pages,
-        asset_pages,
+        auth_pages, overview_pages, model_pages, alert_pages, approval_pages, deployment_pages,
+        audit_pages, asset_pages,
     ):  # fmt: skip
         app.include_router(page.router)
 

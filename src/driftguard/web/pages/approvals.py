@@ -24,6 +24,7 @@ from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service
 from driftguard.schemas import LongText
 from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.pages.deployments import deployment_page, may_review, refused
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission, safe_next
 from driftguard.web.templating import render
@@ -40,18 +41,6 @@ class QueueQuery(BaseModel):
 
 class ReviewFields(BaseModel):
     comment: LongText = ""
-
-
-def may_review(user: SignedIn, deployment: DeploymentRead) -> bool:
-    """Whether to offer the review forms; the workflow still decides (separation of duties)."""
-    me = user.principal.user_id
-    return (
-        me is not None
-        and deployment.status == "pending_approval"
-        and me != deployment.requested_by_id
-        and user.principal.can_in_team(Permission.DEPLOYMENTS_APPROVE, deployment.team_id)
-        and all(a.user_id != me for a in deployment.approvals)
-    )
 
 
 def people(session: Session, items: list[DeploymentRead]) -> dict[int, str]:
@@ -114,6 +103,11 @@ def _review(
     raw = str(form.get("comment") or "")
     fields, errors = parse_fields(ReviewFields, {"comment": form.get("comment")})
     back = safe_next(str(form.get("next") or "/approvals"))
+    if errors and back == f"/deployments/{deployment_id}":
+        return deployment_page(
+            request, session, user, deployment_id, problem=("", errors), text=raw[:10_000],
+            status_code=422,
+        )  # fmt: skip
     if errors:
         return _queue(
             request, session, user, problem=(deployment_id, "", errors), comment=raw[:10_000],
@@ -124,6 +118,8 @@ def _review(
             session, principal=user.principal, deployment_id=deployment_id, comment=fields.comment
         )
     except DriftGuardError as exc:
+        if back == f"/deployments/{deployment_id}":
+            return refused(request, session, user, deployment_id, exc, raw[:10_000])
         if exc.kind is ErrorKind.NOT_FOUND:
             raise  # another team's request: the 404 page, as for any other id
         if not exc.keep_changes:
