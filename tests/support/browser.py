@@ -48,7 +48,7 @@ HOSTILE = {
     "group": '<script>window.__xss="group"</script>',
     "reason": '<script>window.__xss="reason"</script>',
     "policy_description": "<img src=x onerror=\"window.__xss='policy'\">",
-    "policy_source": '<script>window.__xss="source"</script>',
+    "policy_source": '</textarea><pre><script>window.__xss="source"</script>',
 }
 HOSTILE_NOTE = "<script>window.__xss='note'</script><iframe src=javascript:window.__xss=2>"
 HOSTILE_COMMENT = "</textarea><script>window.__xss='comment'</script>"

@@ -185,6 +185,10 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         "/approvals": [HOSTILE["reason"], HOSTILE_COMMENT],
         f"/deployments/{second}": [HOSTILE["reason"], HOSTILE_COMMENT, HOSTILE["model_name"]],
         f"/deployments/{server.review.deployment_id}": [HOSTILE["reason"]],
+        "/policies": [HOSTILE["policy_description"]],
+        f"/policies/{server.review.policy_id}": [
+            HOSTILE["policy_description"], HOSTILE["policy_source"],
+        ],
     }  # fmt: skip
     for email in (portfolio.engineer, portfolio.admin):
         page.context.clear_cookies()

@@ -63,6 +63,7 @@ from driftguard.web.pages import auth as auth_pages
 from driftguard.web.pages import deployments as deployment_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
+from driftguard.web.pages import policies as policy_pages
 from driftguard.web.routing import install_page_errors
 from driftguard.web.templating import build_templates, load_assets
 from driftguard.webhooks.delivery import delivery_loop
@@ -207,7 +208,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(metrics.router)
     for page in (
         auth_pages, overview_pages, model_pages, alert_pages, approval_pages, deployment_pages,
-        audit_pages, asset_pages,
+        policy_pages, audit_pages, asset_pages,
     ):  # fmt: skip
         app.include_router(page.router)
 
