@@ -240,3 +240,21 @@ def test_another_teams_deployment_is_a_404_page(
     ):
         assert response.status_code == 404
         assert "Not found" in response.text
+
+
+def test_the_model_page_shows_the_mri_its_breakdown_history_and_deployments(
+    client: TestClient, portfolio: Portfolio, review: PendingReview
+) -> None:
+    web_sign_in(client, portfolio.viewer)
+    page = client.get(f"/models/{portfolio.model_id}?version=2")
+    assert page.status_code == 200
+    assert "Model Risk Index of version 2" in page.text
+    assert "MRI contribution by component" in page.text
+    breakdown = page.text.split("<caption>MRI breakdown</caption>")[1].split("</table>")[0]
+    for component in ("drift", "fairness", "performance", "alerts"):
+        assert f"<td>{component}</td>" in breakdown
+    assert "MRI over time" in page.text  # monitoring runs and the request stored scores
+    assert f'href="/deployments/{review.deployment_id}"' in page.text
+    assert "0 of 2" in page.text
+    unscored = client.get(f"/models/{portfolio.model_id}?version=1")
+    assert "(now; not stored yet)" in unscored.text
