@@ -57,8 +57,8 @@ def test_the_queue_shows_the_request_its_rules_and_the_forms_to_approvers(
     assert f'formaction="/deployments/{review.deployment_id}/reject"' in page.text
 
 
-@pytest.mark.parametrize("who", ["viewer", "engineer", "outsider"])
-def test_no_review_forms_for_viewers_the_requester_or_other_teams(
+@pytest.mark.parametrize("who", ["viewer", "engineer", "outsider", "admin"])
+def test_no_review_forms_for_viewers_the_requester_other_teams_or_roles_not_asked(
     client: TestClient, portfolio: Portfolio, review: PendingReview, who: str
 ) -> None:
     web_sign_in(client, getattr(portfolio, who))

@@ -17,7 +17,7 @@ from driftguard.errors import DriftGuardError, ErrorKind
 from driftguard.governance import deployments
 from driftguard.governance.schemas import DeploymentRead
 from driftguard.identity import service as identity_service
-from driftguard.identity.permissions import Permission
+from driftguard.identity.permissions import Permission, Role
 from driftguard.registry import service as registry_service
 from driftguard.schemas import LongText
 from driftguard.web.forms import FieldErrors, parse_fields
@@ -38,13 +38,19 @@ class ReasonFields(BaseModel):
 
 
 def may_review(user: SignedIn, deployment: DeploymentRead) -> bool:
-    """Whether to offer the review forms; the workflow still decides (separation of duties)."""
-    me = user.principal.user_id
+    """Whether to offer the review forms: an approver the decision asks for, not the requester,
+    who has not reviewed yet. The workflow still decides (separation of duties)."""
+    principal, me = user.principal, user.principal.user_id
+    roles = set(deployment.decision.approver_roles)
+    asked = (Role.ADMIN.value in roles and principal.platform_role is Role.ADMIN) or (
+        Role.APPROVER.value in roles
+        and principal.team_roles.get(deployment.team_id) is Role.APPROVER
+    )
     return (
         me is not None
+        and asked
         and deployment.status == "pending_approval"
         and me != deployment.requested_by_id
-        and user.principal.can_in_team(Permission.DEPLOYMENTS_APPROVE, deployment.team_id)
         and all(a.user_id != me for a in deployment.approvals)
     )
 
