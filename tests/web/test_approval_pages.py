@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.governance.orm import DeploymentApproval
 from driftguard.settings import Settings
 from support.config import make_settings
+from support.identity import auth_headers
+from support.monitoring import reference_rows
 from support.web import PendingReview, Portfolio, seed_pending_review, web_sign_in
 
 
@@ -258,3 +260,37 @@ def test_the_model_page_shows_the_mri_its_breakdown_history_and_deployments(
     assert "0 of 2" in page.text
     unscored = client.get(f"/models/{portfolio.model_id}?version=1")
     assert "(now; not stored yet)" in unscored.text
+
+
+def test_a_deployer_rolls_back_from_the_page_with_a_reason(
+    client: TestClient, portfolio: Portfolio, review: PendingReview
+) -> None:
+    engineer = portfolio.engineer_headers
+    approvers = [auth_headers(client, email) for email in review.approvers]
+    url = f"/api/v1/models/{portfolio.model_id}/versions/1/reference"
+    assert client.put(url, json={"rows": reference_rows(50)}, headers=engineer).status_code == 200
+    body = {"model_id": portfolio.model_id, "version": 1, "environment": "staging"}
+    newer = client.post("/api/v1/deployments", json=body, headers=engineer).json()["id"]
+    for deployment_id in (review.deployment_id, newer):
+        for headers in approvers:
+            approved = client.post(
+                f"/api/v1/deployments/{deployment_id}/approve", json={}, headers=headers
+            )
+            assert approved.status_code == 200, approved.text
+        deployed = client.post(f"/api/v1/deployments/{deployment_id}/deploy", headers=engineer)
+        assert deployed.json()["status"] == "deployed", deployed.text
+    token = web_sign_in(client, portfolio.engineer)
+    here = f"/deployments/{newer}"
+    page = client.get(here)
+    assert ">Roll back</button>" in page.text
+    assert f'href="/deployments/{review.deployment_id}"' in page.text  # the one it replaced
+    done = client.post(
+        f"{here}/rollback", data={"csrf_token": token, "reason": "latency regression"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert done.status_code == 303
+    page = client.get(here)
+    assert "(deployed → rolled back)" in page.text
+    assert "latency regression" in page.text
+    restored = client.get(f"/deployments/{review.deployment_id}").text
+    assert "(superseded → deployed)" in restored
