@@ -82,6 +82,8 @@ def bench(url: str, label: str, args: argparse.Namespace) -> list[str]:
                 ),
                 "model page": ([f"/models/{i}" for i in (1, 4, 7)], browser),
                 "alerts": (["/alerts"], browser),
+                "approval queue": (["/approvals"], browser),
+                "policies": (["/policies"], browser),
             }
             for name, (paths, headers) in scenarios.items():
                 for clients in (1, 10):

@@ -25,7 +25,7 @@ from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
 from support.config import make_settings
 from support.identity import PASSWORD
-from support.web import Portfolio, seed_portfolio
+from support.web import PendingReview, Portfolio, seed_pending_review, seed_portfolio
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -46,14 +46,19 @@ HOSTILE = {
     "team_name": '<script>window.__xss="team"</script>',
     "display_name": '<b onmouseover="window.__xss=1">Eve</b><script>window.__xss="who"</script>',
     "group": '<script>window.__xss="group"</script>',
+    "reason": '<script>window.__xss="reason"</script>',
+    "policy_description": "<img src=x onerror=\"window.__xss='policy'\">",
+    "policy_source": '</textarea><pre><script>window.__xss="source"</script>',
 }
 HOSTILE_NOTE = "<script>window.__xss='note'</script><iframe src=javascript:window.__xss=2>"
+HOSTILE_COMMENT = "</textarea><script>window.__xss='comment'</script>"
 
 
 @dataclass
 class LiveServer:
     url: str
     portfolio: Portfolio
+    review: PendingReview  # two approvers wanted; nobody has approved yet
     http: httpx2.Client
 
 
@@ -77,13 +82,19 @@ def live_server(directory: Path) -> Iterator[LiveServer]:
         time.sleep(0.05)
     http = httpx2.Client(base_url=url, timeout=30)
     try:
+        factory, hasher = build_session_factory(engine), build_hasher(settings)
         portfolio = seed_portfolio(
-            http, build_session_factory(engine), build_hasher(settings),
+            http, factory, hasher,
             model_name=HOSTILE["model_name"], description=HOSTILE["description"],
             use_case=HOSTILE["use_case"], team_name=HOSTILE["team_name"],
             display_name=HOSTILE["display_name"], group=HOSTILE["group"],
         )  # fmt: skip
-        yield LiveServer(url=url, portfolio=portfolio, http=http)
+        review = seed_pending_review(
+            http, factory, hasher, portfolio, reason=HOSTILE["reason"],
+            policy_description=HOSTILE["policy_description"],
+            policy_comment=HOSTILE["policy_source"],
+        )  # fmt: skip
+        yield LiveServer(url=url, portfolio=portfolio, review=review, http=http)
     finally:
         http.close()
         server.should_exit = True

@@ -122,3 +122,67 @@ def web_sign_in(client: Any, email: str, password: str = PASSWORD) -> str:
     page = client.get("/")
     assert page.status_code == 200, page.text
     return csrf_of(page.text)
+
+
+# Staging needs a reference and two team approvers (the default policy needs none there).
+FOUR_EYES_POLICY = """\
+schema_version: 1
+description: staging needs two approvers
+priority: 10
+scope:
+  environments: [staging]
+rules:
+  - name: reference_data
+    fact: reference.rows
+    operator: ">"
+    threshold: 0
+    severity: block
+approvals:
+  - environments: [staging]
+    required: 2
+    roles: [approver]
+"""
+
+
+@dataclass
+class PendingReview:
+    approvers: tuple[str, str]
+    deployment_id: int
+    policy_id: int
+
+
+def seed_pending_review(
+    http: Any,
+    factory: sessionmaker[Session],
+    hasher: PasswordHasher,
+    portfolio: Portfolio,
+    *,
+    reason: str = "quarterly refresh",
+    policy_description: str = "four eyes on staging",
+    policy_comment: str = "reviewed by the risk office",
+) -> PendingReview:
+    """Two approvers in the portfolio's team, an active policy that wants both of them for
+    staging, and the engineer's request to put version 2 on staging, pending approval."""
+    approvers = (
+        make_user(factory, hasher, teams={portfolio.team: Role.APPROVER}),
+        make_user(factory, hasher, teams={portfolio.team: Role.APPROVER}),
+    )
+    admin = auth_headers(http, portfolio.admin)
+    source = f"# {policy_comment}\n{FOUR_EYES_POLICY}"
+    body = {"name": "four-eyes-staging", "description": policy_description, "source": source}
+    created = http.post("/api/v1/policies", json=body, headers=admin)
+    assert created.status_code == 201, created.text
+    policy_id = created.json()["policy_id"]
+    activated = http.post(f"/api/v1/policies/{policy_id}/versions/1/activate", headers=admin)
+    assert activated.status_code == 200, activated.text
+    requested = http.post(
+        "/api/v1/deployments",
+        json={"model_id": portfolio.model_id, "version": 2, "environment": "staging",
+              "reason": reason},
+        headers=portfolio.engineer_headers,
+    )  # fmt: skip
+    assert requested.status_code == 201, requested.text
+    deployment = requested.json()
+    assert deployment["status"] == "pending_approval", deployment["decision"]
+    assert deployment["decision"]["required_approvals"] == 2
+    return PendingReview(approvers=approvers, deployment_id=deployment["id"], policy_id=policy_id)

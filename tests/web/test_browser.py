@@ -8,7 +8,16 @@ import re
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
 
-from support.browser import HOSTILE, HOSTILE_NOTE, LiveServer, screenshot, sign_in
+from support.browser import (
+    HOSTILE,
+    HOSTILE_COMMENT,
+    HOSTILE_NOTE,
+    LiveServer,
+    screenshot,
+    sign_in,
+)
+from support.identity import auth_headers
+from support.monitoring import reference_rows
 
 pytestmark = pytest.mark.xdist_group("browser")
 
@@ -69,6 +78,32 @@ def test_an_engineer_acknowledges_an_alert(page: Page, server: LiveServer) -> No
     screenshot(page, "alerts")
 
 
+def test_two_approvers_approve_a_deployment(page: Page, server: LiveServer) -> None:
+    review = server.review
+    link = f'a[href="/deployments/{review.deployment_id}"]'
+    for given, approver in enumerate(review.approvers):
+        page.context.clear_cookies()
+        sign_in(page, server.url, approver)
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Approvals").click()
+        expect(page.get_by_role("heading", level=1)).to_have_text("Approvals")
+        request = page.locator("article", has=page.locator(link))
+        expect(request).to_contain_text(f"{given} of 2 approvals")
+        expect(request.get_by_role("table")).to_contain_text("reference_data")
+        request.get_by_label(re.compile("^Comment")).fill(f"approver {given + 1} agrees")
+        request.get_by_role("button", name=re.compile("^Approve")).click()
+        expect(page).to_have_url(re.compile(r"/approvals$"))
+        if given == 0:
+            expect(request).to_contain_text("1 of 2 approvals")
+            expect(request.get_by_role("button", name=re.compile("^Approve"))).to_have_count(0)
+            screenshot(page, "approvals")
+    expect(page.locator("article", has=page.locator(link))).to_have_count(0)
+    page.goto(f"{server.url}/deployments/{review.deployment_id}")
+    status = page.locator("dl.facts div", has_text="Status").locator("dd")
+    expect(status).to_have_text("approved")
+    expect(page.locator("ol.timeline li").last).to_contain_text("quorum reached")
+    screenshot(page, "deployment")
+
+
 def test_a_viewer_is_refused_an_action(page: Page, server: LiveServer) -> None:
     sign_in(page, server.url, server.portfolio.viewer)
     page.goto(f"{server.url}/alerts")
@@ -84,6 +119,15 @@ def test_a_viewer_is_refused_an_action(page: Page, server: LiveServer) -> None:
     )
     assert refused.status == 403
     assert "Not allowed" in refused.text()
+    page.goto(f"{server.url}/approvals")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Approvals")
+    expect(page.get_by_role("button", name=re.compile("Approve|Reject"))).to_have_count(0)
+    forged = page.request.post(
+        f"{server.url}/deployments/{server.review.deployment_id}/approve",
+        form={"csrf_token": token, "comment": "me too"},
+    )
+    assert forged.status == 403
+    assert "Not allowed" in forged.text()
     page.goto(f"{server.url}/audit")
     expect(page.get_by_role("heading", level=1)).to_have_text("Not allowed")
     screenshot(page, "refused")
@@ -123,6 +167,7 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         f"/api/v1/alerts/{alert_id}/resolve", json={"comment": HOSTILE_NOTE}, headers=headers
     )
     assert resolved.status_code == 200
+    second = _second_request(server)
 
     problems: list[str] = []
     page.on("dialog", lambda dialog: _refuse(dialog, problems))
@@ -137,6 +182,13 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         "/alerts?status=resolved": [HOSTILE_NOTE, HOSTILE["model_name"]],
         "/alerts": [HOSTILE["model_name"]],
         f"/models?q={portfolio.model_id}": [],
+        "/approvals": [HOSTILE["reason"], HOSTILE_COMMENT],
+        f"/deployments/{second}": [HOSTILE["reason"], HOSTILE_COMMENT, HOSTILE["model_name"]],
+        f"/deployments/{server.review.deployment_id}": [HOSTILE["reason"]],
+        "/policies": [HOSTILE["policy_description"]],
+        f"/policies/{server.review.policy_id}": [
+            HOSTILE["policy_description"], HOSTILE["policy_source"],
+        ],
     }  # fmt: skip
     for email in (portfolio.engineer, portfolio.admin):
         page.context.clear_cookies()
@@ -158,6 +210,28 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
             expect(page.locator("header .who")).to_have_text(HOSTILE["display_name"])
             screenshot(page, "injection")
     assert problems == []
+
+
+def _second_request(server: LiveServer) -> int:
+    """Version 1 to staging, with a hostile reason and one approval with a hostile comment."""
+    headers = server.portfolio.engineer_headers
+    url = f"/api/v1/models/{server.portfolio.model_id}/versions/1/reference"
+    uploaded = server.http.put(url, json={"rows": reference_rows(50)}, headers=headers)
+    assert uploaded.status_code == 200, uploaded.text
+    body = {
+        "model_id": server.portfolio.model_id, "version": 1, "environment": "staging",
+        "reason": HOSTILE["reason"],
+    }  # fmt: skip
+    requested = server.http.post("/api/v1/deployments", json=body, headers=headers)
+    assert requested.status_code == 201, requested.text
+    deployment_id: int = requested.json()["id"]
+    approver = auth_headers(server.http, server.review.approvers[0])
+    approved = server.http.post(
+        f"/api/v1/deployments/{deployment_id}/approve", json={"comment": HOSTILE_COMMENT},
+        headers=approver,
+    )  # fmt: skip
+    assert approved.json()["status"] == "pending_approval", approved.text
+    return deployment_id
 
 
 def _refuse(dialog: Dialog, problems: list[str]) -> None:

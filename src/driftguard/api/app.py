@@ -56,11 +56,14 @@ from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
 from driftguard.web.pages import alerts as alert_pages
+from driftguard.web.pages import approvals as approval_pages
 from driftguard.web.pages import assets as asset_pages
 from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
+from driftguard.web.pages import deployments as deployment_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
+from driftguard.web.pages import policies as policy_pages
 from driftguard.web.routing import install_page_errors
 from driftguard.web.templating import build_templates, load_assets
 from driftguard.webhooks.delivery import delivery_loop
@@ -203,7 +206,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
-    for page in (auth_pages, overview_pages, model_pages, alert_pages, audit_pages, asset_pages):
+    for page in (
+        auth_pages, overview_pages, model_pages, alert_pages, approval_pages, deployment_pages,
+        policy_pages, audit_pages, asset_pages,
+    ):  # fmt: skip
         app.include_router(page.router)
 
     # Outermost last: request id → observe (audit) → CORS → credentials present → body size

@@ -523,6 +523,7 @@ def list_deployments(
     statuses: Collection[str] | None,
     limit: int,
     offset: int,
+    oldest_first: bool = False,
 ) -> Page[DeploymentRead]:
     query = select(Deployment)
     teams = principal.teams_with(Permission.MODELS_READ)
@@ -537,7 +538,13 @@ def list_deployments(
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(
         session.scalars(
-            query.order_by(Deployment.created_at.desc(), Deployment.id.desc())
+            query.order_by(
+                *(
+                    (Deployment.created_at, Deployment.id)
+                    if oldest_first
+                    else (Deployment.created_at.desc(), Deployment.id.desc())
+                )
+            )
             .limit(limit)
             .offset(offset)
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -124,3 +124,10 @@ def list_api_keys(session: Session, team_id: int) -> Sequence[ApiKey]:
     return session.scalars(
         select(ApiKey).where(ApiKey.team_id == team_id).order_by(ApiKey.id)
     ).all()
+
+
+def display_names(session: Session, user_ids: Collection[int]) -> dict[int, str]:
+    if not user_ids:
+        return {}
+    query = select(User.id, User.display_name).where(User.id.in_(set(user_ids)))
+    return {user_id: name for user_id, name in session.execute(query)}  # noqa: C416

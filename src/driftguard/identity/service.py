@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
@@ -210,3 +210,8 @@ def bootstrap_admin(
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
     return repository.list_users(session, limit=limit, offset=offset)
+
+
+def display_names(session: Session, *, user_ids: Collection[int]) -> dict[int, str]:
+    """Who requested or reviewed something the caller can already see, by name (one query)."""
+    return repository.display_names(session, user_ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import Query, Request, Response
@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from driftguard.api.deps import DbSession
 from driftguard.api.params import ObjectId
+from driftguard.governance import deployments, risk
+from driftguard.governance.schemas import RiskScoreRead
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
 from driftguard.monitoring import alerts, runs
@@ -38,6 +40,9 @@ SORTS = {
     "-materiality": "Materiality (high first)",
     "-criticality": "Criticality (high first)",
 }
+RISK_DAYS = 90  # MRI history shown on a model page
+RISK_POINTS = 500
+DEPLOYMENTS = 20
 PERFORMANCE_METRICS = ("accuracy", "roc_auc", "precision", "recall", "rmse", "mae")
 
 
@@ -128,6 +133,22 @@ def fairness_charts(report: ReportRead | None) -> list[tuple[str, dict[str, Any]
     return charts
 
 
+def contribution_chart(score: RiskScoreRead) -> BarChart:
+    """Each MRI component's contribution to the score (points), with its value and weight."""
+    bars = [
+        (c.name, c.contribution, f"value {c.value:.2f}, weight {c.weight:.2f}")
+        for c in score.components
+    ]
+    return bar_chart("MRI contribution by component", bars)
+
+
+def risk_chart(scores: Sequence[RiskScoreRead]) -> LineChart | None:
+    if not scores:
+        return None
+    points = [(s.computed_at, s.score) for s in scores]
+    return line_chart("MRI over time", [("MRI", points)], y_label="MRI", y_max=100.0)
+
+
 @router.get("/models/{model_id}")
 def model_page(
     model_id: ObjectId,
@@ -148,6 +169,8 @@ def model_page(
     drift = performance = None
     fairness: list[tuple[str, dict[str, Any], BarChart]] = []
     latest_performance: dict[str, Any] | None = None
+    score: RiskScoreRead | None = None
+    scores: list[RiskScoreRead] = []
     if number is not None:
         selected = registry_service.get_version(
             session, principal=principal, model_id=model.id, number=number
@@ -160,13 +183,27 @@ def model_page(
         fairness = fairness_charts(reports["fairness"][-1] if reports["fairness"] else None)
         performance = performance_chart(reports["performance"])
         latest_performance = reports["performance"][-1].payload if reports["performance"] else None
+        score = risk.current(session, principal=principal, model_id=model.id, number=number)
+        scores = risk.history(
+            session, principal=principal, model_id=model.id, number=number,
+            start=datetime.now(UTC) - timedelta(days=RISK_DAYS), end=None, limit=RISK_POINTS,
+            offset=0,
+        ).items  # fmt: skip
     active = alerts.list_alerts(
         session, principal=principal, statuses=alerts.ACTIVE, model_id=model.id,
         severity=None, limit=50, offset=0,
     )  # fmt: skip
+    requests = deployments.list_deployments(
+        session, principal=principal, model_id=model.id, environment=None, statuses=None,
+        limit=DEPLOYMENTS, offset=0,
+    )  # fmt: skip
     context = {
         "user": user,
         "model": model,
+        "score": score,
+        "contributions": contribution_chart(score) if score else None,
+        "risk_chart": risk_chart(scores),
+        "deployments": requests,
         "team": team,
         "versions": versions.items,
         "selected": selected,

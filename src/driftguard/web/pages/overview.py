@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Request, Response
@@ -10,7 +11,14 @@ from driftguard.api.deps import DashboardCacheDep, DbSession
 from driftguard.dashboard import service as dashboard
 from driftguard.dashboard.schemas import ExecutiveDashboard
 from driftguard.identity.permissions import Permission
-from driftguard.web.charts import BarChart, StackedChart, bar_chart, stacked_chart
+from driftguard.web.charts import (
+    BarChart,
+    LineChart,
+    StackedChart,
+    bar_chart,
+    line_chart,
+    stacked_chart,
+)
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render
@@ -18,6 +26,7 @@ from driftguard.web.templating import render
 router = web_router()
 Reader = Annotated[SignedIn, page_permission(Permission.MODELS_READ)]
 SEVERITY_COLOURS = {"critical": 8, "warning": 9}  # the stylesheet's .s8 and .s9
+BAND_COLOURS = {"low": 2, "medium": 9, "high": 1, "critical": 8}
 
 
 def models_chart(data: ExecutiveDashboard) -> StackedChart:
@@ -37,6 +46,25 @@ def alerts_chart(data: ExecutiveDashboard) -> BarChart:
     )
 
 
+def bands_chart(data: ExecutiveDashboard) -> BarChart:
+    bands = data.governance.models_by_band
+    return bar_chart(
+        "Models by Model Risk Index band",
+        [(band, float(bands.get(band, 0)), "") for band in BAND_COLOURS],
+        colours=list(BAND_COLOURS.values()),
+    )
+
+
+def risk_trend_chart(data: ExecutiveDashboard) -> LineChart | None:
+    points = [
+        (datetime.fromisoformat(p.day).replace(tzinfo=UTC), p.mean_score)
+        for p in data.governance.risk_trend
+    ]
+    if not points:
+        return None
+    return line_chart("Mean MRI per day", [("mean MRI", points)], y_label="MRI", y_max=100.0)
+
+
 @router.get("/")
 def overview(
     request: Request, session: DbSession, user: Reader, cache: DashboardCacheDep
@@ -47,5 +75,7 @@ def overview(
         "data": data,
         "models_chart": models_chart(data),
         "alerts_chart": alerts_chart(data),
+        "bands_chart": bands_chart(data),
+        "risk_trend_chart": risk_trend_chart(data),
     }
     return render(request, "overview.html", context)

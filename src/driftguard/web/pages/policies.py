@@ -1,0 +1,245 @@
+"""Policies: the list, a policy's versions (source shown as text), activation, the editor for a
+new policy or version, and a simulation of the draft before anything is saved."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from driftguard.api.deps import DbSession, SandboxSession, SettingsDep
+from driftguard.api.errors import STATUS_BY_KIND
+from driftguard.api.params import ObjectId, VersionNumber
+from driftguard.errors import DriftGuardError, ErrorKind
+from driftguard.governance import simulation
+from driftguard.governance.schemas import EnvironmentName, Simulation, SimulationRequest
+from driftguard.identity.permissions import Permission
+from driftguard.policies import service as policies
+from driftguard.policies.schemas import (
+    PolicyCreate,
+    PolicyRead,
+    PolicySource,
+    PolicyVersionCreate,
+)
+from driftguard.schemas import Id, Name, ShortText
+from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.routing import web_router
+from driftguard.web.security import CheckedForm, SignedIn, page_permission
+from driftguard.web.templating import render
+
+router = web_router()
+Reader = Annotated[SignedIn, page_permission(Permission.POLICIES_READ)]
+Writer = Annotated[SignedIn, page_permission(Permission.POLICIES_WRITE)]
+Simulator = Annotated[SignedIn, page_permission(Permission.SIMULATIONS_RUN)]
+PAGE_SIZE = 50
+VERSIONS = 50
+MAX_SOURCE = 256 * 1024
+
+
+class ListQuery(BaseModel):
+    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+
+
+class DraftFields(BaseModel):
+    """The editor: ``name`` and ``description`` only when creating a policy."""
+
+    name: Name | None = None
+    description: ShortText = ""
+    source: PolicySource | None = None
+    policy_id: Id | None = None
+    environment: EnvironmentName = "production"
+
+
+@router.get("/policies")
+def policy_list(request: Request, session: DbSession, user: Reader) -> Response:
+    query, errors = parse_fields(ListQuery, dict(request.query_params))
+    result = policies.list_policies(session, limit=PAGE_SIZE, offset=(query.page - 1) * PAGE_SIZE)
+    context = {
+        "user": user,
+        "query": query,
+        "result": result,
+        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "can_write": user.can(Permission.POLICIES_WRITE),
+    }
+    return render(request, "policies.html", context, status_code=422 if errors else 200)
+
+
+def _raw(form: CheckedForm) -> dict[str, str]:
+    return {
+        name: str(form.get(name) or "")[:MAX_SOURCE]
+        for name in ("name", "description", "source", "policy_id", "environment")
+    }
+
+
+def editor(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    settings: SettingsDep,
+    *,
+    policy: PolicyRead | None,
+    raw: dict[str, str],
+    errors: FieldErrors | None = None,
+    problems: list[tuple[str, str]] | None = None,
+    message: str = "",
+    result: Simulation | None = None,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "user": user,
+        "policy": policy,
+        "raw": raw,
+        "errors": errors or {},
+        "problems": problems or [],
+        "message": message,
+        "simulation": result,
+        "environments": settings.deployment_environments,
+        "can_write": user.can(Permission.POLICIES_WRITE),
+        "can_simulate": user.can(Permission.SIMULATIONS_RUN),
+    }
+    return render(request, "policy_editor.html", context, status_code=status_code)
+
+
+def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], str]:
+    """A service error as field errors, the paths of policy problems, and a form message."""
+    problems = [
+        ("source" + d.loc.removeprefix("policy").removeprefix("source"), d.msg)
+        for d in exc.details
+        if d.loc.startswith(("source", "policy"))
+    ]
+    errors: FieldErrors = {d.loc: d.msg for d in exc.details if d.loc == "environment"}
+    if problems:
+        errors["source"] = "the policy is not valid; each problem is listed by its path"
+    elif exc.code == "name_taken":
+        errors["name"] = exc.message
+    elif exc.code == "same_content":
+        errors["source"] = exc.message
+    message = "" if errors else exc.message
+    return errors, problems, message
+
+
+@router.get("/policies/new")
+def new_policy(
+    request: Request, session: DbSession, user: Writer, settings: SettingsDep
+) -> Response:
+    raw = {"name": "", "description": "", "source": "", "policy_id": "", "environment": ""}
+    return editor(request, session, user, settings, policy=None, raw=raw)
+
+
+@router.post("/policies")
+def save_draft(
+    request: Request, session: DbSession, user: Writer, settings: SettingsDep, form: CheckedForm
+) -> Response:
+    """A new policy (its version 1), or, with ``policy_id``, a new version of that policy."""
+    raw = _raw(form)
+    fields, errors = parse_fields(DraftFields, raw)
+    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    if policy is None and fields.name is None and "name" not in errors:
+        errors["name"] = "a new policy needs a name"
+    if fields.source is None and "source" not in errors:
+        errors["source"] = "write the policy here"
+    if errors or fields.source is None:
+        return editor(
+            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            status_code=422,
+        )  # fmt: skip
+    environments = settings.deployment_environments
+    try:
+        if policy is None:
+            assert fields.name is not None
+            data = PolicyCreate(
+                name=fields.name, description=fields.description, source=fields.source
+            )
+            saved = policies.create_policy(
+                session, principal=user.principal, data=data, environments=environments
+            )
+        else:
+            saved = policies.add_version(
+                session, principal=user.principal, policy_id=policy.id,
+                data=PolicyVersionCreate(source=fields.source), environments=environments,
+            )  # fmt: skip
+    except DriftGuardError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            raise
+        session.rollback()
+        errors, problems, message = _refusal(exc)
+        return editor(
+            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind],
+        )  # fmt: skip
+    return RedirectResponse(f"/policies/{saved.policy_id}", status_code=303)
+
+
+@router.post("/policies/simulate")
+def simulate_draft(
+    request: Request,
+    session: DbSession,
+    sandbox: SandboxSession,
+    user: Simulator,
+    settings: SettingsDep,
+    form: CheckedForm,
+) -> Response:
+    """The draft judged across the caller's portfolio in a read-only, rolled-back transaction."""
+    raw = _raw(form)
+    fields, errors = parse_fields(DraftFields, raw)
+    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    if fields.source is None and "source" not in errors:
+        errors["source"] = "write the policy here"
+    if errors or fields.source is None:
+        return editor(
+            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            status_code=422,
+        )  # fmt: skip
+    data = SimulationRequest(
+        policy=fields.source, policy_id=fields.policy_id, environment=fields.environment
+    )
+    try:
+        result = simulation.simulate(
+            sandbox, principal=user.principal, data=data,
+            environments=settings.deployment_environments,
+        )  # fmt: skip
+    except DriftGuardError as exc:
+        errors, problems, message = _refusal(exc)
+        return editor(
+            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind],
+        )  # fmt: skip
+    return editor(request, session, user, settings, policy=policy, raw=raw, result=result)
+
+
+@router.get("/policies/{policy_id}")
+def policy_page(
+    policy_id: ObjectId, request: Request, session: DbSession, user: Reader,
+    settings: SettingsDep,
+) -> Response:  # fmt: skip
+    policy = policies.read_policy(session, policy_id=policy_id)
+    versions = policies.list_versions(session, policy_id=policy.id, limit=VERSIONS, offset=0)
+    latest = versions.items[0].source if versions.items else ""
+    context = {
+        "user": user,
+        "policy": policy,
+        "versions": versions,
+        "raw": {"name": "", "description": "", "source": latest, "policy_id": str(policy.id),
+                "environment": ""},
+        "errors": {},
+        "problems": [],
+        "message": "",
+        "simulation": None,
+        "environments": settings.deployment_environments,
+        "can_write": user.can(Permission.POLICIES_WRITE),
+        "can_simulate": user.can(Permission.SIMULATIONS_RUN),
+    }  # fmt: skip
+    return render(request, "policy.html", context)
+
+
+@router.post("/policies/{policy_id}/versions/{number}/activate")
+def activate(
+    policy_id: ObjectId, number: VersionNumber, session: DbSession, user: Writer,
+    form: CheckedForm,
+) -> Response:  # fmt: skip
+    policies.activate(session, principal=user.principal, policy_id=policy_id, number=number)
+    return RedirectResponse(f"/policies/{policy_id}", status_code=303)
