@@ -3,6 +3,12 @@ from __future__ import annotations
 import math
 
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.db.session import unit_of_work
+from driftguard.governance import risk
+from driftguard.identity.permissions import Role
+from driftguard.identity.principal import Principal
 
 from .conftest import Org, monitor
 
@@ -39,3 +45,17 @@ def test_rescoring_on_request_needs_the_right_to_run_monitoring(
     assert client.post(f"{org.url}/risk", headers=org.stranger).status_code == 404
     scored = client.post(f"{org.url}/risk", headers=org.engineer)
     assert (scored.status_code, scored.json()["trigger"]) == (201, "requested")
+
+
+def test_history_can_start_from_the_newest(
+    client: TestClient, org: Org, session_factory: sessionmaker[Session]
+) -> None:
+    ids = [client.post(f"{org.url}/risk", headers=org.engineer).json()["id"] for _ in range(3)]
+    admin = Principal(user_id=None, platform_role=Role.ADMIN)
+    with unit_of_work(session_factory) as session:
+        page = risk.history(
+            session, principal=admin, model_id=org.model_id, number=1, start=None, end=None,
+            limit=2, offset=0, newest_first=True,
+        )  # fmt: skip
+    assert [s.id for s in page.items] == ids[:0:-1]
+    assert page.total == 3

@@ -107,8 +107,10 @@ def history(
     end: datetime | None,
     limit: int,
     offset: int,
+    newest_first: bool = False,
 ) -> Page[RiskScoreRead]:
-    """Stored scores of a version, oldest first, optionally within ``[start, end)``."""
+    """Stored scores of a version, oldest first (or newest first), optionally within
+    ``[start, end)``."""
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )
@@ -118,9 +120,12 @@ def history(
     if end is not None:
         query = query.where(RiskScore.computed_at < end)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(RiskScore.computed_at, RiskScore.id).limit(limit).offset(offset)
-    ).all()
+    order = (
+        (RiskScore.computed_at.desc(), RiskScore.id.desc())
+        if newest_first
+        else (RiskScore.computed_at, RiskScore.id)
+    )
+    rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return Page(items=[_read(r) for r in rows], total=total, limit=limit, offset=offset)
 
 

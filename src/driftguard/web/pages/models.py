@@ -184,11 +184,12 @@ def model_page(
         performance = performance_chart(reports["performance"])
         latest_performance = reports["performance"][-1].payload if reports["performance"] else None
         score = risk.current(session, principal=principal, model_id=model.id, number=number)
+        # The newest points, drawn oldest first.
         scores = risk.history(
             session, principal=principal, model_id=model.id, number=number,
             start=datetime.now(UTC) - timedelta(days=RISK_DAYS), end=None, limit=RISK_POINTS,
-            offset=0,
-        ).items  # fmt: skip
+            offset=0, newest_first=True,
+        ).items[::-1]  # fmt: skip
     active = alerts.list_alerts(
         session, principal=principal, statuses=alerts.ACTIVE, model_id=model.id,
         severity=None, limit=50, offset=0,
