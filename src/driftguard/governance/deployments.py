@@ -39,7 +39,12 @@ from driftguard.governance.evaluation import (
     require_environment,
 )
 from driftguard.governance.facts import facts_hash
-from driftguard.governance.orm import Deployment, DeploymentApproval, DeploymentEvent
+from driftguard.governance.orm import (
+    OPEN_STATUSES,
+    Deployment,
+    DeploymentApproval,
+    DeploymentEvent,
+)
 from driftguard.governance.schemas import (
     ApprovalRead,
     DecisionRead,
@@ -52,11 +57,6 @@ from driftguard.identity.principal import Principal
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.schemas import Page
-
-STATUSES = (
-    "blocked", "pending_approval", "approved", "rejected", "cancelled", "deployed", "superseded",
-    "rolled_back",
-)  # fmt: skip
 
 
 def _now() -> datetime:
@@ -84,7 +84,7 @@ def request(
         select(Deployment.id).where(
             Deployment.version_id == version.id,
             Deployment.environment == data.environment,
-            Deployment.status.in_(("pending_approval", "approved")),
+            Deployment.status.in_(OPEN_STATUSES),
         )
     )
     if open_id is not None:
@@ -283,7 +283,7 @@ def cancel(
     is_requester = principal.user_id is not None and principal.user_id == deployment.requested_by_id
     if not is_requester:
         principal.require_in_team(Permission.DEPLOYMENTS_DEPLOY, deployment.team_id)
-    _require_status(deployment, ("pending_approval", "approved"), "cancel")
+    _require_status(deployment, OPEN_STATUSES, "cancel")
     before = _snapshot(deployment)
     _claim(session, deployment)
     _move(session, principal, deployment, "cancel", "cancelled", reason)

@@ -135,16 +135,16 @@ def _candidates(
     )
     draft = InForce(document, applied, activated_at_key=float("inf"))
     # The draft replaces the active version of the policy it revises, if it names one.
-    kept = [p for p in active if data.policy_id is None or p.applied.name != _name(session, data)]
+    revised = (
+        None
+        if data.policy_id is None
+        else policies.read_policy(session, policy_id=data.policy_id).name
+    )
+    kept = [p for p in active if p.applied.name != revised]
     scenario = sorted(
         [*kept, draft], key=lambda p: (p.document.priority, p.activated_at_key), reverse=True
     )
     return Candidates(active, scenario, applied)
-
-
-def _name(session: Session, data: SimulationRequest) -> str:
-    assert data.policy_id is not None
-    return policies.read_policy(session, policy_id=data.policy_id).name
 
 
 def _subjects(session: Session, principal: Principal, data: SimulationRequest) -> list[Subject]:

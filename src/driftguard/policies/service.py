@@ -7,7 +7,7 @@ activated); where none matches, the built-in default policy (``policy.DEFAULT_PO
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,16 +80,26 @@ def validate(source: str, *, environments: Collection[str]) -> PolicyValidation:
     )
 
 
-def _read(session: Session, policy: Policy) -> PolicyRead:
-    active = session.scalar(
-        select(PolicyVersion.number).where(
-            PolicyVersion.policy_id == policy.id, PolicyVersion.is_active
+def _reads(session: Session, rows: Sequence[Policy]) -> list[PolicyRead]:
+    """The policies as read back, with their active version numbers in one query."""
+    active: dict[int, int] = {}
+    for policy_id, number in session.execute(
+        select(PolicyVersion.policy_id, PolicyVersion.number).where(
+            PolicyVersion.policy_id.in_([p.id for p in rows]), PolicyVersion.is_active
         )
-    )
-    return PolicyRead(
-        id=policy.id, name=policy.name, description=policy.description, active_version=active,
-        latest_version=policy.next_version_number - 1, created_at=policy.created_at,
-    )  # fmt: skip
+    ):
+        active[policy_id] = number
+    return [
+        PolicyRead(
+            id=policy.id,
+            name=policy.name,
+            description=policy.description,
+            active_version=active.get(policy.id),
+            latest_version=policy.next_version_number - 1,
+            created_at=policy.created_at,
+        )
+        for policy in rows
+    ]
 
 
 def create_policy(
@@ -216,7 +226,7 @@ def deactivate(session: Session, *, principal: Principal, policy_id: int) -> Pol
         session, actor=principal, action="policy.deactivate", object_type="policy",
         object_id=policy.id, before={"active_version": previous}, after={"active_version": None},
     )  # fmt: skip
-    return _read(session, policy)
+    return _reads(session, [policy])[0]
 
 
 def _withdraw(session: Session, policy_id: int) -> int | None:
@@ -233,11 +243,11 @@ def _withdraw(session: Session, policy_id: int) -> int | None:
 def list_policies(session: Session, *, limit: int, offset: int) -> Page[PolicyRead]:
     total = session.scalar(select(func.count()).select_from(Policy)) or 0
     rows = session.scalars(select(Policy).order_by(Policy.name).limit(limit).offset(offset)).all()
-    return Page(items=[_read(session, p) for p in rows], total=total, limit=limit, offset=offset)
+    return Page(items=_reads(session, rows), total=total, limit=limit, offset=offset)
 
 
 def read_policy(session: Session, *, policy_id: int) -> PolicyRead:
-    return _read(session, _policy(session, policy_id))
+    return _reads(session, [_policy(session, policy_id)])[0]
 
 
 def list_versions(

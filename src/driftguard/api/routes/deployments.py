@@ -119,7 +119,7 @@ def cancel(
     deployment_id: DeploymentId,
     body: DeploymentComment,
     session: DbSession,
-    principal: Annotated[Principal, require(Permission.MODELS_READ)],
+    principal: Reader,
 ) -> DeploymentRead:
     """Withdraw an open request: its requester, or anyone who may deploy in the team."""
     return deployments.cancel(
