@@ -36,6 +36,7 @@ from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
 from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
 from driftguard.policy import DEFAULT_POLICY_YAML
+from driftguard.policy.portfolio import summarise
 from driftguard.settings import load_settings
 
 DRAFT = DEFAULT_POLICY_YAML.replace("priority: 0", "priority: 100").replace(
@@ -64,7 +65,8 @@ def seed_governance(url: str) -> None:
                 "monitoring.n_predictions": {"": 100_000.0},
             }
             snapshots.append({"version_id": version_id, "run_id": None, "window_end": now,
-                              "measured_at": now, "facts": facts})  # fmt: skip
+                              "measured_at": now, "facts": facts,
+                              "summary": summarise(facts)})  # fmt: skip
             references.append({"version_id": version_id, "is_active": True, "row_count": 50_000,
                                "source_format": "parquet", "profile": b"", "profile_id": "bench",
                                "created_at": now})  # fmt: skip

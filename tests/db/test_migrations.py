@@ -1,14 +1,21 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, inspect, select, text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from driftguard.db import migrate
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
+from driftguard.identity.orm import Team
+from driftguard.monitoring.orm import VersionFacts
+from driftguard.policy.portfolio import summarise
+from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.schema import import_all_tables
 from support.config import make_settings
 
@@ -29,10 +36,40 @@ def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:
         assert set(inspect(engine).get_table_names()) <= {"alembic_version"}
         migrate.upgrade(engine)
         assert migrate.current_revision(engine) == migrate.head_revision()
+        _portfolio_columns_are_backfilled(engine)
     finally:
         engine.dispose()
         if on_postgres:
             _drop_postgres(database_url, url)
+
+
+def _portfolio_columns_are_backfilled(engine: Engine) -> None:
+    """Revision 0007 fills its new columns from the rows already there."""
+    facts = {"drift.psi": {"age": 0.1, "income": 0.4}, "performance.accuracy": {"": 0.9}}
+    features = [
+        {"name": "age", "sensitive": True},
+        {"name": "income"},
+        {"name": "sex", "sensitive": True},
+    ]
+    with Session(engine) as session, session.begin():
+        team = Team(name="migrating")
+        session.add(team)
+        session.flush()
+        model = RegisteredModel(team_id=team.id, name="scorecard")
+        session.add(model)
+        session.flush()
+        version = ModelVersion(model_id=model.id, number=1, task_type=TaskType.REGRESSION,
+                               features=features, target="y")  # fmt: skip
+        session.add(version)
+        session.flush()
+        now = datetime.now(UTC)
+        session.add(VersionFacts(version_id=version.id, window_end=now, measured_at=now,
+                                 facts=facts, summary=None))  # fmt: skip
+    migrate.downgrade(engine, "0006")
+    migrate.upgrade(engine)
+    with Session(engine) as session:
+        assert session.scalars(select(ModelVersion.sensitive_attributes)).one() == 2
+        assert session.scalars(select(VersionFacts.summary)).one() == summarise(facts)
 
 
 def _drop_postgres(admin_url: str, url: str) -> None:

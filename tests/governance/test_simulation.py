@@ -88,9 +88,11 @@ def test_bad_simulations_name_the_problem(client: TestClient, org: Org) -> None:
         "overrides.0.fact"
     ]
     assert problems(overrides=[{"fact": "model.materiality", "value": 3}]) == ["overrides.0.value"]
-    assert problems(overrides=[{"fact": "mri.score", "subject": "income", "value": 1}]) == [
+    assert problems(overrides=[{"fact": "alerts.open", "subject": "income", "value": 1}]) == [
         "overrides.0.subject"
     ]
+    # The MRI is computed from the other facts: overriding it would change nothing.
+    assert problems(overrides=[{"fact": "mri.score", "value": 1}]) == ["overrides.0.fact"]
     assert problems(
         policy="rules: [{name: x, fact: nope, operator: '<', threshold: 1, severity: block}]"
     ) == ["policy.rules.0.fact"]

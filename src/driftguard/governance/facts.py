@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TypeVarTuple
+from typing import Any, TypeVarTuple
 
+import numpy as np
 from sqlalchemy import Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -18,6 +19,7 @@ from driftguard.monitoring.alerts import ACTIVE
 from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
 from driftguard.policy import WHOLE, Facts, compute_mri, tier_of
 from driftguard.policy.document import Mri
+from driftguard.policy.portfolio import FactTable, Key
 from driftguard.policy.risk import RiskScore
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 
@@ -50,36 +52,130 @@ class Subject:
             version_id=version.id, version_number=version.number,
             registered_at=version.created_at,
             features=frozenset(str(f.get("name")) for f in version.features),
-            sensitive=sum(1 for f in version.features if f.get("sensitive")),
+            sensitive=version.sensitive_attributes,
         )  # fmt: skip
 
-    @property
-    def tier(self) -> int:
-        return tier_of(self.materiality, self.criticality)
+    tier: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tier", tier_of(self.materiality, self.criticality))
 
 
 def gather(session: Session, subjects: Sequence[Subject], *, now: datetime) -> dict[int, Facts]:
     """Measured facts per version id (without ``mri.score``; see :func:`with_risk`)."""
     if not subjects:
         return {}
-    ids = [s.version_id for s in subjects]
-    return _assemble(session, subjects, select_ids=None if len(ids) > 500 else ids, now=now)
+    inputs = _read(session, subjects, snapshot=[VersionFacts.facts])
+    whole = inputs.whole(subjects, now)
+    result = {}
+    for row, subject in enumerate(subjects):
+        values: dict[str, dict[str, float | None]] = {}
+        snapshot = inputs.snapshots.get(subject.version_id)
+        if snapshot is not None:
+            # Read-only from here on: Facts never mutates its mappings.
+            values.update(snapshot[0][0])
+        for fact, column in whole.items():
+            values[fact] = {WHOLE: column[row]}
+        result[subject.version_id] = Facts.wrap(values)
+    return result
 
 
-def _assemble(
-    session: Session, subjects: Sequence[Subject], *, select_ids: list[int] | None, now: datetime
-) -> dict[int, Facts]:
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    """The facts of many versions as one table (row ``i`` is ``subjects[i]``), for
+    :mod:`driftguard.policy.portfolio`; ``irregular`` rows hold a value only the per-version
+    engine judges (see :func:`~driftguard.policy.portfolio.summarise`)."""
+
+    table: FactTable
+    irregular: frozenset[int]
+
+
+def gather_portfolio(
+    session: Session, subjects: Sequence[Subject], *, now: datetime, reads: Iterable[Key]
+) -> Portfolio:
+    """The ``reads`` columns of the versions of ``subjects``: what :func:`gather` reads, with
+    each snapshot's summary values extracted by the database, so no document is parsed."""
+    extracted = sorted({k for k in reads if k[0] not in _WHOLE_FACTS})
+    columns: list[Any] = [VersionFacts.summary.is_(None)]
+    for fact, highest in extracted:
+        at = 0 if highest else 2
+        columns.append(VersionFacts.summary[(fact, at)].as_float())
+        columns.append(VersionFacts.summary[(fact, at + 1)].as_string())
+    inputs = _read(session, subjects, snapshot=columns)
+    blank = (None,) * len(columns)
+    snapshots = inputs.snapshots
+    # One tuple per column, in the order of ``subjects`` (None where there is no snapshot).
+    found = list(
+        zip(*[snapshots[s.version_id][0] if s.version_id in snapshots else blank
+              for s in subjects], strict=True)
+    ) or [()] * len(columns)  # fmt: skip
+    # A snapshot without a summary holds a value that is not a number.
+    irregular = frozenset(row for row, missing in enumerate(found[0]) if missing)
+    values = {
+        (fact, True): np.array(column, dtype=np.float64)  # None becomes NaN
+        for fact, column in inputs.whole(subjects, now).items()
+    }
+    names = {}
+    for i, column in enumerate(extracted):
+        values[column] = np.array(found[1 + 2 * i], dtype=np.float64)
+        names[column] = found[2 + 2 * i]
+    return Portfolio(FactTable(len(subjects), values, names), irregular)
+
+
+_WHOLE_FACTS = (
+    "monitoring.hours_since_last_run", "alerts.open", "alerts.open_critical", "reference.rows",
+    "validation.days_since", "model.tier", "model.sensitive_attributes",
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Inputs:
+    """Everything read about a set of versions: the snapshot column asked for (and when it was
+    measured) and the facts measured outside monitoring runs."""
+
+    snapshots: dict[int, tuple[tuple[Any, ...], datetime]]
+    alerts: dict[int, tuple[int, int | None]]
+    references: dict[int, int]
+    approved: dict[int, datetime]
+
+    def whole(self, subjects: Sequence[Subject], now: datetime) -> dict[str, list[float | None]]:
+        """Per fact of ``_WHOLE_FACTS``, its value for each of ``subjects`` (None: not measured)."""
+        ids = [s.version_id for s in subjects]
+        measured = [self.snapshots[v][1] if v in self.snapshots else None for v in ids]
+        alerts = [self.alerts.get(v, (0, 0)) for v in ids]
+        references = [self.references.get(v) for v in ids]
+        reviewed = [self.approved.get(s.version_id) or s.registered_at for s in subjects]
+        return {
+            "monitoring.hours_since_last_run": [
+                None if at is None else max(0.0, (now - at).total_seconds() / 3600)
+                for at in measured
+            ],
+            "alerts.open": [float(total) for total, _ in alerts],
+            "alerts.open_critical": [float(critical or 0) for _, critical in alerts],
+            "reference.rows": [None if rows is None else float(rows) for rows in references],
+            "validation.days_since": [
+                max(0.0, (now - at).total_seconds() / 86400) for at in reviewed
+            ],
+            "model.tier": [float(s.tier) for s in subjects],
+            "model.sensitive_attributes": [float(s.sensitive) for s in subjects],
+        }
+
+
+def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[Any]) -> _Inputs:
+    """``snapshot``: the columns of each version's facts snapshot to read."""
     wanted = {s.version_id for s in subjects}
+    connection = session.connection()  # plain rows: no ORM loading for ten thousand of them
+    # Small sets filter by id; large ones (a portfolio) read the tables and drop the rest.
+    select_ids = None if len(wanted) > 500 else sorted(wanted)
 
     def scoped(query: Select[*Ts], column: InstrumentedAttribute[int]) -> Select[*Ts]:
-        # Small sets filter by id; large ones (portfolio) read the table and drop the rest.
         return query if select_ids is None else query.where(column.in_(select_ids))
 
     snapshots = {
-        version_id: (facts, measured_at)
-        for version_id, facts, measured_at in session.execute(
+        version_id: (tuple(read), measured_at)
+        for version_id, measured_at, *read in connection.execute(
             scoped(
-                select(VersionFacts.version_id, VersionFacts.facts, VersionFacts.measured_at),
+                select(VersionFacts.version_id, VersionFacts.measured_at, *snapshot),
                 VersionFacts.version_id,
             )
         )
@@ -87,7 +183,7 @@ def _assemble(
     }
     alerts = {
         version_id: (total, critical)
-        for version_id, total, critical in session.execute(
+        for version_id, total, critical in connection.execute(
             scoped(
                 select(
                     Alert.version_id,
@@ -102,7 +198,7 @@ def _assemble(
     }
     references: dict[int, int] = {  # noqa: C416 (dict(rows) does not type-check)
         version_id: rows
-        for version_id, rows in session.execute(
+        for version_id, rows in connection.execute(
             scoped(
                 select(ReferenceDataset.version_id, ReferenceDataset.row_count).where(
                     ReferenceDataset.is_active
@@ -113,7 +209,7 @@ def _assemble(
     }
     approved: dict[int, datetime] = {  # noqa: C416
         version_id: at
-        for version_id, at in session.execute(
+        for version_id, at in connection.execute(
             scoped(
                 select(Deployment.version_id, func.max(DeploymentEvent.at))
                 .join(DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id)
@@ -123,28 +219,7 @@ def _assemble(
             )
         )
     }
-    result = {}
-    for subject in subjects:
-        version_id = subject.version_id
-        values: dict[str, dict[str, float | None]] = {}
-        snapshot = snapshots.get(version_id)
-        if snapshot is not None:
-            stored, measured_at = snapshot
-            values.update(stored)  # read-only from here on: Facts never mutates its mappings
-            hours = (now - measured_at).total_seconds() / 3600
-            values["monitoring.hours_since_last_run"] = {WHOLE: max(0.0, hours)}
-        total, critical = alerts.get(version_id, (0, 0))
-        values["alerts.open"] = {WHOLE: float(total)}
-        values["alerts.open_critical"] = {WHOLE: float(critical or 0)}
-        rows = references.get(version_id)
-        values["reference.rows"] = {WHOLE: None if rows is None else float(rows)}
-        reviewed = approved.get(version_id) or subject.registered_at
-        days = max(0.0, (now - reviewed).total_seconds() / 86400)
-        values["validation.days_since"] = {WHOLE: days}
-        values["model.tier"] = {WHOLE: float(subject.tier)}
-        values["model.sensitive_attributes"] = {WHOLE: float(subject.sensitive)}
-        result[version_id] = Facts.wrap(values)
-    return result
+    return _Inputs(snapshots, alerts, references, approved)
 
 
 def with_risk(facts: Facts, mri: Mri) -> tuple[Facts, RiskScore]:

@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import String, func, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance.evaluation import Evaluation, judge, require_environment
-from driftguard.governance.facts import Subject, gather
+from driftguard.governance.facts import Subject, gather, gather_portfolio
 from driftguard.governance.orm import Deployment
 from driftguard.governance.schemas import (
     ModelOutcome,
@@ -49,6 +51,14 @@ from driftguard.policy import (
     monitoring_policy,
     tier_of,
 )
+from driftguard.policy.portfolio import (
+    FactTable,
+    Verdict,
+    Verdicts,
+    judge_portfolio,
+    reads,
+    supports,
+)
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 
 DRAFT = "draft"
@@ -58,24 +68,43 @@ MAX_REPLAY_RUNS = 5000
 
 
 @dataclass(frozen=True, slots=True)
-class Judged:
-    subject: Subject
-    before: Evaluation
-    after: Evaluation
-
-    @property
-    def changed(self) -> bool:
-        return (
-            self.before.decision.outcome != self.after.decision.outcome
-            or self.before.risk.band != self.after.risk.band
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class Candidates:
     baseline: list[InForce]
     scenario: list[InForce]
     draft: AppliedPolicy | None
+
+
+class _Side:
+    """Baseline or scenario: per model its policy and verdict, filled group by group."""
+
+    def __init__(self, size: int) -> None:
+        self.outcome = np.full(size, "", dtype="<U16")
+        self.score = np.zeros(size, dtype=np.float64)
+        self.band = np.full(size, "", dtype="<U8")
+        self.policy: list[str] = [""] * size
+        self._columnar: dict[int, tuple[Verdicts, int]] = {}
+        self._scalar: dict[int, Verdict] = {}
+
+    def put_columnar(self, verdicts: Verdicts, policy: str) -> None:
+        rows = verdicts.rows
+        self.outcome[rows], self.score[rows], self.band[rows] = (
+            verdicts.outcome, verdicts.score, verdicts.band
+        )  # fmt: skip
+        for k, row in enumerate(rows.tolist()):
+            self._columnar[row] = (verdicts, k)
+            self.policy[row] = policy
+
+    def put(self, row: int, verdict: Verdict, policy: str) -> None:
+        self.outcome[row], self.score[row], self.band[row] = (
+            verdict.outcome, verdict.score, verdict.band
+        )  # fmt: skip
+        self._scalar[row], self.policy[row] = verdict, policy
+
+    def verdict(self, row: int) -> Verdict:
+        if row in self._scalar:
+            return self._scalar[row]
+        verdicts, k = self._columnar[row]
+        return verdicts.verdict(k)
 
 
 def simulate(
@@ -85,42 +114,156 @@ def simulate(
     data: SimulationRequest,
     environments: Sequence[str],
 ) -> Simulation:
+    """Baseline and scenario of every model in scope, judged as a portfolio
+    (:mod:`driftguard.policy.portfolio`); the models the portfolio engine cannot judge exactly
+    (a per-feature override, an equality rule over features, a value that is not a number) are
+    judged one by one, with the same result."""
     require_environment(data.environment, environments)
     candidates = _candidates(session, data, environments)
-    subjects = _subjects(session, principal, data)
+    # Feature names are read only to check a per-feature override against them.
+    subjects = _subjects(
+        session, principal, data, with_features=any(o.subject for o in data.overrides)
+    )
     _check_overrides(data.overrides, subjects)
     now = datetime.now(UTC)
-    facts = gather(session, subjects, now=now)
-    judged = []
-    same_mri: dict[tuple[int, int], bool] = {}
-    for subject in subjects:
-        actual = facts[subject.version_id]
-        before = _judge(actual, candidates.baseline, subject, subject.tier, data.environment)
-        changed_facts, changed_tier = _apply(actual, data.overrides, subject)
-        policy = policies.select_policy(
-            candidates.scenario, team_id=subject.team_id, tier=changed_tier,
-            environment=data.environment,
-        )  # fmt: skip
-        # Unchanged facts under the same MRI settings score the same: reuse the baseline's.
-        key = (id(before.policy.document.mri), id(policy.document.mri))
-        if key not in same_mri:
-            same_mri[key] = before.policy.document.mri == policy.document.mri
-        reuse = changed_facts is actual and same_mri[key]
-        after = judge(changed_facts, policy, environment=data.environment,
-                      risk=before.risk if reuse else None)  # fmt: skip
-        judged.append(Judged(subject, before, after))
-    listed = [j for j in judged if data.include_unchanged or j.changed]
+    in_force = [*candidates.baseline, *candidates.scenario, policies.DEFAULT_IN_FORCE]
+    columns = set().union(*(reads(p.document) for p in in_force if supports(p.document)))
+    portfolio = gather_portfolio(session, subjects, now=now, reads=columns)
+    tiers = _scenario_tiers(subjects, data.overrides)
+    scenario_table = _override_whole_facts(portfolio.table, subjects, data.overrides, tiers)
+    baseline, scenario = _Side(len(subjects)), _Side(len(subjects))
+    select_before = _Selector(candidates.baseline, data.environment)
+    select_after = _Selector(candidates.scenario, data.environment)
+    groups: dict[tuple[int, int], list[int]] = {}
+    scalar = set(portfolio.irregular)
+    per_feature = [o for o in data.overrides if o.subject]
+    for row, subject in enumerate(subjects):
+        if row in scalar or any(_concerns(o, subject) for o in per_feature):
+            scalar.add(row)
+            continue
+        before = select_before(subject.team_id, subject.tier)
+        after = select_after(subject.team_id, tiers[row])
+        groups.setdefault((id(before), id(after)), []).append(row)
+    for (before_id, after_id), members in groups.items():
+        before, after = select_before.known[before_id], select_after.known[after_id]
+        if not (supports(before.document) and supports(after.document)):
+            scalar.update(members)
+            continue
+        rows = np.array(members, dtype=np.intp)
+        for side, table, policy in (
+            (baseline, portfolio.table, before),
+            (scenario, scenario_table, after),
+        ):
+            side.put_columnar(
+                judge_portfolio(policy.document, table, rows, environment=data.environment),
+                policy.applied.name,
+            )
+    _judge_one_by_one(
+        session, sorted(scalar), subjects, data, candidates, (baseline, scenario), now
+    )
+    changed = (baseline.outcome != scenario.outcome) | (baseline.band != scenario.band)
+    listed = [row for row in range(len(subjects)) if data.include_unchanged or changed[row]]
     return Simulation(
         environment=data.environment,
         draft_policy=candidates.draft,
         evaluated_at=now,
-        summary=_summary(judged),
-        models=[_outcome(j) for j in listed[:MAX_LISTED]],
+        summary=_summary(baseline, scenario, changed),
+        models=[
+            _outcome(subjects[row], baseline, scenario, row, bool(changed[row]))
+            for row in listed[:MAX_LISTED]
+        ],
         models_truncated=len(listed) > MAX_LISTED,
         replay=_replay(session, principal, data, candidates, subjects, now)
         if data.replay_days
         else None,
     )
+
+
+class _Selector:
+    """The policy in force per team and tier (memoised: a portfolio has few combinations)."""
+
+    def __init__(self, candidates: list[InForce], environment: str) -> None:
+        self._candidates, self._environment = candidates, environment
+        self._memo: dict[tuple[int, int], InForce] = {}
+        self.known: dict[int, InForce] = {}
+
+    def __call__(self, team_id: int, tier: int) -> InForce:
+        key = (team_id, tier)
+        if key not in self._memo:
+            policy = policies.select_policy(
+                self._candidates, team_id=team_id, tier=tier, environment=self._environment
+            )
+            self._memo[key] = self.known[id(policy)] = policy
+        return self._memo[key]
+
+
+def _concerns(override: Override, subject: Subject) -> bool:
+    return override.model_id is None or override.model_id == subject.model_id
+
+
+def _scenario_tiers(subjects: Sequence[Subject], overrides: Sequence[Override]) -> list[int]:
+    """Each model's tier once the materiality and criticality overrides are applied."""
+    levels = [o for o in overrides if o.fact in LEVEL_FACTS]
+    if not levels:
+        return [s.tier for s in subjects]
+    tiers = []
+    for subject in subjects:
+        materiality, criticality = subject.materiality, subject.criticality
+        for override in levels:
+            if not _concerns(override, subject):
+                continue
+            if override.fact == "model.materiality":
+                materiality = str(override.value)
+            else:
+                criticality = str(override.value)
+        tiers.append(tier_of(materiality, criticality))
+    return tiers
+
+
+def _override_whole_facts(
+    table: FactTable, subjects: Sequence[Subject], overrides: Sequence[Override], tiers: list[int]
+) -> FactTable:
+    """The scenario's table: the whole-version overrides and tier changes applied."""
+    model_ids = np.array([s.model_id for s in subjects], dtype=np.int64)
+    for override in overrides:
+        if override.fact in LEVEL_FACTS or FACTS[override.fact].per_subject:
+            continue  # tiers below; per-feature overrides are judged one by one
+        rows = (
+            np.ones(len(subjects), dtype=bool)
+            if override.model_id is None
+            else model_ids == override.model_id
+        )
+        table = table.replace(override.fact, rows, float(override.value))
+    if any(o.fact in LEVEL_FACTS for o in overrides):
+        table = table.replace(
+            "model.tier", np.ones(len(subjects), dtype=bool), np.array(tiers, dtype=np.float64)
+        )
+    return table
+
+
+def _judge_one_by_one(
+    session: Session,
+    rows: list[int],
+    subjects: Sequence[Subject],
+    data: SimulationRequest,
+    candidates: Candidates,
+    sides: tuple[_Side, _Side],
+    now: datetime,
+) -> None:
+    """The per-version engine, for the rows the portfolio engine left."""
+    if not rows:
+        return
+    facts = gather(session, [subjects[row] for row in rows], now=now)
+    baseline, scenario = sides
+    for row in rows:
+        subject = subjects[row]
+        actual = facts[subject.version_id]
+        before = _judge(actual, candidates.baseline, subject, subject.tier, data.environment)
+        changed_facts, changed_tier = _apply(actual, data.overrides, subject)
+        after = _judge(changed_facts, candidates.scenario, subject, changed_tier, data.environment)
+        for side, evaluation in ((baseline, before), (scenario, after)):
+            verdict = Verdict.of(evaluation.decision, evaluation.risk)
+            side.put(row, verdict, evaluation.policy.applied.name)
 
 
 def _candidates(
@@ -147,13 +290,20 @@ def _candidates(
     return Candidates(active, scenario, applied)
 
 
-def _subjects(session: Session, principal: Principal, data: SimulationRequest) -> list[Subject]:
+def _subjects(
+    session: Session, principal: Principal, data: SimulationRequest, *, with_features: bool
+) -> list[Subject]:
     """Per model in scope: the version live in the environment, else its newest live version.
 
-    Read as plain columns in three queries, whatever the number of models."""
+    Read as plain columns in three queries, whatever the number of models. The feature names
+    are read only ``with_features`` (a per-feature override names one); otherwise they are
+    left empty."""
+    connection = session.connection()  # plain rows: no ORM loading for ten thousand of them
     models = select(
         RegisteredModel.id, RegisteredModel.name, RegisteredModel.team_id,
-        RegisteredModel.materiality, RegisteredModel.criticality,
+        # The stored level names, without building ten thousand enum members.
+        type_coerce(RegisteredModel.materiality, String),
+        type_coerce(RegisteredModel.criticality, String),
     ).where(RegisteredModel.archived_at.is_(None))  # fmt: skip
     teams = principal.teams_with(Permission.MODELS_READ)
     if teams is not None:
@@ -162,7 +312,7 @@ def _subjects(session: Session, principal: Principal, data: SimulationRequest) -
         models = models.where(RegisteredModel.id == data.scope.model_id)
     if data.scope.team_id is not None:
         models = models.where(RegisteredModel.team_id == data.scope.team_id)
-    by_id = {row[0]: row for row in session.execute(models)}
+    by_id = {row[0]: row for row in connection.execute(models)}
     if data.scope.model_id is not None and not by_id:
         raise InvalidError(
             f"scope.model_id: model {data.scope.model_id} not found",
@@ -170,7 +320,7 @@ def _subjects(session: Session, principal: Principal, data: SimulationRequest) -
         )
     live = {  # noqa: C416 (dict(rows) does not type-check)
         model_id: version_id
-        for model_id, version_id in session.execute(
+        for model_id, version_id in connection.execute(
             select(Deployment.model_id, Deployment.version_id).where(
                 Deployment.status == "deployed", Deployment.environment == data.environment
             )
@@ -182,26 +332,27 @@ def _subjects(session: Session, principal: Principal, data: SimulationRequest) -
         .group_by(ModelVersion.model_id)
         .subquery()
     )
+    features = ModelVersion.features if with_features else null()
     versions = {}
-    for model_id, version_id, number, created_at, features in session.execute(
+    for model_id, version_id, number, created_at, names, sensitive in connection.execute(
         select(
             ModelVersion.model_id, ModelVersion.id, ModelVersion.number,
-            ModelVersion.created_at, ModelVersion.features,
+            ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
         ).join(
             newest,
             (newest.c.model_id == ModelVersion.model_id) & (newest.c.number == ModelVersion.number),
         )
     ):  # fmt: skip
-        versions[version_id] = (model_id, number, created_at, features)
+        versions[version_id] = (model_id, number, created_at, names, sensitive)
     wanted_live = {v for m, v in live.items() if m in by_id and v not in versions}
     if wanted_live:
-        for version_id, model_id, number, created_at, features in session.execute(
+        for version_id, model_id, number, created_at, names, sensitive in connection.execute(
             select(
                 ModelVersion.id, ModelVersion.model_id, ModelVersion.number,
-                ModelVersion.created_at, ModelVersion.features,
+                ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
             ).where(ModelVersion.id.in_(wanted_live))
         ):  # fmt: skip
-            versions[version_id] = (model_id, number, created_at, features)
+            versions[version_id] = (model_id, number, created_at, names, sensitive)
     latest = {model_id: version_id for version_id, (model_id, *_) in versions.items()
               if version_id not in wanted_live}  # fmt: skip
     subjects = []
@@ -210,14 +361,14 @@ def _subjects(session: Session, principal: Principal, data: SimulationRequest) -
         if version_id is None or version_id not in versions:
             continue
         _, name, team_id, materiality, criticality = by_id[model_id]
-        _, number, created_at, features = versions[version_id]
+        _, number, created_at, names, sensitive = versions[version_id]
         subjects.append(
             Subject(
                 model_id=model_id, model_name=name, team_id=team_id,
-                materiality=materiality.value, criticality=criticality.value,
+                materiality=materiality, criticality=criticality,
                 version_id=version_id, version_number=number, registered_at=created_at,
-                features=frozenset(str(f.get("name")) for f in features),
-                sensitive=sum(1 for f in features if f.get("sensitive")),
+                features=frozenset(str(f.get("name")) for f in names or ()),
+                sensitive=sensitive,
             )
         )  # fmt: skip
     return subjects
@@ -239,6 +390,11 @@ def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject])
             continue
         if override.fact not in FACTS:
             problems.append(ErrorDetail(f"{where}.fact", f"unknown fact {override.fact!r}"))
+            continue
+        if override.fact == "mri.score":
+            problems.append(
+                ErrorDetail(f"{where}.fact", "the MRI is computed; override the facts it reads")
+            )
             continue
         if isinstance(override.value, str):
             problems.append(ErrorDetail(f"{where}.value", "must be a number"))
@@ -265,7 +421,7 @@ def _apply(facts: Facts, overrides: Sequence[Override], subject: Subject) -> tup
     ``facts`` object when none does)."""
     materiality, criticality = subject.materiality, subject.criticality
     for override in overrides:
-        if override.model_id is not None and override.model_id != subject.model_id:
+        if not _concerns(override, subject):
             continue
         if override.fact == "model.materiality":
             materiality = str(override.value)
@@ -290,33 +446,38 @@ def _judge(
     return judge(facts, policy, environment=environment)
 
 
-def _outcome(judged: Judged) -> ModelOutcome:
-    subject, before, after = judged.subject, judged.before, judged.after
+def _outcome(
+    subject: Subject, baseline: _Side, scenario: _Side, row: int, changed: bool
+) -> ModelOutcome:
+    blocking = scenario.verdict(row).blocking
     return ModelOutcome(
         model_id=subject.model_id, model_name=subject.model_name, team_id=subject.team_id,
         version=subject.version_number,
-        current_outcome=before.decision.outcome, scenario_outcome=after.decision.outcome,
-        current_mri=before.risk.score, scenario_mri=after.risk.score,
-        current_band=before.risk.band, scenario_band=after.risk.band,
-        current_policy=before.policy.applied.name, scenario_policy=after.policy.applied.name,
-        scenario_blocking=[f"{r.rule}: {r.fact}{'[' + r.subject + ']' if r.subject else ''}"
-                           for r in after.decision.blocking],
-        changed=judged.changed,
+        current_outcome=str(baseline.outcome[row]), scenario_outcome=str(scenario.outcome[row]),
+        current_mri=float(baseline.score[row]), scenario_mri=float(scenario.score[row]),
+        current_band=str(baseline.band[row]), scenario_band=str(scenario.band[row]),
+        current_policy=baseline.policy[row], scenario_policy=scenario.policy[row],
+        scenario_blocking=[f"{rule}: {fact}{'[' + on + ']' if on else ''}"
+                           for rule, fact, on in blocking],
+        changed=changed,
     )  # fmt: skip
 
 
-def _summary(judged: Sequence[Judged]) -> SimulationSummary:
-    current = [j.before.decision.outcome for j in judged]
-    scenario = [j.after.decision.outcome for j in judged]
+def _summary(baseline: _Side, scenario: _Side, changed: npt.NDArray[np.bool_]) -> SimulationSummary:
+    def counts(values: npt.NDArray[np.str_]) -> dict[str, int]:
+        names, numbers = np.unique(values, return_counts=True)
+        return {str(n): int(c) for n, c in zip(names, numbers, strict=True)}
+
+    before_blocked, after_blocked = baseline.outcome == "blocked", scenario.outcome == "blocked"
     return SimulationSummary(
-        models=len(judged),
-        changed=sum(j.changed for j in judged),
-        newly_blocked=sum(a == "blocked" != b for b, a in zip(current, scenario, strict=True)),
-        newly_allowed=sum(b == "blocked" != a for b, a in zip(current, scenario, strict=True)),
-        band_changes=sum(j.before.risk.band != j.after.risk.band for j in judged),
-        current_outcomes=dict(Counter(current)),
-        scenario_outcomes=dict(Counter(scenario)),
-        scenario_bands=dict(Counter(j.after.risk.band for j in judged)),
+        models=len(changed),
+        changed=int(changed.sum()),
+        newly_blocked=int((after_blocked & ~before_blocked).sum()),
+        newly_allowed=int((before_blocked & ~after_blocked).sum()),
+        band_changes=int((baseline.band != scenario.band).sum()),
+        current_outcomes=counts(baseline.outcome),
+        scenario_outcomes=counts(scenario.outcome),
+        scenario_bands=counts(scenario.band),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from driftguard.monitoring.orm import MonitoringRun, VersionFacts
 from driftguard.policy import WHOLE, Facts
+from driftguard.policy.portfolio import summarise
 from driftguard.registry.orm import ModelVersion
 
 # The metric whose loss against training measures degradation, best first, per task.
@@ -93,9 +94,11 @@ def store_snapshot(
                 window_end=run.window_end,
                 measured_at=run.created_at,
                 facts=document,
+                summary=summarise(document),
             )
         )
     elif run.window_end >= snapshot.window_end:
         snapshot.run_id, snapshot.window_end = run.id, run.window_end
         snapshot.measured_at, snapshot.facts = run.created_at, document
+        snapshot.summary = summarise(document)
     session.flush()

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ForeignKey,
     ForeignKeyConstraint,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from driftguard.db.base import Base, BigId, IdMixin, JsonDocument, UTCDateTime, utcnow
@@ -247,3 +249,9 @@ class VersionFacts(Base):
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # {fact: {subject: value}}: a small document, read whole.
     facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    # What a portfolio judgement reads instead (``policy.portfolio.summarise``); NULL when a
+    # value is not a finite number, or for snapshots stored before summaries were.
+    summary: Mapped[dict[str, Any] | None] = mapped_column(
+        JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),
+        nullable=True,
+    )

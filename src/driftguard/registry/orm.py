@@ -14,7 +14,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from driftguard.db.base import Base, BigId, IdMixin, JsonDocument, TimestampMixin, UTCDateTime
 
@@ -99,9 +99,17 @@ class ModelVersion(IdMixin, TimestampMixin, Base):
     task_type: Mapped[TaskType] = mapped_column(_enum(TaskType, "task_type"))
     # [{"name", "type", "sensitive"}]: a small document read and written whole.
     features: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
+    # How many of the features are sensitive attributes (read without parsing ``features``);
+    # kept by the ORM whenever ``features`` is set.
+    sensitive_attributes: Mapped[int] = mapped_column(Integer, server_default="0")
     target: Mapped[str] = mapped_column(String(128))
     training_metrics: Mapped[dict[str, float]] = mapped_column(JsonDocument, default=dict)
     stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), default=Stage.NONE, index=True)
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
+
+    @validates("features")
+    def _count_sensitive(self, _key: str, features: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        self.sensitive_attributes = sum(1 for f in features if f.get("sensitive"))
+        return features
