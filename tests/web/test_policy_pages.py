@@ -122,6 +122,41 @@ def test_a_draft_is_simulated_before_anything_is_saved(
     assert counts(session_factory) == (0, 0)
 
 
+def test_a_simulation_takes_a_team_and_a_hypothetical_fact(
+    client: TestClient, portfolio: Portfolio
+) -> None:
+    token = web_sign_in(client, portfolio.admin)
+    form = {"csrf_token": token, "source": LENIENT, "environment": "production"}
+
+    def changed(**fields: str) -> str:
+        result = client.post("/policies/simulate", data={**form, **fields})
+        assert result.status_code == 200, result.text
+        return result.text.split("<tbody>")[-1].split("</tbody>")[0]
+
+    assert "other-team-model" not in changed(team_id=str(portfolio.team))
+    assert "credit-scorecard" not in changed(team_id=str(portfolio.other_team))
+    # Open alerts raise the scenario's MRI: the row differs only in that column.
+    plain = changed(team_id=str(portfolio.team))
+    alarmed = changed(team_id=str(portfolio.team), what_if_fact="alerts.open", what_if_value="50")
+    plain_cells, alarmed_cells = plain.split("<td>"), alarmed.split("<td>")
+    assert len(plain_cells) == len(alarmed_cells) == 8  # one model, seven columns
+    assert [a == b for a, b in zip(plain_cells, alarmed_cells, strict=True)] == [
+        True, True, True, True, True, True, False, True
+    ]
+    for fields, field, text in [
+        ({"what_if_fact": "drift.psi", "what_if_feature": "salary", "what_if_value": "1"},
+         "what_if_feature", "no model in scope has a feature named"),
+        ({"what_if_fact": "alerts.open", "what_if_value": "many"}, "what_if_value",
+         "must be a number"),
+        ({"what_if_fact": "model.tier", "what_if_value": "nan"}, "what_if_value", "finite"),
+        ({"what_if_fact": "mri.score", "what_if_value": "1"}, "what_if_fact", "computed"),
+    ]:  # fmt: skip
+        bad = client.post("/policies/simulate", data={**form, **fields})
+        assert bad.status_code == 422, fields
+        assert f'id="{field}-error"' in bad.text, fields
+        assert text in bad.text.split(f'id="{field}-error"')[1][:300], fields
+
+
 def test_readers_see_policies_but_no_write_controls(
     client: TestClient, portfolio: Portfolio
 ) -> None:

@@ -8,15 +8,22 @@ from typing import Annotated
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
 
 from driftguard.api.deps import DbSession, SandboxSession, SettingsDep
 from driftguard.api.errors import STATUS_BY_KIND
 from driftguard.api.params import ObjectId, VersionNumber
-from driftguard.errors import DriftGuardError, ErrorKind
+from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, InvalidError
 from driftguard.governance import simulation
-from driftguard.governance.schemas import EnvironmentName, Simulation, SimulationRequest
+from driftguard.governance.schemas import (
+    EnvironmentName,
+    Override,
+    Simulation,
+    SimulationRequest,
+    SimulationScope,
+)
+from driftguard.identity import service as identity
 from driftguard.identity.permissions import Permission
 from driftguard.policies import service as policies
 from driftguard.policies.schemas import (
@@ -25,6 +32,7 @@ from driftguard.policies.schemas import (
     PolicySource,
     PolicyVersionCreate,
 )
+from driftguard.policy import FACTS
 from driftguard.schemas import Id, Name, ShortText
 from driftguard.web.forms import FieldErrors, parse_fields
 from driftguard.web.routing import web_router
@@ -45,13 +53,61 @@ class ListQuery(BaseModel):
 
 
 class DraftFields(BaseModel):
-    """The editor: ``name`` and ``description`` only when creating a policy."""
+    """The editor: ``name`` and ``description`` only when creating a policy; the simulation's
+    scope (one team) and one hypothetical fact (``what_if_*``, the API's first override)."""
 
     name: Name | None = None
     description: ShortText = ""
     source: PolicySource | None = None
     policy_id: Id | None = None
     environment: EnvironmentName = "production"
+    team_id: Id | None = None
+    what_if_fact: Annotated[str, StringConstraints(max_length=64)] = ""
+    what_if_feature: Annotated[str, StringConstraints(max_length=128)] = ""
+    what_if_value: Annotated[str, StringConstraints(max_length=32)] = ""
+
+    def override(self) -> list[Override]:
+        """The hypothetical fact as the API takes it (none when no fact is chosen)."""
+        if not self.what_if_fact:
+            return []
+        value: float | str = self.what_if_value
+        if self.what_if_fact not in ("model.materiality", "model.criticality"):
+            try:
+                value = float(self.what_if_value)
+            except ValueError:
+                raise InvalidError(
+                    "overrides.0.value: must be a number",
+                    details=[ErrorDetail("overrides.0.value", "must be a number")],
+                ) from None
+        try:
+            return [
+                Override.model_validate(
+                    {"fact": self.what_if_fact, "subject": self.what_if_feature, "value": value}
+                )
+            ]
+        except ValidationError as exc:
+            details = [
+                ErrorDetail(f"overrides.0.{e['loc'][0]}", e["msg"].removeprefix("Value error, "))
+                for e in exc.errors()
+            ]
+            raise InvalidError(
+                "overrides.0: " + "; ".join(f"{d.loc}: {d.msg}" for d in details), details=details
+            ) from None
+
+
+# Where an API error about the simulation's inputs is shown on the form.
+_FORM_FIELDS = {
+    "environment": "environment",
+    "scope.team_id": "team_id",
+    "overrides.0.fact": "what_if_fact",
+    "overrides.0.subject": "what_if_feature",
+    "overrides.0.value": "what_if_value",
+}
+WHAT_IF_FACTS = (
+    "model.materiality",
+    "model.criticality",
+    *sorted(f for f in FACTS if f != "mri.score"),
+)
 
 
 @router.get("/policies")
@@ -68,11 +124,12 @@ def policy_list(request: Request, session: DbSession, user: Reader) -> Response:
     return render(request, "policies.html", context, status_code=422 if errors else 200)
 
 
+def _raw_names() -> tuple[str, ...]:
+    return tuple(DraftFields.model_fields)
+
+
 def _raw(form: CheckedForm) -> dict[str, str]:
-    return {
-        name: str(form.get(name) or "")[:MAX_SOURCE]
-        for name in ("name", "description", "source", "policy_id", "environment")
-    }
+    return {name: str(form.get(name) or "")[:MAX_SOURCE] for name in _raw_names()}
 
 
 def editor(
@@ -98,6 +155,8 @@ def editor(
         "message": message,
         "simulation": result,
         "environments": settings.deployment_environments,
+        "teams": identity.visible_teams(session, principal=user.principal),
+        "what_if_facts": WHAT_IF_FACTS,
         "can_write": user.can(Permission.POLICIES_WRITE),
         "can_simulate": user.can(Permission.SIMULATIONS_RUN),
     }
@@ -111,7 +170,7 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
         for d in exc.details
         if d.loc.startswith(("source", "policy"))
     ]
-    errors: FieldErrors = {d.loc: d.msg for d in exc.details if d.loc == "environment"}
+    errors: FieldErrors = {_FORM_FIELDS[d.loc]: d.msg for d in exc.details if d.loc in _FORM_FIELDS}
     if problems:
         errors["source"] = "the policy is not valid; each problem is listed by its path"
     elif exc.code == "name_taken":
@@ -126,7 +185,7 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
 def new_policy(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep
 ) -> Response:
-    raw = {"name": "", "description": "", "source": "", "policy_id": "", "environment": ""}
+    raw = dict.fromkeys(_raw_names(), "")
     return editor(request, session, user, settings, policy=None, raw=raw)
 
 
@@ -194,10 +253,11 @@ def simulate_draft(
             request, session, user, settings, policy=policy, raw=raw, errors=errors,
             status_code=422,
         )  # fmt: skip
-    data = SimulationRequest(
-        policy=fields.source, policy_id=fields.policy_id, environment=fields.environment
-    )
     try:
+        data = SimulationRequest(
+            policy=fields.source, policy_id=fields.policy_id, environment=fields.environment,
+            scope=SimulationScope(team_id=fields.team_id), overrides=fields.override(),
+        )  # fmt: skip
         result = simulation.simulate(
             sandbox, principal=user.principal, data=data,
             environments=settings.deployment_environments,
@@ -223,13 +283,14 @@ def policy_page(
         "user": user,
         "policy": policy,
         "versions": versions,
-        "raw": {"name": "", "description": "", "source": latest, "policy_id": str(policy.id),
-                "environment": ""},
+        "raw": {**dict.fromkeys(_raw_names(), ""), "source": latest, "policy_id": str(policy.id)},
         "errors": {},
         "problems": [],
         "message": "",
         "simulation": None,
         "environments": settings.deployment_environments,
+        "teams": identity.visible_teams(session, principal=user.principal),
+        "what_if_facts": WHAT_IF_FACTS,
         "can_write": user.can(Permission.POLICIES_WRITE),
         "can_simulate": user.can(Permission.SIMULATIONS_RUN),
     }  # fmt: skip
