@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from driftguard.db import migrate
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
+from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.identity.orm import Team
 from driftguard.monitoring.orm import VersionFacts
 from driftguard.policy.portfolio import summarise
@@ -65,11 +66,23 @@ def _portfolio_columns_are_backfilled(engine: Engine) -> None:
         now = datetime.now(UTC)
         session.add(VersionFacts(version_id=version.id, window_end=now, measured_at=now,
                                  facts=facts, summary=None))  # fmt: skip
+        for score, driver in ((10.0, "drift"), (30.0, "alerts")):  # the last one is current
+            session.add(
+                RiskScore(version_id=version.id, model_id=model.id, team_id=team.id, score=score,
+                          band="low", tier=2, policy_hash="h", trigger="t", computed_at=now,
+                          components=[{"name": "drift", "contribution": score / 3},
+                                      {"name": driver, "contribution": score / 2}])
+            )  # fmt: skip
+            session.flush()
     migrate.downgrade(engine, "0006")
     migrate.upgrade(engine)
     with Session(engine) as session:
         assert session.scalars(select(ModelVersion.sensitive_attributes)).one() == 2
         assert session.scalars(select(VersionFacts.summary)).one() == summarise(facts)
+        current = session.scalars(select(ModelRisk)).one()
+        assert (current.score, current.main_driver) == (30.0, "alerts")
+        trend = session.scalars(select(RiskTrend)).one()
+        assert (trend.day, trend.score_sum, trend.scores) == (now.date(), 40.0, 2)
 
 
 def _drop_postgres(admin_url: str, url: str) -> None:

@@ -16,7 +16,7 @@ from driftguard.dashboard.schemas import (
     RiskTrendPoint,
     RiskyModel,
 )
-from driftguard.governance.orm import Deployment, DeploymentApproval, RiskScore
+from driftguard.governance.orm import Deployment, DeploymentApproval, ModelRisk, RiskTrend
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 
 BANDS = ("low", "medium", "high", "critical")
@@ -27,8 +27,14 @@ PENDING = 10
 
 def governance_section(session: Session, *, visible: Visible, now: datetime) -> GovernanceSection:
     since = now - timedelta(days=WINDOW_DAYS)
-    latest = _latest_scores(visible)
-    band_rows = session.execute(select(latest.c.band, func.count()).group_by(latest.c.band))
+    # Each live model's current score (see governance.orm.ModelRisk).
+    live = (RegisteredModel.archived_at.is_(None), _in_scope(ModelRisk.team_id, visible))
+    band_rows = session.execute(
+        select(ModelRisk.band, func.count())
+        .join(RegisteredModel, RegisteredModel.id == ModelRisk.model_id)
+        .where(*live)
+        .group_by(ModelRisk.band)
+    )
     by_band = dict.fromkeys(BANDS, 0) | {band: n for band, n in band_rows}  # noqa: C416
     riskiest = [
         RiskyModel(
@@ -38,21 +44,22 @@ def governance_section(session: Session, *, visible: Visible, now: datetime) -> 
             version=number,
             score=score,
             band=band,
-            main_driver=_main_driver(components),
+            main_driver=driver,
         )
-        for model_id, name, team_id, number, score, band, components in session.execute(
+        for model_id, name, team_id, number, score, band, driver in session.execute(
             select(
-                latest.c.model_id,
+                ModelRisk.model_id,
                 RegisteredModel.name,
                 RegisteredModel.team_id,
                 ModelVersion.number,
-                latest.c.score,
-                latest.c.band,
-                latest.c.components,
+                ModelRisk.score,
+                ModelRisk.band,
+                ModelRisk.main_driver,
             )
-            .join(RegisteredModel, RegisteredModel.id == latest.c.model_id)
-            .join(ModelVersion, ModelVersion.id == latest.c.version_id)
-            .order_by(latest.c.score.desc(), latest.c.model_id)
+            .join(RegisteredModel, RegisteredModel.id == ModelRisk.model_id)
+            .join(ModelVersion, ModelVersion.id == ModelRisk.version_id)
+            .where(*live)
+            .order_by(ModelRisk.score.desc(), ModelRisk.model_id)
             .limit(RISKIEST)
         )
     ]
@@ -104,14 +111,13 @@ def governance_section(session: Session, *, visible: Visible, now: datetime) -> 
         )
     ]
     pending_total = session.scalar(select(func.count()).where(*pending_filter)) or 0
-    day = func.date(RiskScore.computed_at)
     trend = [
-        RiskTrendPoint(day=str(d), mean_score=float(mean), scores=count)
-        for d, mean, count in session.execute(
-            select(day, func.avg(RiskScore.score), func.count())
-            .where(RiskScore.computed_at >= since, _in_scope(RiskScore.team_id, visible))
-            .group_by(day)
-            .order_by(day)
+        RiskTrendPoint(day=str(day), mean_score=float(total) / count, scores=count)
+        for day, total, count in session.execute(
+            select(RiskTrend.day, func.sum(RiskTrend.score_sum), func.sum(RiskTrend.scores))
+            .where(RiskTrend.day >= since.date(), _in_scope(RiskTrend.team_id, visible))
+            .group_by(RiskTrend.day)
+            .order_by(RiskTrend.day)
         )
     ]
     return GovernanceSection(
@@ -122,29 +128,3 @@ def governance_section(session: Session, *, visible: Visible, now: datetime) -> 
         oldest_pending=pending,
         risk_trend=trend,
     )
-
-
-def _latest_scores(visible: Visible):  # type: ignore[no-untyped-def]
-    """Each live model's most recent score (of whichever version was scored last)."""
-    newest = (
-        select(RiskScore.model_id, func.max(RiskScore.id).label("id"))
-        .where(_in_scope(RiskScore.team_id, visible))
-        .group_by(RiskScore.model_id)
-        .subquery()
-    )
-    return (
-        select(
-            RiskScore.model_id, RiskScore.version_id, RiskScore.score, RiskScore.band,
-            RiskScore.components,
-        )
-        .join(newest, newest.c.id == RiskScore.id)
-        .join(RegisteredModel, RegisteredModel.id == RiskScore.model_id)
-        .where(RegisteredModel.archived_at.is_(None))
-        .subquery()
-    )  # fmt: skip
-
-
-def _main_driver(components: list[dict[str, object]]) -> str:
-    """The component contributing most to the score."""
-    best = max(components, key=lambda c: float(c.get("contribution", 0.0)), default=None)  # type: ignore[arg-type]
-    return str(best["name"]) if best is not None else ""

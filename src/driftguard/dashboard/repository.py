@@ -28,23 +28,27 @@ def models_by_team_and_stage(session: Session, *, visible: Visible) -> list[Team
         (ModelVersion.stage == Stage.STAGING, 1),
         else_=0,
     )
+    # Per live model in scope, the most advanced stage of its live versions (0 without any).
     per_model = (
-        select(ModelVersion.model_id, func.max(rank).label("rank"))
-        .where(ModelVersion.stage != Stage.ARCHIVED)
-        .group_by(ModelVersion.model_id)
+        select(
+            RegisteredModel.team_id,
+            func.coalesce(func.max(rank), 0).label("rank"),
+        )
+        .outerjoin(
+            ModelVersion,
+            (ModelVersion.model_id == RegisteredModel.id) & (ModelVersion.stage != Stage.ARCHIVED),
+        )
+        .where(RegisteredModel.archived_at.is_(None), _in_scope(RegisteredModel.team_id, visible))
+        .group_by(RegisteredModel.id, RegisteredModel.team_id)
         .subquery()
     )
-    stage = func.coalesce(per_model.c.rank, 0)
     query = (
-        select(Team.id, Team.name, stage, func.count(RegisteredModel.id))
-        .select_from(RegisteredModel)
-        .join(Team, Team.id == RegisteredModel.team_id)
-        .outerjoin(per_model, per_model.c.model_id == RegisteredModel.id)
-        .where(RegisteredModel.archived_at.is_(None))
-        .group_by(Team.id, Team.name, stage)
-        .order_by(Team.name, stage)
+        select(Team.id, Team.name, per_model.c.rank, func.count())
+        .join(per_model, per_model.c.team_id == Team.id)
+        .group_by(Team.id, Team.name, per_model.c.rank)
+        .order_by(Team.name, per_model.c.rank)
     )
-    rows = session.execute(query.where(_in_scope(RegisteredModel.team_id, visible)))
+    rows = session.execute(query)
     return [
         TeamStageCount(
             team_id=r[0],

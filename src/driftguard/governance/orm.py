@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -45,6 +46,48 @@ class RiskScore(IdMixin, Base):
     components: Mapped[list[dict[str, Any]]] = mapped_column(JsonDocument)
     trigger: Mapped[str] = mapped_column(String(32))
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class ModelRisk(Base):
+    """Each model's current score: the one stored last, of whichever version was scored last.
+    Kept by ``governance.risk.store`` in the transaction that stores the score, so the dashboard
+    counts bands and ranks the riskiest models without searching the history."""
+
+    __tablename__ = "model_risk"
+    __table_args__ = (
+        Index("ix_model_risk_score", "score"),
+        Index("ix_model_risk_team_id_score", "team_id", "score"),
+    )
+
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), primary_key=True
+    )
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"))
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    risk_score_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("risk_scores.id", ondelete="CASCADE")
+    )
+    score: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(16))
+    # The component contributing most to the score.
+    main_driver: Mapped[str] = mapped_column(String(32))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class RiskTrend(Base):
+    """Scores stored per team and day (UTC), summed: the dashboard's MRI trend reads one row per
+    team and day instead of every score of the period. Kept by ``governance.risk.store``."""
+
+    __tablename__ = "risk_trend"
+
+    team_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("teams.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    score_sum: Mapped[float] = mapped_column(Float)
+    scores: Mapped[int] = mapped_column(Integer)
 
 
 class Deployment(IdMixin, Base):

@@ -4,13 +4,16 @@ with their breakdown as history."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from driftguard.governance.facts import Subject, gather, with_risk
-from driftguard.governance.orm import RiskScore
+from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.governance.schemas import RiskComponentRead, RiskScoreRead
 from driftguard.identity.principal import Principal
 from driftguard.policies import service as policies
@@ -61,7 +64,43 @@ def store(
     )  # fmt: skip
     session.add(row)
     session.flush()
+    _make_current(session, row)
     return _read(row)
+
+
+def _make_current(session: Session, row: RiskScore) -> None:
+    """``row`` becomes its model's current score (concurrent stores leave the last one) and
+    counts in its team's trend for the day."""
+    values = {
+        "team_id": row.team_id, "version_id": row.version_id, "risk_score_id": row.id,
+        "score": row.score, "band": row.band, "main_driver": main_driver(row.components),
+        "computed_at": row.computed_at,
+    }  # fmt: skip
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(ModelRisk)
+        .values(model_id=row.model_id, **values)
+        .on_conflict_do_update(index_elements=[ModelRisk.model_id], set_=values)
+    )
+    day = insert(RiskTrend).values(
+        team_id=row.team_id, day=row.computed_at.astimezone(UTC).date(), score_sum=row.score,
+        scores=1,
+    )  # fmt: skip
+    session.execute(
+        day.on_conflict_do_update(
+            index_elements=[RiskTrend.team_id, RiskTrend.day],
+            set_={
+                "score_sum": RiskTrend.score_sum + day.excluded.score_sum,
+                "scores": RiskTrend.scores + 1,
+            },
+        )
+    )
+
+
+def main_driver(components: Sequence[Mapping[str, Any]]) -> str:
+    """The component contributing most to a score (the first of equals)."""
+    best = max(components, key=lambda c: float(c.get("contribution", 0.0)), default=None)
+    return str(best["name"]) if best is not None else ""
 
 
 def _read(row: RiskScore) -> RiskScoreRead:
