@@ -204,20 +204,16 @@ def _concerns(override: Override, subject: Subject) -> bool:
 def _scenario_tiers(subjects: Sequence[Subject], overrides: Sequence[Override]) -> list[int]:
     """Each model's tier once the materiality and criticality overrides are applied."""
     levels = [o for o in overrides if o.fact in LEVEL_FACTS]
-    if not levels:
-        return [s.tier for s in subjects]
-    tiers = []
-    for subject in subjects:
-        materiality, criticality = subject.materiality, subject.criticality
-        for override in levels:
-            if not _concerns(override, subject):
-                continue
-            if override.fact == "model.materiality":
-                materiality = str(override.value)
-            else:
-                criticality = str(override.value)
-        tiers.append(tier_of(materiality, criticality))
-    return tiers
+    return [_tier(subject, levels) if levels else subject.tier for subject in subjects]
+
+
+def _tier(subject: Subject, overrides: Sequence[Override]) -> int:
+    """The model's tier with the materiality and criticality overrides that concern it."""
+    levels = {"model.materiality": subject.materiality, "model.criticality": subject.criticality}
+    for override in overrides:
+        if override.fact in levels and _concerns(override, subject):
+            levels[override.fact] = str(override.value)
+    return tier_of(levels["model.materiality"], levels["model.criticality"])
 
 
 def _override_whole_facts(
@@ -419,19 +415,14 @@ def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject])
 def _apply(facts: Facts, overrides: Sequence[Override], subject: Subject) -> tuple[Facts, int]:
     """The facts and tier with the overrides that concern this model applied (the same
     ``facts`` object when none does)."""
-    materiality, criticality = subject.materiality, subject.criticality
     for override in overrides:
-        if not _concerns(override, subject):
+        if override.fact in LEVEL_FACTS or not _concerns(override, subject):
             continue
-        if override.fact == "model.materiality":
-            materiality = str(override.value)
-        elif override.fact == "model.criticality":
-            criticality = str(override.value)
-        elif not FACTS[override.fact].per_subject:
+        if not FACTS[override.fact].per_subject:
             facts = facts.with_value(override.fact, float(override.value), WHOLE)
         elif override.subject in subject.features:
             facts = facts.with_value(override.fact, float(override.value), override.subject)
-    tier = tier_of(materiality, criticality)
+    tier = _tier(subject, overrides)
     if tier != subject.tier:
         facts = facts.with_value("model.tier", float(tier))
     return facts, tier
