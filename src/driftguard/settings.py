@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from driftguard.errors import ErrorDetail, InvalidError
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# Worker threads kept for the embedded background loops (scheduler, webhook delivery).
+RESERVED_THREADS = 2
+DEFAULT_MAX_IN_FLIGHT = 16
 
 
 class Environment(StrEnum):
@@ -38,6 +41,16 @@ class Settings(BaseSettings):
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
+    # Overload protection (api/admission.py). Worker threads run every blocking step of a
+    # request; at most max_in_flight requests run at once (unset: as many as the threads and the
+    # pool can serve without waiting, see admission_limit), others wait up to
+    # admission_wait_seconds in a queue of admission_queue_size (unset: max_in_flight), then get
+    # 503 with Retry-After.
+    worker_threads: int = Field(default=40, ge=4, le=1000)
+    max_in_flight: int | None = Field(default=None, ge=1)
+    admission_wait_seconds: float = Field(default=0.5, ge=0, le=30)
+    admission_queue_size: int | None = Field(default=None, ge=0)
+    admission_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     # SQLite: how long a writer waits for the file lock.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
@@ -176,6 +189,32 @@ class Settings(BaseSettings):
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
             )
         return self
+
+    @model_validator(mode="after")
+    def _admission_fits_the_pools(self) -> Self:
+        ceiling = self.admission_ceiling
+        if self.max_in_flight is not None and self.max_in_flight > ceiling:
+            raise ValueError(
+                f"DRIFTGUARD_MAX_IN_FLIGHT may be at most {ceiling}: worker threads less "
+                f"{RESERVED_THREADS} reserved, and half of DB_POOL_SIZE + DB_MAX_OVERFLOW (a "
+                "request can hold two connections)"
+            )
+        return self
+
+    @property
+    def admission_ceiling(self) -> int:
+        """The most requests in flight that never wait for a worker thread or a connection."""
+        pool = self.db_pool_size + self.db_max_overflow
+        return max(1, min(self.worker_threads - RESERVED_THREADS, pool // 2))
+
+    @property
+    def admission_limit(self) -> int:
+        return self.max_in_flight or min(DEFAULT_MAX_IN_FLIGHT, self.admission_ceiling)
+
+    @property
+    def admission_queue(self) -> int:
+        size = self.admission_queue_size
+        return self.admission_limit if size is None else size
 
     @property
     def is_sqlite(self) -> bool:
