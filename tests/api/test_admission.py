@@ -23,7 +23,8 @@ from support.identity import auth_headers, make_team, make_user
 
 def test_a_free_slot_is_taken_at_once_and_given_back() -> None:
     admission = Admission(limit=2, queue_size=0, wait_seconds=0)
-    assert admission.try_enter() and admission.try_enter()
+    assert admission.try_enter()
+    assert admission.try_enter()
     assert not admission.try_enter()
     admission.leave()
     assert admission.in_flight == 1
