@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     # Web UI: mark cookies Secure even when the request reached us over plain http (a TLS proxy
     # in front). Over https, and always in production, they are Secure anyway.
     web_cookie_secure: bool = False
+    # Web UI sign-in sessions end after this long without a page request, and this long after
+    # sign-in however active (the API's tokens have their own lifetimes above).
+    web_session_idle_seconds: int = Field(default=30 * 60, ge=60, le=7 * 24 * 3600)
+    web_session_max_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 24 * 3600)
     # The executive dashboard is cached this long (Redis when configured, else in memory).
     dashboard_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
