@@ -100,7 +100,8 @@ class Calls:
 @dataclass(frozen=True)
 class Outcome:
     seconds: float
-    status: int | None  # None: timeout or refused connection
+    status: int | None  # None: no response (timeout, refused or dropped connection)
+    failure: str = ""  # the client's exception when there was no response
 
     @property
     def kind(self) -> str:
@@ -120,10 +121,12 @@ async def run(
         method, path, body = calls.build(scenario)
         started = time.perf_counter()
         try:
-            status: int | None = (await http.request(method, path, json=body)).status_code
-        except httpx2.HTTPError:
-            status = None
-        results[scenario].append(Outcome(time.perf_counter() - started, status))
+            response = await http.request(method, path, json=body)
+        except httpx2.HTTPError as exc:
+            outcome = Outcome(time.perf_counter() - started, None, type(exc).__name__)
+        else:
+            outcome = Outcome(time.perf_counter() - started, response.status_code)
+        results[scenario].append(outcome)
 
     started = time.perf_counter()
     tasks = []
@@ -162,7 +165,7 @@ def report(title: str, results: dict[str, list[Outcome]], wall: float) -> None:
             by_kind[outcome.kind].append(outcome)
         shed = by_kind["shed"]
         shed_p95 = f"{np.percentile([o.seconds for o in shed], 95) * 1000:.1f}" if shed else "-"
-        statuses = Counter("timeout" if o.status is None else str(o.status) for o in rows)
+        statuses = Counter(o.failure or str(o.status) for o in rows)
         print(f"| {scenario} | {len(rows)} | {len(by_kind['answered'])} | {len(shed)} | "
               f"{len(by_kind['error'])} | {_percentiles(by_kind['answered'])} | {shed_p95} | "
               f"{', '.join(f'{k}: {v}' for k, v in sorted(statuses.items()))} |",
