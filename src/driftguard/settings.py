@@ -19,7 +19,7 @@ from driftguard.errors import ErrorDetail, InvalidError
 MIN_PRODUCTION_SECRET_LENGTH = 32
 # Worker threads kept for the embedded background loops (scheduler, webhook delivery).
 RESERVED_THREADS = 2
-DEFAULT_MAX_IN_FLIGHT = 16
+DEFAULT_MAX_IN_FLIGHT = 8
 
 
 class Environment(StrEnum):
@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     # 503 with Retry-After.
     worker_threads: int = Field(default=40, ge=4, le=1000)
     max_in_flight: int | None = Field(default=None, ge=1)
-    admission_wait_seconds: float = Field(default=0.5, ge=0, le=30)
+    admission_wait_seconds: float = Field(default=0.25, ge=0, le=30)
     admission_queue_size: int | None = Field(default=None, ge=0)
     admission_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     # SQLite: how long a writer waits for the file lock.
