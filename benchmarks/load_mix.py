@@ -37,6 +37,7 @@ from governance import seed_governance
 
 PEAK_PER_SECOND = 20
 SHED_STATUS = 503
+KEEPALIVE_SECONDS = 2.0
 MIX = (  # (scenario, share of requests)
     ("model list", 0.40),
     ("dashboard", 0.20),
@@ -177,7 +178,12 @@ async def phases(
 ) -> None:
     """Each multiplier for ``--seconds``, each followed by the peak for ``--recovery-seconds``:
     the recovery phase shows whether service is back as soon as the load drops."""
-    limits = httpx2.Limits(max_connections=400, max_keepalive_connections=50)
+    # Idle connections are dropped by the client well before the server's 5 s keep-alive ends:
+    # with equal timeouts, a request sent on a connection the server is closing fails with a
+    # ReadError that no server ever saw (seen at 2 x before this was set).
+    limits = httpx2.Limits(
+        max_connections=400, max_keepalive_connections=50, keepalive_expiry=KEEPALIVE_SECONDS
+    )
     rng = random.Random(1)
     async with httpx2.AsyncClient(
         base_url=base_url, headers=headers, timeout=args.timeout, limits=limits
