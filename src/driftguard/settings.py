@@ -132,6 +132,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `driftguard serve` closes a connection idle this long; a proxy in front must close its idle
+    # upstream connections sooner, or a request can race the close and fail.
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
 
     @model_validator(mode="before")
     @classmethod
