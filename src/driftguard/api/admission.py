@@ -7,8 +7,9 @@ With more requests in flight than worker threads, admitted requests wait for thr
 holding connections ("idle in transaction"), new ones wait for connections while holding threads,
 and latency grows until clients time out. Each request uses at most one worker thread at a time,
 so with at most ``worker_threads - RESERVED_THREADS`` requests in flight a request never waits
-for a thread, and with at most half the pool's connections per request slot (a few routes open a
-second session) it never waits for a connection either (see ``Settings.admission_limit``).
+for a thread, and with at most half as many requests in flight as the pool has connections (a few
+routes open a second session) it never waits for a connection either
+(``Settings.admission_ceiling``).
 
 Probes and the metrics scrape are exempt: they must answer while the server sheds load. The slot
 is held until the request's audit record is written (``ObserveMiddleware`` runs inside this one),
