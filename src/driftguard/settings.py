@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///driftguard.db"
     redis_url: str | None = None
 
-    # PostgreSQL pool; ignored for SQLite.
+    # The connection pool (PostgreSQL, and an SQLite file database).
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=40, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
