@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx2
 import numpy as np
@@ -52,11 +53,14 @@ def free_port() -> int:
 class Server:
     """`driftguard serve` in a child process, on loopback, stopped when the block ends."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1) -> None:
+    def __init__(
+        self, env: dict[str, str], *, workers: int = 1, log_path: Path | None = None
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
+        self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
@@ -65,10 +69,14 @@ class Server:
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
             "--workers", str(self.workers), "--no-access-log",
         ]  # fmt: skip
-        # The server's JSON access log goes nowhere: a terminal would be the bottleneck.
-        self.process = subprocess.Popen(
-            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
+        # The server's JSON log goes to a file when asked, else nowhere: a terminal would be the
+        # bottleneck.
+        sink = self.log_path.open("ab") if self.log_path is not None else subprocess.DEVNULL
+        try:
+            self.process = subprocess.Popen(command, env=self.env, stdout=sink, stderr=sink)
+        finally:
+            if not isinstance(sink, int):
+                sink.close()
         deadline = time.monotonic() + 90  # a loaded machine imports slowly
         while time.monotonic() < deadline:
             try:

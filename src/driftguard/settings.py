@@ -17,6 +17,9 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from driftguard.errors import ErrorDetail, InvalidError
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
+# Worker threads kept for the embedded background loops (scheduler, webhook delivery).
+RESERVED_THREADS = 2
+DEFAULT_MAX_IN_FLIGHT = 8
 
 
 class Environment(StrEnum):
@@ -32,12 +35,22 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///driftguard.db"
     redis_url: str | None = None
 
-    # PostgreSQL pool; ignored for SQLite.
+    # The connection pool (PostgreSQL, and an SQLite file database).
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=40, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
+    # Overload protection (api/admission.py). Worker threads run every blocking step of a
+    # request; at most max_in_flight requests run at once (unset: as many as the threads and the
+    # pool can serve without waiting, see admission_limit), others wait up to
+    # admission_wait_seconds in a queue of admission_queue_size (unset: max_in_flight), then get
+    # 503 with Retry-After.
+    worker_threads: int = Field(default=40, ge=4, le=1000)
+    max_in_flight: int | None = Field(default=None, ge=1)
+    admission_wait_seconds: float = Field(default=0.25, ge=0, le=30)
+    admission_queue_size: int | None = Field(default=None, ge=0)
+    admission_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
     # SQLite: how long a writer waits for the file lock.
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
@@ -110,11 +123,18 @@ class Settings(BaseSettings):
     # Web UI: mark cookies Secure even when the request reached us over plain http (a TLS proxy
     # in front). Over https, and always in production, they are Secure anyway.
     web_cookie_secure: bool = False
+    # Web UI sign-in sessions end after this long without a page request, and this long after
+    # sign-in however active (the API's tokens have their own lifetimes above).
+    web_session_idle_seconds: int = Field(default=30 * 60, ge=60, le=7 * 24 * 3600)
+    web_session_max_seconds: int = Field(default=12 * 3600, ge=300, le=30 * 24 * 3600)
     # The executive dashboard is cached this long (Redis when configured, else in memory).
     dashboard_cache_seconds: int = Field(default=60, ge=0, le=3600)
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # `driftguard serve` closes a connection idle this long; a proxy in front must close its idle
+    # upstream connections sooner, or a request can race the close and fail.
+    http_keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
 
     @model_validator(mode="before")
     @classmethod
@@ -176,6 +196,32 @@ class Settings(BaseSettings):
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
             )
         return self
+
+    @model_validator(mode="after")
+    def _admission_fits_the_pools(self) -> Self:
+        ceiling = self.admission_ceiling
+        if self.max_in_flight is not None and self.max_in_flight > ceiling:
+            raise ValueError(
+                f"DRIFTGUARD_MAX_IN_FLIGHT may be at most {ceiling}: worker threads less "
+                f"{RESERVED_THREADS} reserved, and half of DB_POOL_SIZE + DB_MAX_OVERFLOW (a "
+                "request can hold two connections)"
+            )
+        return self
+
+    @property
+    def admission_ceiling(self) -> int:
+        """The most requests in flight that never wait for a worker thread or a connection."""
+        pool = self.db_pool_size + self.db_max_overflow
+        return max(1, min(self.worker_threads - RESERVED_THREADS, pool // 2))
+
+    @property
+    def admission_limit(self) -> int:
+        return self.max_in_flight or min(DEFAULT_MAX_IN_FLIGHT, self.admission_ceiling)
+
+    @property
+    def admission_queue(self) -> int:
+        size = self.admission_queue_size
+        return self.admission_limit if size is None else size
 
     @property
     def is_sqlite(self) -> bool:

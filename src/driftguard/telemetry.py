@@ -58,11 +58,24 @@ class Telemetry:
             "Request audit records that could not be written.",
             registry=self.registry,
         )
+        self.admission_rejections = Counter(
+            "driftguard_admission_rejections",
+            "Requests shed with 503 because the process had too many in flight.",
+            registry=self.registry,
+        )
+        self.requests_in_flight = Gauge(
+            "driftguard_http_requests_in_flight",
+            "Requests admitted and not yet finished (probes and scrapes not counted).",
+            registry=self.registry,
+        )
         self.db_pool_in_use = Gauge(
             "driftguard_db_pool_connections_in_use",
             "Database connections checked out of the pool.",
             registry=self.registry,
         )
+
+    def watch_in_flight(self, in_flight: Callable[[], float]) -> None:
+        self.requests_in_flight.set_function(in_flight)
 
     def watch_pool(self, checked_out: Callable[[], float]) -> None:
         """Read the pool's checked-out count at scrape time."""

@@ -17,6 +17,7 @@ from driftguard.db.session import unit_of_work
 from driftguard.identity.orm import RefreshToken
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
+from driftguard.web.pages.auth import SESSION_EXPIRED
 from driftguard.web.security import SESSION_COOKIE, safe_next
 from support.identity import PASSWORD, make_team, make_user
 from support.web import csrf_of, web_sign_in
@@ -171,7 +172,10 @@ def test_an_expired_session_sends_the_browser_to_sign_in(
         session.execute(update(RefreshToken).values(expires_at=utcnow() - timedelta(seconds=1)))
     response = client.get("/alerts", follow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["location"] == "/login?next=%2Falerts"
+    assert response.headers["location"] == "/login?next=%2Falerts&expired=1"
+    form = client.get(response.headers["location"])
+    assert SESSION_EXPIRED in form.text
+    assert 'name="next" value="/alerts"' in form.text
 
 
 def test_a_garbage_cookie_is_not_a_session(client: TestClient) -> None:

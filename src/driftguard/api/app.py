@@ -8,6 +8,7 @@ import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import APIRouter, FastAPI
 from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
+from driftguard.api.admission import Admission, AdmissionMiddleware
 from driftguard.api.deps import route_guard
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import (
@@ -135,6 +137,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None
+        # Every blocking step of a request runs on these threads; admission is sized to them.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         app.state.engine = engine if engine is not None else build_engine(settings)
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
@@ -152,6 +156,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Writes through this process's sessions make the cached dashboard stale at once.
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
+        telemetry.watch_in_flight(lambda: float(admission.in_flight))
         ticker = (
             asyncio.create_task(
                 scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
@@ -192,6 +197,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     app.state.settings = settings
     app.state.hasher = build_hasher(settings)
+    admission = Admission(
+        limit=settings.admission_limit,
+        queue_size=settings.admission_queue,
+        wait_seconds=settings.admission_wait_seconds,
+    )
+    app.state.admission = admission
     app.state.assets = load_assets()
     app.state.templates = build_templates(app.state.assets)
     install_error_handlers(app)
@@ -212,8 +223,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     ):  # fmt: skip
         app.include_router(page.router)
 
-    # Outermost last: request id → observe (audit) → CORS → credentials present → body size
-    # limit → routes.
+    # Outermost last: request id → admission (503 when overloaded) → observe (audit) → CORS →
+    # credentials present → body size limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
     app.add_middleware(
         BodySizeLimitMiddleware,
@@ -251,6 +262,12 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         templates=route_templates(app),
         trusted_proxies=settings.trusted_proxies,
         telemetry=telemetry,
+    )
+    app.add_middleware(
+        AdmissionMiddleware,
+        admission=admission,
+        retry_after_seconds=settings.admission_retry_after_seconds,
+        on_reject=telemetry.admission_rejections.inc,
     )
     app.add_middleware(RequestIdMiddleware)
     check_route_guards(app)

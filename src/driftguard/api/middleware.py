@@ -84,7 +84,7 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     async def _reject(self, scope: Scope, send: Send, max_bytes: int) -> None:
-        await _send_json(scope, send, 413, "too_large", f"request body exceeds {max_bytes} bytes")
+        await send_error(scope, send, 413, "too_large", f"request body exceeds {max_bytes} bytes")
 
 
 class RequireCredentialsMiddleware:
@@ -105,7 +105,7 @@ class RequireCredentialsMiddleware:
         if scope["type"] == "http" and self._needs_credentials(scope):
             headers = dict(scope["headers"])
             if b"authorization" not in headers and b"x-api-key" not in headers:
-                await _send_json(
+                await send_error(
                     scope, send, 401, "unauthenticated", "authentication required",
                     extra_headers=[(b"www-authenticate", b"Bearer")],
                 )  # fmt: skip
@@ -121,7 +121,7 @@ class RequireCredentialsMiddleware:
         )
 
 
-async def _send_json(
+async def send_error(
     scope: Scope,
     send: Send,
     status: int,

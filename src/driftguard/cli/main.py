@@ -45,6 +45,7 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
         log_level="info",
         proxy_headers=False,
         access_log=False,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
     )
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -30,9 +31,21 @@ def build_engine(settings: Settings) -> Engine:
 
 
 def _sqlite_engine(settings: Settings) -> Engine:
+    # A file database gets the configured pool, which admission control is sized against; an
+    # in-memory one keeps SQLAlchemy's single-connection pool.
+    pool: dict[str, Any] = (
+        {}
+        if make_url(settings.database_url).database in (None, "", ":memory:")
+        else {
+            "pool_size": settings.db_pool_size,
+            "max_overflow": settings.db_max_overflow,
+            "pool_timeout": settings.db_pool_timeout_seconds,
+        }
+    )
     engine = create_engine(
         settings.database_url,
         echo=settings.db_echo,
+        **pool,
         connect_args={
             "check_same_thread": False,
             "timeout": settings.sqlite_busy_timeout_ms / 1000,

@@ -95,18 +95,21 @@ def logout(session: Session, *, refresh_token: str) -> None:
     )
 
 
-def open_web_session(session: Session, *, secret: str) -> tuple[User, str]:
+def open_web_session(session: Session, *, secret: str, max_lifetime: timedelta) -> tuple[User, str]:
     """The user and session id (refresh-token family) a browser's session cookie names.
 
     The web UI keeps the session's refresh token in an HttpOnly cookie and never rotates it: it is
-    the server-side session id. Sign-out revokes the family (:func:`logout`), as the API does.
+    the server-side session id. Sign-out revokes the family (:func:`logout`), as the API does. A
+    session older than ``max_lifetime`` has ended, however active it was.
     """
     stored = repository.get_refresh_token(session, hash_secret(secret))
+    now = utcnow()
     if (
         stored is None
         or stored.revoked_at is not None
         or stored.rotated_at is not None
-        or stored.expires_at <= utcnow()
+        or stored.expires_at <= now
+        or stored.created_at + max_lifetime <= now
     ):
         raise UnauthenticatedError("session has ended; sign in again", code="session_ended")
     user = repository.get_user(session, stored.user_id)

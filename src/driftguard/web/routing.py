@@ -22,7 +22,7 @@ from driftguard.errors import (
     RateLimitedError,
     UnauthenticatedError,
 )
-from driftguard.web.security import SESSION_COOKIE, clear_cookie
+from driftguard.web.security import SEEN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from driftguard.web.templating import render
 
 TITLES = {
@@ -37,14 +37,26 @@ TITLES = {
 
 
 def sign_in_redirect(request: Request) -> Response:
-    target = "/login"
+    """To the sign-in form (and back here after it, for a GET); a session that had a cookie is
+    named as expired on the form, and its cookies are cleared."""
+    query: list[str] = []
     if request.method == "GET":
         here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        target += "?next=" + quote(here, safe="")
-    response = RedirectResponse(target, status_code=303)
-    if SESSION_COOKIE in request.cookies:
-        clear_cookie(response, request, request.app.state.settings, SESSION_COOKIE)
+        query.append("next=" + quote(here, safe=""))
+    had_session = SESSION_COOKIE in request.cookies
+    if had_session:
+        query.append("expired=1")
+    response = RedirectResponse("/login" + ("?" + "&".join(query) if query else ""), 303)
+    if had_session:
+        for name in (SESSION_COOKIE, SEEN_COOKIE):
+            clear_cookie(response, request, request.app.state.settings, name)
     return response
+
+
+def _renew_idle_clock(request: Request, response: Response) -> None:
+    stamp: str | None = getattr(request.state, "seen_stamp", None)
+    if stamp is not None:
+        set_cookie(response, request, request.app.state.settings, SEEN_COOKIE, stamp)
 
 
 def error_page(request: Request, exc: DriftGuardError) -> Response:
@@ -82,13 +94,15 @@ class WebRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
-                return await handler(request)
+                response = await handler(request)
             except UnauthenticatedError:
                 return sign_in_redirect(request)
             except DriftGuardError as exc:
                 return error_page(request, exc)
             except RequestValidationError as exc:
                 return validation_page(request, exc)
+            _renew_idle_clock(request, response)
+            return response
 
         return handle
 

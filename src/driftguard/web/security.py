@@ -4,6 +4,12 @@ The session cookie holds the sign-in session's refresh token (``identity.auth``)
 server-side session id, HttpOnly and SameSite=Lax, never rotated by the browser, revoked at
 sign-out. Every POST form carries a synchronizer token: an HMAC of the session id (or, on the
 sign-in form, of a random pre-session cookie) under the server's secret.
+
+A session ends ``web_session_max_seconds`` after sign-in (checked against the stored session)
+and after ``web_session_idle_seconds`` without a page request. Idleness is carried by a second
+HttpOnly cookie, the time of the last page request signed together with the session id: only the
+server can mint one, a page request renews it, and one older than the idle timeout, from another
+session or tampered with ends the session. This keeps page views free of database writes.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -27,6 +35,7 @@ from driftguard.identity.principal import Principal
 from driftguard.settings import Environment, Settings
 
 SESSION_COOKIE = "dg_session"
+SEEN_COOKIE = "dg_seen"
 LOGIN_COOKIE = "dg_signin"
 CSRF_FIELD = "csrf_token"
 MAX_COOKIE_LENGTH = 128
@@ -47,9 +56,27 @@ class SignedIn:
         return self.principal.can(permission)
 
 
-def csrf_token(settings: Settings, binding: str) -> str:
+def _mac(settings: Settings, purpose: bytes, message: str) -> str:
     key = settings.jwt_secret.get_secret_value().encode()
-    return hmac.new(key, b"driftguard-csrf\x00" + binding.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(key, purpose + b"\x00" + message.encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_token(settings: Settings, binding: str) -> str:
+    return _mac(settings, b"driftguard-csrf", binding)
+
+
+def seen_stamp(settings: Settings, session_id: str, at: int) -> str:
+    """The idle-timeout cookie's value: ``at`` (Unix seconds) signed with the session id."""
+    return f"{at}.{_mac(settings, b'driftguard-seen', f'{session_id}:{at}')}"
+
+
+def last_seen(settings: Settings, session_id: str, stamp: str | None) -> int | None:
+    """When the session's last page request was, if ``stamp`` is genuine and for this session."""
+    at, _, _ = (stamp or "").partition(".")
+    if not at.isdigit() or len(at) > 12:
+        return None
+    expected = seen_stamp(settings, session_id, int(at))
+    return int(at) if hmac.compare_digest(expected.encode(), (stamp or "").encode()) else None
 
 
 def check_csrf(settings: Settings, binding: str | None, given: object) -> None:
@@ -107,7 +134,15 @@ def _signed_in(request: Request, session: DbSession, settings: SettingsDep) -> S
     secret = cookie(request, SESSION_COOKIE)
     if secret is None:
         raise UnauthenticatedError("sign in to continue", code="unauthenticated")
-    user, session_id = auth.open_web_session(session, secret=secret)
+    user, session_id = auth.open_web_session(
+        session, secret=secret, max_lifetime=timedelta(seconds=settings.web_session_max_seconds)
+    )
+    now = int(time.time())
+    seen = last_seen(settings, session_id, cookie(request, SEEN_COOKIE))
+    if seen is None or now - seen >= settings.web_session_idle_seconds:
+        raise UnauthenticatedError("session has expired; sign in again", code="session_idle")
+    # The page's response renews the idle clock (web/routing.py).
+    request.state.seen_stamp = seen_stamp(settings, session_id, now)
     principal = auth.principal_for_user(session, user)
     # The request's audit record and log line name the user (see api/observe.py).
     request.state.principal = principal

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Form, Query, Request, Response
@@ -21,11 +22,13 @@ from driftguard.errors import RateLimitedError, UnauthenticatedError
 from driftguard.identity import auth
 from driftguard.identity.auth import BAD_CREDENTIALS
 from driftguard.identity.permissions import Permission
+from driftguard.identity.tokens import decode_access_token
 from driftguard.web.forms import FieldErrors, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import (
     CSRF_FIELD,
     LOGIN_COOKIE,
+    SEEN_COOKIE,
     SESSION_COOKIE,
     CheckedForm,
     check_csrf,
@@ -35,11 +38,13 @@ from driftguard.web.security import (
     new_login_binding,
     page_permission,
     safe_next,
+    seen_stamp,
     set_cookie,
 )
 from driftguard.web.templating import render
 
 router = web_router()
+SESSION_EXPIRED = "Your session has expired. Sign in again."
 
 
 class SignInFields(BaseModel):
@@ -77,9 +82,15 @@ def _form_page(
 def sign_in_page(
     request: Request,
     next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
+    expired: bool = False,
 ) -> Response:
     binding = cookie(request, LOGIN_COOKIE) or new_login_binding()
-    return _form_page(request, binding=binding, next_path=safe_next(next_path))
+    return _form_page(
+        request,
+        binding=binding,
+        next_path=safe_next(next_path),
+        message=SESSION_EXPIRED if expired else "",
+    )
 
 
 FormText = Annotated[str, Form(max_length=4096)]
@@ -130,6 +141,9 @@ def sign_in(
     )
     response = RedirectResponse(target, status_code=303)
     set_cookie(response, request, settings, SESSION_COOKIE, tokens.refresh_token)
+    session_id = decode_access_token(settings, tokens.access_token).session_id
+    stamp = seen_stamp(settings, session_id, int(time.time()))
+    set_cookie(response, request, settings, SEEN_COOKIE, stamp)
     clear_cookie(response, request, settings, LOGIN_COOKIE)
     return response
 
@@ -143,4 +157,5 @@ def sign_out(
     auth.logout(session, refresh_token=secret)
     response = RedirectResponse("/login", status_code=303)
     clear_cookie(response, request, settings, SESSION_COOKIE)
+    clear_cookie(response, request, settings, SEEN_COOKIE)
     return response
