@@ -166,20 +166,25 @@ def upload_predictions(base_url: str, url: str, keys: dict[int, str], total: int
 
 async def _users(
     base_url: str, path: str, headers: list[dict[str, str]], *, think: bool, seconds: float
-) -> tuple[list[float], int, float]:
+) -> tuple[list[float], int, int, float]:
+    """Latencies of the answered requests, errors (not 200, not 503), shed (503), seconds."""
     latencies: list[float] = []
-    errors = 0
+    errors = shed = 0
     deadline = time.perf_counter() + seconds
     rng = random.Random(5)
 
     async def user(who: dict[str, str]) -> None:
-        nonlocal errors
+        nonlocal errors, shed
         async with httpx2.AsyncClient(base_url=base_url, headers=who, timeout=30) as http:
             if think:  # people do not all click at the same instant
                 await asyncio.sleep(rng.uniform(0, 1.5))
             while time.perf_counter() < deadline:
                 started = time.perf_counter()
                 response = await http.get(path)
+                if response.status_code == 503:  # admission control turned it away
+                    shed += 1
+                    await asyncio.sleep(float(response.headers.get("retry-after", 1)))
+                    continue
                 latencies.append(time.perf_counter() - started)
                 errors += response.status_code != 200
                 if think:
@@ -187,7 +192,7 @@ async def _users(
 
     started = time.perf_counter()
     await asyncio.gather(*(user(h) for h in headers))
-    return latencies, errors, time.perf_counter() - started
+    return latencies, errors, shed, time.perf_counter() - started
 
 
 def users(
@@ -195,12 +200,13 @@ def users(
     seconds: float,
 ) -> LoadResult:  # fmt: skip
     asyncio.run(_users(base_url, path, headers, think=think, seconds=3))  # warm-up
-    latencies, errors, elapsed = asyncio.run(
+    latencies, errors, shed, elapsed = asyncio.run(
         _users(base_url, path, headers, think=think, seconds=seconds)
     )
     ms = np.asarray(latencies) * 1000
     return LoadResult(
-        name=name, requests=len(latencies), errors=errors, seconds=elapsed,
+        name=f"{name} ({shed} shed with 503)" if shed else name, requests=len(latencies),
+        errors=errors, seconds=elapsed,
         p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
         p99_ms=float(np.percentile(ms, 99)),
     )  # fmt: skip
