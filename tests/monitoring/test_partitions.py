@@ -3,9 +3,11 @@ backfills, pruning of a window's query, retention."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -273,3 +275,34 @@ def test_period_start_aligns_to_the_epoch(days: int) -> None:
     start = partitions.period_start(moment, days)
     assert start <= moment < start + timedelta(days=days)
     assert (start - partitions.EPOCH) % timedelta(days=days) == timedelta(0)
+
+
+def test_the_server_prepares_partitions_at_start_up(
+    client: TestClient, session_factory: sessionmaker[Session]
+) -> None:
+    if session_factory.kw["bind"].dialect.name != "postgresql":
+        return  # nothing to prepare on SQLite
+    today = partitions.period_start(datetime.now(UTC), 1)
+    names = _partition_names(session_factory, "prediction_labels")
+    assert f"prediction_labels_p{today:%Y%m%d}" in names
+    assert f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" in names  # seven periods ahead
+
+
+def test_the_scheduler_tick_maintains_storage(
+    session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from driftguard.monitoring import scheduler
+
+    calls: list[object] = []
+    monkeypatch.setattr(scheduler, "run_maintenance", lambda f, s: calls.append(s))
+    monkeypatch.setattr(scheduler, "run_due", lambda f, after_run=None: 0)
+    url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
+    # A tick shorter than settings allow (model_copy does not validate), to keep this fast.
+    settings = make_settings(url).model_copy(update={"scheduler_tick_seconds": 0.1})
+
+    async def two_ticks() -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(scheduler.scheduler_loop(session_factory, settings), 0.25)
+
+    asyncio.run(two_ticks())
+    assert calls == [settings, settings]
