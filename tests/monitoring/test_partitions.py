@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -283,7 +284,12 @@ def test_the_server_prepares_partitions_at_start_up(
     if session_factory.kw["bind"].dialect.name != "postgresql":
         return  # nothing to prepare on SQLite
     today = partitions.period_start(datetime.now(UTC), 1)
+    deadline = time.monotonic() + 10  # start-up maintenance runs beside serving
     names = _partition_names(session_factory, "prediction_labels")
+    while f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" not in names:
+        assert time.monotonic() < deadline, names
+        time.sleep(0.05)
+        names = _partition_names(session_factory, "prediction_labels")
     assert f"prediction_labels_p{today:%Y%m%d}" in names
     assert f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" in names  # seven periods ahead
 
@@ -306,3 +312,17 @@ def test_the_scheduler_tick_maintains_storage(
 
     asyncio.run(two_ticks())
     assert calls == [settings, settings]
+
+
+def test_a_new_label_replaces_the_stored_one_in_its_partition(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _log(client, setup, _day_rows(2, 3, first=0))
+    _maintain(session_factory, BASE_TIME)  # the labels' day has its partition (PostgreSQL)
+    for value in (1, 0):
+        body = {"labels": [{"prediction_id": "p-1", "label": value}]}
+        response = client.post(f"{setup.url}/labels", json=body, headers=setup.engineer)
+        assert response.json()["stored"] == 1
+    with session_factory() as s:
+        stored = s.execute(select(PredictionLabel.label, PredictionLabel.ts)).all()
+    assert stored == [("0", BASE_TIME + 2 * DAY + timedelta(minutes=10))]

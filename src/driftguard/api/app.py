@@ -131,8 +131,9 @@ def _rescore(session: Session, version_id: int) -> None:
 
 
 async def _maintain_storage(factory: sessionmaker[Session], settings: Settings) -> None:
-    """Partitions ahead and retention at start-up; a failure is logged, not fatal (rows
-    beyond the prepared partitions land in the DEFAULT one until the next tick)."""
+    """Partitions ahead and retention at start-up, beside serving (readiness never waits for
+    it); a failure is logged, not fatal: rows beyond the prepared partitions wait in the
+    DEFAULT one until the next tick."""
     try:
         await anyio.to_thread.run_sync(partial(run_maintenance, factory, settings))
     except Exception:
@@ -165,7 +166,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Writes through this process's sessions make the cached dashboard stale at once.
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
-        await _maintain_storage(app.state.session_factory, settings)
+        maintainer = asyncio.create_task(_maintain_storage(app.state.session_factory, settings))
         ticker = (
             asyncio.create_task(
                 scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
@@ -181,7 +182,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (ticker, sender):
+            for task in (maintainer, ticker, sender):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

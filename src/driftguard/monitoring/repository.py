@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, Select, and_, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
@@ -37,23 +49,6 @@ def lock_version(session: Session, version_id: int) -> None:
     """Serialise writers of one version's data (PostgreSQL row lock; SQLite writers already are
     serialised), so concurrent batches see each other's ids, receipts and references."""
     session.execute(select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update())
-
-
-def _present(
-    session: Session, table: type[PredictionRecord | PredictionLabel], version_id: int,
-    ids: Sequence[str],
-) -> set[str]:  # fmt: skip
-    """Which of ``ids`` have a row in ``table`` for the version."""
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            session.scalars(
-                select(table.prediction_id).where(
-                    table.version_id == version_id, table.prediction_id.in_(chunk)
-                )
-            )
-        )
-    return found
 
 
 def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
@@ -225,18 +220,35 @@ def save_counts(
     )
 
 
-def existing_labels(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
-    return _present(session, PredictionLabel, version_id, ids)
+def existing_labels(session: Session, version_id: int, times: Mapping[str, datetime]) -> set[str]:
+    """Which of the predictions (id → its time) have a label; their times bound the partitions
+    read."""
+    found: set[str] = set()
+    ids = sorted(times)
+    for chunk in _chunks(ids):
+        stamps = [times[p] for p in chunk]
+        found.update(
+            session.scalars(
+                select(PredictionLabel.prediction_id).where(
+                    PredictionLabel.version_id == version_id,
+                    PredictionLabel.prediction_id.in_(chunk),
+                    PredictionLabel.ts >= min(stamps),
+                    PredictionLabel.ts <= max(stamps),
+                )
+            )
+        )
+    return found
 
 
 def save_labels(
     session: Session,
     *,
     version_id: int,
-    new: dict[str, tuple[str, datetime]],
-    changed: dict[str, str],
+    new: Mapping[str, tuple[str, datetime]],
+    changed: Mapping[str, tuple[str, datetime]],
 ) -> None:
-    """``new`` maps a prediction id to its label and the prediction's time."""
+    """Both map a prediction id to its label and the prediction's time (the partition key, so
+    an update reads one partition)."""
     now = utcnow()
     if new:
         session.execute(
@@ -253,12 +265,16 @@ def save_labels(
             ],
         )
     if changed:
+        labels = cast(Table, PredictionLabel.__table__)
         session.execute(
-            update(PredictionLabel),
-            [
-                {"version_id": version_id, "prediction_id": p, "label": v, "received_at": now}
-                for p, v in changed.items()
-            ],
+            update(labels)
+            .where(
+                labels.c.version_id == version_id,
+                labels.c.prediction_id == bindparam("p"),
+                labels.c.ts == bindparam("t"),
+            )
+            .values(label=bindparam("l"), received_at=now),
+            [{"p": p, "l": v, "t": ts} for p, (v, ts) in changed.items()],
         )
 
 

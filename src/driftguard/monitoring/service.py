@@ -289,9 +289,9 @@ def log_labels(
     problems.raise_if_any("labels rejected")
     labels = {item.prediction_id: _canonical_label(item.label) for item in batch.labels}
     known = repository.prediction_times(session, version.id, list(labels))
-    with_label = repository.existing_labels(session, version.id, sorted(known))
+    with_label = repository.existing_labels(session, version.id, known)
     new = {p: (v, known[p]) for p, v in labels.items() if p in known and p not in with_label}
-    changed = {p: v for p, v in labels.items() if p in with_label}
+    changed = {p: (v, known[p]) for p, v in labels.items() if p in with_label}
     repository.save_labels(session, version_id=version.id, new=new, changed=changed)
     session.flush()
     result = LabelResult(
