@@ -1,4 +1,4 @@
-"""Migration 0007 (time partitions) keeps every prediction, label and count, both ways, and cuts
+"""Migration 0008 (time partitions) keeps every prediction, label and count, both ways, and cuts
 a stored block that spans midnight into one block per day."""
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def test_predictions_survive_the_partitioning_migration_both_ways(
         assert before["rows"] == 40
         assert counts == 2  # one block per day, counted at ingest
 
-        migrate.downgrade(engine, "0006")
+        migrate.downgrade(engine, "0007")
         with engine.begin() as connection:
             assert _snapshot(connection) == before
             # Each key row points at its block and row again.

@@ -141,7 +141,14 @@ def test_a_simulation_takes_a_team_and_a_hypothetical_fact(
     plain_cells, alarmed_cells = plain.split("<td>"), alarmed.split("<td>")
     assert len(plain_cells) == len(alarmed_cells) == 8  # one model, seven columns
     assert [a == b for a, b in zip(plain_cells, alarmed_cells, strict=True)] == [
-        True, True, True, True, True, True, False, True
+        True,
+        True,
+        True,
+        True,
+        True,
+        True,
+        False,
+        True,
     ]
     for fields, field, text in [
         ({"what_if_fact": "drift.psi", "what_if_feature": "salary", "what_if_value": "1"},

@@ -1,8 +1,8 @@
 """prediction storage partitioned by time on PostgreSQL; blocks cut at UTC midnight; labels
 filed under their prediction's time; per-block counts outlive their blocks
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-26
 
 On PostgreSQL, ``prediction_blocks`` (by ``first_ts``) and ``prediction_labels`` (by ``ts``)
@@ -29,8 +29,8 @@ from alembic import op
 
 import driftguard.db.base
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
