@@ -182,7 +182,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         try:
             yield
         finally:
-            for task in (maintainer, ticker, sender):
+            # Maintenance is bounded (its lock waits time out) and is let finish: cancelling it
+            # would not stop its thread, which would then outlive the app.
+            await maintainer
+            for task in (ticker, sender):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
