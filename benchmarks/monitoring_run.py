@@ -11,6 +11,7 @@ Seeding writes blocks directly (this measures the run, not ingest).
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -64,8 +65,10 @@ def seed(url: str, rows: int, block_rows: int) -> int:
         ))  # fmt: skip
         version_id = version.id
     step = timedelta(seconds=1)
-    for first in range(0, rows, block_rows):
-        n = min(block_rows, rows - first)
+    # Blocks are cut at UTC midnight as ingest cuts them (START is a midnight; a row a second).
+    cuts = sorted({*range(0, rows, block_rows), *range(0, rows, 86_400), rows})
+    for first, stop in itertools.pairwise(cuts):
+        n = stop - first
         ts = [START + step * (first + i) for i in range(n)]
         ids = [f"p{first + i}" for i in range(n)]
         columns = {
@@ -76,14 +79,11 @@ def seed(url: str, rows: int, block_rows: int) -> int:
             "group": pa.array(rng.choice(["a", "b", "c", "d"], n)),
         }  # fmt: skip
         with unit_of_work(build_session_factory(engine)) as session:
-            block_id = repository.add_block(
+            repository.add_block(
                 session, version_id=version_id, first=ts[0], last=ts[-1], rows=n,
                 data=encode_block(pa.table(columns)),
             )  # fmt: skip
-            repository.add_records(
-                session, version_id=version_id, block_id=block_id, ids=columns[ID],
-                ts=columns[TS],
-            )  # fmt: skip
+            repository.add_records(session, version_id=version_id, ids=columns[ID], ts=columns[TS])
     engine.dispose()
     return version_id
 

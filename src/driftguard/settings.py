@@ -79,6 +79,15 @@ class Settings(BaseSettings):
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=60.0, ge=1.0)
 
+    # Prediction storage. On PostgreSQL, raw prediction data is partitioned by time into ranges
+    # of this many days (aligned to 2000-01-01 UTC), prepared this many ranges ahead by the
+    # maintenance that runs at start-up and every scheduler tick. Raw predictions older than
+    # the retention (whole UTC days) are purged there; 0 keeps them forever. Reports and
+    # per-block counts are always kept.
+    prediction_partition_days: int = Field(default=1, ge=1, le=366)
+    prediction_partitions_ahead: int = Field(default=7, ge=1, le=366)
+    prediction_retention_days: int = Field(default=0, ge=0)
+
     # Where model versions are deployed; policies and deployment requests may name only these.
     deployment_environments: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["staging", "production"], min_length=1

@@ -111,7 +111,9 @@ def _fresh_postgres(database_url: str) -> str:
 def test_migrations_match_the_orm(migrated_engine: Engine) -> None:
     import_all_tables()
     with migrated_engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": migrate.include_name}
+        )
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

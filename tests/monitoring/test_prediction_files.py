@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -279,8 +279,37 @@ def test_large_files_are_cut_into_time_ordered_blocks(
             select(PredictionBlock.first_ts, PredictionBlock.last_ts, PredictionBlock.row_count)
             .order_by(PredictionBlock.id)
         ).all()  # fmt: skip
-    assert [r[2] for r in spans] == [FILE_BLOCK_ROWS, 1_000]
+    # Cut at UTC midnight (BASE_TIME + 86,400 s), then at FILE_BLOCK_ROWS rows.
+    assert BASE_TIME.time() == time(0)
+    assert count > 86_400
+    assert FILE_BLOCK_ROWS > 86_400
+    assert [r[2] for r in spans] == [86_400, count - 86_400]
+    assert all(first.date() == last.date() for first, last, _ in spans)
     assert spans[0][1] < spans[1][0]  # time-ordered: the blocks do not overlap
+
+
+def test_a_day_of_more_rows_than_a_block_holds_is_cut_by_rows(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    from driftguard.monitoring.service import FILE_BLOCK_ROWS
+
+    count = FILE_BLOCK_ROWS + 10
+    table = pa.table(
+        {
+            "prediction_id": [f"p-{i}" for i in range(count)],
+            "timestamp": pa.array(
+                [BASE_TIME + timedelta(milliseconds=i) for i in range(count)],
+                pa.timestamp("us", "UTC"),
+            ),
+            "income": np.full(count, 5_000.0),
+            "region": ["north"] * count,
+            "score": np.full(count, 0.5),
+        }
+    )
+    assert upload(client, setup, parquet(table)).status_code == 200
+    with session_factory() as s:
+        sizes = s.scalars(select(PredictionBlock.row_count).order_by(PredictionBlock.id)).all()
+    assert sizes == [FILE_BLOCK_ROWS, 10]
 
 
 def test_who_may_upload(client: TestClient, setup: Setup) -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -14,7 +16,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
@@ -54,6 +56,7 @@ from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
 from driftguard.logs import configure_logging
+from driftguard.monitoring.partitions import run_maintenance
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
@@ -128,6 +131,16 @@ def _rescore(session: Session, version_id: int) -> None:
     governance_risk.after_run(session, version_id=version_id)
 
 
+async def _maintain_storage(factory: sessionmaker[Session], settings: Settings) -> None:
+    """Partitions ahead and retention at start-up, beside serving (readiness never waits for
+    it); a failure is logged, not fatal: rows beyond the prepared partitions wait in the
+    DEFAULT one until the next tick."""
+    try:
+        await anyio.to_thread.run_sync(partial(run_maintenance, factory, settings))
+    except Exception:
+        logging.getLogger("driftguard.partitions").exception("storage maintenance failed")
+
+
 def _checked_out(engine: Engine) -> float:
     pool = engine.pool
     return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
@@ -157,6 +170,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         telemetry.watch_in_flight(lambda: float(admission.in_flight))
+        maintainer = asyncio.create_task(_maintain_storage(app.state.session_factory, settings))
         ticker = (
             asyncio.create_task(
                 scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
@@ -172,6 +186,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         try:
             yield
         finally:
+            # Maintenance is bounded (its lock waits time out) and is let finish: cancelling it
+            # would not stop its thread, which would then outlive the app.
+            await maintainer
             for task in (ticker, sender):
                 if task is not None:
                     task.cancel()

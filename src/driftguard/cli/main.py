@@ -11,6 +11,7 @@ from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
 from driftguard.cli.log import log_app
+from driftguard.cli.predictions import predictions_app
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
@@ -28,6 +29,7 @@ app.add_typer(users_app, name="users")
 app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
+app.add_typer(predictions_app, name="predictions")
 app.command()(backup)
 app.command()(restore)
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
+from typing import Any
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+
+from driftguard.db.partitions import is_partition_name
 
 
 def alembic_config() -> Config:
@@ -37,3 +42,9 @@ def current_revision(engine: Engine) -> str | None:
 
 def head_revision() -> str | None:
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def include_name(name: str | None, type_: str, parent_names: MutableMapping[Any, Any]) -> bool:
+    """Autogenerate's filter: a table's time partitions are made by maintenance, not
+    migrations (their parent is what the metadata describes)."""
+    return not (type_ == "table" and name is not None and is_partition_name(name))

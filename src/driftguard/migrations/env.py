@@ -7,6 +7,7 @@ from sqlalchemy import Connection
 
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
+from driftguard.db.migrate import include_name
 from driftguard.schema import import_all_tables
 from driftguard.settings import load_settings
 
@@ -20,6 +21,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

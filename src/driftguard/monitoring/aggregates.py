@@ -46,14 +46,17 @@ def window_counts(
 ) -> stats.WindowCounts | None:
     """The merged counts of every prediction in ``[start, end)``; None if there is none."""
     spans = repository.block_spans(session, version_id, start, end)
-    whole = [b for b, first, last in spans if first >= start and last < end]
-    edges = [b for b, first, last in spans if not (first >= start and last < end)]
-    cached = repository.cached_counts(session, whole, profile.profile_id)
+    whole = [s for s in spans if s[1] >= start and s[2] < end]
+    edges = [s for s in spans if not (s[1] >= start and s[2] < end)]
+    cached = repository.cached_counts(session, [s[0] for s in whole], profile.profile_id)
     parts = [stats.WindowCounts.from_bytes(data) for data in cached.values()]
-    missing = [b for b in whole if b not in cached]
-    for block_id, table in _decoded(session, missing):
+    missing = {s[0]: s for s in whole if s[0] not in cached}
+    for block_id, table in _decoded(session, list(missing.values())):
         counts = count_table(profile, schema, table)
-        repository.save_counts(session, block_id, profile.profile_id, counts.to_bytes())
+        repository.save_counts(
+            session, block=missing[block_id], version_id=version_id,
+            profile_id=profile.profile_id, counts=counts.to_bytes(),
+        )  # fmt: skip
         parts.append(counts)
     for _, table in _decoded(session, edges):
         inside = in_window(table, start, end)
@@ -67,10 +70,12 @@ def window_counts(
     return total
 
 
-def _decoded(session: Session, block_ids: Sequence[int]) -> list[tuple[int, pa.Table]]:
+def _decoded(
+    session: Session, blocks: Sequence[tuple[int, datetime, datetime]]
+) -> list[tuple[int, pa.Table]]:
     tables = []
-    for first in range(0, len(block_ids), LOAD_BATCH):
-        data = repository.block_data(session, block_ids[first : first + LOAD_BATCH])
+    for first in range(0, len(blocks), LOAD_BATCH):
+        data = repository.block_data(session, blocks[first : first + LOAD_BATCH])
         tables += [(block_id, decode_block(blob)) for block_id, blob in data.items()]
     return tables
 

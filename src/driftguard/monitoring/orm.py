@@ -1,8 +1,15 @@
 """Prediction storage that serves analytics.
 
 Feature values are never stored as one JSON document per prediction. Each accepted batch becomes
-one columnar block (Arrow IPC, compressed) that loads straight into arrays; a narrow index row per
-prediction carries only what must be looked up one by one (dedupe, late labels, windows).
+one columnar block (Arrow IPC, compressed) that loads straight into arrays; a narrow key row per
+prediction carries only what must be looked up one by one (dedupe, late labels).
+
+On PostgreSQL the tables that grow with time are range-partitioned on their timestamp (see
+``monitoring.partitions``): their ``info["partition_key"]`` names it. A partitioned table's
+primary key must contain the partition key, so there the physical key is the one declared here
+plus that column; identity is unchanged (ids come from a sequence, a label's time is its
+prediction's). The key table, ``prediction_records``, is not partitioned: its primary key is the
+one place where a ``prediction_id`` is unique per version across all time.
 """
 
 from __future__ import annotations
@@ -49,11 +56,14 @@ class ReferenceDataset(IdMixin, Base):
 
 
 class PredictionBlock(IdMixin, Base):
-    """The rows of one accepted batch, as one compressed Arrow IPC file."""
+    """Rows of one accepted batch, as one compressed Arrow IPC file. A block never spans two
+    UTC days (batches are cut there), so it lies inside one partition and a window's blocks
+    are found by ``first_ts`` alone to within a day."""
 
     __tablename__ = "prediction_blocks"
     __table_args__ = (
         Index("ix_prediction_blocks_version_id_span", "version_id", "first_ts", "last_ts"),
+        {"info": {"partition_key": "first_ts"}},
     )
 
     version_id: Mapped[int] = mapped_column(
@@ -70,20 +80,28 @@ class PredictionBlockCounts(Base):
     """A block's rows reduced to mergeable counts in one reference profile's bins.
 
     Drift over a long window merges these instead of re-reading every row; they are kept per
-    profile, so replacing a reference never mixes bins.
+    profile, so replacing a reference never mixes bins. They carry their block's version and
+    span and outlive it: retention purges raw rows, never these aggregates.
     """
 
     __tablename__ = "prediction_block_counts"
-
-    block_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("prediction_blocks.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        Index("ix_prediction_block_counts_version_id_span", "version_id", "first_ts"),
     )
+
+    block_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     profile_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    first_ts: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
     counts: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class PredictionRecord(Base):
-    """One logged prediction: its identity, time and where its values are."""
+    """One logged prediction's key and time: the dedupe key (never partitioned) and the time
+    its late label is filed under. Its values are in the block covering its time."""
 
     __tablename__ = "prediction_records"
     __table_args__ = (Index("ix_prediction_records_version_id_ts", "version_id", "ts"),)
@@ -93,14 +111,11 @@ class PredictionRecord(Base):
     )
     prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     ts: Mapped[datetime] = mapped_column(UTCDateTime())
-    block_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("prediction_blocks.id", ondelete="CASCADE"), index=True
-    )
-    row: Mapped[int] = mapped_column(Integer)
 
 
 class PredictionLabel(Base):
-    """The actual outcome of a prediction, which may arrive much later."""
+    """The actual outcome of a prediction, which may arrive much later; filed under the
+    prediction's time (``ts``), so a window's labels are read from the window's partitions."""
 
     __tablename__ = "prediction_labels"
     __table_args__ = (
@@ -109,10 +124,13 @@ class PredictionLabel(Base):
             ["prediction_records.version_id", "prediction_records.prediction_id"],
             ondelete="CASCADE",
         ),
+        Index("ix_prediction_labels_version_id_ts", "version_id", "ts"),
+        {"info": {"partition_key": "ts"}},
     )
 
     version_id: Mapped[int] = mapped_column(BigId, primary_key=True)
     prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime())
     label: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

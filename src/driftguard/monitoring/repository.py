@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Iterable, Sequence
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import cast
 
 import pyarrow as pa
-from sqlalchemy import ColumnElement, and_, func, insert, select, text, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
@@ -24,6 +36,8 @@ from driftguard.monitoring.orm import (
 from driftguard.registry.orm import ModelVersion
 
 _IN_CHUNK = 1000  # bound parameters per IN (...) list
+# The longest time one block spans: batches are cut at UTC midnight (``service._store``).
+BLOCK_SPAN = timedelta(days=1)
 
 
 def _chunks(values: Sequence[str]) -> Iterable[Sequence[str]]:
@@ -35,23 +49,6 @@ def lock_version(session: Session, version_id: int) -> None:
     """Serialise writers of one version's data (PostgreSQL row lock; SQLite writers already are
     serialised), so concurrent batches see each other's ids, receipts and references."""
     session.execute(select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update())
-
-
-def _present(
-    session: Session, table: type[PredictionRecord | PredictionLabel], version_id: int,
-    ids: Sequence[str],
-) -> set[str]:  # fmt: skip
-    """Which of ``ids`` have a row in ``table`` for the version."""
-    found: set[str] = set()
-    for chunk in _chunks(ids):
-        found.update(
-            session.scalars(
-                select(table.prediction_id).where(
-                    table.version_id == version_id, table.prediction_id.in_(chunk)
-                )
-            )
-        )
-    return found
 
 
 def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
@@ -82,10 +79,8 @@ def add_block(
     return block.id
 
 
-def add_records(
-    session: Session, *, version_id: int, block_id: int, ids: pa.Array, ts: pa.Array
-) -> None:
-    """One index row per prediction of a block (``ts``: UTC microsecond timestamps).
+def add_records(session: Session, *, version_id: int, ids: pa.Array, ts: pa.Array) -> None:
+    """One key row per prediction of a block (``ts``: UTC microsecond timestamps).
 
     Up to a million rows arrive at once, so this goes under the ORM, in the session's own
     transaction: COPY on PostgreSQL, one prepared ``executemany`` on SQLite, with timestamps
@@ -93,25 +88,32 @@ def add_records(
     """
     # The values are UTC; as naive timestamps they print as "YYYY-MM-DD HH:MM:SS.ffffff".
     stamps = ts.cast(pa.timestamp("us")).cast(pa.string()).to_pylist()
-    rows = zip(
-        itertools.repeat(version_id), ids.to_pylist(), stamps, itertools.repeat(block_id),
-        itertools.count(), strict=False,
-    )  # fmt: skip
     raw = session.connection().connection.driver_connection
     assert raw is not None
     if session.get_bind().dialect.name == "postgresql":
-        copy_sql = (
-            'COPY prediction_records (version_id, prediction_id, ts, block_id, "row") FROM STDIN'
-        )
+        copy_sql = "COPY prediction_records (version_id, prediction_id, ts) FROM STDIN"
+        version = str(version_id)
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for version, prediction, stamp, block, row in rows:
-                copy.write_row((version, prediction, stamp + "+00", block, row))
+            for prediction, stamp in zip(ids.to_pylist(), stamps, strict=True):
+                copy.write_row((version, prediction, stamp + "+00"))
         return
     raw.cursor().executemany(
-        "INSERT INTO prediction_records (version_id, prediction_id, ts, block_id, row) "
-        "VALUES (?, ?, ?, ?, ?)",
-        rows,
+        "INSERT INTO prediction_records (version_id, prediction_id, ts) VALUES (?, ?, ?)",
+        zip(itertools.repeat(version_id), ids.to_pylist(), stamps, strict=False),
     )
+
+
+def prediction_times(session: Session, version_id: int, ids: Sequence[str]) -> dict[str, datetime]:
+    """The time of each of ``ids`` the version has stored."""
+    found: dict[str, datetime] = {}
+    for chunk in _chunks(ids):
+        rows = session.execute(
+            select(PredictionRecord.prediction_id, PredictionRecord.ts).where(
+                PredictionRecord.version_id == version_id, PredictionRecord.prediction_id.in_(chunk)
+            )
+        )
+        found.update((r[0], r[1]) for r in rows)
+    return found
 
 
 def get_receipt(session: Session, version_id: int, key: str) -> IngestReceipt | None:
@@ -127,22 +129,30 @@ def add_receipt(
 
 
 def _overlapping(version_id: int, start: datetime, end: datetime) -> ColumnElement[bool]:
+    # A block lies within one UTC day, so one that reaches ``start`` began less than a day
+    # before it: with that bound on the partition key, PostgreSQL reads only the window's
+    # partitions (and the previous day's).
     return and_(
         PredictionBlock.version_id == version_id,
         PredictionBlock.first_ts < end,
+        PredictionBlock.first_ts > start - BLOCK_SPAN,
         PredictionBlock.last_ts >= start,
+    )
+
+
+def overlapping_blocks(version_id: int, start: datetime, end: datetime) -> Select[bytes]:
+    """Blocks holding any prediction with ``start <= ts < end``."""
+    return (
+        select(PredictionBlock.columns)
+        .where(_overlapping(version_id, start, end))
+        .order_by(PredictionBlock.id)
     )
 
 
 def blocks_overlapping(
     session: Session, version_id: int, start: datetime, end: datetime
 ) -> Sequence[bytes]:
-    """Blocks holding any prediction with ``start <= ts < end``."""
-    return session.scalars(
-        select(PredictionBlock.columns)
-        .where(_overlapping(version_id, start, end))
-        .order_by(PredictionBlock.id)
-    ).all()
+    return session.scalars(overlapping_blocks(version_id, start, end)).all()
 
 
 def block_spans(
@@ -157,9 +167,20 @@ def block_spans(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
-def block_data(session: Session, block_ids: Sequence[int]) -> dict[int, bytes]:
+def block_data(
+    session: Session, blocks: Sequence[tuple[int, datetime, datetime]]
+) -> dict[int, bytes]:
+    """The data of ``blocks`` ((id, first_ts, last_ts), as :func:`block_spans` gives them);
+    their times bound the partitions read."""
+    if not blocks:
+        return {}
+    firsts = [first for _, first, _ in blocks]
     rows = session.execute(
-        select(PredictionBlock.id, PredictionBlock.columns).where(PredictionBlock.id.in_(block_ids))
+        select(PredictionBlock.id, PredictionBlock.columns).where(
+            PredictionBlock.id.in_([block_id for block_id, _, _ in blocks]),
+            PredictionBlock.first_ts >= min(firsts),
+            PredictionBlock.first_ts <= max(firsts),
+        )
     )
     return {r[0]: r[1] for r in rows}
 
@@ -177,33 +198,83 @@ def cached_counts(session: Session, block_ids: Sequence[int], profile_id: str) -
     return found
 
 
-def save_counts(session: Session, block_id: int, profile_id: str, counts: bytes) -> None:
-    session.add(PredictionBlockCounts(block_id=block_id, profile_id=profile_id, counts=counts))
+def save_counts(
+    session: Session,
+    *,
+    block: tuple[int, datetime, datetime],
+    version_id: int,
+    profile_id: str,
+    counts: bytes,
+) -> None:
+    """Store a block's counts; ``block`` is (id, first_ts, last_ts)."""
+    block_id, first, last = block
+    session.add(
+        PredictionBlockCounts(
+            block_id=block_id,
+            profile_id=profile_id,
+            version_id=version_id,
+            first_ts=first,
+            last_ts=last,
+            counts=counts,
+        )
+    )
 
 
-def existing_labels(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
-    return _present(session, PredictionLabel, version_id, ids)
+def existing_labels(session: Session, version_id: int, times: Mapping[str, datetime]) -> set[str]:
+    """Which of the predictions (id → its time) have a label; their times bound the partitions
+    read."""
+    found: set[str] = set()
+    ids = sorted(times)
+    for chunk in _chunks(ids):
+        stamps = [times[p] for p in chunk]
+        found.update(
+            session.scalars(
+                select(PredictionLabel.prediction_id).where(
+                    PredictionLabel.version_id == version_id,
+                    PredictionLabel.prediction_id.in_(chunk),
+                    PredictionLabel.ts >= min(stamps),
+                    PredictionLabel.ts <= max(stamps),
+                )
+            )
+        )
+    return found
 
 
 def save_labels(
-    session: Session, *, version_id: int, new: dict[str, str], changed: dict[str, str]
+    session: Session,
+    *,
+    version_id: int,
+    new: Mapping[str, tuple[str, datetime]],
+    changed: Mapping[str, tuple[str, datetime]],
 ) -> None:
+    """Both map a prediction id to its label and the prediction's time (the partition key, so
+    an update reads one partition)."""
     now = utcnow()
     if new:
         session.execute(
             insert(PredictionLabel),
             [
-                {"version_id": version_id, "prediction_id": p, "label": v, "received_at": now}
-                for p, v in new.items()
+                {
+                    "version_id": version_id,
+                    "prediction_id": p,
+                    "label": v,
+                    "ts": ts,
+                    "received_at": now,
+                }
+                for p, (v, ts) in new.items()
             ],
         )
     if changed:
+        labels = cast(Table, PredictionLabel.__table__)
         session.execute(
-            update(PredictionLabel),
-            [
-                {"version_id": version_id, "prediction_id": p, "label": v, "received_at": now}
-                for p, v in changed.items()
-            ],
+            update(labels)
+            .where(
+                labels.c.version_id == version_id,
+                labels.c.prediction_id == bindparam("p"),
+                labels.c.ts == bindparam("t"),
+            )
+            .values(label=bindparam("l"), received_at=now),
+            [{"p": p, "l": v, "t": ts} for p, (v, ts) in changed.items()],
         )
 
 
@@ -212,16 +283,10 @@ def labels_in_window(
 ) -> tuple[list[str], list[str]]:
     """(prediction ids, labels) of the labelled predictions with ``start <= ts < end``."""
     rows = session.execute(
-        select(PredictionLabel.prediction_id, PredictionLabel.label)
-        .join(
-            PredictionRecord,
-            (PredictionRecord.version_id == PredictionLabel.version_id)
-            & (PredictionRecord.prediction_id == PredictionLabel.prediction_id),
-        )
-        .where(
+        select(PredictionLabel.prediction_id, PredictionLabel.label).where(
             PredictionLabel.version_id == version_id,
-            PredictionRecord.ts >= start,
-            PredictionRecord.ts < end,
+            PredictionLabel.ts >= start,
+            PredictionLabel.ts < end,
         )
     ).all()
     return [r[0] for r in rows], [r[1] for r in rows]

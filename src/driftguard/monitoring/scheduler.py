@@ -20,6 +20,7 @@ from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
+from driftguard.monitoring.partitions import run_maintenance
 from driftguard.monitoring.runs import execute_run, finish_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.settings import Settings
@@ -128,10 +129,15 @@ def run_due(
 async def scheduler_loop(
     factory: sessionmaker[Session], settings: Settings, *, after_run: AfterRun | None = None
 ) -> None:
-    """Tick until cancelled; a failing tick is logged and the next one tries again."""
+    """Tick until cancelled; a failing tick is logged and the next one tries again. Each tick
+    also maintains prediction storage (partitions ahead, retention)."""
     while True:
         await asyncio.sleep(settings.scheduler_tick_seconds)
         try:
             await anyio.to_thread.run_sync(partial(run_due, factory, after_run=after_run))
         except Exception:  # the loop must outlive any one bad tick
             logger.exception("scheduled monitoring tick failed")
+        try:
+            await anyio.to_thread.run_sync(partial(run_maintenance, factory, settings))
+        except Exception:
+            logger.exception("prediction storage maintenance failed")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
@@ -49,6 +50,7 @@ from driftguard.registry.orm import ModelVersion, Stage
 
 # Rows per stored block when a file is split (blocks are cut in time order).
 FILE_BLOCK_ROWS = 100_000
+_DAY_MICROS = 86_400_000_000
 
 
 def _checked_version(
@@ -206,11 +208,9 @@ def _store(
         first_timestamp=None, last_timestamp=None,
     )  # fmt: skip
     if table.num_rows:
-        if table.num_rows > FILE_BLOCK_ROWS:
-            table = table.sort_by(TS)
-        for start in range(0, table.num_rows, FILE_BLOCK_ROWS):
-            _store_block(session, version, table.slice(start, FILE_BLOCK_ROWS))
         span = pc.min_max(table.column(TS)).as_py()
+        for piece in _blocks(table, span["min"], span["max"]):
+            _store_block(session, version, piece)
         result.first_timestamp, result.last_timestamp = span["min"], span["max"]
     if idempotency_key is not None:
         repository.add_receipt(
@@ -226,6 +226,22 @@ def _store(
     return result
 
 
+def _blocks(table: pa.Table, first: datetime, last: datetime) -> Iterator[pa.Table]:
+    """The rows cut into blocks: never across UTC midnight (a block then lies in one time
+    partition, whatever their width in days), and of at most ``FILE_BLOCK_ROWS`` rows."""
+    one_day = first.date() == last.date()
+    if one_day and table.num_rows <= FILE_BLOCK_ROWS:
+        yield table
+        return
+    table = table.sort_by(TS)
+    micros = table.column(TS).combine_chunks().cast(pa.int64()).to_numpy()
+    days = micros // _DAY_MICROS
+    cuts = np.flatnonzero(np.diff(days)) + 1
+    for low, high in zip([0, *cuts], [*cuts, table.num_rows], strict=True):
+        for start in range(int(low), int(high), FILE_BLOCK_ROWS):
+            yield table.slice(start, min(FILE_BLOCK_ROWS, int(high) - start))
+
+
 def _store_block(session: Session, version: ModelVersion, table: pa.Table) -> None:
     ts = table.column(TS).combine_chunks()
     span = pc.min_max(ts).as_py()
@@ -234,15 +250,15 @@ def _store_block(session: Session, version: ModelVersion, table: pa.Table) -> No
         rows=table.num_rows, data=encode_block(table),
     )  # fmt: skip
     repository.add_records(
-        session, version_id=version.id, block_id=block_id,
-        ids=table.column(ID).combine_chunks(), ts=ts,
-    )  # fmt: skip
-    _count_new_block(session, version, block_id, table)
+        session, version_id=version.id, ids=table.column(ID).combine_chunks(), ts=ts
+    )
+    _count_new_block(session, version, (block_id, span["min"], span["max"]), table)
 
 
 def _count_new_block(
-    session: Session, version: ModelVersion, block_id: int, table: pa.Table
-) -> None:
+    session: Session, version: ModelVersion, block: tuple[int, datetime, datetime],
+    table: pa.Table,
+) -> None:  # fmt: skip
     """Reduce a new block to counts in the active reference's bins while it is in memory."""
     reference = repository.active_reference(session, version.id)
     if reference is None:
@@ -253,7 +269,10 @@ def _count_new_block(
         counts = count_table(profile, schema, table)
     except stats.StatsInputError:
         return  # the run that needs it reports the problem
-    repository.save_counts(session, block_id, profile.profile_id, counts.to_bytes())
+    repository.save_counts(
+        session, block=block, version_id=version.id, profile_id=profile.profile_id,
+        counts=counts.to_bytes(),
+    )  # fmt: skip
 
 
 def log_labels(
@@ -269,10 +288,10 @@ def log_labels(
         seen.add(item.prediction_id)
     problems.raise_if_any("labels rejected")
     labels = {item.prediction_id: _canonical_label(item.label) for item in batch.labels}
-    known = repository.existing_prediction_ids(session, version.id, list(labels))
-    with_label = repository.existing_labels(session, version.id, sorted(known))
-    new = {p: v for p, v in labels.items() if p in known and p not in with_label}
-    changed = {p: v for p, v in labels.items() if p in with_label}
+    known = repository.prediction_times(session, version.id, list(labels))
+    with_label = repository.existing_labels(session, version.id, known)
+    new = {p: (v, known[p]) for p, v in labels.items() if p in known and p not in with_label}
+    changed = {p: (v, known[p]) for p, v in labels.items() if p in with_label}
     repository.save_labels(session, version_id=version.id, new=new, changed=changed)
     session.flush()
     result = LabelResult(

@@ -1,0 +1,68 @@
+"""``driftguard predictions``: prediction storage maintenance (partitions ahead, retention)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+import typer
+
+from driftguard.audit.schemas import SYSTEM
+from driftguard.cli.errors import exit_on_domain_error
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.monitoring import partitions
+from driftguard.settings import load_settings
+
+predictions_app = typer.Typer(
+    help="Prediction storage: partitions and retention.", no_args_is_help=True
+)
+
+
+@predictions_app.command("maintain")
+def maintain() -> None:
+    """Prepare the time partitions ahead and apply DRIFTGUARD_PREDICTION_RETENTION_DAYS, as the
+    server does at start-up and on every scheduler tick."""
+    settings = load_settings()
+    engine = build_engine(settings)
+    try:
+        with exit_on_domain_error():
+            result = partitions.run_maintenance(build_session_factory(engine), settings)
+    finally:
+        engine.dispose()
+    if result.skipped:
+        typer.echo("another process is maintaining prediction storage; nothing done")
+        return
+    typer.echo(f"partitions created: {', '.join(result.created) or 'none'}")
+    if result.purged is not None:
+        typer.echo(_purged(result.purged))
+
+
+@predictions_app.command("purge")
+def purge(
+    older_than_days: Annotated[
+        int, typer.Option(min=1, help="purge raw predictions older than this many days")
+    ],
+    yes: Annotated[bool, typer.Option("--yes", help="confirm the deletion")] = False,
+) -> None:
+    """Delete raw predictions (blocks, key rows, labels) older than the given age, rounded
+    down to UTC midnight. Reports, runs and per-block counts stay. Audited."""
+    if not yes:
+        typer.echo("refusing to delete predictions without --yes", err=True)
+        raise typer.Exit(2)
+    before = datetime.now(UTC) - timedelta(days=older_than_days)
+    engine = build_engine(load_settings())
+    try:
+        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+            result = partitions.purge(session, before=before, actor=SYSTEM)
+    finally:
+        engine.dispose()
+    typer.echo(_purged(result))
+
+
+def _purged(result: partitions.PurgeResult) -> str:
+    return (
+        f"purged predictions before {result.before:%Y-%m-%d}: {result.blocks} blocks, "
+        f"{result.records} predictions, {result.labels} labels; "
+        f"{len(result.partitions_dropped)} partitions dropped"
+    )
