@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVarTuple
 
 import numpy as np
-from sqlalchemy import Select, case, func, select
+from sqlalchemy import Connection, Row, Select, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from driftguard.governance.orm import Deployment, DeploymentEvent
@@ -173,17 +173,19 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
 
     snapshots = {
         version_id: (tuple(read), measured_at)
-        for version_id, measured_at, *read in connection.execute(
+        for version_id, measured_at, *read in fetch_all(
+            connection,
             scoped(
                 select(VersionFacts.version_id, VersionFacts.measured_at, *snapshot),
                 VersionFacts.version_id,
-            )
+            ),
         )
         if version_id in wanted
     }
     alerts = {
         version_id: (total, critical)
-        for version_id, total, critical in connection.execute(
+        for version_id, total, critical in fetch_all(
+            connection,
             scoped(
                 select(
                     Alert.version_id,
@@ -193,33 +195,40 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
                 .where(Alert.status.in_(ACTIVE))
                 .group_by(Alert.version_id),
                 Alert.version_id,
-            )
+            ),
         )
     }
     references: dict[int, int] = {  # noqa: C416 (dict(rows) does not type-check)
         version_id: rows
-        for version_id, rows in connection.execute(
+        for version_id, rows in fetch_all(
+            connection,
             scoped(
                 select(ReferenceDataset.version_id, ReferenceDataset.row_count).where(
                     ReferenceDataset.is_active
                 ),
                 ReferenceDataset.version_id,
-            )
+            ),
         )
     }
     approved: dict[int, datetime] = {  # noqa: C416
         version_id: at
-        for version_id, at in connection.execute(
+        for version_id, at in fetch_all(
+            connection,
             scoped(
                 select(Deployment.version_id, func.max(DeploymentEvent.at))
                 .join(DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id)
                 .where(DeploymentEvent.to_status == "approved")
                 .group_by(Deployment.version_id),
                 Deployment.version_id,
-            )
+            ),
         )
     }
     return _Inputs(snapshots, alerts, references, approved)
+
+
+def fetch_all(connection: Connection, query: Select[*Ts]) -> Sequence[Row[*Ts]]:
+    """Every row at once: iterating a result fetches row by row, many times slower."""
+    return connection.execute(query).all()
 
 
 def with_risk(facts: Facts, mri: Mri) -> tuple[Facts, RiskScore]:

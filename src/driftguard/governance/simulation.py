@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance.evaluation import Evaluation, judge, require_environment
-from driftguard.governance.facts import Subject, gather, gather_portfolio
+from driftguard.governance.facts import Subject, fetch_all, gather, gather_portfolio
 from driftguard.governance.orm import Deployment
 from driftguard.governance.schemas import (
     ModelOutcome,
@@ -308,7 +308,7 @@ def _subjects(
         models = models.where(RegisteredModel.id == data.scope.model_id)
     if data.scope.team_id is not None:
         models = models.where(RegisteredModel.team_id == data.scope.team_id)
-    by_id = {row[0]: row for row in connection.execute(models)}
+    by_id = {row[0]: row for row in fetch_all(connection, models)}
     if data.scope.model_id is not None and not by_id:
         raise InvalidError(
             f"scope.model_id: model {data.scope.model_id} not found",
@@ -316,10 +316,11 @@ def _subjects(
         )
     live = {  # noqa: C416 (dict(rows) does not type-check)
         model_id: version_id
-        for model_id, version_id in connection.execute(
+        for model_id, version_id in fetch_all(
+            connection,
             select(Deployment.model_id, Deployment.version_id).where(
                 Deployment.status == "deployed", Deployment.environment == data.environment
-            )
+            ),
         )
     }
     newest = (
@@ -330,7 +331,7 @@ def _subjects(
     )
     features = ModelVersion.features if with_features else null()
     versions = {}
-    for model_id, version_id, number, created_at, names, sensitive in connection.execute(
+    for model_id, version_id, number, created_at, names, sensitive in fetch_all(connection,
         select(
             ModelVersion.model_id, ModelVersion.id, ModelVersion.number,
             ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
@@ -342,7 +343,7 @@ def _subjects(
         versions[version_id] = (model_id, number, created_at, names, sensitive)
     wanted_live = {v for m, v in live.items() if m in by_id and v not in versions}
     if wanted_live:
-        for version_id, model_id, number, created_at, names, sensitive in connection.execute(
+        for version_id, model_id, number, created_at, names, sensitive in fetch_all(connection,
             select(
                 ModelVersion.id, ModelVersion.model_id, ModelVersion.number,
                 ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
