@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -13,7 +14,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
@@ -31,6 +33,7 @@ from driftguard.api.routes import (
     audit,
     auth,
     dashboard,
+    dead_letters,
     deployments,
     health,
     metrics,
@@ -51,6 +54,8 @@ from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
+from driftguard.jobs import dead_letters as dead_letter_service
+from driftguard.jobs.maintenance import maintenance_loop
 from driftguard.logs import configure_logging
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
@@ -126,6 +131,14 @@ def _rescore(session: Session, version_id: int) -> None:
     governance_risk.after_run(session, version_id=version_id)
 
 
+def _dead_letter_count(factory: sessionmaker[Session]) -> float:
+    try:
+        with factory() as session:
+            return float(dead_letter_service.count(session))
+    except SQLAlchemyError:  # a scrape must not fail with the database: report "unknown"
+        return math.nan
+
+
 def _checked_out(engine: Engine) -> float:
     pool = engine.pool
     return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
@@ -152,26 +165,23 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Writes through this process's sessions make the cached dashboard stale at once.
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
-        ticker = (
-            asyncio.create_task(
-                scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
-            )
-            if settings.scheduler_enabled
-            else None
-        )
-        sender = (
-            asyncio.create_task(delivery_loop(app.state.session_factory, settings))
-            if settings.webhook_delivery_enabled
-            else None
-        )
+        telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
+        # With a broker, the scheduler and the workers do this work; never both.
+        embedded = settings.embedded_jobs
+        loops = []
+        if embedded and settings.scheduler_enabled:
+            loops.append(scheduler_loop(app.state.session_factory, settings, after_run=_rescore))
+            loops.append(maintenance_loop(app.state.session_factory, settings))
+        if embedded and settings.webhook_delivery_enabled:
+            loops.append(delivery_loop(app.state.session_factory, settings))
+        tasks = [asyncio.create_task(loop) for loop in loops]
         try:
             yield
         finally:
-            for task in (ticker, sender):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             app.state.rate_limiter.close()
             app.state.dashboard_cache.close()
             if own_engine:
@@ -200,7 +210,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
         auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
-        policies, deployments, risk, simulations, dashboard,
+        policies, deployments, risk, simulations, dashboard, dead_letters,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

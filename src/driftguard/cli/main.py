@@ -11,6 +11,7 @@ from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
 from driftguard.cli.log import log_app
+from driftguard.cli.worker import scheduler, worker
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
@@ -30,6 +31,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
 app.command()(backup)
 app.command()(restore)
+app.command()(worker)
+app.command()(scheduler)
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
