@@ -131,6 +131,17 @@ def _rescore(session: Session, version_id: int) -> None:
     governance_risk.after_run(session, version_id=version_id)
 
 
+def background_loops(settings: Settings) -> tuple[str, ...]:
+    """The loops a server process runs: none when a broker hands the work to the scheduler and
+    the workers (both doing it would only waste work, but would)."""
+    if not settings.embedded_jobs:
+        return ()
+    return (
+        *(("scheduler", "maintenance") if settings.scheduler_enabled else ()),
+        *(("webhooks",) if settings.webhook_delivery_enabled else ()),
+    )
+
+
 def _dead_letter_count(factory: sessionmaker[Session]) -> float:
     try:
         with factory() as session:
@@ -166,15 +177,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
-        # With a broker, the scheduler and the workers do this work; never both.
-        embedded = settings.embedded_jobs
-        loops = []
-        if embedded and settings.scheduler_enabled:
-            loops.append(scheduler_loop(app.state.session_factory, settings, after_run=_rescore))
-            loops.append(maintenance_loop(app.state.session_factory, settings))
-        if embedded and settings.webhook_delivery_enabled:
-            loops.append(delivery_loop(app.state.session_factory, settings))
-        tasks = [asyncio.create_task(loop) for loop in loops]
+        factory = app.state.session_factory
+        loops = {
+            "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),
+            "maintenance": lambda: maintenance_loop(factory, settings),
+            "webhooks": lambda: delivery_loop(factory, settings),
+        }
+        tasks = [asyncio.create_task(loops[name]()) for name in background_loops(settings)]
         try:
             yield
         finally:

@@ -54,7 +54,8 @@ def _rescore(session: Session, version_id: int) -> None:
     risk.after_run(session, version_id=version_id)
 
 
-def register_tasks(app: Celery, runtime: Runtime) -> None:
+def task_options(runtime: Runtime) -> dict[str, Any]:
+    """What every task is registered with: late acknowledgement, retries, the dead letter."""
     settings = runtime.settings
 
     class DriftGuardTask(Task[Any, Any]):
@@ -79,7 +80,9 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
             except Exception:  # the database may be what failed: the log line must survive
                 logger.exception("dead letter not recorded", extra={"task_id": task_id})
 
-    options: dict[str, Any] = {
+    return {
+        # Registered on this application only (Celery's default shares tasks with every app).
+        "shared": False,
         "base": DriftGuardTask,
         "acks_late": True,
         "reject_on_worker_lost": True,
@@ -91,22 +94,26 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
         "retry_jitter": True,
     }
 
-    @app.task(name=PLAN_WINDOWS, **options)
-    def plan_windows() -> int:
-        """Enqueue one run per due window (a scheduler's tick)."""
-        due = plan(runtime.factory)
-        for item in due:
-            app.send_task(
-                RUN_WINDOW,
-                args=[item.model_id, item.version_id, item.start.isoformat(), item.end.isoformat()],
-                task_id=window_task_id(item),
-            )
-        return len(due)
+
+def register_tasks(app: Celery, runtime: Runtime) -> None:
+    settings = runtime.settings
+    options = task_options(runtime)
 
     @app.task(name=RUN_WINDOW, **options)
     def run_window_task(model_id: int, version_id: int, start: str, end: str) -> bool:
         item = Due(model_id, version_id, datetime.fromisoformat(start), datetime.fromisoformat(end))
         return run_window(runtime.factory, item, after_run=_rescore)
+
+    @app.task(name=PLAN_WINDOWS, **options)
+    def plan_windows(now: str | None = None) -> int:
+        """Enqueue one run per due window (a scheduler's tick)."""
+        due = plan(runtime.factory, None if now is None else datetime.fromisoformat(now))
+        for item in due:
+            run_window_task.apply_async(
+                args=[item.model_id, item.version_id, item.start.isoformat(), item.end.isoformat()],
+                task_id=window_task_id(item),
+            )
+        return len(due)
 
     @app.task(name=DELIVER_WEBHOOKS, **options)
     def deliver_webhooks() -> int:
