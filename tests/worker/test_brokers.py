@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.settings import Settings
 from driftguard.worker.app import build_celery
-from driftguard.worker.tasks import PLAN_WINDOWS
+from driftguard.worker.names import PLAN_WINDOWS
 from support.config import AMQP_URL, REDIS_URL
 
 from .conftest import NOW, WINDOWS, Scheduled, run_counts
@@ -24,7 +24,7 @@ BROKERS = {name: url for name, url in (("redis", REDIS_URL), ("amqp", AMQP_URL))
 
 @pytest.fixture(params=sorted(BROKERS))
 def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    yield BROKERS[request.param]
+    return BROKERS[request.param]
 
 
 def test_a_worker_on_the_broker_runs_each_window_once(

@@ -16,15 +16,9 @@ from driftguard.jobs.orm import DeadLetter
 from driftguard.monitoring.scheduler import plan
 from driftguard.settings import Settings
 from driftguard.worker.app import build_celery
+from driftguard.worker.names import MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
-from driftguard.worker.tasks import (
-    MAINTENANCE,
-    PLAN_WINDOWS,
-    RUN_WINDOW,
-    describe,
-    task_options,
-    window_task_id,
-)
+from driftguard.worker.tasks import describe, task_options, window_task_id
 
 from .conftest import NOW, WINDOWS, Scheduled, run_counts
 
@@ -61,7 +55,8 @@ def test_a_second_scheduler_never_runs_a_window_twice(
     and each runs once."""
     app, _ = celery
     first, second = plan(session_factory, NOW), plan(session_factory, NOW)
-    assert first == second and len(first) == WINDOWS
+    assert first == second
+    assert len(first) == WINDOWS
     outcomes = [
         app.tasks[RUN_WINDOW]
         .apply(
@@ -104,7 +99,8 @@ def test_a_failing_task_is_retried_then_dead_lettered(
         [99],
     )
     assert letter.attempts == 3
-    assert "OperationalError" in letter.error and "database went away" in letter.error
+    assert "OperationalError" in letter.error
+    assert "database went away" in letter.error
 
 
 def test_a_domain_error_is_not_retried(
@@ -121,7 +117,8 @@ def test_a_domain_error_is_not_retried(
     invalid.apply(task_id="t-invalid")
     assert calls == [1]
     [letter] = dead_letters(session_factory)
-    assert letter.attempts == 1 and "can never succeed" in letter.error
+    assert letter.attempts == 1
+    assert "can never succeed" in letter.error
 
 
 def test_dead_letters_leave_out_sql_parameters(engine: Engine) -> None:

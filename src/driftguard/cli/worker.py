@@ -52,5 +52,5 @@ def scheduler() -> None:
     from driftguard.worker.app import build_celery
 
     settings = _configured()
-    app, _ = build_celery(settings)
+    app, _ = build_celery(settings, tasks=False)
     app.start(["beat", f"--loglevel={settings.log_level}"])

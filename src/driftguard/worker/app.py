@@ -8,13 +8,8 @@ from celery import Celery
 from sqlalchemy import Engine
 
 from driftguard.settings import Settings
+from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS
 from driftguard.worker.runtime import Runtime
-from driftguard.worker.tasks import (
-    DELIVER_WEBHOOKS,
-    MAINTENANCE,
-    PLAN_WINDOWS,
-    register_tasks,
-)
 
 QUEUE = "driftguard"
 
@@ -33,18 +28,30 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def _transport_options(settings: Settings) -> dict[str, Any]:
+    """Redis: a task whose worker died unacknowledged is handed out again once the visibility
+    timeout has passed; live workers look for such tasks every quarter of it (at most every
+    10 s), not Kombu's default of every 100 s."""
+    timeout = settings.broker_visibility_timeout_seconds
+    return {
+        "visibility_timeout": timeout,
+        "unacked_restore_interval": max(1, min(10, timeout // 4)),
+        "unacked_restore_throttle": 1,
+    }
+
+
 def build_celery(
-    settings: Settings, *, engine: Engine | None = None, eager: bool = False
+    settings: Settings, *, engine: Engine | None = None, eager: bool = False, tasks: bool = True
 ) -> tuple[Celery, Runtime]:
     """The application and the runtime its tasks use. ``eager`` runs tasks in the calling
-    process (tests)."""
+    process (tests); without ``tasks`` the application only sends them by name (the scheduler,
+    which then does not load the monitoring code)."""
     broker = settings.broker_url.get_secret_value() if settings.broker_url else "memory://"
     app = Celery("driftguard", set_as_current=False)
     app.conf.update(
         broker_url=broker,
         broker_connection_retry_on_startup=True,
-        # Redis: an unacknowledged task comes back after this (its worker died).
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_seconds},
+        broker_transport_options=_transport_options(settings),
         task_default_queue=QUEUE,
         task_serializer="json",
         accept_content=["json"],
@@ -64,5 +71,8 @@ def build_celery(
         task_eager_propagates=False,
     )
     runtime = Runtime(settings, engine=engine)
-    register_tasks(app, runtime)
+    if tasks:
+        from driftguard.worker.tasks import register_tasks
+
+        register_tasks(app, runtime)
     return app, runtime

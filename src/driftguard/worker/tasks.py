@@ -28,14 +28,10 @@ from driftguard.jobs import dead_letters
 from driftguard.jobs.maintenance import run_maintenance
 from driftguard.monitoring.scheduler import Due, plan, run_window
 from driftguard.webhooks.delivery import CLAIM_BATCH, deliver_due
+from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
 
 logger = logging.getLogger("driftguard.worker")
-
-PLAN_WINDOWS = "driftguard.plan_windows"
-RUN_WINDOW = "driftguard.run_window"
-DELIVER_WEBHOOKS = "driftguard.deliver_webhooks"
-MAINTENANCE = "driftguard.maintenance"
 
 
 def window_task_id(item: Due) -> str:
