@@ -27,7 +27,7 @@ import httpx2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 
 from _databases import throwaway_postgres
 from _loadgen import Server
@@ -38,7 +38,7 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
+from driftguard.monitoring.orm import MonitoringRun, PredictionRecord, ReferenceDataset
 from driftguard.monitoring.scheduler import Due
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.settings import load_settings
@@ -120,10 +120,11 @@ def wait_for(text: str, logs: list[Path], seconds: float = 120) -> None:
 def ingest(
     url: str, redis: str, key: str, model_id: int, servers: int, args: argparse.Namespace
 ) -> float:
-    """JSON batches of 1,000 rows from ``args.clients`` clients, spread over the servers."""
+    """JSON batches from ``args.clients`` clients, spread over the servers; rows per second."""
     path = f"/api/v1/models/{model_id}/versions/1/predictions"
+    size = args.batch_rows
     bodies = [
-        json_batch(predictions(f"s{servers}", 1_000, i * 1_000, i)) for i in range(args.batches)
+        json_batch(predictions(f"s{servers}", size, i * size, i)) for i in range(args.batches)
     ]
     env = env_for(url, redis, DRIFTGUARD_SCHEDULER_ENABLED="false")
     with ExitStack() as stack:
@@ -139,7 +140,7 @@ def ingest(
         started = time.perf_counter()
         asyncio.run(all_servers())
         elapsed = time.perf_counter() - started
-    return len(bodies) * 1_000 / elapsed
+    return len(bodies) * size / elapsed
 
 
 def fill_windows(
@@ -254,12 +255,41 @@ def latency(
     return sorted((created - end).total_seconds() for end, created in rows)
 
 
+def runs(
+    url: str, engine: Engine, key: str, versions: list[tuple[int, int]], args: argparse.Namespace
+) -> None:
+    start = datetime(2026, 9, 1, tzinfo=UTC)
+    fill_windows(url, args.redis, key, versions, args, start, args.windows * len(args.workers))
+    with engine.connect() as connection:
+        size = connection.scalar(text(
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
+            "('prediction_records', 'prediction_blocks', 'prediction_block_counts')"
+        ))  # fmt: skip
+        rows = connection.scalar(select(func.count()).select_from(PredictionRecord))
+    print(f"storage: {size / max(rows, 1):.0f} bytes per prediction (records, blocks, counts, "
+          f"indexes, TOAST; {rows:,} predictions of 20 features)", flush=True)  # fmt: skip
+    for n, workers in enumerate(args.workers):
+        first = start + n * args.windows * HOUR
+        windows = [(first + k * HOUR, first + (k + 1) * HOUR) for k in range(args.windows)]
+        rate, per_run = run_throughput(url, args.redis, engine, versions, windows, workers)
+        what = (f"monitoring runs, {len(versions)} versions x {args.windows} windows "
+                f"of {args.rows_per_window:,} rows")  # fmt: skip
+        per = f"{per_run * 1000:.0f} ms per run per worker"
+        print(f"| {what} | {workers} worker(s) | {rate:.1f} runs/s ({per}) | {load()} |",
+              flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True, help="admin URL of a PostgreSQL server")
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/14")
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--batches", type=int, default=120, help="JSON batches of 1,000 rows")
+    parser.add_argument("--batches", type=int, default=20, help="JSON batches per measurement")
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    parser.add_argument(
+        "--phases", nargs="+", default=["ingest", "runs", "latency"],
+        choices=["ingest", "runs", "latency"],
+    )  # fmt: skip
     parser.add_argument("--versions", type=int, default=8)
     parser.add_argument("--windows", type=int, default=12, help="hourly windows per worker count")
     parser.add_argument("--rows-per-window", type=int, default=10_000)
@@ -272,27 +302,18 @@ def main() -> None:
         migrate.upgrade(engine)
         key, versions = seed(engine, args.versions, "runs")
         print(f"load average {load()}", flush=True)
-        for servers in (1, 2):
-            rate = ingest(url, args.redis, key, versions[0][0], servers, args)
-            plural = "es" if servers > 1 else ""
-            what = f"ingest, JSON batches of 1,000 rows, {args.clients} clients"
-            print(f"| {what} | {servers} server process{plural} | {rate:,.0f} rows/s "
-                  f"| {load()} |", flush=True)  # fmt: skip
-        start = datetime(2026, 9, 1, tzinfo=UTC)
-        hours = args.windows * len(args.workers)
-        fill_windows(url, args.redis, key, versions[1:], args, start, hours)
-        for n, workers in enumerate(args.workers):
-            first = start + n * args.windows * HOUR
-            windows = [(first + k * HOUR, first + (k + 1) * HOUR) for k in range(args.windows)]
-            rate, per_run = run_throughput(url, args.redis, engine, versions[1:], windows, workers)
-            what = (f"monitoring runs, {len(versions) - 1} versions x {args.windows} windows "
-                    f"of {args.rows_per_window:,} rows")  # fmt: skip
-            per = f"{per_run * 1000:.0f} ms per run per worker"
-            print(f"| {what} | {workers} worker(s) | {rate:.1f} runs/s ({per}) | {load()} |",
-                  flush=True)  # fmt: skip
-        live_key, live = seed(engine, args.versions, "live")
-        delays = latency(url, args.redis, engine, live_key, live, args)
-        if delays:
+        if "ingest" in args.phases:
+            for servers in (1, 2):
+                rate = ingest(url, args.redis, key, versions[0][0], servers, args)
+                plural = "es" if servers > 1 else ""
+                what = f"ingest, JSON batches of {args.batch_rows:,} rows, {args.clients} clients"
+                print(f"| {what} | {servers} server process{plural} | {rate:,.0f} rows/s "
+                      f"| {load()} |", flush=True)  # fmt: skip
+        if "runs" in args.phases:
+            runs(url, engine, key, versions[1:], args)
+        if "latency" in args.phases:
+            live_key, live = seed(engine, args.versions, "live")
+            delays = latency(url, args.redis, engine, live_key, live, args)
             p95 = delays[max(0, min(len(delays), round(0.95 * len(delays))) - 1)]
             what = (f"window closed → report stored, tick {args.tick:g} s, 2 workers, "
                     f"{len(live)} models, 1-minute windows")  # fmt: skip
