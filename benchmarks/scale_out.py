@@ -277,6 +277,14 @@ def runs(
         per = f"{per_run * 1000:.0f} ms per run per worker"
         print(f"| {what} | {workers} worker(s) | {rate:.1f} runs/s ({per}) | {load()} |",
               flush=True)  # fmt: skip
+    with engine.connect() as connection:
+        size = connection.scalar(text(
+            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
+            "('monitoring_runs', 'monitoring_reports', 'version_facts', 'risk_scores')"
+        ))  # fmt: skip
+        count = connection.scalar(select(func.count()).select_from(MonitoringRun))
+    print(f"storage: {size / max(count, 1):,.0f} bytes per monitoring run (runs, reports, facts "
+          f"and MRI history, indexes included; {count:,} runs)", flush=True)  # fmt: skip
 
 
 def main() -> None:
