@@ -13,7 +13,8 @@ from pathlib import Path
 
 import httpx2
 
-BOOT_SECONDS = 60
+# Imports dominate start-up; on a loaded two-core machine five interpreters take a while.
+BOOT_SECONDS = 120
 DRIFTGUARD = str(Path(sys.executable).with_name("driftguard"))
 
 

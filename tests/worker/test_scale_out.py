@@ -38,9 +38,13 @@ from support.monitoring import prediction_rows, reference_rows
 from support.processes import Process, Server, scheduler, worker
 from support.registry import version_body
 
-pytestmark = pytest.mark.skipif(
-    not (POSTGRES_URL and REDIS_URL), reason="needs PostgreSQL and Redis (.ci/run sets both)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (POSTGRES_URL and REDIS_URL), reason="needs PostgreSQL and Redis (.ci/run sets both)"
+    ),
+    # One multi-process test at a time: five interpreters booting at once starve a neighbour's.
+    pytest.mark.xdist_group("processes"),
+]
 
 INTERVAL = timedelta(minutes=10)
 RATE_LIMIT = 25  # per caller per hour, shared by both servers
@@ -244,7 +248,7 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
         # Kill a worker in the middle of a task: hold the version's row lock so the task (one
         # window of the unscheduled model "killed") blocks inside its transaction.
         for each in (worker_1, worker_2):
-            _wait(lambda w=each: "ready." in w.output(), 60, f"{each.name} to start")
+            _wait(lambda w=each: "ready." in w.output(), 120, f"{each.name} to start")
         model_id, version_id = seeded.versions["killed"]
         start_at, end_at = next(iter(closed_windows(INTERVAL, now, 1)))
         item = Due(model_id, version_id, start_at, end_at)
