@@ -12,6 +12,7 @@ TABLE_MODULES = (
     "driftguard.policies.orm",
     "driftguard.governance.orm",
     "driftguard.webhooks.orm",
+    "driftguard.jobs.orm",
 )
 
 

@@ -81,12 +81,28 @@ class Settings(BaseSettings):
 
     # Prediction storage. On PostgreSQL, raw prediction data is partitioned by time into ranges
     # of this many days (aligned to 2000-01-01 UTC), prepared this many ranges ahead by the
-    # maintenance that runs at start-up and every scheduler tick. Raw predictions older than
+    # maintenance jobs (at start-up, then every maintenance interval). Raw predictions older than
     # the retention (whole UTC days) are purged there; 0 keeps them forever. Reports and
     # per-block counts are always kept.
     prediction_partition_days: int = Field(default=1, ge=1, le=366)
     prediction_partitions_ahead: int = Field(default=7, ge=1, le=366)
     prediction_retention_days: int = Field(default=0, ge=0)
+
+    # Task workers (Celery). Unset, every server process runs scheduled monitoring, webhook
+    # delivery and maintenance itself (embedded mode). Set (redis://… or amqp://…), server
+    # processes stop doing so: `driftguard scheduler` enqueues that work and `driftguard worker`
+    # processes run it.
+    broker_url: SecretStr | None = None
+    # Redis broker: a task taken by a worker that died unacknowledged is handed out again after
+    # this long. It must exceed the longest task and the longest retry wait.
+    broker_visibility_timeout_seconds: int = Field(default=3600, ge=5)
+    # A failing task is retried this many times, waiting backoff * 2**n (capped, jittered), then
+    # recorded as a dead letter.
+    task_max_retries: int = Field(default=5, ge=0, le=50)
+    task_retry_backoff_seconds: int = Field(default=2, ge=1)
+    task_retry_backoff_max_seconds: int = Field(default=600, ge=1)
+    # Periodic maintenance jobs (worker/maintenance.py) run this often.
+    maintenance_interval_seconds: float = Field(default=3600.0, ge=1.0)
 
     # Where model versions are deployed; policies and deployment requests may name only these.
     deployment_environments: Annotated[list[str], NoDecode] = Field(
@@ -163,7 +179,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"environment names are 1-32 of a-z 0-9 _ -: {name!r}")
         return names
 
-    @field_validator("sentry_dsn", "sentry_environment", "redis_url", mode="before")
+    @field_validator("sentry_dsn", "sentry_environment", "redis_url", "broker_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose and Kubernetes pass "" for an optional variable left empty.
@@ -231,6 +247,11 @@ class Settings(BaseSettings):
     def admission_queue(self) -> int:
         size = self.admission_queue_size
         return self.admission_limit if size is None else size
+
+    @property
+    def embedded_jobs(self) -> bool:
+        """No broker: server processes run the scheduled and periodic jobs themselves."""
+        return self.broker_url is None
 
     @property
     def is_sqlite(self) -> bool:

@@ -1,7 +1,9 @@
 """Prometheus metrics, in a registry of the app's own (built with the app, never at import).
 
-Counters are per process: with several worker processes, scrape each one (or run one process per
-container, as the deployment does).
+Counters are per process, and every server process is scraped on its own (one process per
+container; Prometheus labels each series with its ``instance``): sum over instances for the
+service's totals. Facts that live in the database, such as the dead-letter count, are read from
+it at scrape time, so every process reports the same, correct value.
 """
 
 from __future__ import annotations
@@ -73,6 +75,15 @@ class Telemetry:
             "Database connections checked out of the pool.",
             registry=self.registry,
         )
+        self.dead_letters = Gauge(
+            "driftguard_task_dead_letters",
+            "Background tasks that exhausted their retries (recorded dead letters).",
+            registry=self.registry,
+        )
+
+    def watch_dead_letters(self, count: Callable[[], float]) -> None:
+        """Read the number of dead-lettered tasks (a database count) at scrape time."""
+        self.dead_letters.set_function(count)
 
     def watch_in_flight(self, in_flight: Callable[[], float]) -> None:
         self.requests_in_flight.set_function(in_flight)

@@ -133,6 +133,7 @@ def _stored_per_batch(engine: Engine) -> dict[int, int]:
     return counts
 
 
+@pytest.mark.xdist_group("processes")  # not beside another test that boots servers
 def test_a_killed_server_keeps_acknowledged_batches_whole(database: str) -> None:
     engine = build_engine(make_settings(database))
     key, path = _seed(engine)

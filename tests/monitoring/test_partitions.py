@@ -3,8 +3,6 @@ backfills, pruning of a window's query, retention."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import re
 import time
 from collections.abc import Iterator
@@ -284,7 +282,7 @@ def test_the_server_prepares_partitions_at_start_up(
     if session_factory.kw["bind"].dialect.name != "postgresql":
         return  # nothing to prepare on SQLite
     today = partitions.period_start(datetime.now(UTC), 1)
-    deadline = time.monotonic() + 10  # start-up maintenance runs beside serving
+    deadline = time.monotonic() + 10  # the first maintenance round runs beside serving
     names = _partition_names(session_factory, "prediction_labels")
     while f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" not in names:
         assert time.monotonic() < deadline, names
@@ -294,24 +292,17 @@ def test_the_server_prepares_partitions_at_start_up(
     assert f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" in names  # seven periods ahead
 
 
-def test_the_scheduler_tick_maintains_storage(
+def test_prediction_storage_is_a_maintenance_job(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from driftguard.monitoring import scheduler
+    from driftguard.jobs import maintenance
 
     calls: list[object] = []
-    monkeypatch.setattr(scheduler, "run_maintenance", lambda f, s: calls.append(s))
-    monkeypatch.setattr(scheduler, "run_due", lambda f, after_run=None: 0)
+    monkeypatch.setattr(partitions, "run_maintenance", lambda f, s: calls.append(s))
     url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
-    # A tick shorter than settings allow (model_copy does not validate), to keep this fast.
-    settings = make_settings(url).model_copy(update={"scheduler_tick_seconds": 0.1})
-
-    async def two_ticks() -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(scheduler.scheduler_loop(session_factory, settings), 0.25)
-
-    asyncio.run(two_ticks())
-    assert calls == [settings, settings]
+    settings = make_settings(url)
+    assert maintenance.run_maintenance(session_factory, settings) == ["prediction_storage"]
+    assert calls == [settings]
 
 
 def test_a_new_label_replaces_the_stored_one_in_its_partition(

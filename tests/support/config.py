@@ -27,3 +27,5 @@ def make_settings(database_url: str, **overrides: object) -> Settings:
 
 
 REDIS_URL = os.environ.get("DRIFTGUARD_TEST_REDIS_URL")
+# RabbitMQ for the Celery broker tests (guest/guest on loopback), when .ci/run found one.
+AMQP_URL = os.environ.get("DRIFTGUARD_TEST_AMQP_URL")

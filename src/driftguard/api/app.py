@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
+import math
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from functools import partial
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -16,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute, iter_route_contexts
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -35,6 +35,7 @@ from driftguard.api.routes import (
     audit,
     auth,
     dashboard,
+    dead_letters,
     deployments,
     health,
     metrics,
@@ -55,8 +56,9 @@ from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
+from driftguard.jobs import dead_letters as dead_letter_service
+from driftguard.jobs.maintenance import maintenance_loop
 from driftguard.logs import configure_logging
-from driftguard.monitoring.partitions import run_maintenance
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
@@ -131,14 +133,23 @@ def _rescore(session: Session, version_id: int) -> None:
     governance_risk.after_run(session, version_id=version_id)
 
 
-async def _maintain_storage(factory: sessionmaker[Session], settings: Settings) -> None:
-    """Partitions ahead and retention at start-up, beside serving (readiness never waits for
-    it); a failure is logged, not fatal: rows beyond the prepared partitions wait in the
-    DEFAULT one until the next tick."""
+def background_loops(settings: Settings) -> tuple[str, ...]:
+    """The loops a server process runs: none when a broker hands the work to the scheduler and
+    the workers (both doing it would only waste work, but would)."""
+    if not settings.embedded_jobs:
+        return ()
+    return (
+        *(("scheduler", "maintenance") if settings.scheduler_enabled else ()),
+        *(("webhooks",) if settings.webhook_delivery_enabled else ()),
+    )
+
+
+def _dead_letter_count(factory: sessionmaker[Session]) -> float:
     try:
-        await anyio.to_thread.run_sync(partial(run_maintenance, factory, settings))
-    except Exception:
-        logging.getLogger("driftguard.partitions").exception("storage maintenance failed")
+        with factory() as session:
+            return float(dead_letter_service.count(session))
+    except SQLAlchemyError:  # a scrape must not fail with the database: report "unknown"
+        return math.nan
 
 
 def _checked_out(engine: Engine) -> float:
@@ -169,31 +180,21 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Writes through this process's sessions make the cached dashboard stale at once.
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
-        telemetry.watch_in_flight(lambda: float(admission.in_flight))
-        maintainer = asyncio.create_task(_maintain_storage(app.state.session_factory, settings))
-        ticker = (
-            asyncio.create_task(
-                scheduler_loop(app.state.session_factory, settings, after_run=_rescore)
-            )
-            if settings.scheduler_enabled
-            else None
-        )
-        sender = (
-            asyncio.create_task(delivery_loop(app.state.session_factory, settings))
-            if settings.webhook_delivery_enabled
-            else None
-        )
+        telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
+        factory = app.state.session_factory
+        loops = {
+            "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),
+            "maintenance": lambda: maintenance_loop(factory, settings),
+            "webhooks": lambda: delivery_loop(factory, settings),
+        }
+        tasks = [asyncio.create_task(loops[name]()) for name in background_loops(settings)]
         try:
             yield
         finally:
-            # Maintenance is bounded (its lock waits time out) and is let finish: cancelling it
-            # would not stop its thread, which would then outlive the app.
-            await maintainer
-            for task in (ticker, sender):
-                if task is not None:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             app.state.rate_limiter.close()
             app.state.dashboard_cache.close()
             if own_engine:
@@ -228,7 +229,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
         auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
-        policies, deployments, risk, simulations, dashboard,
+        policies, deployments, risk, simulations, dashboard, dead_letters,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

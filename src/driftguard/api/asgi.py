@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from driftguard.api.app import create_app
-from driftguard.settings import load_settings
+from driftguard.settings import Settings, load_settings
+
+
+def serving_app(settings: Settings) -> FastAPI:
+    """The app a server process runs (``driftguard serve`` and :func:`app`)."""
+    application = create_app(settings)
+    # What exists now (modules, the app, templates) lives as long as the process: keep it out
+    # of the collector's full passes, which would otherwise rescan it whenever a request
+    # allocates heavily (a portfolio simulation builds tens of thousands of objects).
+    gc.collect()
+    gc.freeze()
+    return application
 
 
 def app() -> FastAPI:
-    return create_app(load_settings())
+    return serving_app(load_settings())

@@ -12,6 +12,7 @@ from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
 from driftguard.cli.log import log_app
 from driftguard.cli.predictions import predictions_app
+from driftguard.cli.worker import scheduler, worker
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
@@ -32,16 +33,18 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(predictions_app, name="predictions")
 app.command()(backup)
 app.command()(restore)
+app.command()(worker)
+app.command()(scheduler)
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
-    from driftguard.api.app import create_app
+    from driftguard.api.asgi import serving_app
 
     # DriftGuard writes its own JSON access line per request (api/observe.py).
     uvicorn.run(
-        create_app(settings),
+        serving_app(settings),
         host=host,
         port=port,
         log_level="info",

@@ -22,7 +22,7 @@ predictions_app = typer.Typer(
 @predictions_app.command("maintain")
 def maintain() -> None:
     """Prepare the time partitions ahead and apply DRIFTGUARD_PREDICTION_RETENTION_DAYS, as the
-    server does at start-up and on every scheduler tick."""
+    maintenance jobs do at start-up and every maintenance interval."""
     settings = load_settings()
     engine = build_engine(settings)
     try:

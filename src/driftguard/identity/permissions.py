@@ -39,6 +39,7 @@ class Permission(StrEnum):
     DEPLOYMENTS_REQUEST = "deployments:request"
     DEPLOYMENTS_APPROVE = "deployments:approve"
     DEPLOYMENTS_DEPLOY = "deployments:deploy"
+    DEAD_LETTERS_READ = "dead_letters:read"
 
 
 _READ = frozenset(
@@ -53,7 +54,12 @@ _READ = frozenset(
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(Permission),
     Role.AUDITOR: _READ
-    | {Permission.USERS_READ, Permission.AUDIT_READ, Permission.SIMULATIONS_RUN},
+    | {
+        Permission.USERS_READ,
+        Permission.AUDIT_READ,
+        Permission.SIMULATIONS_RUN,
+        Permission.DEAD_LETTERS_READ,
+    },
     Role.ML_ENGINEER: _READ
     | {
         Permission.MODELS_WRITE,

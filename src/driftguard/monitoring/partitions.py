@@ -1,6 +1,7 @@
 """Prediction storage over time: time partitions prepared ahead, and retention.
 
-:func:`maintain` is the one entry point, run at start-up, on every scheduler tick and by
+:func:`maintain` is the one entry point, run as a maintenance job (``jobs.maintenance``: at
+start-up, then every maintenance interval; on a worker when a broker is set) and by
 ``driftguard predictions maintain``. On PostgreSQL it makes sure the partitioned tables
 (``prediction_blocks`` by ``first_ts``, ``prediction_labels`` by ``ts``) have a partition for
 the current period and the next ``prediction_partitions_ahead``, and gives a partition to any

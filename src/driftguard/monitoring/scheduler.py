@@ -1,6 +1,10 @@
-"""Scheduled monitoring, embedded mode: every tick, each closed window of each scheduled model
-version is reported once. "Once" is the database's unique ``schedule_key``: when several server
-processes tick together, one inserts the run and the others' inserts fail and are skipped."""
+"""Scheduled monitoring: each closed window of each scheduled model version is reported once.
+
+:func:`plan` finds the due windows and :func:`run_window` reports one; in embedded mode every
+server process's :func:`scheduler_loop` calls both, and with a broker the scheduler enqueues one
+task per due window that a worker runs with the same :func:`run_window`. "Once" is the database's
+unique ``schedule_key``: when several processes take the same window, one inserts the run and the
+others' inserts fail and are skipped."""
 
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
-from driftguard.monitoring.partitions import run_maintenance
 from driftguard.monitoring.runs import execute_run, finish_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.settings import Settings
@@ -100,44 +103,52 @@ def run_due(
     ``after_run(session, version_id)`` runs in the transaction of each completed run (the
     governance layer re-scores the version's risk there).
     """
-    moment = now or datetime.now(UTC)
+    return sum(run_window(factory, item, after_run=after_run) for item in plan(factory, now))
+
+
+def plan(factory: sessionmaker[Session], now: datetime | None = None) -> list[Due]:
+    """The closed windows that have no run yet (a task scheduler enqueues one task for each)."""
     with unit_of_work(factory) as session:
-        due = due_windows(session, moment)
-    ran = 0
-    for item in due:
-        try:
-            with unit_of_work(factory) as session:
-                version = session.get(ModelVersion, item.version_id)
-                model = session.get(RegisteredModel, item.model_id)
-                if version is None or model is None:
-                    continue
-                run = execute_run(
-                    session, version=version, start=item.start, end=item.end,
-                    trigger="scheduled", schedule_key=item.key,
-                )  # fmt: skip
-                finish_run(session, model=model, version=version, run=run, actor=SYSTEM)
-                if after_run is not None and run.status == "completed":
-                    after_run(session, version.id)
-            ran += 1
-        except IntegrityError:
-            logger.info("window %s was taken by another process", item.key)
-        except ConflictError as exc:
-            logger.warning("scheduled window %s skipped: %s", item.key, exc.message)
-    return ran
+        return due_windows(session, now or datetime.now(UTC))
+
+
+def run_window(
+    factory: sessionmaker[Session], item: Due, *, after_run: AfterRun | None = None
+) -> bool:
+    """Report one window in its own transaction, unless it has been reported already; True when
+    this call stored the run. Safe to call any number of times for the same window (task
+    retries, a second scheduler): the unique ``schedule_key`` lets one run through."""
+    try:
+        with unit_of_work(factory) as session:
+            taken = session.scalar(
+                select(MonitoringRun.id).where(MonitoringRun.schedule_key == item.key)
+            )
+            version = session.get(ModelVersion, item.version_id)
+            model = session.get(RegisteredModel, item.model_id)
+            if taken is not None or version is None or model is None:
+                return False
+            run = execute_run(
+                session, version=version, start=item.start, end=item.end,
+                trigger="scheduled", schedule_key=item.key,
+            )  # fmt: skip
+            finish_run(session, model=model, version=version, run=run, actor=SYSTEM)
+            if after_run is not None and run.status == "completed":
+                after_run(session, version.id)
+        return True
+    except IntegrityError:
+        logger.info("window %s was taken by another process", item.key)
+    except ConflictError as exc:
+        logger.warning("scheduled window %s skipped: %s", item.key, exc.message)
+    return False
 
 
 async def scheduler_loop(
     factory: sessionmaker[Session], settings: Settings, *, after_run: AfterRun | None = None
 ) -> None:
-    """Tick until cancelled; a failing tick is logged and the next one tries again. Each tick
-    also maintains prediction storage (partitions ahead, retention)."""
+    """Tick until cancelled; a failing tick is logged and the next one tries again."""
     while True:
         await asyncio.sleep(settings.scheduler_tick_seconds)
         try:
             await anyio.to_thread.run_sync(partial(run_due, factory, after_run=after_run))
         except Exception:  # the loop must outlive any one bad tick
             logger.exception("scheduled monitoring tick failed")
-        try:
-            await anyio.to_thread.run_sync(partial(run_maintenance, factory, settings))
-        except Exception:
-            logger.exception("prediction storage maintenance failed")

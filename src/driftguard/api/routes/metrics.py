@@ -14,6 +14,7 @@ router = APIRouter(tags=["operations"])
     summary="Prometheus metrics (Authorization: Bearer DRIFTGUARD_METRICS_TOKEN)",
     response_class=Response,
 )
-async def metrics(request: Request) -> Response:
+def metrics(request: Request) -> Response:
+    # Not async: rendering reads the dead-letter count from the database, in the threadpool.
     telemetry: Telemetry = request.app.state.telemetry
     return Response(telemetry.render(), media_type=CONTENT_TYPE)

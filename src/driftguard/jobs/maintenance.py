@@ -1,0 +1,101 @@
+"""Periodic maintenance jobs: the one list of them, and how they run.
+
+Every job in :data:`MAINTENANCE_JOBS` runs every ``DRIFTGUARD_MAINTENANCE_INTERVAL_SECONDS``: on
+a worker (the scheduler enqueues the ``maintenance`` task) or, in embedded mode, in each server
+process's :func:`maintenance_loop`. Jobs must be idempotent: more than one process may run them
+at once, and a failed round is retried whole. Each job is passed what it needs to open its own
+transactions; one failing job does not keep the others from running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import anyio.to_thread
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.db.base import utcnow
+from driftguard.monitoring import partitions
+from driftguard.settings import Settings
+
+logger = logging.getLogger("driftguard.maintenance")
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceContext:
+    factory: sessionmaker[Session]
+    settings: Settings
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceJob:
+    name: str
+    run: Callable[[MaintenanceContext], object]
+
+
+def _prediction_storage(context: MaintenanceContext) -> None:
+    partitions.run_maintenance(context.factory, context.settings)
+
+
+MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
+    # Time partitions prepared ahead, raw predictions past the retention purged.
+    MaintenanceJob("prediction_storage", _prediction_storage),
+)
+
+
+class MaintenanceFailedError(Exception):
+    """Some jobs of a round failed (each was logged); the round is retried whole."""
+
+
+def run_maintenance(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    jobs: Sequence[MaintenanceJob] = MAINTENANCE_JOBS,
+    now: datetime | None = None,
+) -> list[str]:
+    """Run every job once; returns the names of those that ran. Raises
+    :class:`MaintenanceFailedError` naming the failed ones after trying them all."""
+    context = MaintenanceContext(factory, settings, now or utcnow())
+    done: list[str] = []
+    failed: list[str] = []
+    for job in jobs:
+        try:
+            job.run(context)
+            done.append(job.name)
+        except Exception:  # one job's fault must not starve the others
+            logger.exception("maintenance job %s failed", job.name)
+            failed.append(job.name)
+    if failed:
+        raise MaintenanceFailedError(f"maintenance jobs failed: {', '.join(failed)}")
+    return done
+
+
+async def maintenance_loop(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    jobs: Sequence[MaintenanceJob] = MAINTENANCE_JOBS,
+) -> None:
+    """Embedded mode: a round at start, then one every interval, until cancelled. A round under
+    way when the loop is cancelled is let finish first: cancelling would not stop its thread,
+    which would outlive the app (its lock waits are bounded, so the wait is too)."""
+    while True:
+        round_ = asyncio.ensure_future(
+            anyio.to_thread.run_sync(lambda: run_maintenance(factory, settings, jobs=jobs))
+        )
+        try:
+            await asyncio.shield(round_)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await round_
+            raise
+        except Exception:  # the loop must outlive any one bad round
+            logger.exception("maintenance round failed")
+        await asyncio.sleep(settings.maintenance_interval_seconds)
