@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.api.app import create_app
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db import partitions as pg
@@ -277,17 +278,21 @@ def test_period_start_aligns_to_the_epoch(days: int) -> None:
 
 
 def test_the_server_prepares_partitions_at_start_up(
-    client: TestClient, session_factory: sessionmaker[Session]
+    engine: Engine, session_factory: sessionmaker[Session]
 ) -> None:
     if session_factory.kw["bind"].dialect.name != "postgresql":
         return  # nothing to prepare on SQLite
+    url = engine.url.render_as_string(hide_password=False)
+    # Embedded mode with the scheduler on runs the maintenance jobs: a round at start.
+    settings = make_settings(url, scheduler_enabled=True, scheduler_tick_seconds=3600)
     today = partitions.period_start(datetime.now(UTC), 1)
-    deadline = time.monotonic() + 10  # the first maintenance round runs beside serving
-    names = _partition_names(session_factory, "prediction_labels")
-    while f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" not in names:
-        assert time.monotonic() < deadline, names
-        time.sleep(0.05)
+    with TestClient(create_app(settings, engine=engine)):
+        deadline = time.monotonic() + 20  # the first round runs beside serving
         names = _partition_names(session_factory, "prediction_labels")
+        while f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" not in names:
+            assert time.monotonic() < deadline, names
+            time.sleep(0.05)
+            names = _partition_names(session_factory, "prediction_labels")
     assert f"prediction_labels_p{today:%Y%m%d}" in names
     assert f"prediction_labels_p{today + 7 * DAY:%Y%m%d}" in names  # seven periods ahead
 

@@ -180,6 +180,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Writes through this process's sessions make the cached dashboard stale at once.
         invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
+        telemetry.watch_in_flight(lambda: float(admission.in_flight))
         telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
         factory = app.state.session_factory
         loops = {
