@@ -10,15 +10,13 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, select
 
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -29,6 +27,7 @@ from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
 from driftguard.monitoring.orm import PredictionRecord
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from support.config import POSTGRES_URL, TEST_SECRET, make_settings
+from support.databases import throwaway_postgres
 from support.monitoring import prediction_rows
 from support.registry import version_body
 
@@ -49,16 +48,8 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'crash.db'}"
         return
     assert POSTGRES_URL is not None
-    name = f"dg_crash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(POSTGRES_URL, "dg_crash") as url:
+        yield url
 
 
 def _seed(engine: Engine) -> tuple[str, str]:

@@ -20,7 +20,6 @@ from pathlib import Path
 import httpx2
 import pytest
 from sqlalchemy import Engine, create_engine, select, text, update
-from sqlalchemy.engine import make_url
 
 from driftguard.db import migrate
 from driftguard.db.session import build_session_factory, unit_of_work
@@ -34,6 +33,7 @@ from driftguard.worker.app import QUEUE, build_celery
 from driftguard.worker.names import RUN_WINDOW
 from driftguard.worker.tasks import window_task_id
 from support.config import POSTGRES_URL, REDIS_URL, TEST_SECRET, make_settings
+from support.databases import throwaway_postgres
 from support.monitoring import prediction_rows, reference_rows
 from support.processes import Process, Server, scheduler, worker
 from support.registry import version_body
@@ -96,16 +96,8 @@ def _rows(prefix: str, count: int, now: datetime) -> list[dict[str, object]]:
 @pytest.fixture
 def database() -> Iterator[str]:
     assert POSTGRES_URL is not None
-    name = f"dg_scale_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_postgres(POSTGRES_URL, "dg_scale") as url:
+        yield url
 
 
 def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
