@@ -224,10 +224,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
         elapsed = upload_predictions(server.base_url, url, keys, args.predictions)
         print(f"  {args.predictions:,} predictions uploaded in {elapsed:.0f} s", flush=True)
         api = [{"Authorization": f"Bearer {login(server.base_url, v, PASSWORD)}"} for v in viewers]
-        browser = [
-            {"Cookie": f"dg_session={session_cookie(server.base_url, v, PASSWORD)}"}
-            for v in viewers
-        ]
+        browser = [{"Cookie": session_cookie(server.base_url, v, PASSWORD)} for v in viewers]
         for think in (True, False):
             how = "20 users" if think else "20 clients, no pause"
             for name, path, headers in (
