@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -140,3 +141,66 @@ def run_load(
     ms = np.asarray(latencies) * 1000
     p50, p95, p99 = np.percentile(ms, [50, 95, 99])
     return LoadResult(name, len(ms), errors, elapsed, float(p50), float(p95), float(p99))
+
+
+async def _users(
+    base_url: str,
+    paths: Sequence[str],
+    headers: Sequence[dict[str, str]],
+    *,
+    think: bool,
+    seconds: float,
+) -> tuple[list[float], int, int, float]:
+    """One user per entry of ``headers``, each asking for ``paths`` in turn (starting at its own
+    place) for ``seconds``; pausing 0.5-1.5 s between requests when ``think``. Latencies of the
+    answered requests, errors (not 200, not 503), shed (503: the user waits ``Retry-After``)."""
+    latencies: list[float] = []
+    errors = shed = 0
+    deadline = time.perf_counter() + seconds
+    rng = random.Random(5)
+
+    async def user(index: int, who: dict[str, str]) -> None:
+        nonlocal errors, shed
+        async with httpx2.AsyncClient(base_url=base_url, headers=who, timeout=30) as http:
+            if think:  # people do not all click at the same instant
+                await asyncio.sleep(rng.uniform(0, 1.5))
+            turn = index
+            while time.perf_counter() < deadline:
+                path = paths[turn % len(paths)]
+                turn += 1
+                started = time.perf_counter()
+                response = await http.get(path)
+                if response.status_code == 503:  # admission control turned it away
+                    shed += 1
+                    await asyncio.sleep(float(response.headers.get("retry-after", 1)))
+                    continue
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+                if think:
+                    await asyncio.sleep(rng.uniform(0.5, 1.5))
+
+    started = time.perf_counter()
+    await asyncio.gather(*(user(i, h) for i, h in enumerate(headers)))
+    return latencies, errors, shed, time.perf_counter() - started
+
+
+def users(
+    name: str,
+    base_url: str,
+    paths: Sequence[str],
+    headers: Sequence[dict[str, str]],
+    *,
+    think: bool,
+    seconds: float,
+) -> LoadResult:
+    """:func:`_users` after a 3 s warm-up; requests shed with 503 are counted in the name."""
+    asyncio.run(_users(base_url, paths, headers, think=think, seconds=3))
+    latencies, errors, shed, elapsed = asyncio.run(
+        _users(base_url, paths, headers, think=think, seconds=seconds)
+    )
+    ms = np.asarray(latencies) * 1000
+    p50, p95, p99 = np.percentile(ms, [50, 95, 99])
+    return LoadResult(
+        f"{name} ({shed} shed with 503)" if shed else name,
+        len(ms), errors, elapsed, float(p50), float(p95), float(p99),
+    )  # fmt: skip

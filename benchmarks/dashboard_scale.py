@@ -21,7 +21,6 @@ scenario, loopback only.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import time
 from datetime import UTC, datetime, timedelta
@@ -29,12 +28,11 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 
 import httpx2
-import numpy as np
 import pyarrow.parquet as pq
 from sqlalchemy import insert, select, text
 
 from _databases import each_backend
-from _loadgen import TABLE_HEADER, LoadResult, Server
+from _loadgen import TABLE_HEADER, Server, users
 from api_models import PASSWORD, SECRET, seed
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
@@ -164,54 +162,6 @@ def upload_predictions(base_url: str, url: str, keys: dict[int, str], total: int
     return time.perf_counter() - started
 
 
-async def _users(
-    base_url: str, path: str, headers: list[dict[str, str]], *, think: bool, seconds: float
-) -> tuple[list[float], int, int, float]:
-    """Latencies of the answered requests, errors (not 200, not 503), shed (503), seconds."""
-    latencies: list[float] = []
-    errors = shed = 0
-    deadline = time.perf_counter() + seconds
-    rng = random.Random(5)
-
-    async def user(who: dict[str, str]) -> None:
-        nonlocal errors, shed
-        async with httpx2.AsyncClient(base_url=base_url, headers=who, timeout=30) as http:
-            if think:  # people do not all click at the same instant
-                await asyncio.sleep(rng.uniform(0, 1.5))
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                response = await http.get(path)
-                if response.status_code == 503:  # admission control turned it away
-                    shed += 1
-                    await asyncio.sleep(float(response.headers.get("retry-after", 1)))
-                    continue
-                latencies.append(time.perf_counter() - started)
-                errors += response.status_code != 200
-                if think:
-                    await asyncio.sleep(rng.uniform(0.5, 1.5))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(user(h) for h in headers))
-    return latencies, errors, shed, time.perf_counter() - started
-
-
-def users(
-    name: str, base_url: str, path: str, headers: list[dict[str, str]], *, think: bool,
-    seconds: float,
-) -> LoadResult:  # fmt: skip
-    asyncio.run(_users(base_url, path, headers, think=think, seconds=3))  # warm-up
-    latencies, errors, shed, elapsed = asyncio.run(
-        _users(base_url, path, headers, think=think, seconds=seconds)
-    )
-    ms = np.asarray(latencies) * 1000
-    return LoadResult(
-        name=f"{name} ({shed} shed with 503)" if shed else name, requests=len(latencies),
-        errors=errors, seconds=elapsed,
-        p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
-        p99_ms=float(np.percentile(ms, 99)),
-    )  # fmt: skip
-
-
 def bench(url: str, label: str, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     viewers, keys = seed_scale(url, models=args.models, requests=args.deployment_requests)
@@ -231,7 +181,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
                 ("executive API, warm", "/api/v1/dashboard/executive", api),
                 ("overview page, warm", "/", browser),
             ):
-                result = users(f"{label}: {name}, {how}", server.base_url, path, headers,
+                result = users(f"{label}: {name}, {how}", server.base_url, [path], headers,
                                think=think, seconds=args.seconds)  # fmt: skip
                 print(result.row(), flush=True)
     with Server({**env, "DRIFTGUARD_DASHBOARD_CACHE_SECONDS": "0"}) as server:
@@ -240,7 +190,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
             how = "20 users" if think else "20 clients, no pause"
             result = users(
                 f"{label}: executive API, cold (no cache), {how}", server.base_url,
-                "/api/v1/dashboard/executive", api, think=think, seconds=args.seconds,
+                ["/api/v1/dashboard/executive"], api, think=think, seconds=args.seconds,
             )  # fmt: skip
             print(result.row(), flush=True)
 

@@ -1,10 +1,11 @@
 """One pass around every HTTP request: time it, name its route, log it (one JSON line), and
 record it in the audit trail.
 
-The audit record of a call is written after the response has been sent, in its own short
-transaction: a refused request (401, 403, 404, 422) leaves a record as well, and a failed audit
-write is logged, never turned into a failed request. The same transaction refreshes the API key's
-``last_used_at`` when the call used a key, at most once a minute per key.
+The audit record of a call is written after the response has been sent, in a short transaction
+of its own or shared with the records of requests finishing at the same time
+(:mod:`driftguard.api.recorder`): a refused request (401, 403, 404, 422) leaves a record as well,
+and a failed audit write is logged, never turned into a failed request. The same transaction
+refreshes the API key's ``last_used_at`` when the call used a key, at most once a minute per key.
 """
 
 from __future__ import annotations
@@ -15,14 +16,11 @@ import time
 from collections.abc import Mapping
 
 import structlog
-from fastapi.concurrency import run_in_threadpool
-from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from driftguard.api.clients import Networks, client_address
-from driftguard.audit import service as audit
+from driftguard.api.recorder import RequestRecorder
 from driftguard.audit.schemas import SYSTEM, Actor, RequestFacts
-from driftguard.db.session import unit_of_work
 from driftguard.identity import auth
 from driftguard.logs import get_logger
 from driftguard.telemetry import Telemetry
@@ -44,15 +42,6 @@ def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
     return templates.get(id(route)) or str(getattr(route, "path", UNMATCHED_ROUTE))
 
 
-def _write_request_record(
-    factory: sessionmaker[Session], facts: RequestFacts, *, used_key: int | None
-) -> None:
-    with unit_of_work(factory) as session:
-        if used_key is not None:
-            auth.record_api_key_use(session, api_key_id=used_key)
-        audit.record_request(session, facts=facts)
-
-
 class ObserveMiddleware:
     def __init__(
         self,
@@ -68,6 +57,7 @@ class ObserveMiddleware:
         self.trusted_proxies = trusted_proxies
         # When this process last noted each API key's use (monotonic seconds).
         self._key_noted: dict[int, float] = {}
+        self._recorder = RequestRecorder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,7 +123,7 @@ class ObserveMiddleware:
         try:
             factory = scope["app"].state.session_factory
             used_key = self._key_to_note(facts.actor.api_key_id)
-            await run_in_threadpool(_write_request_record, factory, facts, used_key=used_key)
+            await self._recorder.record(factory, facts, used_key=used_key)
         except Exception:
             self.telemetry.audit_write_failures.inc()
             logger.exception("could not write the audit record of request %s", facts.request_id)

@@ -121,10 +121,11 @@ def open_web_session(session: Session, *, secret: str, max_lifetime: timedelta) 
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
     claims = decode_access_token(settings, token)
     # Logout and refresh-token reuse end the session at once, not when the JWT expires.
-    user = repository.active_user_in_live_session(session, claims.user_id, claims.session_id)
-    if user is None:
+    roles = repository.live_session_roles(session, claims.user_id, claims.session_id)
+    if roles is None:
         raise UnauthenticatedError("session has ended; sign in again", code="session_ended")
-    return principal_for_user(session, user)
+    platform_role, team_roles = roles
+    return Principal(user_id=claims.user_id, platform_role=platform_role, team_roles=team_roles)
 
 
 def principal_for_user(session: Session, user: User) -> Principal:

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
 from driftguard.identity.orm import ApiKey, Membership, RefreshToken, Team, User
+from driftguard.identity.permissions import Role
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
@@ -82,20 +83,28 @@ def revoke_family(session: Session, family_id: str) -> None:
     )
 
 
-def active_user_in_live_session(session: Session, user_id: int, family_id: str) -> User | None:
-    """The user, if active and their own sign-in session (refresh-token family) is unrevoked.
+def live_session_roles(
+    session: Session, user_id: int, family_id: str
+) -> tuple[Role | None, dict[int, Role]] | None:
+    """The user's platform role and team roles, if the user is active and their own sign-in
+    session (refresh-token family) is unrevoked; None otherwise.
 
-    One round trip per authenticated request: the user row and the session check together. The
-    session must belong to the same user, so a token cannot borrow someone else's session.
+    One round trip per authenticated request: the session check, the user and the memberships
+    together. The session must belong to the same user, so a token cannot borrow someone else's.
     """
     in_family = (RefreshToken.family_id == family_id) & (RefreshToken.user_id == user_id)
     revoked = (
         select(RefreshToken.id).where(in_family, RefreshToken.revoked_at.is_not(None)).exists()
     )
     started = select(RefreshToken.id).where(in_family).exists()
-    return session.scalar(
-        select(User).where(User.id == user_id, User.is_active.is_(True), started, ~revoked)
-    )
+    rows = session.execute(
+        select(User.platform_role, Membership.team_id, Membership.role)
+        .outerjoin(Membership, Membership.user_id == User.id)
+        .where(User.id == user_id, User.is_active.is_(True), started, ~revoked)
+    ).all()
+    if not rows:
+        return None
+    return rows[0][0], {team: role for _, team, role in rows if team is not None}
 
 
 def get_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:

@@ -87,7 +87,12 @@ class ModelTag(Base):
 
 class ModelVersion(IdMixin, TimestampMixin, Base):
     __tablename__ = "model_versions"
-    __table_args__ = (UniqueConstraint("model_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("model_id", "number"),
+        # "Models with a version in stage X": an index-only scan instead of reading every
+        # version row (each carries its feature schema).
+        Index("ix_model_versions_stage_model_id", "stage", "model_id"),
+    )
 
     model_id: Mapped[int] = mapped_column(
         BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
@@ -104,7 +109,7 @@ class ModelVersion(IdMixin, TimestampMixin, Base):
     sensitive_attributes: Mapped[int] = mapped_column(Integer, server_default="0")
     target: Mapped[str] = mapped_column(String(128))
     training_metrics: Mapped[dict[str, float]] = mapped_column(JsonDocument, default=dict)
-    stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), default=Stage.NONE, index=True)
+    stage: Mapped[Stage] = mapped_column(_enum(Stage, "stage"), default=Stage.NONE)
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
