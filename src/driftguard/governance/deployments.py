@@ -111,7 +111,7 @@ def request(
         policy_hash=evaluation.policy.applied.content_hash, trigger="deployment_request",
         at=deployment.created_at,
     )  # fmt: skip
-    return _finish(session, principal, deployment, "deployment.request", before=None)
+    return _finish(session, principal, deployment, "deployment.request", before=None, new=True)
 
 
 def _decision_columns(evaluation: Evaluation, decision: DecisionRead) -> dict[str, Any]:
@@ -453,8 +453,11 @@ def _finish(
     action: str,
     *,
     before: dict[str, Any] | None,
+    new: bool = False,
 ) -> DeploymentRead:
-    read = to_read(session, deployment)
+    """Record ``action`` on ``deployment`` and read it back (``new``: created by this
+    transaction, so it has no approvals yet)."""
+    read = _reads(session, [deployment], new=new)[0]
     audit.record(
         session, actor=principal, action=action, object_type="deployment",
         object_id=deployment.id, before=before,
@@ -467,23 +470,19 @@ def to_read(session: Session, deployment: Deployment) -> DeploymentRead:
     return _reads(session, [deployment])[0]
 
 
-def _reads(session: Session, deployments: list[Deployment]) -> list[DeploymentRead]:
+def _reads(
+    session: Session, deployments: list[Deployment], *, new: bool = False
+) -> list[DeploymentRead]:
     ids = [d.id for d in deployments]
     approvals: dict[int, list[ApprovalRead]] = {}
-    if ids:
+    if ids and not new:
         for row in session.scalars(
             select(DeploymentApproval)
             .where(DeploymentApproval.deployment_id.in_(ids))
             .order_by(DeploymentApproval.id)
         ):
             approvals.setdefault(row.deployment_id, []).append(ApprovalRead.model_validate(row))
-    numbers = dict(
-        session.execute(
-            select(ModelVersion.id, ModelVersion.number).where(
-                ModelVersion.id.in_({d.version_id for d in deployments})
-            )
-        ).all()
-    )
+    numbers = _version_numbers(session, {d.version_id for d in deployments})
     return [
         DeploymentRead(
             id=d.id,
@@ -508,6 +507,22 @@ def _reads(session: Session, deployments: list[Deployment]) -> list[DeploymentRe
         )
         for d in deployments
     ]
+
+
+def _version_numbers(session: Session, version_ids: set[int]) -> dict[int, int]:
+    """Each version's number: from the versions this session has loaded, else one query."""
+    numbers: dict[int, int] = {}
+    for version_id in version_ids:
+        loaded = session.identity_map.get(Session.identity_key(ModelVersion, version_id))
+        if isinstance(loaded, ModelVersion):
+            numbers[version_id] = loaded.number
+    missing = version_ids - numbers.keys()
+    if missing:
+        rows = session.execute(
+            select(ModelVersion.id, ModelVersion.number).where(ModelVersion.id.in_(missing))
+        )
+        numbers.update((version_id, number) for version_id, number in rows)
+    return numbers
 
 
 def read(session: Session, *, principal: Principal, deployment_id: int) -> DeploymentRead:

@@ -12,7 +12,7 @@ from typing import Any, TypeVarTuple
 
 import numpy as np
 from sqlalchemy import Connection, Row, Select, case, func, select
-from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.orm import Session
 
 from driftguard.governance.orm import Deployment, DeploymentEvent
 from driftguard.monitoring.alerts import ACTIVE
@@ -161,24 +161,21 @@ class _Inputs:
         }
 
 
+# Up to this many versions are read by id in one statement; more (a portfolio) are read table
+# by table, each table once, dropping the versions not asked for.
+READ_BY_ID_LIMIT = 500
+
+
 def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[Any]) -> _Inputs:
     """``snapshot``: the columns of each version's facts snapshot to read."""
     wanted = {s.version_id for s in subjects}
     connection = session.connection()  # plain rows: no ORM loading for ten thousand of them
-    # Small sets filter by id; large ones (a portfolio) read the tables and drop the rest.
-    select_ids = None if len(wanted) > 500 else sorted(wanted)
-
-    def scoped(query: Select[*Ts], column: InstrumentedAttribute[int]) -> Select[*Ts]:
-        return query if select_ids is None else query.where(column.in_(select_ids))
-
+    if len(wanted) <= READ_BY_ID_LIMIT:
+        return _read_by_id(connection, sorted(wanted), snapshot)
     snapshots = {
         version_id: (tuple(read), measured_at)
         for version_id, measured_at, *read in fetch_all(
-            connection,
-            scoped(
-                select(VersionFacts.version_id, VersionFacts.measured_at, *snapshot),
-                VersionFacts.version_id,
-            ),
+            connection, select(VersionFacts.version_id, VersionFacts.measured_at, *snapshot)
         )
         if version_id in wanted
     }
@@ -186,44 +183,74 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
         version_id: (total, critical)
         for version_id, total, critical in fetch_all(
             connection,
-            scoped(
-                select(
-                    Alert.version_id,
-                    func.count(),
-                    func.sum(case((Alert.severity == "critical", 1), else_=0)),
-                )
-                .where(Alert.status.in_(ACTIVE))
-                .group_by(Alert.version_id),
-                Alert.version_id,
-            ),
+            select(Alert.version_id, func.count(), func.sum(case((_CRITICAL, 1), else_=0)))
+            .where(Alert.status.in_(ACTIVE))
+            .group_by(Alert.version_id),
         )
     }
     references: dict[int, int] = {  # noqa: C416 (dict(rows) does not type-check)
         version_id: rows
         for version_id, rows in fetch_all(
             connection,
-            scoped(
-                select(ReferenceDataset.version_id, ReferenceDataset.row_count).where(
-                    ReferenceDataset.is_active
-                ),
-                ReferenceDataset.version_id,
-            ),
+            select(ReferenceDataset.version_id, func.max(ReferenceDataset.row_count))
+            .where(ReferenceDataset.is_active)
+            .group_by(ReferenceDataset.version_id),
         )
     }
     approved: dict[int, datetime] = {  # noqa: C416
         version_id: at
         for version_id, at in fetch_all(
             connection,
-            scoped(
-                select(Deployment.version_id, func.max(DeploymentEvent.at))
-                .join(DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id)
-                .where(DeploymentEvent.to_status == "approved")
-                .group_by(Deployment.version_id),
-                Deployment.version_id,
-            ),
+            select(Deployment.version_id, func.max(DeploymentEvent.at))
+            .join(DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id)
+            .where(DeploymentEvent.to_status == "approved")
+            .group_by(Deployment.version_id),
         )
     }
     return _Inputs(snapshots, alerts, references, approved)
+
+
+_CRITICAL = Alert.severity == "critical"
+
+
+def _read_by_id(
+    connection: Connection, version_ids: Sequence[int], snapshot: Sequence[Any]
+) -> _Inputs:
+    """What :func:`_read` reads, for a few versions, in one statement (a deployment request
+    judges one): the snapshot joined, the other facts as correlated subqueries."""
+    version = ModelVersion.id
+    active = (Alert.version_id == version) & Alert.status.in_(ACTIVE)
+    rows = fetch_all(
+        connection,
+        select(
+            version,
+            VersionFacts.version_id,
+            VersionFacts.measured_at,
+            select(func.count()).where(active).scalar_subquery(),
+            select(func.count()).where(active, _CRITICAL).scalar_subquery(),
+            select(func.max(ReferenceDataset.row_count))
+            .where(ReferenceDataset.version_id == version, ReferenceDataset.is_active)
+            .scalar_subquery(),
+            select(func.max(DeploymentEvent.at))
+            .join(Deployment, DeploymentEvent.deployment_id == Deployment.id)
+            .where(Deployment.version_id == version, DeploymentEvent.to_status == "approved")
+            .scalar_subquery(),
+            *snapshot,
+        )
+        .outerjoin(VersionFacts, VersionFacts.version_id == version)
+        .where(version.in_(version_ids)),
+    )
+    inputs = _Inputs({}, {}, {}, {})
+    for version_id, measured, measured_at, total, critical, references, approved_at, *read in rows:
+        if measured is not None:
+            inputs.snapshots[version_id] = (tuple(read), measured_at)
+        if total:
+            inputs.alerts[version_id] = (total, critical)
+        if references is not None:
+            inputs.references[version_id] = references
+        if approved_at is not None:
+            inputs.approved[version_id] = approved_at
+    return inputs
 
 
 def fetch_all(connection: Connection, query: Select[*Ts]) -> Sequence[Row[*Ts]]:

@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import String, func, null, select, type_coerce
+from sqlalchemy import Connection, Select, String, func, null, select, type_coerce
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
@@ -323,23 +325,11 @@ def _subjects(
             ),
         )
     }
-    newest = (
-        select(ModelVersion.model_id, func.max(ModelVersion.number).label("number"))
-        .where(ModelVersion.stage != Stage.ARCHIVED)
-        .group_by(ModelVersion.model_id)
-        .subquery()
-    )
     features = ModelVersion.features if with_features else null()
     versions = {}
-    for model_id, version_id, number, created_at, names, sensitive in fetch_all(connection,
-        select(
-            ModelVersion.model_id, ModelVersion.id, ModelVersion.number,
-            ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
-        ).join(
-            newest,
-            (newest.c.model_id == ModelVersion.model_id) & (newest.c.number == ModelVersion.number),
-        )
-    ):  # fmt: skip
+    for model_id, version_id, number, created_at, names, sensitive in fetch_all(
+        connection, _newest_versions(connection, features)
+    ):
         versions[version_id] = (model_id, number, created_at, names, sensitive)
     wanted_live = {v for m, v in live.items() if m in by_id and v not in versions}
     if wanted_live:
@@ -354,21 +344,53 @@ def _subjects(
               if version_id not in wanted_live}  # fmt: skip
     subjects = []
     for model_id in sorted(by_id):
-        version_id = live.get(model_id) or latest.get(model_id)
-        if version_id is None or version_id not in versions:
+        chosen = live.get(model_id) or latest.get(model_id)
+        if chosen is None or chosen not in versions:
             continue
         _, name, team_id, materiality, criticality = by_id[model_id]
-        _, number, created_at, names, sensitive = versions[version_id]
+        _, number, created_at, names, sensitive = versions[chosen]
         subjects.append(
             Subject(
                 model_id=model_id, model_name=name, team_id=team_id,
                 materiality=materiality, criticality=criticality,
-                version_id=version_id, version_number=number, registered_at=created_at,
+                version_id=chosen, version_number=number, registered_at=created_at,
                 features=frozenset(str(f.get("name")) for f in names or ()),
                 sensitive=sensitive,
             )
         )  # fmt: skip
     return subjects
+
+
+def _newest_versions(
+    connection: Connection, features: Any
+) -> Select[int, int, int, datetime, Any, int]:
+    """Each model's newest version that is not archived: ``model_id, id, number, created_at,
+    features, sensitive_attributes``.
+
+    On PostgreSQL one pass over ``ix_model_versions_newest_live`` (index-only, in index order);
+    elsewhere the newest numbers joined back to their rows."""
+    version = ModelVersion
+    columns = (
+        version.model_id, version.id, version.number, version.created_at, features,
+        version.sensitive_attributes,
+    )  # fmt: skip
+    live = version.stage != Stage.ARCHIVED
+    if connection.dialect.name == "postgresql":
+        return (
+            select(*columns)
+            .where(live)
+            .ext(distinct_on(version.model_id))
+            .order_by(version.model_id.desc(), version.number.desc())
+        )
+    newest = (
+        select(version.model_id, func.max(version.number).label("number"))
+        .where(live)
+        .group_by(version.model_id)
+        .subquery()
+    )
+    return select(*columns).join(
+        newest, (newest.c.model_id == version.model_id) & (newest.c.number == version.number)
+    )
 
 
 def _check_overrides(overrides: Sequence[Override], subjects: Sequence[Subject]) -> None:

@@ -92,6 +92,16 @@ class ModelVersion(IdMixin, TimestampMixin, Base):
         # "Models with a version in stage X": an index-only scan instead of reading every
         # version row (each carries its feature schema).
         Index("ix_model_versions_stage_model_id", "stage", "model_id"),
+        # Each model's newest live version (a portfolio simulation reads ten thousand): on
+        # PostgreSQL an index-only scan, read backwards, with the columns it needs.
+        Index(
+            "ix_model_versions_newest_live",
+            "model_id",
+            "number",
+            postgresql_include=["id", "created_at", "sensitive_attributes"],
+            postgresql_where=text("stage <> 'archived'"),
+            sqlite_where=text("stage <> 'archived'"),
+        ),
     )
 
     model_id: Mapped[int] = mapped_column(

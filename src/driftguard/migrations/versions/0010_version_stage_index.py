@@ -1,4 +1,4 @@
-"""versions by stage: one index on (stage, model_id) instead of (stage)
+"""versions by stage: one index on (stage, model_id) instead of (stage); newest live versions
 
 Revision ID: 0010
 Revises: 0009
@@ -7,6 +7,7 @@ Create Date: 2026-11-26
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
@@ -18,8 +19,17 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_index("ix_model_versions_stage_model_id", "model_versions", ["stage", "model_id"])
     op.drop_index("ix_model_versions_stage", table_name="model_versions")
+    op.create_index(
+        "ix_model_versions_newest_live",
+        "model_versions",
+        ["model_id", "number"],
+        postgresql_include=["id", "created_at", "sensitive_attributes"],
+        postgresql_where=sa.text("stage <> 'archived'"),
+        sqlite_where=sa.text("stage <> 'archived'"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_model_versions_newest_live", table_name="model_versions")
     op.create_index("ix_model_versions_stage", "model_versions", ["stage"])
     op.drop_index("ix_model_versions_stage_model_id", table_name="model_versions")
