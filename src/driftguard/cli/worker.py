@@ -73,8 +73,8 @@ def _serve_metrics(settings: Settings, *, host: str, port: int) -> None:
         raise typer.Exit(78)  # EX_CONFIG
     try:
         directory = prepare_multiprocess_dir()
-    except ValueError as exc:
-        typer.echo(f"--metrics-port: {exc} (empty, writable, one per worker)", err=True)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"--metrics-port: {exc} (a directory of its own per worker)", err=True)
         raise typer.Exit(78) from exc  # EX_CONFIG
     try:
         serve_metrics(

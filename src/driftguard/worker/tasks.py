@@ -141,7 +141,8 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     @app.task(name=PLAN_WINDOWS, **options)
     def plan_windows(now: str | None = None) -> int:
         """Enqueue one run per due window (a scheduler's tick)."""
-        due = plan(runtime.factory, None if now is None else datetime.fromisoformat(now))
+        moment = None if now is None else datetime.fromisoformat(now)
+        due = plan(runtime.factory, moment, spread=settings.scheduler_stagger)
         for item in due:
             run_window_task.apply_async(
                 args=[item.model_id, item.version_id, item.start.isoformat(), item.end.isoformat()],

@@ -119,12 +119,13 @@ def stamp_published_messages() -> None:
 
 
 def prepare_multiprocess_dir() -> Path:
-    """Empty ``PROMETHEUS_MULTIPROC_DIR`` of a previous run's files (prometheus_client requires
-    a clean directory at start). Raises ValueError when it is unset or not a directory."""
+    """Create ``PROMETHEUS_MULTIPROC_DIR`` or empty it of a previous run's files
+    (prometheus_client requires a clean directory at start). Raises ValueError when unset."""
     configured = os.environ.get(MULTIPROC_DIR)
-    if not configured or not Path(configured).is_dir():
-        raise ValueError(f"{MULTIPROC_DIR} must name an existing directory")
+    if not configured:
+        raise ValueError(f"{MULTIPROC_DIR} is not set")
     directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):
         stale.unlink()
     return directory
