@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     prediction_partition_days: int = Field(default=1, ge=1, le=366)
     prediction_partitions_ahead: int = Field(default=7, ge=1, le=366)
     prediction_retention_days: int = Field(default=0, ge=0)
+    # Monitoring reports whose window ended more than this many days ago are purged by the
+    # maintenance jobs, except each version's newest report of each kind. Unset: kept forever.
+    report_retention_days: int | None = Field(default=None, ge=1)
 
     # Task workers (Celery). Unset, every server process runs scheduled monitoring, webhook
     # delivery and maintenance itself (embedded mode). Set (redis://… or amqp://…), server
