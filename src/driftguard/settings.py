@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
@@ -78,6 +79,10 @@ class Settings(BaseSettings):
     # Embedded scheduler: each server process checks for closed monitoring windows this often.
     scheduler_enabled: bool = True
     scheduler_tick_seconds: float = Field(default=60.0, ge=1.0)
+    # Models with the same interval close their windows at the same instant; each model's runs
+    # are enqueued a fixed offset after its windows close, spread over this long (at most one
+    # interval), so the work arrives over the span instead of as one burst. 0: no spreading.
+    scheduler_stagger_seconds: float = Field(default=300.0, ge=0, le=86_400)
 
     # Prediction storage. On PostgreSQL, raw prediction data is partitioned by time into ranges
     # of this many days (aligned to 2000-01-01 UTC), prepared this many ranges ahead by the
@@ -87,6 +92,9 @@ class Settings(BaseSettings):
     prediction_partition_days: int = Field(default=1, ge=1, le=366)
     prediction_partitions_ahead: int = Field(default=7, ge=1, le=366)
     prediction_retention_days: int = Field(default=0, ge=0)
+    # Monitoring reports whose window ended more than this many days ago are purged by the
+    # maintenance jobs, except each version's newest report of each kind. Unset: kept forever.
+    report_retention_days: int | None = Field(default=None, ge=1)
 
     # Task workers (Celery). Unset, every server process runs scheduled monitoring, webhook
     # delivery and maintenance itself (embedded mode). Set (redis://… or amqp://…), server
@@ -247,6 +255,10 @@ class Settings(BaseSettings):
     def admission_queue(self) -> int:
         size = self.admission_queue_size
         return self.admission_limit if size is None else size
+
+    @property
+    def scheduler_stagger(self) -> timedelta:
+        return timedelta(seconds=self.scheduler_stagger_seconds)
 
     @property
     def embedded_jobs(self) -> bool:

@@ -2,8 +2,9 @@
 
 Counters are per process, and every server process is scraped on its own (one process per
 container; Prometheus labels each series with its ``instance``): sum over instances for the
-service's totals. Facts that live in the database, such as the dead-letter count, are read from
-it at scrape time, so every process reports the same, correct value.
+service's totals. Facts that live in the database, such as the dead-letter count and the newest
+scheduled monitoring run, are read from it at scrape time, so every process reports the same,
+correct value.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ class Telemetry:
             "Database connections checked out of the pool.",
             registry=self.registry,
         )
+        self.scheduled_versions = Gauge(
+            "driftguard_monitoring_scheduled_versions",
+            "Model versions the scheduler monitors (interval set, reference data, not archived).",
+            registry=self.registry,
+        )
+        self.last_scheduled_run = Gauge(
+            "driftguard_monitoring_last_scheduled_run_timestamp_seconds",
+            "When the newest scheduled monitoring run was stored (Unix time; NaN before any).",
+            registry=self.registry,
+        )
         self.dead_letters = Gauge(
             "driftguard_task_dead_letters",
             "Background tasks that exhausted their retries (recorded dead letters).",
@@ -84,6 +95,14 @@ class Telemetry:
     def watch_dead_letters(self, count: Callable[[], float]) -> None:
         """Read the number of dead-lettered tasks (a database count) at scrape time."""
         self.dead_letters.set_function(count)
+
+    def watch_monitoring(
+        self, scheduled: Callable[[], float], last_run: Callable[[], float]
+    ) -> None:
+        """Read the scheduled versions and the newest scheduled run (database facts) at scrape
+        time: together they tell a stalled scheduler or worker fleet from an idle one."""
+        self.scheduled_versions.set_function(scheduled)
+        self.last_scheduled_run.set_function(last_run)
 
     def watch_in_flight(self, in_flight: Callable[[], float]) -> None:
         self.requests_in_flight.set_function(in_flight)

@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from driftguard.telemetry import Telemetry
+from driftguard.worker.telemetry import WorkerTelemetry
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -104,10 +105,12 @@ SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), 
 
 
 def _exported_metric_names() -> set[str]:
-    """Every series name the app can export (labelled series have no sample until used)."""
+    """Every series name the servers and the workers can export (labelled series have no
+    sample until used)."""
     return {
         metric.name + suffix
-        for metric in Telemetry().registry.collect()
+        for registry in (Telemetry().registry, WorkerTelemetry().registry)
+        for metric in registry.collect()
         for suffix in SUFFIXES[metric.type]
     }
 

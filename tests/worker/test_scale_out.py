@@ -27,7 +27,7 @@ from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
 from driftguard.monitoring.orm import MonitoringRun, PredictionRecord
-from driftguard.monitoring.scheduler import CATCH_UP, Due, closed_windows
+from driftguard.monitoring.scheduler import CATCH_UP, Due, closed_windows, stagger
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.worker.app import QUEUE, build_celery
 from driftguard.worker.names import RUN_WINDOW
@@ -281,10 +281,14 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
                 .where(RegisteredModel.id.in_([seeded.versions[n][0] for n in ("a", "b")]))
                 .values(monitoring_interval_minutes=int(INTERVAL.total_seconds() // 60))
             )
+        # Each model's windows are due its stagger after they close (the default spread).
+        spread = settings.scheduler_stagger
         expected = {
             Due(m, v, s, e).key
             for m, v in (seeded.versions["a"], seeded.versions["b"])
-            for s, e in closed_windows(INTERVAL, datetime.now(UTC), CATCH_UP)
+            for s, e in closed_windows(
+                INTERVAL, datetime.now(UTC) - stagger(m, INTERVAL, spread), CATCH_UP
+            )
         }
 
         def runs() -> list[tuple[str, str]]:

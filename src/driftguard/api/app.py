@@ -59,6 +59,7 @@ from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
 from driftguard.jobs.maintenance import maintenance_loop
 from driftguard.logs import configure_logging
+from driftguard.monitoring import scheduler
 from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
@@ -152,6 +153,23 @@ def _dead_letter_count(factory: sessionmaker[Session]) -> float:
         return math.nan
 
 
+def _scheduled_versions(factory: sessionmaker[Session]) -> float:
+    try:
+        with factory() as session:
+            return float(scheduler.scheduled_versions(session))
+    except SQLAlchemyError:
+        return math.nan
+
+
+def _last_scheduled_run(factory: sessionmaker[Session]) -> float:
+    try:
+        with factory() as session:
+            moment = scheduler.last_scheduled_run_at(session)
+    except SQLAlchemyError:
+        return math.nan
+    return math.nan if moment is None else moment.timestamp()
+
+
 def _checked_out(engine: Engine) -> float:
     pool = engine.pool
     return float(pool.checkedout()) if isinstance(pool, QueuePool) else 0.0
@@ -182,6 +200,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         telemetry.watch_in_flight(lambda: float(admission.in_flight))
         telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
+        telemetry.watch_monitoring(
+            lambda: _scheduled_versions(app.state.read_session_factory),
+            lambda: _last_scheduled_run(app.state.read_session_factory),
+        )
         factory = app.state.session_factory
         loops = {
             "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),

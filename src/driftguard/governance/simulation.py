@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Select, String, func, null, select, type_coerce
+from sqlalchemy import Connection, Select, String, exists, func, null, select, type_coerce
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
@@ -551,7 +551,9 @@ def _replay_monitoring(
                ModelVersion.training_metrics)
         .join(ModelVersion, ModelVersion.id == MonitoringRun.version_id)
         .where(MonitoringRun.window_end >= since, MonitoringRun.status == "completed",
-               ModelVersion.model_id.in_(list(models)))
+               ModelVersion.model_id.in_(list(models)),
+               # A run whose reports were purged (report retention) has nothing to replay.
+               exists().where(MonitoringReport.run_id == MonitoringRun.id))
         .order_by(MonitoringRun.id.desc())
         .limit(MAX_REPLAY_RUNS + 1)
     ).all()  # fmt: skip

@@ -20,7 +20,7 @@ import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.db.base import utcnow
-from driftguard.monitoring import partitions
+from driftguard.monitoring import partitions, retention
 from driftguard.settings import Settings
 
 logger = logging.getLogger("driftguard.maintenance")
@@ -43,9 +43,15 @@ def _prediction_storage(context: MaintenanceContext) -> None:
     partitions.run_maintenance(context.factory, context.settings)
 
 
+def _report_retention(context: MaintenanceContext) -> None:
+    retention.apply_retention(context.factory, context.settings, context.now)
+
+
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     # Time partitions prepared ahead, raw predictions past the retention purged.
     MaintenanceJob("prediction_storage", _prediction_storage),
+    # Monitoring reports past their retention purged (each version's newest of a kind kept).
+    MaintenanceJob("report_retention", _report_retention),
 )
 
 

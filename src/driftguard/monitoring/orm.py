@@ -183,6 +183,8 @@ class MonitoringReport(IdMixin, Base):
     __tablename__ = "monitoring_reports"
     __table_args__ = (
         Index("ix_monitoring_reports_version_id_kind_window", "version_id", "kind", "window_start"),
+        # Report retention walks the oldest reports first (monitoring.retention).
+        Index("ix_monitoring_reports_window_end", "window_end"),
     )
 
     run_id: Mapped[int] = mapped_column(

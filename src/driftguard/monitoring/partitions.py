@@ -9,7 +9,8 @@ row that landed in the DEFAULT partition (a backfill older than the prepared ran
 are accepted, never refused, and moved out on the next maintenance). When a retention is set
 it purges raw predictions older than it: whole partitions are detached and dropped, and the
 key rows (``prediction_records``, not partitioned) deleted. SQLite keeps plain tables: there the
-purge deletes rows. Reports, runs and per-block counts are never purged.
+purge deletes rows. Reports, runs and per-block counts are not purged here (reports have a
+retention of their own, ``monitoring.retention``).
 """
 
 from __future__ import annotations

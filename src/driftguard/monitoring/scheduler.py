@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import Any
 
 import anyio.to_thread
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -32,6 +33,7 @@ logger = logging.getLogger("driftguard.scheduler")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # How many missed windows one tick catches up on, per version (older ones are left alone).
 CATCH_UP = 24
+GOLDEN_RATIO = (1 + 5**0.5) / 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,22 @@ class Due:
         return f"{self.version_id}:{self.start.isoformat()}:{self.end.isoformat()}"
 
 
+def stagger(model_id: int, interval: timedelta, spread: timedelta) -> timedelta:
+    """How long after its windows close a model's runs become due: a fixed fraction of
+    ``min(spread, interval)``, so many models with the same interval are enqueued over that
+    span instead of all at the instant their windows close. The windows themselves stay aligned.
+
+    The fraction is ``model_id`` times the golden ratio, modulo 1: deterministic in every
+    process, and consecutive ids land far apart (any n of them cut the span into gaps of at
+    most three lengths), so a fleet registered in one go is spread evenly.
+
+    >>> stagger(1, timedelta(hours=1), timedelta(minutes=10))
+    datetime.timedelta(seconds=370, microseconds=820393)
+    """
+    width = min(spread, interval)
+    return width * ((model_id * GOLDEN_RATIO) % 1.0)
+
+
 def closed_windows(
     interval: timedelta, now: datetime, count: int
 ) -> Iterator[tuple[datetime, datetime]]:
@@ -57,9 +75,12 @@ def closed_windows(
         yield end - interval, end
 
 
-def due_windows(session: Session, now: datetime) -> list[Due]:
-    rows = session.execute(
-        select(RegisteredModel.id, RegisteredModel.monitoring_interval_minutes, ModelVersion.id)
+def _scheduled(*columns: Any) -> Select[Any]:
+    """The versions the scheduler monitors: a live model with an interval, a live version with
+    active reference data."""
+    return (
+        select(*columns)
+        .select_from(RegisteredModel)
         .join(ModelVersion, ModelVersion.model_id == RegisteredModel.id)
         .join(
             ReferenceDataset,
@@ -70,13 +91,36 @@ def due_windows(session: Session, now: datetime) -> list[Due]:
             RegisteredModel.archived_at.is_(None),
             ModelVersion.stage != Stage.ARCHIVED,
         )
+    )
+
+
+def scheduled_versions(session: Session) -> int:
+    return session.scalar(_scheduled(func.count())) or 0
+
+
+def last_scheduled_run_at(session: Session) -> datetime | None:
+    """When the newest scheduled run was stored (whatever its status), None before the first."""
+    return session.scalar(
+        select(MonitoringRun.created_at)
+        .where(MonitoringRun.trigger == "scheduled")
+        .order_by(MonitoringRun.id.desc())
+        .limit(1)
+    )
+
+
+def due_windows(session: Session, now: datetime, *, spread: timedelta = timedelta(0)) -> list[Due]:
+    """The closed windows without a run, each due its model's :func:`stagger` after it closed."""
+    rows = session.execute(
+        _scheduled(RegisteredModel.id, RegisteredModel.monitoring_interval_minutes, ModelVersion.id)
     ).all()
     due: list[Due] = []
     for model_id, minutes, version_id in rows:
         assert minutes is not None  # filtered in the query
+        interval = timedelta(minutes=minutes)
+        shifted = now - stagger(model_id, interval, spread)
         candidates = [
             Due(model_id, version_id, start, end)
-            for start, end in closed_windows(timedelta(minutes=minutes), now, CATCH_UP)
+            for start, end in closed_windows(interval, shifted, CATCH_UP)
         ]
         done = set(
             session.scalars(
@@ -97,19 +141,26 @@ def run_due(
     now: datetime | None = None,
     *,
     after_run: AfterRun | None = None,
+    spread: timedelta = timedelta(0),
 ) -> int:
     """Run every due window, each in its own transaction; returns how many this process ran.
 
     ``after_run(session, version_id)`` runs in the transaction of each completed run (the
     governance layer re-scores the version's risk there).
     """
-    return sum(run_window(factory, item, after_run=after_run) for item in plan(factory, now))
+    due = plan(factory, now, spread=spread)
+    return sum(run_window(factory, item, after_run=after_run) for item in due)
 
 
-def plan(factory: sessionmaker[Session], now: datetime | None = None) -> list[Due]:
-    """The closed windows that have no run yet (a task scheduler enqueues one task for each)."""
+def plan(
+    factory: sessionmaker[Session],
+    now: datetime | None = None,
+    *,
+    spread: timedelta = timedelta(0),
+) -> list[Due]:
+    """The due windows that have no run yet (a task scheduler enqueues one task for each)."""
     with unit_of_work(factory) as session:
-        return due_windows(session, now or datetime.now(UTC))
+        return due_windows(session, now or datetime.now(UTC), spread=spread)
 
 
 def run_window(
@@ -149,6 +200,8 @@ async def scheduler_loop(
     while True:
         await asyncio.sleep(settings.scheduler_tick_seconds)
         try:
-            await anyio.to_thread.run_sync(partial(run_due, factory, after_run=after_run))
+            await anyio.to_thread.run_sync(
+                partial(run_due, factory, after_run=after_run, spread=settings.scheduler_stagger)
+            )
         except Exception:  # the loop must outlive any one bad tick
             logger.exception("scheduled monitoring tick failed")

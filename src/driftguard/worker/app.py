@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from driftguard.settings import Settings
 from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS
 from driftguard.worker.runtime import Runtime
+from driftguard.worker.telemetry import stamp_published_messages
 
 QUEUE = "driftguard"
 
@@ -70,6 +71,9 @@ def build_celery(
         task_always_eager=eager,
         task_eager_propagates=False,
     )
+    # Publishers (the scheduler, workers enqueueing runs and retries) stamp the time, so workers
+    # can measure each task's wait in the queue.
+    stamp_published_messages()
     runtime = Runtime(settings, engine=engine)
     if tasks:
         from driftguard.worker.tasks import register_tasks

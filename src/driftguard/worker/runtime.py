@@ -13,6 +13,7 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.settings import Settings
 from driftguard.webhooks.delivery import build_http_client
+from driftguard.worker.telemetry import WorkerTelemetry
 
 
 class Runtime:
@@ -23,6 +24,8 @@ class Runtime:
         self._factory: sessionmaker[Session] | None = None
         self._cache: DashboardCache | None = None
         self._http: httpx2.Client | None = None
+        # Built before the pool forks: in multiprocess mode each child writes its own files.
+        self.telemetry = WorkerTelemetry()
 
     @property
     def factory(self) -> sessionmaker[Session]:

@@ -30,6 +30,7 @@ from driftguard.monitoring.scheduler import Due, plan, run_window
 from driftguard.webhooks.delivery import CLAIM_BATCH, deliver_due
 from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
+from driftguard.worker.telemetry import published_at
 
 logger = logging.getLogger("driftguard.worker")
 
@@ -54,7 +55,38 @@ def task_options(runtime: Runtime) -> dict[str, Any]:
     """What every task is registered with: late acknowledgement, retries, the dead letter."""
     settings = runtime.settings
 
+    telemetry = runtime.telemetry
+
     class DriftGuardTask(Task[Any, Any]):
+        def _attempt(self) -> int:
+            return int(self.request.retries or 0)
+
+        def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+            request = self.request
+            telemetry.attempt_started(
+                self.name, task_id=task_id, attempt=self._attempt(),
+                published_at=published_at(request.headers, request.eta),
+            )  # fmt: skip
+
+        def on_success(
+            self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+        ) -> None:
+            telemetry.attempt_finished(
+                self.name, task_id=task_id, attempt=self._attempt(), outcome="succeeded"
+            )
+
+        def on_retry(
+            self,
+            exc: Exception,
+            task_id: str,
+            args: tuple[Any, ...],
+            kwargs: dict[str, Any],
+            einfo: ExceptionInfo,
+        ) -> None:
+            telemetry.attempt_finished(
+                self.name, task_id=task_id, attempt=self._attempt(), outcome="retried"
+            )
+
         def on_failure(
             self,
             exc: Exception,
@@ -63,18 +95,24 @@ def task_options(runtime: Runtime) -> dict[str, Any]:
             kwargs: dict[str, Any],
             einfo: ExceptionInfo,
         ) -> None:
-            attempts = int(self.request.retries or 0) + 1
+            attempts = self._attempt() + 1
+            telemetry.attempt_finished(
+                self.name, task_id=task_id, attempt=attempts - 1, outcome="failed"
+            )
             logger.error(
                 "task gave up", extra={"task": self.name, "task_id": task_id, "attempts": attempts}
             )
             try:
                 with unit_of_work(runtime.factory) as session:
-                    dead_letters.record(
+                    recorded = dead_letters.record(
                         session, task_id=task_id, task_name=self.name, arguments=list(args),
                         error=describe(exc), attempts=attempts,
                     )  # fmt: skip
             except Exception:  # the database may be what failed: the log line must survive
                 logger.exception("dead letter not recorded", extra={"task_id": task_id})
+                return
+            if recorded:
+                telemetry.dead_lettered.labels(self.name).inc()
 
     return {
         # Registered on this application only (Celery's default shares tasks with every app).
@@ -103,7 +141,8 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     @app.task(name=PLAN_WINDOWS, **options)
     def plan_windows(now: str | None = None) -> int:
         """Enqueue one run per due window (a scheduler's tick)."""
-        due = plan(runtime.factory, None if now is None else datetime.fromisoformat(now))
+        moment = None if now is None else datetime.fromisoformat(now)
+        due = plan(runtime.factory, moment, spread=settings.scheduler_stagger)
         for item in due:
             run_window_task.apply_async(
                 args=[item.model_id, item.version_id, item.start.isoformat(), item.end.isoformat()],
