@@ -190,7 +190,7 @@ def test_webhook_secrets_are_encrypted_by_the_upgrade_and_decrypted_by_the_downg
     engine = build_engine(settings)
     plain = "whsec_" + "A" * 43 + "="
     try:
-        migrate.upgrade(engine, "0009", settings=settings)
+        migrate.upgrade(engine, "0011", settings=settings)
         with Session(engine) as session, session.begin():
             session.add(Team(name="hooked"))
         with engine.begin() as connection:
@@ -208,9 +208,9 @@ def test_webhook_secrets_are_encrypted_by_the_upgrade_and_decrypted_by_the_downg
         # Without the key the upgraded rows cannot be read back: the downgrade refuses, intact.
         keyless = make_settings(scratch_database_url, secrets_key=new_key())
         with pytest.raises(SecretsKeyError):
-            migrate.downgrade(engine, "0009", settings=keyless)
+            migrate.downgrade(engine, "0011", settings=keyless)
         assert migrate.current_revision(engine) == migrate.head_revision()
-        migrate.downgrade(engine, "0009", settings=settings)
+        migrate.downgrade(engine, "0011", settings=settings)
         with engine.connect() as connection:
             [row] = connection.execute(text("SELECT secret FROM webhook_endpoints"))
         assert row[0] == plain

@@ -5,8 +5,8 @@ DRIFTGUARD_SECRETS_KEY, see ``driftguard.encryption``); existing rows are encryp
 decrypted again by the downgrade. A database with webhooks needs the key to migrate; one without
 does not.
 
-Revision ID: 0010
-Revises: 0009
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-11-27
 """
 
@@ -18,8 +18,8 @@ from alembic import context, op
 from driftguard.db.migrate import migration_settings
 from driftguard.encryption import SecretCipher, secret_cipher
 
-revision: str = "0010"
-down_revision: str | None = "0009"
+revision: str = "0012"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
