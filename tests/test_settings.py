@@ -3,9 +3,11 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from driftguard.encryption import new_key
 from driftguard.settings import Settings
 
 STRONG = "s" * 48
+KEY = new_key()
 
 
 def test_defaults_are_an_embedded_sqlite_database(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -45,9 +47,35 @@ def test_production_accepts_a_strong_configuration() -> None:
     settings = Settings(
         environment="production",  # type: ignore[arg-type]
         jwt_secret=STRONG,  # type: ignore[arg-type]
+        secrets_key=KEY,  # type: ignore[arg-type]
         cors_origins=["https://driftguard.example"],
     )
     assert settings.cors_origins == ["https://driftguard.example"]
+
+
+def test_production_refuses_to_start_without_a_secrets_key() -> None:
+    with pytest.raises(ValidationError, match="DRIFTGUARD_SECRETS_KEY must be set in production"):
+        Settings(environment="production", jwt_secret=STRONG)  # type: ignore[arg-type]
+
+
+def test_secrets_keys_are_a_list_of_fernet_keys_never_echoed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = new_key()
+    monkeypatch.setenv("DRIFTGUARD_SECRETS_KEY", f" {KEY} , {other} ")
+    assert [k.get_secret_value() for k in Settings().secrets_key] == [KEY, other]
+    leaked = "not-a-key-but-still-a-secret"
+    monkeypatch.setenv("DRIFTGUARD_SECRETS_KEY", f"{KEY},{leaked}")
+    with pytest.raises(ValidationError, match="key 2 of 2 is not a Fernet key") as caught:
+        Settings()
+    assert leaked not in str(caught.value)
+    assert KEY not in str(caught.value)
+
+
+def test_setting_errors_never_echo_a_secret() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(environment="production", jwt_secret="short-but-secret")  # type: ignore[arg-type]
+    assert "short-but-secret" not in str(caught.value)
 
 
 def test_access_tokens_live_at_most_fifteen_minutes() -> None:

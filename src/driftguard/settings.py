@@ -5,6 +5,8 @@ Nothing here is built at import time; call :func:`load_settings` where a process
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import secrets
 from datetime import timedelta
@@ -18,9 +20,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from driftguard.errors import ErrorDetail, InvalidError
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
+FERNET_KEY_BYTES = 32
 # Worker threads kept for the embedded background loops (scheduler, webhook delivery).
 RESERVED_THREADS = 2
 DEFAULT_MAX_IN_FLIGHT = 8
+
+
+# Settings given as comma-separated lists in the environment.
+_LIST_SETTINGS = ("cors_origins", "trusted_proxies", "deployment_environments", "secrets_key")
 
 
 class Environment(StrEnum):
@@ -30,7 +37,10 @@ class Environment(StrEnum):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="DRIFTGUARD_", extra="ignore")
+    # Errors never echo the input: it holds secrets (JWT secret, keys, DSNs).
+    model_config = SettingsConfigDict(
+        env_prefix="DRIFTGUARD_", extra="ignore", hide_input_in_errors=True
+    )
 
     environment: Environment = Environment.DEVELOPMENT
     database_url: str = "sqlite:///driftguard.db"
@@ -140,6 +150,11 @@ class Settings(BaseSettings):
 
     # HMAC key for audit checkpoints; the JWT secret when unset.
     audit_key: SecretStr | None = None
+    # Fernet keys that encrypt stored secrets (webhook signing keys), comma-separated: the first
+    # encrypts, every one decrypts (rotation: put the new key first, run `driftguard secrets
+    # rotate`, then drop the old one). Required in production; elsewhere, when unset, a key
+    # derived from the JWT secret (HKDF) is used (see encryption.py).
+    secrets_key: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_file: str | None = None
@@ -173,7 +188,7 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, data: object) -> object:
         if isinstance(data, dict):
-            for key in ("cors_origins", "trusted_proxies", "deployment_environments"):
+            for key in _LIST_SETTINGS:
                 value = data.get(key)
                 if isinstance(value, str):
                     data[key] = [v.strip() for v in value.split(",") if v.strip()]
@@ -186,6 +201,18 @@ class Settings(BaseSettings):
             if not re.fullmatch(r"[a-z0-9_-]{1,32}", name):
                 raise ValueError(f"environment names are 1-32 of a-z 0-9 _ -: {name!r}")
         return names
+
+    @field_validator("secrets_key")
+    @classmethod
+    def _fernet_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        # The value is never echoed: the message names the key's position only.
+        for position, key in enumerate(keys, start=1):
+            if not is_fernet_key(key.get_secret_value()):
+                raise ValueError(
+                    f"DRIFTGUARD_SECRETS_KEY: key {position} of {len(keys)} is not a Fernet key "
+                    "(32 url-safe base64-encoded bytes; make one with `driftguard secrets new-key`)"
+                )
+        return keys
 
     @field_validator("sentry_dsn", "sentry_environment", "redis_url", "broker_url", mode="before")
     @classmethod
@@ -227,6 +254,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DRIFTGUARD_JWT_SECRET must be set to a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
+            )
+        if not self.secrets_key:
+            raise ValueError(
+                "DRIFTGUARD_SECRETS_KEY must be set in production: it encrypts stored webhook "
+                "signing secrets (make one with `driftguard secrets new-key`)"
             )
         return self
 
@@ -279,6 +311,14 @@ class Settings(BaseSettings):
                 details=[ErrorDetail(loc="DRIFTGUARD_AUDIT_KEY", msg="is not set")],
             )
         return (self.audit_key or self.jwt_secret).get_secret_value().encode()
+
+
+def is_fernet_key(value: str) -> bool:
+    """32 bytes in url-safe base64, the form Fernet takes."""
+    try:
+        return len(base64.urlsafe_b64decode(value.strip().encode())) == FERNET_KEY_BYTES
+    except (binascii.Error, ValueError):
+        return False
 
 
 def load_settings(**overrides: object) -> Settings:

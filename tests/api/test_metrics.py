@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.app import create_app
+from driftguard.encryption import new_key
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
 from support.identity import auth_headers, make_team, make_user
@@ -73,5 +74,5 @@ def test_a_configured_token_is_required(settings: Settings, engine: Engine) -> N
 
 
 def test_production_without_a_token_serves_no_metrics(settings: Settings, engine: Engine) -> None:
-    with app_client(settings, engine, environment="production") as client:
+    with app_client(settings, engine, environment="production", secrets_key=new_key()) as client:
         assert client.get("/metrics").status_code == 404

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from driftguard.db import migrate
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
+from driftguard.encryption import SecretsKeyError, new_key, secret_cipher
 from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.identity.orm import Team
 from driftguard.monitoring.orm import VersionFacts
@@ -178,5 +179,40 @@ def test_sqlite_readers_do_not_queue_behind_a_writer(tmp_sqlite_url: str) -> Non
                 unit_of_work(build_session_factory(engine)) as other,
             ):
                 other.execute(text("SELECT 1"))
+    finally:
+        engine.dispose()
+
+
+def test_webhook_secrets_are_encrypted_by_the_upgrade_and_decrypted_by_the_downgrade(
+    scratch_database_url: str,
+) -> None:
+    settings = make_settings(scratch_database_url, secrets_key=new_key())
+    engine = build_engine(settings)
+    plain = "whsec_" + "A" * 43 + "="
+    try:
+        migrate.upgrade(engine, "0011", settings=settings)
+        with Session(engine) as session, session.begin():
+            session.add(Team(name="hooked"))
+        with engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO webhook_endpoints (team_id, description, url, format, secret, "
+                     "enabled, created_at, updated_at) SELECT id, '', 'https://h.example/x', "
+                     "'standard', :secret, true, :now, :now FROM teams"),
+                {"secret": plain, "now": datetime.now(UTC)},
+            )  # fmt: skip
+        migrate.upgrade(engine, settings=settings)
+        with engine.connect() as connection:
+            [token] = connection.execute(text("SELECT secret_encrypted FROM webhook_endpoints"))
+        assert plain not in token[0]
+        assert secret_cipher(settings).decrypt(token[0]) == plain
+        # Without the key the upgraded rows cannot be read back: the downgrade refuses, intact.
+        keyless = make_settings(scratch_database_url, secrets_key=new_key())
+        with pytest.raises(SecretsKeyError):
+            migrate.downgrade(engine, "0011", settings=keyless)
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        migrate.downgrade(engine, "0011", settings=settings)
+        with engine.connect() as connection:
+            [row] = connection.execute(text("SELECT secret FROM webhook_endpoints"))
+        assert row[0] == plain
     finally:
         engine.dispose()

@@ -38,6 +38,15 @@ def test_skipped_performance_reports_measure_nothing() -> None:
     assert facts.as_dict() == {}
 
 
+def test_reports_unavailable_after_a_purge_measure_nothing() -> None:
+    purged = {
+        "performance": {"unavailable": "raw predictions were purged", "source": "counts"},
+        "fairness": {"unavailable": "raw predictions were purged", "source": "counts"},
+    }
+    facts = report_facts(purged, task_type="binary_classification", training={"roc_auc": 0.8})
+    assert facts.as_dict() == {}
+
+
 @pytest.mark.parametrize(
     ("measured", "task", "training", "expected"),
     [

@@ -6,15 +6,18 @@ import re
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
+from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import runs
+from driftguard.monitoring import partitions, runs
 from driftguard.monitoring.orm import Alert
+from driftguard.monitoring.purged import FAIRNESS_UNAVAILABLE, PERFORMANCE_UNAVAILABLE
 from driftguard.web.templating import CONTENT_SECURITY_POLICY
 from support.monitoring import BASE_TIME
 from support.web import Portfolio, web_sign_in
@@ -256,3 +259,23 @@ def test_recent_reports_are_the_newest_windows_oldest_first(
     assert drift[-1] == BASE_TIME + timedelta(days=2)  # the third and last window
     assert len(drift) == 2
     assert [r.window_start for r in reports["fairness"]] == [drift[-1]]
+
+
+def test_model_page_says_why_a_purged_window_has_no_fairness_or_performance(
+    client: TestClient, portfolio: Portfolio, session_factory: sessionmaker[Session]
+) -> None:
+    with unit_of_work(session_factory) as session:
+        partitions.purge(session, before=BASE_TIME + timedelta(days=3), actor=SYSTEM)
+    window = {
+        "start": (BASE_TIME + timedelta(days=2)).isoformat(),
+        "end": (BASE_TIME + timedelta(days=3)).isoformat(),
+    }
+    url = f"/api/v1/models/{portfolio.model_id}/versions/2/monitoring/runs"
+    rerun = client.post(url, json=window, headers=portfolio.engineer_headers)
+    assert rerun.status_code == 201, rerun.text
+    web_sign_in(client, portfolio.viewer)
+    text = client.get(f"/models/{portfolio.model_id}").text
+    assert str(escape(FAIRNESS_UNAVAILABLE)) in text
+    assert str(escape(PERFORMANCE_UNAVAILABLE)) in text
+    assert "No fairness reports yet." not in text
+    assert "Drift (PSI) per feature" in text  # drift still comes from the kept counts

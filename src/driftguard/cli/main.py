@@ -10,12 +10,14 @@ from driftguard.cli.audit import audit_app
 from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
+from driftguard.cli.keys import secrets_app
 from driftguard.cli.log import log_app
 from driftguard.cli.predictions import predictions_app
 from driftguard.cli.worker import scheduler, worker
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.encryption import derived_key, new_key
 from driftguard.identity import service as identity_service
 from driftguard.identity.passwords import build_hasher
 from driftguard.settings import Settings, load_settings
@@ -31,6 +33,7 @@ app.add_typer(log_app, name="log")
 app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
 app.add_typer(predictions_app, name="predictions")
+app.add_typer(secrets_app, name="secrets")
 app.command()(backup)
 app.command()(restore)
 app.command()(worker)
@@ -69,9 +72,10 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the configured database to REVISION (default: the latest)."""
-    engine = build_engine(load_settings())
+    settings = load_settings()
+    engine = build_engine(settings)
     try:
-        migrate.upgrade(engine, revision)
+        migrate.upgrade(engine, revision, settings=settings)
         typer.echo(f"database at revision {migrate.current_revision(engine)}")
     finally:
         engine.dispose()
@@ -122,6 +126,9 @@ def demo(
     from driftguard.cli.demo import seed_demo
 
     settings = load_settings(database_url=f"sqlite:///{database}")
+    if not settings.secrets_key and derived_key(settings) is None:
+        # A fresh database every run: a key of its own lets its webhooks keep their secrets.
+        settings = load_settings(database_url=f"sqlite:///{database}", secrets_key=new_key())
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(database + suffix):
             os.remove(database + suffix)

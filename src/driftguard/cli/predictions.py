@@ -64,5 +64,6 @@ def _purged(result: partitions.PurgeResult) -> str:
     return (
         f"purged predictions before {result.before:%Y-%m-%d}: {result.blocks} blocks, "
         f"{result.records} predictions, {result.labels} labels; "
-        f"{len(result.partitions_dropped)} partitions dropped"
+        f"{len(result.partitions_dropped)} partitions dropped; "
+        f"{result.blocks_counted} blocks counted against their reference first"
     )

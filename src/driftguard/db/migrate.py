@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 from driftguard.db.partitions import is_partition_name
+from driftguard.settings import Settings, load_settings
 
 
 def alembic_config() -> Config:
@@ -20,19 +21,28 @@ def alembic_config() -> Config:
     return config
 
 
-def _with_connection(engine: Engine, action: str, revision: str) -> None:
+def _with_connection(engine: Engine, action: str, revision: str, settings: Settings | None) -> None:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        # Data migrations that need a key (stored secrets) read it from these settings, or
+        # load them from the environment when none are given.
+        config.attributes["settings"] = settings
         getattr(command, action)(config, revision)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    _with_connection(engine, "upgrade", revision)
+def upgrade(engine: Engine, revision: str = "head", *, settings: Settings | None = None) -> None:
+    _with_connection(engine, "upgrade", revision, settings)
 
 
-def downgrade(engine: Engine, revision: str) -> None:
-    _with_connection(engine, "downgrade", revision)
+def downgrade(engine: Engine, revision: str, *, settings: Settings | None = None) -> None:
+    _with_connection(engine, "downgrade", revision, settings)
+
+
+def migration_settings(config: Config) -> Settings:
+    """The settings a migration runs under (see :func:`upgrade`)."""
+    given = config.attributes.get("settings")
+    return given if isinstance(given, Settings) else load_settings()
 
 
 def current_revision(engine: Engine) -> str | None:

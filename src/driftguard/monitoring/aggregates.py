@@ -62,12 +62,53 @@ def window_counts(
         inside = in_window(table, start, end)
         if inside.num_rows:
             parts.append(count_table(profile, schema, inside))
+    return merged(parts)
+
+
+def merged(parts: Sequence[stats.WindowCounts]) -> stats.WindowCounts | None:
     if not parts:
         return None
     total = parts[0]
     for part in parts[1:]:
         total = total + part
     return total
+
+
+def rows_counted(counts: stats.WindowCounts) -> int:
+    """How many predictions the counts hold (every row is counted once per feature: in a bin
+    or as missing)."""
+    if not counts.feature_names:
+        return 0
+    return int(counts.bin_counts[0].sum()) + counts.n_missing[0]
+
+
+def count_before_purge(
+    session: Session,
+    *,
+    version_id: int,
+    profile: stats.Profile,
+    schema: FeatureSchema,
+    before: datetime,
+) -> int:
+    """Count against ``profile`` every block timed before ``before`` that has no counts for it
+    yet (blocks logged before the reference was), so a purge keeps what drift needs; returns
+    how many were counted. Blocks whose values the profile refuses are left uncounted."""
+    missing = {
+        block[0]: block
+        for block in repository.uncounted_blocks(session, version_id, profile.profile_id, before)
+    }
+    counted = 0
+    for block_id, table in _decoded(session, list(missing.values())):
+        try:
+            counts = count_table(profile, schema, table)
+        except stats.StatsInputError:
+            continue
+        repository.save_counts(
+            session, block=missing[block_id], version_id=version_id,
+            profile_id=profile.profile_id, counts=counts.to_bytes(),
+        )  # fmt: skip
+        counted += 1
+    return counted
 
 
 def _decoded(

@@ -52,7 +52,8 @@ def report_facts(
         for key in _QUALITY:
             put(f"data_quality.{key}", row["name"], row.get(key))
     performance = reports.get("performance")
-    if performance is not None and "skipped" not in performance:
+    # Not computed ("skipped": not applicable; "unavailable": its raw rows were purged).
+    if performance is not None and not {"skipped", "unavailable"} & performance.keys():
         put("performance.n_labelled", WHOLE, performance.get("n_labelled"))
         for key in _PERFORMANCE:
             if key in performance:

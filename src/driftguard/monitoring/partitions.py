@@ -10,7 +10,9 @@ are accepted, never refused, and moved out on the next maintenance). When a rete
 it purges raw predictions older than it: whole partitions are detached and dropped, and the
 key rows (``prediction_records``, not partitioned) deleted. SQLite keeps plain tables: there the
 purge deletes rows. Reports, runs and per-block counts are not purged here (reports have a
-retention of their own, ``monitoring.retention``).
+retention of their own, ``monitoring.retention``); a block not yet counted against its
+version's reference is counted before it goes, so monitoring over the purged window still has
+its drift (``monitoring.purged``).
 """
 
 from __future__ import annotations
@@ -23,11 +25,16 @@ from typing import Any
 from sqlalchemy import CursorResult, Result, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard import stats
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
+from driftguard.monitoring import repository
+from driftguard.monitoring.aggregates import count_before_purge
+from driftguard.monitoring.frames import FeatureSchema
 from driftguard.monitoring.orm import PredictionBlock, PredictionRecord
+from driftguard.registry.orm import ModelVersion
 from driftguard.settings import Settings
 
 logger = logging.getLogger("driftguard.partitions")
@@ -46,6 +53,8 @@ class PurgeResult:
     blocks: int
     labels: int
     records: int
+    # Blocks counted against their version's reference just before going (logged before it).
+    blocks_counted: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +121,7 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
             select(PredictionBlock.version_id).where(PredictionBlock.first_ts < cutoff).distinct()
         )
     )
+    counted = sum(_count_before_purge(session, version_id, cutoff) for version_id in versions)
     counts: dict[str, int] = {}
     dropped: list[str] = []
     for table in reversed(pg.partitioned_tables()):
@@ -137,13 +147,26 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
         )
     result = PurgeResult(
         before=cutoff, partitions_dropped=tuple(dropped), blocks=counts["prediction_blocks"],
-        labels=counts["prediction_labels"], records=records,
+        labels=counts["prediction_labels"], records=records, blocks_counted=counted,
     )  # fmt: skip
     audit.record(
         session, actor=actor, action="predictions.purge", object_type="prediction_storage",
         after=asdict(result),
     )  # fmt: skip
     return result
+
+
+def _count_before_purge(session: Session, version_id: int, cutoff: datetime) -> int:
+    """Drift over a purged window comes from the blocks' counts (``monitoring.purged``): make
+    sure every block about to go has them against its version's active reference."""
+    reference = repository.active_reference(session, version_id)
+    version = session.get(ModelVersion, version_id)
+    if reference is None or version is None:
+        return 0  # no reference yet: nothing to count against
+    return count_before_purge(
+        session, version_id=version_id, profile=stats.Profile.from_bytes(reference.profile),
+        schema=FeatureSchema.from_version(version.features), before=cutoff,
+    )  # fmt: skip
 
 
 def _deleted(result: Result[Any]) -> int:

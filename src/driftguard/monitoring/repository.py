@@ -72,11 +72,28 @@ def add_block(
     session: Session, *, version_id: int, first: datetime, last: datetime, rows: int, data: bytes
 ) -> int:
     block = PredictionBlock(
-        version_id=version_id, first_ts=first, last_ts=last, row_count=rows, columns=data
-    )
+        id=_next_block_id(session), version_id=version_id, first_ts=first, last_ts=last,
+        row_count=rows, columns=data,
+    )  # fmt: skip
     session.add(block)
     session.flush()
     return block.id
+
+
+def _next_block_id(session: Session) -> int | None:
+    """A block id never used before, so a purged block's kept counts never pass for a new
+    block's. PostgreSQL's sequence never reuses one (None: let it choose); SQLite would reuse
+    the highest rowid once that block is purged, so the id is taken past every id that counts
+    still name (SQLite writers are serialised: no race)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return None
+    highest = session.execute(
+        select(
+            select(func.max(PredictionBlock.id)).scalar_subquery(),
+            select(func.max(PredictionBlockCounts.block_id)).scalar_subquery(),
+        )
+    ).one()
+    return max(highest[0] or 0, highest[1] or 0) + 1
 
 
 def add_records(session: Session, *, version_id: int, ids: pa.Array, ts: pa.Array) -> None:
@@ -183,6 +200,46 @@ def block_data(
         )
     )
     return {r[0]: r[1] for r in rows}
+
+
+def counted_spans(
+    session: Session, version_id: int, start: datetime, end: datetime
+) -> Sequence[tuple[int, str, datetime, datetime]]:
+    """(block id, profile id, first_ts, last_ts) of the stored counts of every block that
+    overlapped the window, whether the block is still stored or was purged since."""
+    rows = session.execute(
+        select(
+            PredictionBlockCounts.block_id, PredictionBlockCounts.profile_id,
+            PredictionBlockCounts.first_ts, PredictionBlockCounts.last_ts,
+        ).where(
+            PredictionBlockCounts.version_id == version_id,
+            PredictionBlockCounts.first_ts < end,
+            PredictionBlockCounts.first_ts > start - BLOCK_SPAN,
+            PredictionBlockCounts.last_ts >= start,
+        )
+    )  # fmt: skip
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def uncounted_blocks(
+    session: Session, version_id: int, profile_id: str, before: datetime
+) -> Sequence[tuple[int, datetime, datetime]]:
+    """(id, first_ts, last_ts) of the version's blocks timed before ``before`` that have no
+    counts against the profile."""
+    counted = select(PredictionBlockCounts.block_id).where(
+        PredictionBlockCounts.block_id == PredictionBlock.id,
+        PredictionBlockCounts.profile_id == profile_id,
+    )
+    rows = session.execute(
+        select(PredictionBlock.id, PredictionBlock.first_ts, PredictionBlock.last_ts)
+        .where(
+            PredictionBlock.version_id == version_id,
+            PredictionBlock.first_ts < before,
+            ~counted.exists(),
+        )
+        .order_by(PredictionBlock.id)
+    )
+    return [(r[0], r[1], r[2]) for r in rows]
 
 
 def cached_counts(session: Session, block_ids: Sequence[int], profile_id: str) -> dict[int, bytes]:

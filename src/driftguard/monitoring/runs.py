@@ -23,6 +23,13 @@ from driftguard.monitoring.aggregates import (
 from driftguard.monitoring.facts import report_facts, store_snapshot
 from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
+from driftguard.monitoring.purged import (
+    COUNTS,
+    RAW,
+    nothing_counted,
+    purged_part,
+    purged_reports,
+)
 from driftguard.monitoring.reports import (
     binary,
     drift_report,
@@ -95,7 +102,9 @@ def execute_run(
 
     ``counts`` merges cached per-block counts (PSI, Jensen-Shannon and chi-square exact; KS
     bracketed within a stated bound); ``exact`` reads every value (exact KS and Wasserstein,
-    out-of-range rates).
+    out-of-range rates). A window with purged predictions is reported from counts whatever the
+    method (see ``monitoring.purged``). Every report says where it came from: ``"source":
+    "raw"`` (every prediction of the window was still stored) or ``"counts"``.
     """
     repository.lock_version(session, version.id)  # one run of a version at a time
     reference = repository.active_reference(session, version.id)
@@ -112,25 +121,41 @@ def execute_run(
     session.flush()
     schema = FeatureSchema.from_version(version.features)
     profile = stats.Profile.from_bytes(reference.profile)
-    # Fairness and performance need the decisions, outcomes and groups row by row.
+    purged = purged_part(session, version_id=version.id, profile=profile, start=start, end=end)
+    # Fairness and performance need the decisions, outcomes and groups row by row (none of it
+    # when part of the window was purged: then every report comes from counts).
     needed = None if method == "exact" else [LABEL, SCORE, *schema.sensitive()]
-    window = load_window(session, version_id=version.id, start=start, end=end, columns=needed)
-    run.n_predictions = window.num_rows
-    if window.num_rows == 0:
+    window = load_window(
+        session, version_id=version.id, start=start, end=end,
+        columns=[] if purged.found else needed,
+    )  # fmt: skip
+    run.n_predictions = window.num_rows + purged.predictions
+    if run.n_predictions == 0 and not purged.found:
         run.status = "no_data"
         session.flush()
         return run
     labels = _window_labels(session, version.id, window, start, end)
     run.n_labelled = len(labels) - labels.null_count
     try:
-        reports = _reports(
-            session, version=version, profile=profile, schema=schema, window=window,
-            labels=labels, method=method, start=start, end=end,
+        reports = (
+            purged_reports(
+                session, version_id=version.id, profile=profile, schema=schema, purged=purged,
+                start=start, end=end,
+            )
+            if purged.found
+            else _reports(
+                session, version=version, profile=profile, schema=schema, window=window,
+                labels=labels, method=method, start=start, end=end,
+            )
         )  # fmt: skip
     except stats.StatsInputError as exc:
         run.status, run.error = "failed", str(exc)
         reports = {}
+    if reports is None:
+        run.status, run.error = "no_data", nothing_counted(purged)
+        reports = {}
     for kind, payload in reports.items():
+        payload["source"] = COUNTS if purged.found else RAW
         session.add(
             MonitoringReport(
                 run_id=run.id,
@@ -151,7 +176,7 @@ def _window_labels(
     """The label of each window row (null where none has arrived), by a hash join on the id."""
     ids, labels = repository.labels_in_window(session, version_id, start, end)
     found = pa.table({ID: pa.array(ids, pa.string()), "label": pa.array(labels, pa.string())})
-    rows = pa.table({ID: window.column(ID), "row": pa.array(range(window.num_rows))})
+    rows = pa.table({ID: window.column(ID), "row": pa.array(range(window.num_rows), pa.int64())})
     joined = rows.join(found, ID, join_type="left outer").sort_by("row")
     return joined.column("label").combine_chunks()
 

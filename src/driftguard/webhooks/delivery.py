@@ -21,9 +21,10 @@ from standardwebhooks import Webhook
 
 from driftguard.db.base import utcnow
 from driftguard.db.session import unit_of_work
+from driftguard.encryption import SecretCipher, SecretsKeyError, secret_cipher
 from driftguard.settings import Settings
 from driftguard.webhooks import repository
-from driftguard.webhooks.orm import WebhookAttempt, WebhookDelivery
+from driftguard.webhooks.orm import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from driftguard.webhooks.targets import TargetRefusedError, check_resolved
 
 logger = logging.getLogger("driftguard.webhooks")
@@ -37,8 +38,11 @@ class Job:
     endpoint_id: int
     message_id: str
     url: str
-    secret: str
+    # The signing secret, decrypted; None when no configured key opens it (``problem`` says
+    # why, and the try is recorded as failed without anything sent).
+    secret: str | None
     body: str
+    problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,7 @@ class Outcome:
 
 
 def signed_headers(job: Job, moment: datetime) -> dict[str, str]:
+    assert job.secret is not None
     signature = Webhook(job.secret).sign(job.message_id, moment, job.body)
     return {
         "webhook-id": job.message_id,
@@ -75,15 +80,23 @@ def _lease(settings: Settings) -> timedelta:
     return timedelta(seconds=4 * settings.webhook_timeout_seconds + 30)
 
 
+def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, cipher: SecretCipher) -> Job:
+    secret, problem = None, None
+    try:
+        secret = cipher.decrypt(endpoint.secret_encrypted)
+    except SecretsKeyError as exc:
+        problem = f"not sent: the signing secret cannot be decrypted ({exc.code}): {exc}"
+    return Job(delivery.id, endpoint.id, delivery.message_id, endpoint.url, secret,
+               delivery.body, problem)  # fmt: skip
+
+
 def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[Job]:
+    cipher = secret_cipher(settings)
     with unit_of_work(factory) as session:
         jobs = []
         for delivery, endpoint in repository.claim_due(session, now=now, limit=CLAIM_BATCH):
             delivery.next_attempt_at = now + _lease(settings)
-            jobs.append(
-                Job(delivery.id, endpoint.id, delivery.message_id, endpoint.url,
-                    endpoint.secret, delivery.body)
-            )  # fmt: skip
+            jobs.append(_job(delivery, endpoint, cipher))
         session.flush()
     return jobs
 
@@ -91,6 +104,8 @@ def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> 
 def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
     """One try; never raises for the target's faults (they are the outcome)."""
     moment = utcnow()
+    if job.secret is None:
+        return Outcome(moment, None, job.problem, 0.0)
     started = time.perf_counter()
     status: int | None = None
     error: str | None = None

@@ -24,9 +24,10 @@ class WebhookEndpoint(IdMixin, TimestampMixin, Base):
     description: Mapped[str] = mapped_column(String(500), default="")
     url: Mapped[str] = mapped_column(String(2048))
     format: Mapped[str] = mapped_column(String(16))  # standard | slack
-    # The signing key must be usable, so it is stored as issued (unlike API keys, which are
-    # hashed); it is shown to people once, at creation.
-    secret: Mapped[str] = mapped_column(String(128))
+    # The signing key must be usable again, so it cannot be hashed (unlike API keys): it is
+    # stored encrypted (a Fernet token, see ``driftguard.encryption``) and shown to people once,
+    # at creation.
+    secret_encrypted: Mapped[str] = mapped_column(Text)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True

@@ -27,6 +27,13 @@ def list_endpoints(session: Session, team_id: int) -> Sequence[WebhookEndpoint]:
     ).all()
 
 
+def all_endpoints(session: Session) -> Sequence[WebhookEndpoint]:
+    """Every team's endpoints, locked: for re-encrypting their secrets (no caller's view)."""
+    return session.scalars(
+        select(WebhookEndpoint).order_by(WebhookEndpoint.id).with_for_update()
+    ).all()
+
+
 def enabled_endpoints(session: Session, team_id: int) -> Sequence[WebhookEndpoint]:
     return session.scalars(
         select(WebhookEndpoint)

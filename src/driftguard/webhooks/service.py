@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 from sqlalchemy.orm import Session
 
 from driftguard.audit import service as audit
+from driftguard.audit.schemas import Actor
 from driftguard.db.base import utcnow
+from driftguard.encryption import SecretCipher
 from driftguard.errors import ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity import repository as identity_repository
 from driftguard.identity.permissions import Permission
@@ -92,14 +94,16 @@ def create_endpoint(
     team_id: int,
     data: WebhookCreate,
     allow_private: bool,
+    cipher: SecretCipher,
 ) -> tuple[WebhookRead, str]:
-    """Create an endpoint; its signing secret is returned here once."""
+    """Create an endpoint; its signing secret is returned here once, and stored encrypted."""
     _manager(session, principal, team_id)
     _check_target(data.url, allow_private=allow_private)
     secret = new_secret()
     endpoint = WebhookEndpoint(
         team_id=team_id, url=data.url, format=data.format, description=data.description,
-        enabled=data.enabled, secret=secret, created_by_id=principal.user_id,
+        enabled=data.enabled, secret_encrypted=cipher.encrypt(secret),
+        created_by_id=principal.user_id,
     )  # fmt: skip
     session.add(endpoint)
     session.flush()
@@ -165,6 +169,20 @@ def delete_endpoint(
         session, actor=principal, action="webhook.delete", object_type="webhook",
         object_id=endpoint_id, before=before,
     )  # fmt: skip
+
+
+def rotate_secrets(session: Session, *, cipher: SecretCipher, actor: Actor) -> int:
+    """Re-encrypt every stored signing secret under the cipher's first key (audited); returns
+    how many were rewritten. All or nothing: one secret no key opens fails the whole run."""
+    endpoints = repository.all_endpoints(session)
+    for endpoint in endpoints:
+        endpoint.secret_encrypted = cipher.rotate(endpoint.secret_encrypted)
+    session.flush()
+    audit.record(
+        session, actor=actor, action="secrets.rotate", object_type="webhook",
+        after={"webhooks": len(endpoints)},
+    )  # fmt: skip
+    return len(endpoints)
 
 
 def _queue(session: Session, endpoint: WebhookEndpoint, event: WebhookEvent) -> WebhookDelivery:

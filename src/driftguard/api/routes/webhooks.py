@@ -8,6 +8,7 @@ from fastapi import APIRouter, Response
 
 from driftguard.api.deps import DbSession, SettingsDep, require
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery
+from driftguard.encryption import secret_cipher
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.schemas import Page
@@ -38,7 +39,7 @@ def create_webhook(
     """Add an endpoint. Its signing secret (``whsec_…``) is in this response only."""
     read, secret = service.create_endpoint(
         session, principal=principal, team_id=team_id, data=body,
-        allow_private=settings.webhook_allow_private_targets,
+        allow_private=settings.webhook_allow_private_targets, cipher=secret_cipher(settings),
     )  # fmt: skip
     return WebhookCreated(**read.model_dump(), secret=secret)
 

@@ -167,6 +167,7 @@ def model_page(
     number = version or model.latest_version
     selected = None
     drift = performance = None
+    fairness_unavailable: str | None = None
     fairness: list[tuple[str, dict[str, Any], BarChart]] = []
     latest_performance: dict[str, Any] | None = None
     score: RiskScoreRead | None = None
@@ -181,6 +182,10 @@ def model_page(
         )  # fmt: skip
         drift = drift_chart(reports["drift"])
         fairness = fairness_charts(reports["fairness"][-1] if reports["fairness"] else None)
+        # A report over a purged window says why it has no figures; the page shows that.
+        fairness_unavailable = (
+            reports["fairness"][-1].payload.get("unavailable") if reports["fairness"] else None
+        )
         performance = performance_chart(reports["performance"])
         latest_performance = reports["performance"][-1].payload if reports["performance"] else None
         score = risk.current(session, principal=principal, model_id=model.id, number=number)
@@ -210,6 +215,7 @@ def model_page(
         "selected": selected,
         "drift": drift,
         "fairness": fairness,
+        "fairness_unavailable": fairness_unavailable,
         "performance": performance,
         "latest_performance": latest_performance,
         "performance_metrics": PERFORMANCE_METRICS,

@@ -1,0 +1,39 @@
+"""``driftguard secrets``: the keys that encrypt stored secrets (webhook signing keys)."""
+
+from __future__ import annotations
+
+import typer
+
+from driftguard.audit.schemas import SYSTEM
+from driftguard.cli.errors import exit_on_domain_error
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.encryption import new_key, secret_cipher
+from driftguard.settings import load_settings
+from driftguard.webhooks import service as webhooks
+
+secrets_app = typer.Typer(
+    help="Keys of the secrets stored encrypted (DRIFTGUARD_SECRETS_KEY).", no_args_is_help=True
+)
+
+
+@secrets_app.command("new-key")
+def make_key() -> None:
+    """Print a new random key for DRIFTGUARD_SECRETS_KEY (nothing is stored)."""
+    typer.echo(new_key())
+
+
+@secrets_app.command("rotate")
+def rotate() -> None:
+    """Re-encrypt every stored secret under the first key of DRIFTGUARD_SECRETS_KEY.
+
+    To change keys: put the new key first and keep the old ones after it, run this, then drop
+    the old keys. All or nothing, audited (``secrets.rotate``)."""
+    settings = load_settings()
+    engine = build_engine(settings)
+    try:
+        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+            count = webhooks.rotate_secrets(session, cipher=secret_cipher(settings), actor=SYSTEM)
+    finally:
+        engine.dispose()
+    typer.echo(f"re-encrypted {count} webhook signing secrets under the first key")
