@@ -71,7 +71,7 @@ def test_requests_finishing_together_share_a_transaction(
         slow.release.set()
         await asyncio.gather(first, *others)
 
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(scenario(), 30))
     # One transaction for the first record, one for the 30 that queued behind it.
     assert len(commits) == 2
     assert slow.calls == 2
@@ -93,7 +93,7 @@ def test_a_record_alone_is_written_at_once(
             await recorder.record(session_factory, _facts(n), used_key=None)
             assert _records(session_factory)[-1] == f"req-{n}"
 
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(scenario(), 30))
     assert len(commits) == 3
 
 
@@ -127,7 +127,7 @@ def test_a_bad_record_fails_alone(session_factory: sessionmaker[Session]) -> Non
         slow.release.set()
         return await asyncio.gather(first, *batch, return_exceptions=True)
 
-    outcomes = asyncio.run(scenario())
+    outcomes = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert [o is None for o in outcomes] == [True, True, False, True]
     assert isinstance(outcomes[2], Exception)
     assert sorted(r for r in _records(session_factory) if r) == ["req-0", "req-1", "req-2"]
@@ -154,5 +154,5 @@ def test_a_request_that_stops_waiting_still_has_its_record_written(
         # The lead was not lost: a later request is written too.
         await asyncio.wait_for(recorder.record(session_factory, _facts(2), used_key=None), 10)
 
-    asyncio.run(scenario())
+    asyncio.run(asyncio.wait_for(scenario(), 30))
     assert sorted(r for r in _records(session_factory) if r) == ["req-0", "req-1", "req-2"]

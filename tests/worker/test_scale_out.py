@@ -299,7 +299,7 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
             return [(str(k), str(s)) for k, s in rows]
 
         # The killed worker's task is handed out again and completes, on the survivor.
-        _wait(lambda: item.key in {k for k, _ in runs()}, 40, "the killed task to be retried")
+        _wait(lambda: item.key in {k for k, _ in runs()}, 90, "the killed task to be retried")
         assert window_task_id(item) in survivor.output()
         # Every window of the scheduled models is reported, once.
         _wait(lambda: expected <= {k for k, _ in runs()}, 40, "every due window")

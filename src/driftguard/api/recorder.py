@@ -5,16 +5,16 @@ writers: each transaction takes the chain lock, reads the head, inserts and comm
 One transaction per request made that lock the bottleneck of every server process under load.
 Here the records of requests finishing at the same time share one transaction:
 
-* the first request to arrive while no write is under way *leads*: it writes what is queued;
-* requests arriving meanwhile queue and wait; when the leader's write ends it hands the lead to
-  the first of them, which writes the whole queue in one transaction;
-* every request still waits until its own record is committed (or has failed), exactly as with
+* a request queues its record and waits for it to be committed (or to fail), exactly as with
   one transaction each, so nothing is acknowledged earlier than before and shutdown drains the
-  queue by letting the requests finish.
+  queue by letting the requests finish;
+* one writer task per event loop takes the whole queue, writes it in one transaction (in a
+  worker thread), and repeats until the queue is empty; records queued meanwhile form the next
+  transaction.
 
-Alone, a request writes its record at once (a batch of one); under load a batch holds the records
-of the requests that finished while the previous one was being written. No thread, task or timer
-is involved: the state is a queue and a flag of the event loop that serves the requests.
+Alone, a request's record is written at once (a batch of one); under load a batch holds the
+records of the requests that finished while the previous one was being written. A request that
+stops waiting (cancelled) does not stop the writer: its record is written all the same.
 
 If a batch cannot be written, each record is retried in a transaction of its own, so that one bad
 record cannot take the others with it; the failures are returned to their requests, which log
@@ -36,19 +36,12 @@ from driftguard.db.session import unit_of_work
 from driftguard.identity import auth
 
 
-class _Lead:
-    """The value a queued request receives when the lead is handed to it."""
-
-
-LEAD = _Lead()
-
-
 @dataclass
 class _Entry:
     facts: RequestFacts
     used_key: int | None
     factory: sessionmaker[Session]
-    outcome: asyncio.Future[object] = field(
+    outcome: asyncio.Future[BaseException | None] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
 
@@ -82,11 +75,11 @@ def _write_batch(entries: Sequence[_Entry]) -> list[BaseException | None]:
 
 
 class RequestRecorder:
-    """Writes request records in shared transactions; used from the serving event loop."""
+    """Writes request records in shared transactions, from the event loop serving requests."""
 
     def __init__(self) -> None:
         self._queue: list[_Entry] = []
-        self._leading = False
+        self._writer: asyncio.Task[None] | None = None
 
     async def record(
         self, factory: sessionmaker[Session], facts: RequestFacts, *, used_key: int | None
@@ -94,53 +87,33 @@ class RequestRecorder:
         """Return once the record is committed; raise what prevented it."""
         entry = _Entry(facts, used_key, factory)
         self._queue.append(entry)
-        if self._leading:
-            outcome = await entry.outcome
-            if outcome is not LEAD:  # written (or failed) in a batch another request led
-                if isinstance(outcome, BaseException):
-                    raise outcome
-                return
-        self._leading = True
-        failure = await self._lead(entry)
+        loop = asyncio.get_running_loop()
+        writer = self._writer
+        if writer is None or writer.done() or writer.get_loop() is not loop:
+            self._writer = loop.create_task(self._write_queue())
+        failure = await entry.outcome
         if failure is not None:
             raise failure
 
-    async def _lead(self, own: _Entry) -> BaseException | None:
-        """Write the queue (which holds ``own``) until it is empty or a waiting request takes
-        over; the outcome of ``own``."""
-        own_result: BaseException | None = None
-        keep_leading = True
-        try:
-            while keep_leading:
-                batch, self._queue = self._queue, []
-                results: Sequence[BaseException | None] = [
-                    asyncio.CancelledError("the write was interrupted")
-                ] * len(batch)
-                try:
-                    results = await run_in_threadpool(_write_batch, batch)
-                except Exception as exc:
-                    results = [exc] * len(batch)
-                finally:
-                    for entry, result in zip(batch, results, strict=True):
-                        if entry is own:
-                            own_result = result
-                        elif not entry.outcome.done():
-                            entry.outcome.set_result(result)
-                    keep_leading = self._hand_over()
-        finally:
-            if keep_leading:  # interrupted while still leading: the next request takes over
-                self._leading = False
-        return own_result
+    async def _write_queue(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue, []
+            results: Sequence[BaseException | None]
+            try:
+                results = await run_in_threadpool(_write_batch, batch)
+            except Exception as exc:
+                results = [exc] * len(batch)
+            except BaseException:  # the writer was stopped (shutdown): tell who still waits
+                _settle(batch, [asyncio.CancelledError("the write was interrupted")] * len(batch))
+                raise
+            _settle(batch, results)
 
-    def _hand_over(self) -> bool:
-        """After a batch: pass the lead to the first request still waiting (False), or keep it
-        while only records whose requests stopped waiting are queued (True), or drop it when the
-        queue is empty (False)."""
-        if not self._queue:
-            self._leading = False
-            return False
-        successor = next((e for e in self._queue if not e.outcome.done()), None)
-        if successor is None:
-            return True
-        successor.outcome.set_result(LEAD)  # the lead passes on: the flag stays set
-        return False
+
+def _settle(batch: Sequence[_Entry], results: Sequence[BaseException | None]) -> None:
+    for entry, result in zip(batch, results, strict=True):
+        if entry.outcome.done():  # a request that stopped waiting has nobody to tell
+            continue
+        try:
+            entry.outcome.set_result(result)
+        except RuntimeError:  # its event loop has closed (an embedded client's short-lived loop)
+            continue
