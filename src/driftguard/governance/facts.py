@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVarTuple
 
 import numpy as np
-from sqlalchemy import Connection, Row, Select, case, func, select
+from sqlalchemy import Connection, DateTime, Row, Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from driftguard.governance.orm import Deployment, DeploymentEvent
@@ -175,7 +175,12 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
     snapshots = {
         version_id: (tuple(read), measured_at)
         for version_id, measured_at, *read in fetch_all(
-            connection, select(VersionFacts.version_id, VersionFacts.measured_at, *snapshot)
+            connection,
+            select(
+                VersionFacts.version_id,
+                driver_time(connection, VersionFacts.measured_at),
+                *snapshot,
+            ),
         )
         if version_id in wanted
     }
@@ -201,7 +206,7 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
         version_id: at
         for version_id, at in fetch_all(
             connection,
-            select(Deployment.version_id, func.max(DeploymentEvent.at))
+            select(Deployment.version_id, driver_time(connection, func.max(DeploymentEvent.at)))
             .join(DeploymentEvent, DeploymentEvent.deployment_id == Deployment.id)
             .where(DeploymentEvent.to_status == "approved")
             .group_by(Deployment.version_id),
@@ -211,6 +216,16 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
 
 
 _CRITICAL = Alert.severity == "critical"
+
+
+def driver_time(connection: Connection, column: Any) -> Any:
+    """``column`` (a ``UTCDateTime``) as the driver returns it on PostgreSQL: an aware datetime
+    in the session's zone, without the per-row conversion to UTC, which costs milliseconds over
+    the ten thousand rows of a portfolio. The facts only subtract such times, and a difference
+    of aware datetimes does not depend on their zones. SQLite returns naive values: converted."""
+    if connection.dialect.name == "postgresql":
+        return type_coerce(column, DateTime(timezone=True))
+    return column
 
 
 def _read_by_id(

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance.evaluation import Evaluation, judge, require_environment
-from driftguard.governance.facts import Subject, fetch_all, gather, gather_portfolio
+from driftguard.governance.facts import (
+    Subject,
+    driver_time,
+    fetch_all,
+    gather,
+    gather_portfolio,
+)
 from driftguard.governance.orm import Deployment
 from driftguard.governance.schemas import (
     ModelOutcome,
@@ -336,7 +342,8 @@ def _subjects(
         for version_id, model_id, number, created_at, names, sensitive in fetch_all(connection,
             select(
                 ModelVersion.id, ModelVersion.model_id, ModelVersion.number,
-                ModelVersion.created_at, features, ModelVersion.sensitive_attributes,
+                driver_time(connection, ModelVersion.created_at), features,
+                ModelVersion.sensitive_attributes,
             ).where(ModelVersion.id.in_(wanted_live))
         ):  # fmt: skip
             versions[version_id] = (model_id, number, created_at, names, sensitive)
@@ -371,8 +378,8 @@ def _newest_versions(
     elsewhere the newest numbers joined back to their rows."""
     version = ModelVersion
     columns = (
-        version.model_id, version.id, version.number, version.created_at, features,
-        version.sensitive_attributes,
+        version.model_id, version.id, version.number,
+        driver_time(connection, version.created_at), features, version.sensitive_attributes,
     )  # fmt: skip
     live = version.stage != Stage.ARCHIVED
     if connection.dialect.name == "postgresql":
