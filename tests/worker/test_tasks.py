@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery
 from sqlalchemy import Engine, select, text
-from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.errors import InvalidError
@@ -19,6 +19,7 @@ from driftguard.worker.app import build_celery
 from driftguard.worker.names import MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.tasks import describe, task_options, window_task_id
+from support.worker import flaky_task
 
 from .conftest import NOW, WINDOWS, Scheduled, run_counts
 
@@ -77,13 +78,7 @@ def test_a_failing_task_is_retried_then_dead_lettered(
 ) -> None:
     app, runtime = celery
     calls: list[int] = []
-
-    @app.task(name="test.flaky", **task_options(runtime))
-    def flaky(times: int) -> int:
-        calls.append(times)
-        if len(calls) <= times:
-            raise OperationalError("SELECT 1", {}, ConnectionError("database went away"))
-        return len(calls)
+    flaky = flaky_task(app, runtime, calls)
 
     # Two failures, then success: retried, no dead letter.
     assert flaky.apply(args=[2], task_id="t-recovers").get() == 3

@@ -16,7 +16,6 @@ import pytest
 from celery import Celery
 from prometheus_client import generate_latest
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
 
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -35,6 +34,7 @@ from driftguard.worker.telemetry import (
 )
 from support.config import REDIS_URL, TEST_SECRET, make_settings
 from support.processes import BOOT_SECONDS, DRIFTGUARD, Process, free_port
+from support.worker import flaky_task
 
 
 @pytest.fixture
@@ -53,13 +53,7 @@ def sample(telemetry: WorkerTelemetry, name: str, **labels: str) -> float:
 def test_every_attempt_is_counted_with_its_outcome(celery: tuple[Celery, Runtime]) -> None:
     app, runtime = celery
     calls: list[int] = []
-
-    @app.task(name="test.flaky", **task_options(runtime))
-    def flaky(times: int) -> int:
-        calls.append(times)
-        if len(calls) <= times:
-            raise OperationalError("SELECT 1", {}, ConnectionError("database went away"))
-        return len(calls)
+    flaky = flaky_task(app, runtime, calls)
 
     @app.task(name="test.invalid", **task_options(runtime))
     def invalid() -> None:
