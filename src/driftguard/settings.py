@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # processes stop doing so: `driftguard scheduler` enqueues that work and `driftguard worker`
     # processes run it.
     broker_url: SecretStr | None = None
+    # The queue the scheduler and workers share on the broker: deployments (or test runs) that
+    # share one broker keep their tasks apart by giving each its own.
+    broker_queue: str = Field(default="driftguard", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     # Redis broker: a task taken by a worker that died unacknowledged is handed out again after
     # this long. It must exceed the longest task and the longest retry wait.
     broker_visibility_timeout_seconds: int = Field(default=3600, ge=5)

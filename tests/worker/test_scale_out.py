@@ -29,7 +29,7 @@ from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
 from driftguard.monitoring.orm import MonitoringRun, PredictionRecord
 from driftguard.monitoring.scheduler import CATCH_UP, Due, closed_windows, stagger
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
-from driftguard.worker.app import QUEUE, build_celery
+from driftguard.worker.app import build_celery
 from driftguard.worker.names import RUN_WINDOW
 from driftguard.worker.tasks import window_task_id
 from support.config import POSTGRES_URL, REDIS_URL, TEST_SECRET, make_settings
@@ -123,6 +123,7 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
     engine = create_engine(database)
     seeded = _seed(engine)
     prefix = f"scale-{uuid.uuid4().hex[:8]}"
+    queue = prefix  # no other test's tasks on it, nor restored to it after a crash
     env = {
         "DRIFTGUARD_DATABASE_URL": database, "DRIFTGUARD_REDIS_URL": REDIS_URL,
         "DRIFTGUARD_BROKER_URL": REDIS_URL, "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
@@ -131,17 +132,25 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
         "DRIFTGUARD_RATE_LIMIT_KEY_PREFIX": prefix,
         "DRIFTGUARD_SCHEDULER_TICK_SECONDS": "1", "DRIFTGUARD_WEBHOOK_TICK_SECONDS": "1",
         "DRIFTGUARD_BROKER_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_SECONDS),
-        "DRIFTGUARD_DB_POOL_SIZE": "4",
+        "DRIFTGUARD_DB_POOL_SIZE": "4", "DRIFTGUARD_BROKER_QUEUE": queue,
     }  # fmt: skip
-    settings = make_settings(database, redis_url=REDIS_URL, broker_url=REDIS_URL)
+    settings = make_settings(
+        database, redis_url=REDIS_URL, broker_url=REDIS_URL, broker_queue=queue
+    )
     client_app, client_runtime = build_celery(settings)
     with client_app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(QUEUE)
+        connection.default_channel.queue_purge(queue)
     with ExitStack() as stack:
         stack.callback(engine.dispose)
         processes: list[Process] = []
         stack.callback(lambda: [p.kill() for p in processes])
         stack.callback(client_runtime.close)
+
+        def delete_queue() -> None:
+            with client_app.connection_for_write() as connection:
+                connection.default_channel.queue_delete(queue)
+
+        stack.callback(delete_queue)
 
         def start(process: Process) -> Process:
             processes.append(process)

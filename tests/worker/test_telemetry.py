@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +22,7 @@ from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.errors import InvalidError
 from driftguard.settings import Settings
-from driftguard.worker.app import QUEUE, build_celery
+from driftguard.worker.app import build_celery
 from driftguard.worker.names import PLAN_WINDOWS
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.tasks import task_options
@@ -160,7 +161,8 @@ def test_a_prefork_worker_serves_the_sum_of_its_processes(tmp_path: Path) -> Non
     main process serves their counts, stale files of a previous run are wiped first."""
     assert REDIS_URL is not None
     database = f"sqlite:///{tmp_path / 'worker.db'}"
-    settings = make_settings(database, broker_url=REDIS_URL)
+    queue = f"metrics-{uuid.uuid4().hex[:8]}"  # no other test's tasks on it
+    settings = make_settings(database, broker_url=REDIS_URL, broker_queue=queue)
     engine = build_engine(settings)
     migrate.upgrade(engine)
     engine.dispose()
@@ -172,10 +174,11 @@ def test_a_prefork_worker_serves_the_sum_of_its_processes(tmp_path: Path) -> Non
         "DRIFTGUARD_DATABASE_URL": database, "DRIFTGUARD_BROKER_URL": REDIS_URL,
         "DRIFTGUARD_ENVIRONMENT": "test", "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
         "DRIFTGUARD_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "DRIFTGUARD_BROKER_QUEUE": queue,
     }  # fmt: skip
     client, runtime = build_celery(settings, tasks=False)
     with client.connection_for_write() as connection:
-        connection.default_channel.queue_purge(QUEUE)
+        connection.default_channel.queue_purge(queue)
     process = Process(
         "metrics-worker",
         [DRIFTGUARD, "worker", "--concurrency", "2", "--metrics-port", str(port)],
@@ -217,6 +220,8 @@ def test_a_prefork_worker_serves_the_sum_of_its_processes(tmp_path: Path) -> Non
         assert str(process.pid) not in writers
     finally:
         process.kill()
+        with client.connection_for_write() as connection:
+            connection.default_channel.queue_delete(queue)
         runtime.close()
 
 

@@ -12,8 +12,6 @@ from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.telemetry import stamp_published_messages
 
-QUEUE = "driftguard"
-
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
     """What the scheduler enqueues. A tick's message expires when the next one is due, so a
@@ -53,7 +51,7 @@ def build_celery(
         broker_url=broker,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings),
-        task_default_queue=QUEUE,
+        task_default_queue=settings.broker_queue,
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
