@@ -156,3 +156,21 @@ def test_a_request_that_stops_waiting_still_has_its_record_written(
 
     asyncio.run(asyncio.wait_for(scenario(), 30))
     assert sorted(r for r in _records(session_factory) if r) == ["req-0", "req-1", "req-2"]
+
+
+def test_without_group_commit_each_record_has_its_own_transaction(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    commits = _commits(engine)
+
+    async def scenario() -> None:
+        recorder = RequestRecorder(group_commit=False)
+        await asyncio.gather(
+            *(recorder.record(session_factory, _facts(n), used_key=None) for n in range(5))
+        )
+
+    asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert len(commits) == 5
+    assert sorted(r for r in _records(session_factory) if r) == [f"req-{n}" for n in range(5)]
+    with session_factory() as session:
+        assert audit.verify(session).ok

@@ -303,6 +303,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         templates=route_templates(app),
         trusted_proxies=settings.trusted_proxies,
         telemetry=telemetry,
+        group_commit=not settings.is_sqlite,
     )
     app.add_middleware(
         AdmissionMiddleware,

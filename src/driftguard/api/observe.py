@@ -50,6 +50,7 @@ class ObserveMiddleware:
         templates: Mapping[int, str],
         trusted_proxies: Networks,
         telemetry: Telemetry,
+        group_commit: bool,
     ) -> None:
         self.app = app
         self.telemetry = telemetry
@@ -57,7 +58,7 @@ class ObserveMiddleware:
         self.trusted_proxies = trusted_proxies
         # When this process last noted each API key's use (monotonic seconds).
         self._key_noted: dict[int, float] = {}
-        self._recorder = RequestRecorder()
+        self._recorder = RequestRecorder(group_commit=group_commit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -16,6 +16,11 @@ Alone, a request's record is written at once (a batch of one); under load a batc
 records of the requests that finished while the previous one was being written. A request that
 stops waiting (cancelled) does not stop the writer: its record is written all the same.
 
+Used on PostgreSQL, where writers queue fairly for the chain's advisory lock. SQLite has one
+write lock for the whole database, taken by polling: there a single writer waiting for it behind
+large ingest transactions held every request's record back at once (a benchmark shed requests
+with two clients), so each request writes its own record, as before.
+
 If a batch cannot be written, each record is retried in a transaction of its own, so that one bad
 record cannot take the others with it; the failures are returned to their requests, which log
 them (``ObserveMiddleware``).
@@ -75,9 +80,11 @@ def _write_batch(entries: Sequence[_Entry]) -> list[BaseException | None]:
 
 
 class RequestRecorder:
-    """Writes request records in shared transactions, from the event loop serving requests."""
+    """Writes request records in shared transactions, from the event loop serving requests;
+    without ``group_commit``, each in a transaction of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, group_commit: bool = True) -> None:
+        self.group_commit = group_commit
         self._queue: list[_Entry] = []
         self._writer: asyncio.Task[None] | None = None
 
@@ -86,6 +93,9 @@ class RequestRecorder:
     ) -> None:
         """Return once the record is committed; raise what prevented it."""
         entry = _Entry(facts, used_key, factory)
+        if not self.group_commit:
+            await run_in_threadpool(_write, factory, [entry])
+            return
         self._queue.append(entry)
         loop = asyncio.get_running_loop()
         writer = self._writer
