@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -41,3 +42,16 @@ def each_backend(postgres: str | None, sqlite: bool) -> Iterator[tuple[str, str]
     if sqlite:
         with throwaway_sqlite() as url:
             yield url, "SQLite"
+
+
+def backend_parser(description: str) -> argparse.ArgumentParser:
+    """A benchmark's argument parser with ``--postgres`` and ``--sqlite`` (see :func:`backends`)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
+    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite")
+    return parser
+
+
+def backends(args: argparse.Namespace) -> Iterator[tuple[str, str]]:
+    """:func:`each_backend` for the arguments of a :func:`backend_parser`."""
+    return each_backend(args.postgres, args.sqlite)

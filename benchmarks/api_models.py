@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 import httpx2
 from sqlalchemy import insert, text
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, Server, users
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
@@ -144,9 +144,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--teams", type=int, default=10)
     parser.add_argument("--clients", type=int, default=20)
@@ -154,7 +152,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     print(TABLE_HEADER)
-    for url, label in each_backend(args.postgres, args.sqlite):
+    for url, label in backends(args):
         bench(url, label, args)
 
 

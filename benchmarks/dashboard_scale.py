@@ -31,7 +31,7 @@ import httpx2
 import pyarrow.parquet as pq
 from sqlalchemy import insert, select, text
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, Server, users
 from api_models import PASSWORD, SECRET, seed
 from driftguard.db.engine import build_engine
@@ -196,16 +196,14 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--predictions", type=int, default=1_000_000)
     parser.add_argument("--deployment-requests", type=int, default=1_000)
     parser.add_argument("--seconds", type=float, default=30, help="per scenario")
     args = parser.parse_args()
     print(TABLE_HEADER)
-    for url, label in each_backend(args.postgres, args.sqlite):
+    for url, label in backends(args):
         bench(url, label, args)
 
 

@@ -30,7 +30,7 @@ import httpx2
 import numpy as np
 from sqlalchemy import insert, text
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, LoadResult, Server
 from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
@@ -177,9 +177,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=10_000)
     parser.add_argument("--teams", type=int, default=10)
     parser.add_argument("--clients", type=int, default=4, help="concurrent deployment requests")
@@ -188,7 +186,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
     print(TABLE_HEADER)
-    for url, label in each_backend(args.postgres, args.sqlite):
+    for url, label in backends(args):
         bench(url, label, args)
 
 

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import Server
 from driftguard import stats
 from driftguard.db import migrate
@@ -187,16 +187,14 @@ def bench(url: str, label: str, args: argparse.Namespace) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--file-rows", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json-rows", type=int, default=200_000)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     args = parser.parse_args()
-    rows = [bench(url, label, args) for url, label in each_backend(args.postgres, args.sqlite)]
+    rows = [bench(url, label, args) for url, label in backends(args)]
     print("| storage | bulk Parquet rows | bulk median rows/s | bulk min rows/s "
           "| JSON rows | JSON rows/s |\n|---|---:|---:|---:|---:|---:|")  # fmt: skip
     print("\n".join(rows))

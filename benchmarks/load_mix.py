@@ -30,7 +30,7 @@ from typing import Any
 import httpx2
 import numpy as np
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import Server
 from api_models import SECRET, seed, token
 from governance import seed_governance
@@ -226,9 +226,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true", help="also run on SQLite")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--redis", help="Redis URL for the server (shared limits and cache)")
     parser.add_argument("--models", type=int, default=1_000)
     parser.add_argument("--teams", type=int, default=10)
@@ -242,7 +240,7 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1)
     args = parser.parse_args()
-    for url, label in each_backend(args.postgres, args.sqlite):
+    for url, label in backends(args):
         bench(url, label, args)
 
 

@@ -15,7 +15,7 @@ import re
 
 import httpx2
 
-from _databases import each_backend
+from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, Server, run_load
 from driftguard.cli.demo import seed_demo
 from driftguard.db import migrate
@@ -97,14 +97,12 @@ def bench(url: str, label: str, args: argparse.Namespace) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server to create a DB on")
-    parser.add_argument("--sqlite", action="store_true", help="run on SQLite")
+    parser = backend_parser(__doc__.splitlines()[0])
     parser.add_argument("--models", type=int, default=30)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
     print(TABLE_HEADER)
-    for url, label in each_backend(args.postgres, args.sqlite):
+    for url, label in backends(args):
         bench(url, label, args)
 
 
