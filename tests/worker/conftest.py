@@ -1,16 +1,21 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher
+from celery import Celery
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.identity.permissions import Role
 from driftguard.monitoring.orm import MonitoringRun
+from driftguard.settings import Settings
+from driftguard.worker.app import build_celery
+from driftguard.worker.runtime import Runtime
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.registry import create_model, create_version
@@ -19,6 +24,16 @@ from support.registry import create_model, create_version
 # up on the last 24 closed windows.
 NOW = BASE_TIME + timedelta(hours=10, minutes=5)
 WINDOWS = 24
+
+
+@pytest.fixture
+def celery(settings: Settings, engine: Engine) -> Iterator[tuple[Celery, Runtime]]:
+    """An eager application (tasks run in the caller) that retries a failing task twice."""
+    app, runtime = build_celery(
+        settings.model_copy(update={"task_max_retries": 2}), engine=engine, eager=True
+    )
+    yield app, runtime
+    runtime.close()
 
 
 @dataclass

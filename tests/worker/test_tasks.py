@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from celery import Celery
 from sqlalchemy import Engine, select, text
@@ -15,22 +13,12 @@ from driftguard.jobs.maintenance import MaintenanceFailedError, MaintenanceJob, 
 from driftguard.jobs.orm import DeadLetter
 from driftguard.monitoring.scheduler import plan
 from driftguard.settings import Settings
-from driftguard.worker.app import build_celery
 from driftguard.worker.names import MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.tasks import describe, task_options, window_task_id
 from support.worker import flaky_task
 
 from .conftest import NOW, WINDOWS, Scheduled, run_counts
-
-
-@pytest.fixture
-def celery(settings: Settings, engine: Engine) -> Iterator[tuple[Celery, Runtime]]:
-    app, runtime = build_celery(
-        settings.model_copy(update={"task_max_retries": 2}), engine=engine, eager=True
-    )
-    yield app, runtime
-    runtime.close()
 
 
 def dead_letters(factory: sessionmaker[Session]) -> list[DeadLetter]:

@@ -7,7 +7,6 @@ import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from wsgiref.util import setup_testing_defaults
@@ -16,12 +15,10 @@ import httpx2
 import pytest
 from celery import Celery
 from prometheus_client import generate_latest
-from sqlalchemy import Engine
 
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.errors import InvalidError
-from driftguard.settings import Settings
 from driftguard.worker.app import build_celery
 from driftguard.worker.names import PLAN_WINDOWS
 from driftguard.worker.runtime import Runtime
@@ -36,15 +33,6 @@ from driftguard.worker.telemetry import (
 from support.config import REDIS_URL, TEST_SECRET, make_settings
 from support.processes import BOOT_SECONDS, DRIFTGUARD, Process, free_port
 from support.worker import flaky_task
-
-
-@pytest.fixture
-def celery(settings: Settings, engine: Engine) -> Iterator[tuple[Celery, Runtime]]:
-    app, runtime = build_celery(
-        settings.model_copy(update={"task_max_retries": 2}), engine=engine, eager=True
-    )
-    yield app, runtime
-    runtime.close()
 
 
 def sample(telemetry: WorkerTelemetry, name: str, **labels: str) -> float:
