@@ -46,6 +46,20 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A transaction that only reads, rolled back when done. On SQLite it begins without the
+    write lock (``BEGIN``, not ``BEGIN IMMEDIATE``), so it neither waits for writers nor holds
+    them back (see ``db/engine.py``)."""
+    bind = factory.kw["bind"]
+    session = factory(bind=bind.execution_options(**{READ_ONLY_OPTION: True}))
+    try:
+        yield session
+    finally:
+        session.rollback()
+        session.close()
+
+
+@contextmanager
 def sandbox(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A transaction the database itself refuses to write in, always rolled back.
 

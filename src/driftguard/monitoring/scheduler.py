@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db.session import unit_of_work
+from driftguard.db.session import reading, unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
 from driftguard.monitoring.runs import execute_run, finish_run
@@ -158,8 +158,9 @@ def plan(
     *,
     spread: timedelta = timedelta(0),
 ) -> list[Due]:
-    """The due windows that have no run yet (a task scheduler enqueues one task for each)."""
-    with unit_of_work(factory) as session:
+    """The due windows that have no run yet (a task scheduler enqueues one task for each).
+    Planning only reads: on SQLite it must not queue for the write lock behind the runs."""
+    with reading(factory) as session:
         return due_windows(session, now or datetime.now(UTC), spread=spread)
 
 
