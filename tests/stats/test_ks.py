@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from driftguard.stats import KSResult, StatsInputError, ks_2samp
-from driftguard.stats._ks import kstwo_sf
+from driftguard.stats._ks import _smooth_sum, kstwo_sf
 
 RTOL_P = 1e-9
 
@@ -92,12 +93,35 @@ def test_exact_falls_back_to_asymp_when_lattice_too_large() -> None:
 @pytest.mark.parametrize(
     ("n", "n_d2"),
     [(n, x) for n in (141, 1_000, 20_000) for x in (0.3, 1.5, 2.2, 4.0, 17.0, 80.0, 300.0)]
-    + [(200_000, 2.5), (200_000, 40.0)],
+    + [(200_000, 2.5), (200_000, 40.0), (500_000, 2.2), (500_000, 120.0), (1_000_000, 9.0)]
+    # scipy switches to its asymptotic formula above n = 10^6; so must we.
+    + [(1_000_001, 9.0), (3_000_000, 150.0)],
 )
 def test_kstwo_sf_matches_scipy_in_every_regime(n: int, n_d2: float) -> None:
     d = float(np.sqrt(n_d2 / n))
     expected = float(scipy.stats.kstwo.sf(d, n))
     assert kstwo_sf(d, n) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
+def test_smooth_sum_refines_until_two_steps_agree() -> None:
+    # Terms that fall away at once are not smooth: a coarse grid would read 64 for a sum of
+    # about 1.58, so the step must shrink to 1 (the full sum).
+    full = sum(math.exp(-j) for j in range(10_001))
+    assert _smooth_sum(lambda j: np.exp(-j), 10_000, step=64) == pytest.approx(full, rel=1e-15)
+
+
+@pytest.mark.parametrize("n_d2", [2.2, 3.0, 25.0, 369.0])
+def test_smirnov_sum_in_steps_equals_the_full_sum(n_d2: float) -> None:
+    n = 400_000
+    d = math.sqrt(n_d2 / n)
+    last = math.floor(n * (1 - d))
+
+    def term(j: np.ndarray) -> np.ndarray:
+        u = d + j / n
+        return np.asarray(scipy.stats.binom.pmf(j, n, u) / u)
+
+    full = float(term(np.arange(last + 1, dtype=np.float64)).sum())
+    assert _smooth_sum(term, last, step=math.isqrt(n) // 4) == pytest.approx(full, rel=1e-12)
 
 
 def test_identical_samples() -> None:

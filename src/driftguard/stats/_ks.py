@@ -8,6 +8,7 @@ arithmetic; the p-value follows scipy's ``method="auto"`` rules so that results 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -224,25 +225,62 @@ def ks_pvalue(numerator: int, n1: int, n2: int, *, method: KSMethod) -> tuple[fl
 def kstwo_sf(d: float, n: int) -> float:
     """``P(D_n >= d)`` for the one-sample two-sided KS statistic, as ``scipy.stats.kstwo.sf``.
 
-    scipy evaluates the range ``2.2 <= n d^2 < 370`` (n > 140) as ``2 * smirnov(n, d)`` with an
-    O(n) loop that holds the GIL (about 1 s at n = 10^6). There we evaluate the same
-    Birnbaum-Tingey sum vectorised instead, writing each term as a binomial probability:
+    scipy evaluates the range ``2.2 <= n d^2 < 370`` (n > 140) as ``2 * smirnov(n, d)``, which
+    up to ``n = 10^6`` is an O(n) loop that holds the GIL (about 0.8 s at n = 10^6; above, an
+    O(1) asymptotic formula). Up to ``n = 10^6`` we evaluate the same Birnbaum-Tingey sum,
+    writing each term as a binomial probability:
 
     ``smirnov(n, d) = d * sum_{j=0}^{floor(n(1-d))} binom.pmf(j; n, u_j) / u_j``,
-    ``u_j = d + j / n``.
+    ``u_j = d + j / n``,
 
-    Every term is positive, so the sum keeps the pmf's ~1e-15 relative accuracy. Everywhere else
-    scipy's own function is called. An effective size that rounds to 0 (two samples of one value
-    each) is taken as 1, where scipy returns NaN.
+    with :func:`_smooth_sum`. Every term is positive, so the sum keeps the pmf's ~1e-15
+    relative accuracy. Everywhere else scipy's own function is called. An effective size that
+    rounds to 0 (two samples of one value each) is taken as 1, where scipy returns NaN.
     """
     n = max(n, 1)
     nd2 = n * d * d
-    if n > 140 and d < 0.5 and 2.2 <= nd2 < 370.0:
-        j = np.arange(int(np.floor(n * (1.0 - d))) + 1, dtype=np.float64)
-        u = d + j / n
-        smirnov = d * float(np.sum(_sps.binom.pmf(j, n, u) / u))
+    if 140 < n <= _SMIRNOV_SUM_MAX_N and d < 0.5 and 2.2 <= nd2 < 370.0:
+
+        def term(j: NDArray[np.float64]) -> NDArray[np.float64]:
+            u = d + j / n
+            return np.asarray(_sps.binom.pmf(j, n, u) / u, dtype=np.float64)
+
+        smirnov = d * _smooth_sum(term, int(np.floor(n * (1.0 - d))), step=math.isqrt(n) // 4)
         return min(max(2.0 * smirnov, 0.0), 1.0)
     return float(_sps.kstwo.sf(d, n))
+
+
+# scipy.special.smirnov sums the series up to this n and uses an asymptotic formula beyond.
+_SMIRNOV_SUM_MAX_N = 1_000_000
+# Agreement between the sums at steps h and 2h taken as convergence (relative).
+_STEP_AGREEMENT = 1e-12
+
+
+def _smooth_sum(
+    term: Callable[[NDArray[np.float64]], NDArray[np.float64]], last: int, *, step: int
+) -> float:
+    """``sum_{j=0}^{last} term(j)`` for positive terms that vary slowly with ``j``.
+
+    The terms of the Smirnov sum change on a scale of about ``sqrt(n)`` and vanish towards
+    both ends of the range, and for such a sum ``h * sum_k term(k h)`` converges to the full
+    sum geometrically as the step ``h`` shrinks (the trapezoid rule on a smooth function that
+    decays at both ends). Starting from the largest power of two not above ``step``, the sum
+    is taken at steps ``h`` and ``2h`` (the even points of the same grid); when the two agree
+    to ``_STEP_AGREEMENT`` the finer one is returned — its own error is then far below that —
+    otherwise ``h`` is halved, down to ``h = 1``, which is the full sum. At ``n = 5 * 10^5``
+    this evaluates about 4,000 terms instead of 500,000, and agrees with the full sum to
+    about 1e-14.
+    """
+    h = 1 << max(step, 1).bit_length() - 1
+    while True:
+        values = term(np.arange(0, last + 1, h, dtype=np.float64))
+        fine = h * float(values.sum())
+        if h == 1:
+            return fine
+        coarse = 2 * h * float(values[::2].sum())
+        if abs(fine - coarse) <= _STEP_AGREEMENT * fine:
+            return fine
+        h //= 2
 
 
 def _exact_equal_sizes(n: int, h: int) -> float:
