@@ -42,7 +42,7 @@ from driftguard.monitoring.orm import MonitoringRun, PredictionRecord, Reference
 from driftguard.monitoring.scheduler import Due
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.settings import load_settings
-from driftguard.worker.app import QUEUE, build_celery
+from driftguard.worker.app import build_celery
 from driftguard.worker.names import RUN_WINDOW
 from ingest import FEATURES, SECRET, _send_json, json_batch, predictions
 
@@ -189,10 +189,13 @@ def run_throughput(
 ) -> tuple[float, float]:
     """Runs per second with ``workers`` worker processes (one task at a time each), and the
     median seconds per run, over every (version, window) pair."""
-    app, runtime = build_celery(load_settings(database_url=url, broker_url=redis), tasks=False)
+    settings = load_settings(database_url=url, broker_url=redis)
+    app, runtime = build_celery(settings, tasks=False)
     with app.connection_for_write() as connection:
-        connection.default_channel.queue_purge(QUEUE)
-    items = [Due(m, v, s, e) for m, v in versions for s, e in windows]
+        connection.default_channel.queue_purge(settings.broker_queue)
+    # Window by window, as the scheduler sends them (one due window per model per tick): runs of
+    # one version hold its lock in turn, so sending a version's windows together would serialise.
+    items = [Due(m, v, s, e) for s, e in windows for m, v in versions]
     keys = {i.key for i in items}
     command = [DRIFTGUARD, "worker", "--pool", "solo"]
     with processes([command] * workers, env_for(url, redis, DRIFTGUARD_LOG_LEVEL="INFO")) as logs:
