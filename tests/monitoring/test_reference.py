@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from driftguard import stats
 from driftguard.monitoring.orm import ReferenceDataset
@@ -19,7 +19,8 @@ from .conftest import Setup
 
 def references(session_factory: sessionmaker[Session]) -> list[ReferenceDataset]:
     with session_factory() as s:
-        return list(s.scalars(select(ReferenceDataset).order_by(ReferenceDataset.id)))
+        query = select(ReferenceDataset).options(undefer(ReferenceDataset.profile))
+        return list(s.scalars(query.order_by(ReferenceDataset.id)))
 
 
 def test_json_reference_is_profiled_and_replacing_keeps_history(

@@ -46,7 +46,8 @@ class ReferenceDataset(IdMixin, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     row_count: Mapped[int] = mapped_column(Integer)
     source_format: Mapped[str] = mapped_column(String(16))
-    profile: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: up to hundreds of MB, read through monitoring.profiles (decoded, cached).
+    profile: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     profile_id: Mapped[str] = mapped_column(String(64))
     created_by_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True

@@ -25,7 +25,6 @@ from typing import Any
 from sqlalchemy import CursorResult, Result, delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard import stats
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db import partitions as pg
@@ -34,6 +33,7 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import count_before_purge
 from driftguard.monitoring.frames import FeatureSchema
 from driftguard.monitoring.orm import PredictionBlock, PredictionRecord
+from driftguard.monitoring.profiles import profile_of
 from driftguard.registry.orm import ModelVersion
 from driftguard.settings import Settings
 
@@ -164,7 +164,7 @@ def _count_before_purge(session: Session, version_id: int, cutoff: datetime) -> 
     if reference is None or version is None:
         return 0  # no reference yet: nothing to count against
     return count_before_purge(
-        session, version_id=version_id, profile=stats.Profile.from_bytes(reference.profile),
+        session, version_id=version_id, profile=profile_of(session, reference),
         schema=FeatureSchema.from_version(version.features), before=cutoff,
     )  # fmt: skip
 

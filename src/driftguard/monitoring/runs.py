@@ -23,6 +23,7 @@ from driftguard.monitoring.aggregates import (
 from driftguard.monitoring.facts import report_facts, store_snapshot
 from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
+from driftguard.monitoring.profiles import profile_of
 from driftguard.monitoring.purged import (
     COUNTS,
     RAW,
@@ -120,7 +121,7 @@ def execute_run(
     session.add(run)
     session.flush()
     schema = FeatureSchema.from_version(version.features)
-    profile = stats.Profile.from_bytes(reference.profile)
+    profile = profile_of(session, reference)
     purged = purged_part(session, version_id=version.id, profile=profile, start=start, end=end)
     # Fairness and performance need the decisions, outcomes and groups row by row (none of it
     # when part of the window was purged: then every report comes from counts).

@@ -36,6 +36,7 @@ from driftguard.monitoring.frames import (
     feature_columns_from_table,
 )
 from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.monitoring.profiles import profile_of
 from driftguard.monitoring.reports import stats_columns
 from driftguard.monitoring.schemas import (
     IngestResult,
@@ -263,7 +264,7 @@ def _count_new_block(
     reference = repository.active_reference(session, version.id)
     if reference is None:
         return  # counted on first use, once a reference exists
-    profile = stats.Profile.from_bytes(reference.profile)
+    profile = profile_of(session, reference)
     schema = FeatureSchema.from_version(version.features)
     try:
         counts = count_table(profile, schema, table)
