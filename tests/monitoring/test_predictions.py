@@ -63,6 +63,25 @@ def test_resent_rows_are_counted_not_duplicated(
     assert stored(session_factory, PredictionBlock) == 2
 
 
+def test_ids_are_stored_exactly_as_sent(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    # Characters that COPY's text format or a delimiter would mangle if not escaped.
+    odd = ["back\\slash", "\\N", "tab-less\\t", "quote'\"", "comma,semi;", "üñí€", "x" * 128]
+    rows = prediction_rows(len(odd))
+    for row, prediction_id in zip(rows, odd, strict=True):
+        row["prediction_id"] = prediction_id
+    first = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert first.json()["new"] == len(odd), first.text
+    with session_factory() as s:
+        assert set(s.scalars(select(PredictionRecord.prediction_id))) == set(odd)
+    again = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert again.json()["duplicates"] == len(odd)
+    labels = [{"prediction_id": p, "label": 1} for p in odd]
+    result = client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    assert result.json()["stored"] == len(odd), result.text
+
+
 def test_idempotency_key_replays_the_first_response(
     client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:

@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import (
     ColumnElement,
     Select,
@@ -56,11 +58,13 @@ def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str
     if not ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":
+        # One text value, split by the server: binding a million-element array cost psycopg
+        # about 1.8 s of Python. Ids never contain control characters (checked on the way in).
         query = text(
-            "SELECT prediction_id FROM prediction_records "
-            "WHERE version_id = :version_id AND prediction_id = ANY(:ids)"
+            "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
+            "AND prediction_id = ANY(string_to_array(:ids, chr(10)))"
         )
-        return set(session.scalars(query, {"version_id": version_id, "ids": list(ids)}))
+        return set(session.scalars(query, {"version_id": version_id, "ids": "\n".join(ids)}))
     query = text(
         "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
         "AND prediction_id IN (SELECT value FROM json_each(:ids))"
@@ -100,24 +104,39 @@ def add_records(session: Session, *, version_id: int, ids: pa.Array, ts: pa.Arra
     """One key row per prediction of a block (``ts``: UTC microsecond timestamps).
 
     Up to a million rows arrive at once, so this goes under the ORM, in the session's own
-    transaction: COPY on PostgreSQL, one prepared ``executemany`` on SQLite, with timestamps
-    written as the ORM's UTC column type writes them.
+    transaction: COPY on PostgreSQL (its text built by Arrow, see :func:`_copy_text`), one
+    prepared ``executemany`` on SQLite, with timestamps written as the ORM's UTC column type
+    writes them.
     """
     # The values are UTC; as naive timestamps they print as "YYYY-MM-DD HH:MM:SS.ffffff".
-    stamps = ts.cast(pa.timestamp("us")).cast(pa.string()).to_pylist()
+    stamps = ts.cast(pa.timestamp("us")).cast(pa.string())
     raw = session.connection().connection.driver_connection
     assert raw is not None
     if session.get_bind().dialect.name == "postgresql":
         copy_sql = "COPY prediction_records (version_id, prediction_id, ts) FROM STDIN"
-        version = str(version_id)
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for prediction, stamp in zip(ids.to_pylist(), stamps, strict=True):
-                copy.write_row((version, prediction, stamp + "+00"))
+            copy.write(_copy_text(version_id, ids, stamps))
         return
     raw.cursor().executemany(
         "INSERT INTO prediction_records (version_id, prediction_id, ts) VALUES (?, ?, ?)",
-        zip(itertools.repeat(version_id), ids.to_pylist(), stamps, strict=False),
+        zip(itertools.repeat(version_id), ids.to_pylist(), stamps.to_pylist(), strict=False),
     )
+
+
+def _copy_text(version_id: int, ids: pa.Array, stamps: pa.Array) -> memoryview:
+    """The rows in COPY's text format, ``version TAB id TAB time NEWLINE``, built column-wise
+    (a Python loop over a million rows cost about 1 s). A backslash is the one character of an
+    id that needs escaping: ids hold no control characters (checked on the way in)."""
+    escaped = pc.replace_substring(ids.cast(pa.string()), "\\", "\\\\")
+    lines = pc.binary_join_element_wise(
+        str(version_id), escaped, pc.binary_join_element_wise(stamps, "+00\n", ""), "\t"
+    )
+    assert lines.null_count == 0
+    if len(lines) == 0:
+        return memoryview(b"")
+    offsets = np.frombuffer(lines.buffers()[1], np.int32)
+    offsets = offsets[lines.offset : lines.offset + len(lines) + 1]
+    return memoryview(lines.buffers()[2])[offsets[0] : offsets[-1]]
 
 
 def prediction_times(session: Session, version_id: int, ids: Sequence[str]) -> dict[str, datetime]:

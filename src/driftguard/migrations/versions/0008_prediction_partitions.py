@@ -17,8 +17,7 @@ partition key. A block that spans midnight is split into one block per day, so e
 lies within one partition.
 """
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, timedelta
 
 import pyarrow as pa
@@ -28,6 +27,7 @@ import sqlalchemy as sa
 from alembic import op
 
 import driftguard.db.base
+from driftguard.migrations.rebuild import labels_kept
 
 revision: str = "0008"
 down_revision: str | None = "0007"
@@ -65,7 +65,7 @@ def upgrade() -> None:
         batch_op.alter_column("ts", nullable=False)
         batch_op.create_index("ix_prediction_labels_version_id_ts", ["version_id", "ts"])
 
-    with _labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
+    with labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
         batch_op.drop_constraint(
             "fk_prediction_records_block_id_prediction_blocks", type_="foreignkey"
         )
@@ -125,20 +125,6 @@ _FK_LABEL_RECORD = (
     "FOREIGN KEY (version_id, prediction_id) "
     "REFERENCES prediction_records (version_id, prediction_id) ON DELETE CASCADE"
 )
-
-
-@contextmanager
-def _labels_kept() -> Iterator[None]:
-    """SQLite rebuilds a table to alter it, and dropping the old ``prediction_records`` (with
-    foreign keys on) would cascade to the labels: keep a copy and put it back."""
-    if op.get_context().dialect.name != "sqlite":
-        yield
-        return
-    op.execute("CREATE TEMPORARY TABLE labels_kept AS SELECT * FROM prediction_labels")
-    yield
-    op.execute("DELETE FROM prediction_labels")
-    op.execute("INSERT INTO prediction_labels SELECT * FROM labels_kept")
-    op.execute("DROP TABLE labels_kept")
 
 
 def _split_blocks_at_midnight() -> None:
@@ -270,11 +256,11 @@ def downgrade() -> None:
             ondelete="CASCADE",
         )
 
-    with _labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
+    with labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
         batch_op.add_column(sa.Column("block_id", BigId, nullable=True))
         batch_op.add_column(sa.Column("row", sa.Integer(), nullable=True))
     _locate_records()
-    with _labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
+    with labels_kept(), op.batch_alter_table("prediction_records", schema=None) as batch_op:
         batch_op.alter_column("block_id", existing_type=BigId, nullable=False)
         batch_op.alter_column("row", existing_type=sa.Integer(), nullable=False)
         batch_op.create_foreign_key(
