@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.monitoring import service
+from driftguard.monitoring import repository, service
 from driftguard.monitoring.frames import ID, LABEL, SCORE
 from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
 from support.monitoring import BASE_TIME, prediction_rows
@@ -61,6 +61,20 @@ def test_resent_rows_are_counted_not_duplicated(
     ).json()
     assert everything["new"] == 0
     assert stored(session_factory, PredictionBlock) == 2
+
+
+@pytest.mark.parametrize("probe_limit", [0, 20_000])
+def test_known_ids_are_found_whether_probed_or_matched_as_a_set(
+    client: TestClient, setup: Setup, monkeypatch: pytest.MonkeyPatch, probe_limit: int
+) -> None:
+    monkeypatch.setattr(repository, "_PROBE_LIMIT", probe_limit)  # PostgreSQL's two queries
+    client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(25)}, headers=setup.engineer
+    )
+    again = client.post(
+        f"{setup.url}/predictions", json={"rows": prediction_rows(60)}, headers=setup.engineer
+    ).json()
+    assert (again["new"], again["duplicates"]) == (35, 25)
 
 
 def test_ids_are_stored_exactly_as_sent(

@@ -53,17 +53,31 @@ def lock_version(session: Session, version_id: int) -> None:
     session.execute(select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update())
 
 
+# Left to choose, the planner scanned every key of the version for a batch of 10,000 ids when
+# the table had no fresh statistics (bulk-loaded, not yet analysed): 0.4 s at 2,000,000 keys,
+# against 20 ms for the probes. For a million ids the set match is the faster (0.8 s vs 2.4 s).
+_PROBE_LIMIT = 20_000
+_PROBE_IDS = (
+    "SELECT i.id FROM unnest(string_to_array(:ids, chr(10))) AS i(id) CROSS JOIN LATERAL "
+    "(SELECT 1 FROM prediction_records r WHERE r.version_id = :version_id "
+    "AND r.prediction_id = i.id LIMIT 1) AS hit"
+)
+_MATCH_IDS = (
+    "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
+    "AND prediction_id = ANY(string_to_array(:ids, chr(10)))"
+)
+
+
 def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str]) -> set[str]:
     """Which of ``ids`` the version has stored, in one statement however many there are."""
     if not ids:
         return set()
     if session.get_bind().dialect.name == "postgresql":
-        # One text value, split by the server: binding a million-element array cost psycopg
-        # about 1.8 s of Python. Ids never contain control characters (checked on the way in).
-        query = text(
-            "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
-            "AND prediction_id = ANY(string_to_array(:ids, chr(10)))"
-        )
+        # The ids go as one text value, split by the server: binding a million-element array
+        # cost psycopg about 1.8 s of Python. Ids never contain control characters (checked on
+        # the way in). Up to _PROBE_LIMIT ids are probed one by one in the primary key; more
+        # (a file) are matched as a set, so PostgreSQL may scan the version's keys instead.
+        query = text(_PROBE_IDS if len(ids) <= _PROBE_LIMIT else _MATCH_IDS)
         return set(session.scalars(query, {"version_id": version_id, "ids": "\n".join(ids)}))
     query = text(
         "SELECT prediction_id FROM prediction_records WHERE version_id = :version_id "
