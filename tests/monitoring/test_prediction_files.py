@@ -255,7 +255,7 @@ def test_files_are_idempotent(
 def test_large_files_are_cut_into_time_ordered_blocks(
     client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:
-    from driftguard.monitoring.service import FILE_BLOCK_ROWS
+    from driftguard.monitoring.block_writer import FILE_BLOCK_ROWS
 
     count = FILE_BLOCK_ROWS + 1_000
     rng = np.random.default_rng(0)
@@ -291,7 +291,7 @@ def test_large_files_are_cut_into_time_ordered_blocks(
 def test_a_day_of_more_rows_than_a_block_holds_is_cut_by_rows(
     client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:
-    from driftguard.monitoring.service import FILE_BLOCK_ROWS
+    from driftguard.monitoring.block_writer import FILE_BLOCK_ROWS
 
     count = FILE_BLOCK_ROWS + 10
     table = pa.table(

@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.orm import Session
@@ -21,8 +20,8 @@ from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFound
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import repository
-from driftguard.monitoring.aggregates import count_table
-from driftguard.monitoring.blocks import decode_block, encode_block, in_window
+from driftguard.monitoring.block_writer import blocks, store_blocks
+from driftguard.monitoring.blocks import decode_block, in_window
 from driftguard.monitoring.frames import (
     FUTURE_TOLERANCE,
     ID,
@@ -36,7 +35,6 @@ from driftguard.monitoring.frames import (
     feature_columns_from_table,
 )
 from driftguard.monitoring.orm import ReferenceDataset
-from driftguard.monitoring.profiles import profile_of
 from driftguard.monitoring.reports import stats_columns
 from driftguard.monitoring.schemas import (
     IngestResult,
@@ -50,8 +48,6 @@ from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, Stage
 
 # Rows per stored block when a file is split (blocks are cut in time order).
-FILE_BLOCK_ROWS = 100_000
-_DAY_MICROS = 86_400_000_000
 
 
 def _checked_version(
@@ -210,8 +206,7 @@ def _store(
     )  # fmt: skip
     if table.num_rows:
         span = pc.min_max(table.column(TS)).as_py()
-        for piece in _blocks(table, span["min"], span["max"]):
-            _store_block(session, version, piece)
+        store_blocks(session, version, list(blocks(table, span["min"], span["max"])))
         result.first_timestamp, result.last_timestamp = span["min"], span["max"]
     if idempotency_key is not None:
         repository.add_receipt(
@@ -225,55 +220,6 @@ def _store(
             object_id=version.id, after=result.model_dump(),
         )  # fmt: skip
     return result
-
-
-def _blocks(table: pa.Table, first: datetime, last: datetime) -> Iterator[pa.Table]:
-    """The rows cut into blocks: never across UTC midnight (a block then lies in one time
-    partition, whatever their width in days), and of at most ``FILE_BLOCK_ROWS`` rows."""
-    one_day = first.date() == last.date()
-    if one_day and table.num_rows <= FILE_BLOCK_ROWS:
-        yield table
-        return
-    table = table.sort_by(TS)
-    micros = table.column(TS).combine_chunks().cast(pa.int64()).to_numpy()
-    days = micros // _DAY_MICROS
-    cuts = np.flatnonzero(np.diff(days)) + 1
-    for low, high in zip([0, *cuts], [*cuts, table.num_rows], strict=True):
-        for start in range(int(low), int(high), FILE_BLOCK_ROWS):
-            yield table.slice(start, min(FILE_BLOCK_ROWS, int(high) - start))
-
-
-def _store_block(session: Session, version: ModelVersion, table: pa.Table) -> None:
-    ts = table.column(TS).combine_chunks()
-    span = pc.min_max(ts).as_py()
-    block_id = repository.add_block(
-        session, version_id=version.id, first=span["min"], last=span["max"],
-        rows=table.num_rows, data=encode_block(table),
-    )  # fmt: skip
-    repository.add_records(
-        session, version_id=version.id, ids=table.column(ID).combine_chunks(), ts=ts
-    )
-    _count_new_block(session, version, (block_id, span["min"], span["max"]), table)
-
-
-def _count_new_block(
-    session: Session, version: ModelVersion, block: tuple[int, datetime, datetime],
-    table: pa.Table,
-) -> None:  # fmt: skip
-    """Reduce a new block to counts in the active reference's bins while it is in memory."""
-    reference = repository.active_reference(session, version.id)
-    if reference is None:
-        return  # counted on first use, once a reference exists
-    profile = profile_of(session, reference)
-    schema = FeatureSchema.from_version(version.features)
-    try:
-        counts = count_table(profile, schema, table)
-    except stats.StatsInputError:
-        return  # the run that needs it reports the problem
-    repository.save_counts(
-        session, block=block, version_id=version.id, profile_id=profile.profile_id,
-        counts=counts.to_bytes(),
-    )  # fmt: skip
 
 
 def log_labels(
