@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.api import json_body
 from driftguard.monitoring import repository, service
 from driftguard.monitoring.frames import ID, LABEL, SCORE
 from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
@@ -299,3 +300,41 @@ def test_concurrent_overlapping_batches_and_retries_are_all_accepted(
     assert stored(session_factory) == 140  # ids 0..89 and 100..149, each once
     assert [(new, dup) for key, new, dup in results if key == "k"] == [(50, 0)] * 3
     assert sum(new for key, new, _ in results if key is None) == 90
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        (b'{"rows": [', 400),
+        (b"\xff\xfe", 400),  # not UTF-8
+        (b'{"rows": [{"prediction_id": "a\\ud800"}]}', 400),  # a lone surrogate
+        (b"NaN", 422),  # JSON, but not a batch
+    ],
+)
+def test_a_body_that_is_not_a_json_batch_is_4xx(
+    client: TestClient, setup: Setup, body: bytes, status: int
+) -> None:
+    response = client.post(
+        f"{setup.url}/predictions", content=body,
+        headers={**setup.engineer, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == status, response.text
+    if status == 400:
+        assert response.json()["error"] == "malformed_json"
+
+
+def test_batches_are_parsed_by_pydantic_core(
+    client: TestClient, setup: Setup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[int] = []
+    real = json_body.pydantic_core.from_json
+
+    def spy(data: bytes) -> object:
+        parsed.append(len(data))
+        return real(data)
+
+    monkeypatch.setattr(json_body.pydantic_core, "from_json", spy)
+    rows = prediction_rows(20)
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.json()["new"] == 20, response.text
+    assert len(parsed) == 1

@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 from fastapi import APIRouter, Header, Query, UploadFile
 
 from driftguard.api.deps import DbSession, require
+from driftguard.api.json_body import FastJsonRoute
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance import risk
@@ -29,7 +30,10 @@ from driftguard.monitoring.schemas import (
 )
 from driftguard.schemas import Page, Timestamp
 
-router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
+# Batches of up to 10,000 rows: parsed by pydantic-core (see api.json_body).
+router = APIRouter(
+    prefix="/models/{model_id}/versions/{number}", tags=["data"], route_class=FastJsonRoute
+)
 
 ModelId = ObjectId
 Writer = Annotated[Principal, require(Permission.PREDICTIONS_WRITE)]
