@@ -28,6 +28,7 @@ from driftguard.monitoring.frames import ID, TS, FeatureSchema
 from driftguard.monitoring.profiles import profile_of
 from driftguard.registry.orm import ModelVersion
 
+# Rows per stored block when a table is split (blocks are cut in time order).
 FILE_BLOCK_ROWS = 100_000
 _DAY_MICROS = 86_400_000_000
 

@@ -47,8 +47,6 @@ from driftguard.monitoring.uploads import FileColumns, FileFormat, read_predicti
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, Stage
 
-# Rows per stored block when a file is split (blocks are cut in time order).
-
 
 def _checked_version(
     session: Session, *, principal: Principal, model_id: int, number: int
