@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -102,6 +105,41 @@ def test_counts_round_trip_through_bytes() -> None:
         np.testing.assert_array_equal(a, b)
     assert restored.grid_counts[1] is None
     np.testing.assert_array_equal(restored.grid_counts[0], counts.grid_counts[0])  # type: ignore[arg-type]
+
+
+def _version_1_bytes(counts: WindowCounts) -> bytes:
+    """Counts as version 1 wrote them (``.npz``); stored rows may still hold this format."""
+    header = {
+        "format": "driftguard.stats.window_counts", "version": 1,
+        "profile_id": counts.profile_id, "feature_names": list(counts.feature_names),
+        "n_missing": list(counts.n_missing),
+        "has_grid": [g is not None for g in counts.grid_counts],
+    }  # fmt: skip
+    arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
+    for k, (bins, grid) in enumerate(zip(counts.bin_counts, counts.grid_counts, strict=True)):
+        arrays[f"f{k}_bins"] = bins
+        if grid is not None:
+            arrays[f"f{k}_grid"] = grid
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def test_counts_stored_in_version_1_still_load() -> None:
+    profile = fit_profile({"x": np.arange(100.0), "c": np.array(["u", "v"] * 50)})
+    counts = count_window(profile, {"x": [1.0, 7.5, 500.0], "c": ["u", "w", "v"]})
+    restored = WindowCounts.from_bytes(_version_1_bytes(counts))
+    assert restored.to_bytes() == counts.to_bytes()
+
+
+@pytest.mark.parametrize("cut", [1, 9, -8, None])
+def test_truncated_counts_are_rejected(cut: int | None) -> None:
+    profile = fit_profile({"x": np.arange(100.0)})
+    counts = count_window(profile, {"x": [1.0, 2.0]})
+    data = _version_1_bytes(counts)[:-30] if cut is None else counts.to_bytes()[:cut]
+    with pytest.raises(StatsInputError) as info:
+        WindowCounts.from_bytes(data)
+    assert info.value.argument == "data"
 
 
 def test_counts_of_different_profiles_do_not_merge() -> None:
