@@ -25,7 +25,7 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import count_table
 from driftguard.monitoring.blocks import encode_block
 from driftguard.monitoring.frames import ID, TS, FeatureSchema
-from driftguard.monitoring.profiles import profile_of
+from driftguard.monitoring.profiles import active_profile
 from driftguard.registry.orm import ModelVersion
 
 # Rows per stored block when a table is split (blocks are cut in time order).
@@ -62,8 +62,7 @@ def blocks(table: pa.Table, first: datetime, last: datetime) -> Iterator[pa.Tabl
 
 def store_blocks(session: Session, version: ModelVersion, pieces: list[pa.Table]) -> None:
     """Write every piece as a block, in the session's transaction."""
-    reference = repository.active_reference(session, version.id)
-    profile = None if reference is None else profile_of(session, reference)
+    profile = active_profile(session, version.id)
     prepare = partial(_prepare, profile, FeatureSchema.from_version(version.features))
     if len(pieces) == 1:
         _write(session, version.id, profile, prepare(pieces[0]))

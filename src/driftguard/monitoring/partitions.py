@@ -29,11 +29,10 @@ from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import count_before_purge
 from driftguard.monitoring.frames import FeatureSchema
 from driftguard.monitoring.orm import PredictionBlock, PredictionRecord
-from driftguard.monitoring.profiles import profile_of
+from driftguard.monitoring.profiles import active_profile
 from driftguard.registry.orm import ModelVersion
 from driftguard.settings import Settings
 
@@ -159,12 +158,12 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
 def _count_before_purge(session: Session, version_id: int, cutoff: datetime) -> int:
     """Drift over a purged window comes from the blocks' counts (``monitoring.purged``): make
     sure every block about to go has them against its version's active reference."""
-    reference = repository.active_reference(session, version_id)
+    profile = active_profile(session, version_id)
     version = session.get(ModelVersion, version_id)
-    if reference is None or version is None:
+    if profile is None or version is None:
         return 0  # no reference yet: nothing to count against
     return count_before_purge(
-        session, version_id=version_id, profile=profile_of(session, reference),
+        session, version_id=version_id, profile=profile,
         schema=FeatureSchema.from_version(version.features), before=cutoff,
     )  # fmt: skip
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftguard import stats
+from driftguard.monitoring import repository
 from driftguard.monitoring.orm import ReferenceDataset
 
 CACHE_BYTES = 256 << 20
@@ -27,6 +28,12 @@ _Key = tuple[str, int, datetime]
 _lock = threading.Lock()
 _cache: OrderedDict[_Key, tuple[stats.Profile, int]] = OrderedDict()
 _cached_bytes = 0
+
+
+def active_profile(session: Session, version_id: int) -> stats.Profile | None:
+    """The profile of the version's active reference; None while it has none."""
+    reference = repository.active_reference(session, version_id)
+    return None if reference is None else profile_of(session, reference)
 
 
 def profile_of(session: Session, reference: ReferenceDataset) -> stats.Profile:
