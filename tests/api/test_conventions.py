@@ -113,7 +113,7 @@ def test_only_transient_database_errors_are_503() -> None:
 
     from sqlalchemy.exc import OperationalError
 
-    from driftguard.api.errors import is_transient
+    from driftguard.db.session import is_transient
 
     def error(message: str) -> OperationalError:
         return OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -14,6 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from driftguard.db.session import is_transient
 from driftguard.error_reports import report_exception
 from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, RateLimitedError
 
@@ -138,15 +138,6 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
     # Schemas should catch every value the database refuses; this keeps a gap a 4xx, not a 500.
     logger.warning("database refused a value (request_id=%s)", request_id_of(request))
     return error_response(request, 422, "invalid_value", "a value is not acceptable to storage")
-
-
-def is_transient(exc: Exception) -> bool:
-    """A database that is down, busy or timing out (retry) rather than a bug (a missing table)."""
-    cause = getattr(exc, "orig", None)
-    if isinstance(cause, sqlite3.OperationalError):
-        message = str(cause).lower()
-        return "locked" in message or "busy" in message or "unable to open" in message
-    return True  # PostgreSQL's operational errors: connection lost, shutdown, statement timeout
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -81,3 +82,13 @@ def sandbox(factory: sessionmaker[Session]) -> Iterator[Session]:
             session.rollback()
         finally:
             session.close()
+
+
+def is_transient(exc: Exception) -> bool:
+    """A database that is down, busy or timing out (retry) rather than a bug (a missing table):
+    for SQLAlchemy's ``OperationalError``."""
+    cause = getattr(exc, "orig", None)
+    if isinstance(cause, sqlite3.OperationalError):
+        message = str(cause).lower()
+        return "locked" in message or "busy" in message or "unable to open" in message
+    return True  # PostgreSQL's operational errors: connection lost, shutdown, statement timeout

@@ -18,11 +18,11 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db.session import reading, unit_of_work
+from driftguard.db.session import is_transient, reading, unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
 from driftguard.monitoring.runs import execute_run, finish_run
@@ -144,12 +144,25 @@ def run_due(
     spread: timedelta = timedelta(0),
 ) -> int:
     """Run every due window, each in its own transaction; returns how many this process ran.
+    A window the database was too busy for is left due for the next tick.
 
     ``after_run(session, version_id)`` runs in the transaction of each completed run (the
     governance layer re-scores the version's risk there).
     """
-    due = plan(factory, now, spread=spread)
-    return sum(run_window(factory, item, after_run=after_run) for item in due)
+    ran = 0
+    for item in plan(factory, now, spread=spread):
+        try:
+            ran += run_window(factory, item, after_run=after_run)
+        except OperationalError as exc:
+            # Busy (SQLite's write lock not granted within its timeout, say, while another
+            # process runs windows) or briefly unreachable: the window has no run, so it is
+            # still due and the next tick takes it; the other windows go on. (A worker's task
+            # raises instead, and Celery retries it with backoff.)
+            if not is_transient(exc):
+                raise
+            cause = getattr(exc, "orig", None) or exc
+            logger.warning("window %s deferred: %s", item.key, str(cause).splitlines()[0])
+    return ran
 
 
 def plan(
