@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -15,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.monitoring.orm import MonitoringRun
+from driftguard.monitoring.repository import lock_version
 from driftguard.monitoring.scheduler import CATCH_UP, closed_windows, plan, run_due, stagger
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
@@ -105,21 +105,21 @@ def test_concurrent_schedulers_never_run_a_window_twice(
 
 
 def test_a_window_the_database_is_too_busy_for_stays_due(
-    client: TestClient, setup: Setup, database_url: str
+    client: TestClient, setup: Setup, database_url: str, session_factory: sessionmaker[Session]
 ) -> None:
-    """SQLite: while another connection holds the write lock, a tick defers every window
-    instead of failing; the next tick runs them."""
-    if not database_url.startswith("sqlite"):
-        pytest.skip("the write lock that refuses a transaction is SQLite's")
+    """While another transaction holds the version's lock (SQLite: the write lock), a tick whose
+    waits time out defers every window instead of failing; the next tick runs them."""
     seed(client, setup)
     schedule(client, setup, 120)
-    impatient = build_engine(make_settings(database_url, sqlite_busy_timeout_ms=50))
-    factory = build_session_factory(impatient)
+    impatient = build_engine(
+        make_settings(database_url, sqlite_busy_timeout_ms=50, db_statement_timeout_ms=50)
+    )
     holder = build_engine(make_settings(database_url))
     try:
-        with holder.begin():  # BEGIN IMMEDIATE: the write lock, until the block ends
-            assert run_due(factory, NOW) == 0
-        assert run_due(factory, NOW) == 24
+        with build_session_factory(holder)() as session:  # BEGIN IMMEDIATE on SQLite
+            lock_version(session, setup.version_id)
+            assert run_due(build_session_factory(impatient), NOW) == 0
+        assert run_due(session_factory, NOW) == 24
     finally:
         impatient.dispose()
         holder.dispose()
