@@ -89,6 +89,11 @@ class Server:
         self.__exit__()
         raise RuntimeError("server did not become ready within 90 s")
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server's processes have used so far (Linux /proc)."""
+        assert self.process is not None
+        return sum(_cpu_seconds(pid) for pid in _tree(self.process.pid))
+
     def __exit__(self, *_: object) -> None:
         if self.process is not None:
             self.process.send_signal(signal.SIGTERM)
@@ -96,6 +101,20 @@ class Server:
                 self.process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (uvicorn's worker processes)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children = (task / "children").read_text().split()
+        found += [p for child in children for p in _tree(int(child))]
+    return found
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 async def _run(

@@ -21,6 +21,7 @@ import os
 import statistics
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -147,22 +148,32 @@ async def _send_json(base: str, path: str, key: str, bodies: list[bytes], client
             while queue:
                 response = await http.post(path, content=queue.pop(), headers=headers)
                 assert response.status_code == 200, response.text[:500]
+                assert response.json()["new"] == 10_000, response.text
 
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(clients)))
         return time.perf_counter() - started
 
 
-def json_batches(base: str, path: str, key: str, args: argparse.Namespace) -> float:
+def json_batches(server: Server, path: str, key: str, args: argparse.Namespace) -> JsonResult:
     bodies = [
         json_batch(predictions("j", 10_000, i * 10_000, 1_000 + i))
         for i in range(args.json_rows // 10_000)
     ]
-    elapsed = asyncio.run(_send_json(base, path, key, bodies, args.clients))
+    cpu = server.cpu_seconds()
+    elapsed = asyncio.run(_send_json(server.base_url, path, key, bodies, args.clients))
+    cpu_ms = (server.cpu_seconds() - cpu) * 1000 / len(bodies)
     rows = len(bodies) * 10_000
     print(f"  JSON: {rows:,} rows in {len(bodies)} batches in {elapsed:.2f} s "
-          f"({sum(map(len, bodies)) / len(bodies) / 2**20:.1f} MiB each)", flush=True)  # fmt: skip
-    return rows / elapsed
+          f"({sum(map(len, bodies)) / len(bodies) / 2**20:.1f} MiB each), "
+          f"server CPU {cpu_ms:.0f} ms per batch", flush=True)  # fmt: skip
+    return JsonResult(rows / elapsed, cpu_ms)
+
+
+@dataclass(frozen=True)
+class JsonResult:
+    rate: float
+    server_cpu_ms: float
 
 
 def settle(url: str) -> None:
@@ -191,13 +202,13 @@ def bench(url: str, label: str, args: argparse.Namespace) -> str:
     with Server(env, workers=args.workers) as server, tempfile.TemporaryDirectory() as tmp:
         bulk_rates = bulk(server.base_url, path, key, args, Path(tmp))
         settle(url)
-        json_rate = json_batches(server.base_url, path, key, args)
+        json_result = json_batches(server, path, key, args)
     print(f"{label}: load average {os.getloadavg()}", flush=True)
     return (
         f"| {label} ({args.workers} worker{'s' if args.workers > 1 else ''}) "
         f"| {args.file_rows:,} x {args.repeats} | {statistics.median(bulk_rates):,.0f} "
         f"| {min(bulk_rates):,.0f} | {args.json_rows:,} ({args.clients} clients) "
-        f"| {json_rate:,.0f} |"
+        f"| {json_result.rate:,.0f} | {json_result.server_cpu_ms:.0f} |"
     )
 
 
@@ -211,7 +222,8 @@ def main() -> None:
     args = parser.parse_args()
     rows = [bench(url, label, args) for url, label in backends(args)]
     print("| storage | bulk Parquet rows | bulk median rows/s | bulk min rows/s "
-          "| JSON rows | JSON rows/s |\n|---|---:|---:|---:|---:|---:|")  # fmt: skip
+          "| JSON rows | JSON rows/s | server CPU ms per JSON batch |\n"
+          "|---|---:|---:|---:|---:|---:|---:|")  # fmt: skip
     print("\n".join(rows))
 
 

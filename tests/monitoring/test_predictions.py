@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from driftguard.api import json_body
 from driftguard.monitoring import repository, service
 from driftguard.monitoring.frames import ID, LABEL, SCORE
 from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
+from driftguard.monitoring.schemas import PredictionBatch
 from support.monitoring import BASE_TIME, prediction_rows
 
 from .conftest import Setup
@@ -231,6 +233,19 @@ def test_a_batch_over_the_batch_size_limit_is_413(client: TestClient, setup: Set
     response = client.post(f"{setup.url}/predictions", json=big, headers=setup.engineer)
     assert response.status_code == 413
 
+    def streamed() -> Iterator[bytes]:  # no Content-Length: refused while reading
+        yield b'{"rows": [], "padding": "'
+        for _ in range(33 * 128):
+            yield b"x" * 8192
+        yield b'"}'
+
+    response = client.post(
+        f"{setup.url}/predictions", content=streamed(),
+        headers={**setup.engineer, "Content-Type": "application/json"},
+    )  # fmt: skip
+    assert response.status_code == 413
+    assert response.json()["error"] == "too_large"
+
 
 @pytest.mark.parametrize(
     ("change", "loc"),
@@ -323,18 +338,30 @@ def test_a_body_that_is_not_a_json_batch_is_4xx(
         assert response.json()["error"] == "malformed_json"
 
 
-def test_batches_are_parsed_by_pydantic_core(
+def test_batches_are_validated_straight_from_the_bytes(
     client: TestClient, setup: Setup, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """No intermediate tree of Python dicts: pydantic-core validates the body's bytes."""
+    validated: list[int] = []
     parsed: list[int] = []
-    real = json_body.pydantic_core.from_json
+    real_validate = PredictionBatch.model_validate_json.__func__
+    real_parse = json_body.pydantic_core.from_json
 
-    def spy(data: bytes) -> object:
+    def validate(cls: type[PredictionBatch], data: bytes) -> PredictionBatch:
+        validated.append(len(data))
+        return real_validate(cls, data)
+
+    def parse(data: bytes) -> object:
         parsed.append(len(data))
-        return real(data)
+        return real_parse(data)
 
-    monkeypatch.setattr(json_body.pydantic_core, "from_json", spy)
+    monkeypatch.setattr(PredictionBatch, "model_validate_json", classmethod(validate))
+    monkeypatch.setattr(json_body.pydantic_core, "from_json", parse)
     rows = prediction_rows(20)
     response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
     assert response.json()["new"] == 20, response.text
-    assert len(parsed) == 1
+    assert len(validated) == 1 and parsed == []
+    rows[3]["prediction_id"] = ""
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 422
+    assert response.json()["details"][0]["loc"] == "body.rows.3.prediction_id"
