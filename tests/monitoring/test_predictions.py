@@ -142,8 +142,14 @@ FUTURE = (datetime.now(UTC) + timedelta(days=2)).isoformat()
         (_bad(ROWS, 1, timestamp=FUTURE), "rows.1.timestamp"),
         (_bad(ROWS, 1, timestamp="yesterday"), "body.rows.1.timestamp"),
         (_bad(ROWS, 1, timestamp="2026-11-01T10:00:00"), "body.rows.1.timestamp"),
-        (_bad(ROWS, 0, prediction={}), "body.rows.0.prediction"),
-        (_bad(ROWS, 0, prediction={"score": "0.3"}), "body.rows.0.prediction.score.float"),
+        (_features(ROWS, 2, region=["north"]), "rows.2.features.region"),
+        (_features(ROWS, 2, gender={"f": 1}), "rows.2.features.gender"),
+        (_features(ROWS, 1, income=[1.0]), "rows.1.features.income"),
+        (_features(ROWS, 3, region="n" * 513), "rows.3.features.region"),
+        (_bad(ROWS, 0, prediction={}), "rows.0.prediction"),
+        (_bad(ROWS, 4, prediction={"label": None, "score": None}), "rows.4.prediction"),
+        (_bad(ROWS, 0, prediction={"score": "0.3"}), "body.rows.0.prediction.score"),
+        (_bad(ROWS, 0, prediction={"score": True}), "body.rows.0.prediction.score"),
         (_bad(ROWS, 0, extra=1), "body.rows.0.extra"),
         ([], "body.rows"),
     ],
@@ -250,9 +256,14 @@ def test_a_batch_over_the_batch_size_limit_is_413(client: TestClient, setup: Set
 @pytest.mark.parametrize(
     ("change", "loc"),
     [
-        ({"timestamp": "0001-01-01T00:00:00+05:00"}, "body.rows.0.timestamp"),
-        ({"timestamp": "1960-01-01T00:00:00Z"}, "body.rows.0.timestamp"),
-        ({"prediction": {"score": 10**400}}, "body.rows.0.prediction"),
+        ({"timestamp": "0001-01-01T00:00:00+05:00"}, "rows.0.timestamp"),
+        ({"timestamp": "1960-01-01T00:00:00Z"}, "rows.0.timestamp"),
+        ({"timestamp": "9999-12-31T23:59:59-05:00"}, "rows.0.timestamp"),
+        ({"prediction": {"score": 10**400}}, "body.rows.0.prediction.score"),
+        (
+            {"features": {"income": 10**400, "region": "north", "gender": "f"}},
+            "rows.0.features.income",
+        ),
         ({"prediction": {"label": "a\x00b"}}, "body.rows.0.prediction.label"),
     ],
 )
@@ -360,7 +371,8 @@ def test_batches_are_validated_straight_from_the_bytes(
     rows = prediction_rows(20)
     response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
     assert response.json()["new"] == 20, response.text
-    assert len(validated) == 1 and parsed == []
+    assert len(validated) == 1
+    assert parsed == []
     rows[3]["prediction_id"] = ""
     response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
     assert response.status_code == 422

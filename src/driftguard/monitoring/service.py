@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, BinaryIO
@@ -15,7 +14,6 @@ from sqlalchemy.orm import Session
 
 from driftguard import stats
 from driftguard.audit import service as audit
-from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -23,7 +21,6 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.block_writer import blocks, store_blocks
 from driftguard.monitoring.blocks import decode_block, in_window
 from driftguard.monitoring.frames import (
-    FUTURE_TOLERANCE,
     ID,
     LABEL,
     SCORE,
@@ -43,7 +40,14 @@ from driftguard.monitoring.schemas import (
     PredictionBatch,
     ReferenceRead,
 )
-from driftguard.monitoring.uploads import FileColumns, FileFormat, read_predictions
+from driftguard.monitoring.uploads import (
+    TS_TYPE,
+    FileColumns,
+    FileFormat,
+    check_moments,
+    first_rows,
+    read_predictions,
+)
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, Stage
 
@@ -84,35 +88,34 @@ def _canonical_label(value: object) -> str:
 
 
 def _batch_table(batch: PredictionBatch, schema: FeatureSchema) -> pa.Table:
+    """The batch in the block layout, checked column by column (see ``monitoring.schemas``)."""
     problems = Problems()
     rows = batch.rows
-    counts = Counter(r.prediction_id for r in rows)
-    seen: set[str] = set()
-    latest_allowed = utcnow() + FUTURE_TOLERANCE
-    for index, row in enumerate(rows):
-        if counts[row.prediction_id] > 1 and row.prediction_id in seen:
-            problems.add(f"rows.{index}.prediction_id", "repeats an earlier row of this batch")
-        seen.add(row.prediction_id)
-        if row.timestamp > latest_allowed:
-            problems.add(f"rows.{index}.timestamp", "is in the future")
+    ids = [r.prediction_id for r in rows]
+    if len(set(ids)) < len(ids):
+        seen: set[str] = set()
+        for index, prediction_id in enumerate(ids):
+            if prediction_id in seen:
+                problems.add(f"rows.{index}.prediction_id", "repeats an earlier row of this batch")
+            seen.add(prediction_id)
+    stamps = pa.array([r.timestamp for r in rows], type=TS_TYPE)
+    check_moments(stamps, "timestamp", problems)
+    outputs = [r.prediction for r in rows]
+    labels = pa.array(
+        [None if o.label is None else _canonical_label(o.label) for o in outputs], pa.string()
+    )
+    scores = pa.array([o.score for o in outputs], pa.float64())
+    for row in first_rows(pc.and_(pc.is_null(labels), pc.is_null(scores))):
+        problems.add(f"rows.{row}.prediction", "give the predicted label, the score, or both")
     features = feature_columns_from_rows(
         [r.features for r in rows], schema, loc="rows.{i}.features", problems=problems
     )
     problems.raise_if_any("predictions rejected")
     columns: dict[str, pa.Array] = {
-        ID: pa.array([r.prediction_id for r in rows], type=pa.string()),
-        TS: pa.array([r.timestamp for r in rows], type=pa.timestamp("us", tz="UTC")),
-        LABEL: pa.array(
-            [
-                None if r.prediction.label is None else _canonical_label(r.prediction.label)
-                for r in rows
-            ],
-            type=pa.string(),
-        ),
-        SCORE: pa.array(
-            [None if r.prediction.score is None else float(r.prediction.score) for r in rows],
-            type=pa.float64(),
-        ),
+        ID: pa.array(ids, type=pa.string()),
+        TS: stamps,
+        LABEL: labels,
+        SCORE: scores,
         TAGS: pa.array([json.dumps(r.tags, sort_keys=True) if r.tags else None for r in rows]),
         **features,
     }

@@ -126,12 +126,6 @@ def read_table(
         raise _file_error(f"cannot be read as {fmt}: {exc}") from exc
 
 
-def _first(mask: pa.Array | pa.ChunkedArray, count: int = 5) -> list[int]:
-    """The first few row indices where ``mask`` is true."""
-    flags = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
-    return [int(i) for i in np.flatnonzero(flags)[:count]]
-
-
 def _cast_rows(
     column: pa.Array, target: pa.DataType, name: str, what: str, problems: Problems
 ) -> pa.Array | None:
@@ -178,17 +172,17 @@ def _ids(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
         problems.add(f"columns.{name}", f"expected text or integers, got {column.type}")
         return None
     ids = column.cast(pa.string())
-    for row in _first(pc.is_null(ids)):
+    for row in first_rows(pc.is_null(ids)):
         problems.add(f"rows.{row}.{name}", "is missing")
     length = pc.utf8_length(ids)
-    for row in _first(pc.or_(pc.equal(length, 0), pc.greater(length, MAX_ID_LENGTH))):
+    for row in first_rows(pc.or_(pc.equal(length, 0), pc.greater(length, MAX_ID_LENGTH))):
         problems.add(f"rows.{row}.{name}", f"must be 1 to {MAX_ID_LENGTH} characters")
-    for row in _first(pc.match_substring_regex(ids, _CONTROL)):
+    for row in first_rows(pc.match_substring_regex(ids, _CONTROL)):
         problems.add(f"rows.{row}.{name}", "must not contain control characters")
     order = pc.sort_indices(ids)  # stable: of equal ids, the earlier row comes first
     ordered = ids.take(order)
     repeats = pc.equal(ordered.slice(1), ordered.slice(0, max(len(ordered) - 1, 0)))
-    later = sorted(int(order[i + 1].as_py()) for i in _first(repeats, 20))
+    later = sorted(int(order[i + 1].as_py()) for i in first_rows(repeats, 20))
     for row in later[:5]:
         problems.add(f"rows.{row}.{name}", "repeats an earlier row of this file")
     return ids
@@ -208,14 +202,25 @@ def _timestamps(column: pa.Array, name: str, problems: Problems) -> pa.Array | N
         return None
     if stamps is None:
         return None
-    for row in _first(pc.is_null(stamps)):
+    for row in first_rows(pc.is_null(stamps)):
         problems.add(f"rows.{row}.{name}", "is missing")
-    early, late = pa.scalar(EARLIEST, TS_TYPE), pa.scalar(LATEST, TS_TYPE)
-    for row in _first(pc.or_(pc.less(stamps, early), pc.greater_equal(stamps, late))):
-        problems.add(f"rows.{row}.{name}", "must be between 1970 and 2200")
-    for row in _first(pc.greater(stamps, pa.scalar(utcnow() + FUTURE_TOLERANCE, TS_TYPE))):
-        problems.add(f"rows.{row}.{name}", "is in the future")
+    check_moments(stamps, name, problems)
     return stamps
+
+
+def check_moments(stamps: pa.Array, name: str, problems: Problems) -> None:
+    """Each timestamp between 1970 and 2200 and not in the future (``rows.{i}.{name}``)."""
+    early, late = pa.scalar(EARLIEST, TS_TYPE), pa.scalar(LATEST, TS_TYPE)
+    for row in first_rows(pc.or_(pc.less(stamps, early), pc.greater_equal(stamps, late))):
+        problems.add(f"rows.{row}.{name}", "must be between 1970 and 2200")
+    for row in first_rows(pc.greater(stamps, pa.scalar(utcnow() + FUTURE_TOLERANCE, TS_TYPE))):
+        problems.add(f"rows.{row}.{name}", "is in the future")
+
+
+def first_rows(mask: pa.Array | pa.ChunkedArray, count: int = 5) -> list[int]:
+    """The first few row indices where ``mask`` is true."""
+    flags = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
+    return [int(i) for i in np.flatnonzero(flags)[:count]]
 
 
 def _labels(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
@@ -227,14 +232,14 @@ def _labels(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
         return column.cast(pa.string())
     if pa.types.is_floating(kind):
         whole = pc.equal(pc.floor(column), column)
-        for row in _first(pc.invert(whole)):
+        for row in first_rows(pc.invert(whole)):
             problems.add(f"rows.{row}.{name}", "a predicted label must be a whole number or text")
         return column.cast(pa.int64(), safe=False).cast(pa.string())
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         labels = column.cast(pa.string())
-        for row in _first(pc.greater(pc.utf8_length(labels), MAX_LABEL_LENGTH)):
+        for row in first_rows(pc.greater(pc.utf8_length(labels), MAX_LABEL_LENGTH)):
             problems.add(f"rows.{row}.{name}", f"must be at most {MAX_LABEL_LENGTH} characters")
-        for row in _first(pc.match_substring(labels, "\x00")):
+        for row in first_rows(pc.match_substring(labels, "\x00")):
             problems.add(f"rows.{row}.{name}", "must not contain NUL")
         return labels
     problems.add(f"columns.{name}", f"expected labels (text, integers or booleans), got {kind}")
@@ -247,7 +252,7 @@ def _scores(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
         problems.add(f"columns.{name}", f"expected numbers, got {kind}")
         return None
     scores = column.cast(pa.float64())
-    for row in _first(pc.or_(pc.is_nan(scores), pc.is_inf(scores))):
+    for row in first_rows(pc.or_(pc.is_nan(scores), pc.is_inf(scores))):
         problems.add(f"rows.{row}.{name}", "must be a finite number")
     return scores
 
@@ -286,7 +291,7 @@ def block_table(
         if columns.score in names else pa.nulls(n, pa.float64())
     )  # fmt: skip
     if labels is not None and scores is not None:
-        for row in _first(pc.and_(pc.is_null(labels), pc.is_null(scores))):
+        for row in first_rows(pc.and_(pc.is_null(labels), pc.is_null(scores))):
             problems.add(
                 f"rows.{row}.{columns.label}", "give the predicted label, the score, or both"
             )
