@@ -1,9 +1,10 @@
-"""Large-body routes: one model validated straight from the bytes, other bodies as FastAPI does."""
+"""Large-body routes: one model validated straight from the bytes, other bodies (and bodies
+that fail) as FastAPI does, after the route's dependencies."""
 
 from __future__ import annotations
 
 import pytest
-from fastapi import APIRouter, Body, FastAPI
+from fastapi import APIRouter, Body, Depends, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
@@ -25,6 +26,13 @@ def client() -> TestClient:
     @router.post("/embedded")
     def embedded(batch: Batch = Body(embed=True), factor: int = Body(embed=True)) -> int:
         return sum(batch.rows) * factor
+
+    def forbidden() -> None:
+        raise HTTPException(403, "no")
+
+    @router.post("/guarded", dependencies=[Depends(forbidden)])
+    def guarded(body: Batch) -> int:
+        return sum(body.rows)
 
     @router.post("/list")
     def numbers(body: list[int]) -> int:
@@ -56,3 +64,8 @@ def test_an_invalid_model_body_names_the_field_under_body(client: TestClient) ->
     assert [e["loc"] for e in response.json()["detail"]] == [["body", "rows", 1]]
     too_many = client.post("/model", json={"rows": [1, 2, 3, 4]})
     assert too_many.json()["detail"][0]["loc"] == ["body", "rows"]
+
+
+def test_the_routes_dependencies_come_before_the_bodys_problems(client: TestClient) -> None:
+    assert client.post("/guarded", json={"rows": [1, "x"]}).status_code == 403
+    assert client.post("/guarded", json={"rows": [1]}).status_code == 403
