@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from driftguard.db.session import is_transient
+from driftguard.db.session import driver_message, is_transient
 from driftguard.error_reports import report_exception
 from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, RateLimitedError
 
@@ -143,9 +143,7 @@ async def _data_error(request: Request, exc: Exception) -> JSONResponse:
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     if not is_transient(exc):
         return await _unexpected(request, exc)
-    # The driver's own message only: SQLAlchemy's wrapper would add the statement's parameters.
-    cause = getattr(exc, "orig", None) or exc
-    logger.warning("database unavailable: %s", str(cause).splitlines()[0][:200])
+    logger.warning("database unavailable: %s", driver_message(exc))
     return error_response(
         request,
         503,

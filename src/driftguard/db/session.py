@@ -92,3 +92,11 @@ def is_transient(exc: Exception) -> bool:
         message = str(cause).lower()
         return "locked" in message or "busy" in message or "unable to open" in message
     return True  # PostgreSQL's operational errors: connection lost, shutdown, statement timeout
+
+
+def driver_message(exc: Exception) -> str:
+    """The first line of the database driver's own message, for a log line: SQLAlchemy's
+    wrapper would add the statement and its parameters."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).splitlines()
+    return lines[0][:200] if lines else type(cause).__name__

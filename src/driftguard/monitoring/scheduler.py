@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db.session import is_transient, reading, unit_of_work
+from driftguard.db.session import driver_message, is_transient, reading, unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
 from driftguard.monitoring.runs import execute_run, finish_run
@@ -160,8 +160,7 @@ def run_due(
             # raises instead, and Celery retries it with backoff.)
             if not is_transient(exc):
                 raise
-            cause = getattr(exc, "orig", None) or exc
-            logger.warning("window %s deferred: %s", item.key, str(cause).splitlines()[0])
+            logger.warning("window %s deferred: %s", item.key, driver_message(exc))
     return ran
 
 

@@ -44,8 +44,8 @@ from driftguard.monitoring.uploads import (
     TS_TYPE,
     FileColumns,
     FileFormat,
+    check_label_or_score,
     check_moments,
-    first_rows,
     read_predictions,
 )
 from driftguard.registry import service as registry_service
@@ -105,8 +105,7 @@ def _batch_table(batch: PredictionBatch, schema: FeatureSchema) -> pa.Table:
         [None if o.label is None else _canonical_label(o.label) for o in outputs], pa.string()
     )
     scores = pa.array([o.score for o in outputs], pa.float64())
-    for row in first_rows(pc.and_(pc.is_null(labels), pc.is_null(scores))):
-        problems.add(f"rows.{row}.prediction", "give the predicted label, the score, or both")
+    check_label_or_score(labels, scores, "prediction", problems)
     features = feature_columns_from_rows(
         [r.features for r in rows], schema, loc="rows.{i}.features", problems=problems
     )

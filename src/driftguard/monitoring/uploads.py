@@ -217,6 +217,12 @@ def check_moments(stamps: pa.Array, name: str, problems: Problems) -> None:
         problems.add(f"rows.{row}.{name}", "is in the future")
 
 
+def check_label_or_score(labels: pa.Array, scores: pa.Array, name: str, problems: Problems) -> None:
+    """Each row has a predicted label, a score or both (``rows.{i}.{name}``)."""
+    for row in first_rows(pc.and_(pc.is_null(labels), pc.is_null(scores))):
+        problems.add(f"rows.{row}.{name}", "give the predicted label, the score, or both")
+
+
 def first_rows(mask: pa.Array | pa.ChunkedArray, count: int = 5) -> list[int]:
     """The first few row indices where ``mask`` is true."""
     flags = pc.fill_null(mask, False).to_numpy(zero_copy_only=False)
@@ -291,10 +297,7 @@ def block_table(
         if columns.score in names else pa.nulls(n, pa.float64())
     )  # fmt: skip
     if labels is not None and scores is not None:
-        for row in first_rows(pc.and_(pc.is_null(labels), pc.is_null(scores))):
-            problems.add(
-                f"rows.{row}.{columns.label}", "give the predicted label, the score, or both"
-            )
+        check_label_or_score(labels, scores, columns.label, problems)
     problems.raise_if_any("predictions rejected")
     return pa.table(
         {
