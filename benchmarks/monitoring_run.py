@@ -27,7 +27,7 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import Team
 from driftguard.monitoring import repository
 from driftguard.monitoring.blocks import encode_block
-from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS
+from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS, FeatureSchema
 from driftguard.monitoring.orm import ReferenceDataset
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
@@ -64,6 +64,7 @@ def seed(url: str, rows: int, block_rows: int) -> int:
             profile=profile.to_bytes(), profile_id=profile.profile_id,
         ))  # fmt: skip
         version_id = version.id
+    schema = FeatureSchema.from_version(features)
     step = timedelta(seconds=1)
     # Blocks are cut at UTC midnight as ingest cuts them (START is a midnight; a row a second).
     cuts = sorted({*range(0, rows, block_rows), *range(0, rows, 86_400), rows})
@@ -81,7 +82,7 @@ def seed(url: str, rows: int, block_rows: int) -> int:
         with unit_of_work(build_session_factory(engine)) as session:
             repository.add_block(
                 session, version_id=version_id, first=ts[0], last=ts[-1], rows=n,
-                data=encode_block(pa.table(columns)),
+                data=encode_block(pa.table(columns), schema),
             )  # fmt: skip
             repository.add_records(session, version_id=version_id, ids=columns[ID], ts=columns[TS])
     engine.dispose()

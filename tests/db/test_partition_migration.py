@@ -17,11 +17,11 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
-from driftguard.monitoring.blocks import decode_block, encode_block
+from driftguard.monitoring.blocks import decode_block
 from driftguard.monitoring.frames import ID, TS
 from support.config import make_settings
 from support.identity import auth_headers, make_team, make_user
-from support.monitoring import BASE_TIME, prediction_rows, reference_rows
+from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
 from support.registry import create_model, create_version
 
 UTC_TS = UTCDateTime()
@@ -104,7 +104,7 @@ def test_predictions_survive_the_partitioning_migration_both_ways(
                 sa.select(RECORDS_0006.c.prediction_id, RECORDS_0006.c.block_id, RECORDS_0006.c.row)
             ).all()
             blocks = {
-                block_id: decode_block(data).column(ID).to_pylist()
+                block_id: decode_block(None, data).column(ID).to_pylist()
                 for block_id, data in connection.execute(sa.select(BLOCKS.c.id, BLOCKS.c.columns))
             }
             assert all(blocks[block][row] == pid for pid, block, row in located)
@@ -144,7 +144,7 @@ def _add_block_across_midnight(
 ) -> None:
     """A block as an older release stored it: two rows, either side of a midnight."""
     template = decode_block(
-        connection.scalar(sa.select(BLOCKS.c.columns).where(BLOCKS.c.id == min(blocks)))
+        None, connection.scalar(sa.select(BLOCKS.c.columns).where(BLOCKS.c.id == min(blocks)))
     ).slice(0, 2)
     stamps = [BASE_TIME + timedelta(days=5, hours=23), BASE_TIME + timedelta(days=6, hours=1)]
     table = template.set_column(
@@ -160,7 +160,7 @@ def _add_block_across_midnight(
             first_ts=stamps[0],
             last_ts=stamps[1],
             row_count=2,
-            columns=encode_block(table),
+            columns=whole_block(table),
             received_at=stamps[1],
         )
         .returning(BLOCKS.c.id)

@@ -5,14 +5,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api import json_body
+from driftguard.db.session import unit_of_work
 from driftguard.monitoring import repository, service
-from driftguard.monitoring.frames import ID, LABEL, SCORE
+from driftguard.monitoring.blocks import decode_block
+from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS
 from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
 from driftguard.monitoring.schemas import PredictionBatch
 from support.monitoring import BASE_TIME, prediction_rows
@@ -46,6 +49,33 @@ def test_a_batch_is_stored_and_loads_back_as_columns(
     assert np.allclose(
         window.column(SCORE).to_numpy(), [r["prediction"]["score"] for r in rows[:10]]
     )
+
+
+def test_a_window_of_decisions_is_loaded_without_fetching_the_features(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    rows = prediction_rows(20)
+    response = client.post(f"{setup.url}/predictions", json={"rows": rows}, headers=setup.engineer)
+    assert response.status_code == 200, response.text
+    with unit_of_work(session_factory) as s:
+        block = s.scalars(select(PredictionBlock)).one()
+        decided = decode_block(block.decisions, None).column_names
+        assert set(decided) == {ID, TS, LABEL, SCORE, TAGS, "gender"}  # gender: sensitive
+        assert set(decode_block(None, block.features).column_names) == {"income", "region"}
+        block.features = b"not an Arrow file"  # a reader that fetched the features would fail
+
+    def load(columns: list[str]) -> pa.Table:
+        with session_factory() as s:
+            return service.load_window(
+                s, version_id=setup.version_id, start=BASE_TIME,
+                end=BASE_TIME + timedelta(hours=1), columns=columns,
+            )  # fmt: skip
+
+    window = load([LABEL, SCORE, "gender"])
+    assert window.column("gender").to_pylist() == [r["features"]["gender"] for r in rows]
+    assert window.column(SCORE).to_pylist() == [r["prediction"]["score"] for r in rows]
+    with pytest.raises(pa.ArrowInvalid):
+        load(["income"])
 
 
 def test_resent_rows_are_counted_not_duplicated(

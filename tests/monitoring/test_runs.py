@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats as scipy_stats
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring.orm import PredictionBlockCounts
+from driftguard.monitoring.blocks import decode_block
+from driftguard.monitoring.orm import PredictionBlock, PredictionBlockCounts
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
-from support.monitoring import BASE_TIME, prediction_rows, reference_rows
+from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
 from support.registry import create_version
 
 from .conftest import Setup
@@ -65,6 +66,30 @@ def test_an_exact_run_stores_drift_quality_and_fairness_reports(
     gender = run["reports"]["fairness"]["attributes"]["gender"]
     assert {g["group"] for g in gender["groups"]} == {"f", "m"}
     assert gender["equal_opportunity_difference"] is None  # needs labels
+
+
+def test_blocks_stored_whole_before_the_split_give_the_same_reports(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _seed(client, setup, shift=500.0)
+
+    def reports() -> list[dict[str, Any]]:
+        found = []
+        for method in ("counts", "exact"):
+            body = {**WINDOW, "method": method}
+            run = client.post(f"{setup.url}/monitoring/runs", json=body, headers=setup.engineer)
+            assert run.status_code == 201, run.text
+            assert (run.json()["status"], run.json()["n_predictions"]) == ("completed", 600)
+            found.append(run.json()["reports"])
+        return found
+
+    split = reports()
+    with unit_of_work(session_factory) as s:  # as migration 0014 leaves older blocks
+        for block in s.scalars(select(PredictionBlock)):
+            whole = decode_block(block.decisions, block.features)
+            block.decisions, block.features = None, whole_block(whole)
+        s.execute(delete(PredictionBlockCounts))  # so the counts are taken from them again
+    assert reports() == split
 
 
 def test_labels_add_a_performance_report(client: TestClient, setup: Setup) -> None:

@@ -6,6 +6,8 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyarrow as pa
+
 BASE_TIME = datetime(2026, 11, 1, tzinfo=UTC)
 
 
@@ -38,3 +40,13 @@ def reference_rows(count: int, *, seed: int = 1) -> list[dict[str, Any]]:
         }
         for _ in range(count)
     ]
+
+
+def whole_block(table: pa.Table) -> bytes:
+    """A block as releases before migration 0014 stored it: one Arrow IPC file holding every
+    column (read back with ``decode_block(None, data)``)."""
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression="zstd")
+    with pa.ipc.new_file(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())

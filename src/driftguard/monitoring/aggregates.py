@@ -117,7 +117,7 @@ def _decoded(
     tables = []
     for first in range(0, len(blocks), LOAD_BATCH):
         data = repository.block_data(session, blocks[first : first + LOAD_BATCH])
-        tables += [(block_id, decode_block(blob)) for block_id, blob in data.items()]
+        tables += [(block_id, decode_block(*parts)) for block_id, parts in data.items()]
     return tables
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from driftguard import stats
 from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import count_table
-from driftguard.monitoring.blocks import encode_block
+from driftguard.monitoring.blocks import EncodedBlock, encode_block
 from driftguard.monitoring.frames import ID, TS, FeatureSchema
 from driftguard.monitoring.profiles import active_profile
 from driftguard.registry.orm import ModelVersion
@@ -38,7 +38,7 @@ class _Block:
     first: datetime
     last: datetime
     rows: int
-    data: bytes
+    data: EncodedBlock
     ids: pa.Array
     ts: pa.Array
     counts: bytes | None
@@ -87,7 +87,7 @@ def _prepare(profile: stats.Profile | None, schema: FeatureSchema, table: pa.Tab
         with suppress(stats.StatsInputError):
             counts = count_table(profile, schema, table).to_bytes()
     return _Block(
-        first=span["min"], last=span["max"], rows=table.num_rows, data=encode_block(table),
+        first=span["min"], last=span["max"], rows=table.num_rows, data=encode_block(table, schema),
         ids=table.column(ID).combine_chunks(), ts=ts, counts=counts,
     )  # fmt: skip
 

@@ -1,7 +1,7 @@
 """Prediction storage that serves analytics.
 
 Feature values are never stored as one JSON document per prediction. Each accepted batch becomes
-one columnar block (Arrow IPC, compressed) that loads straight into arrays; a narrow key row per
+one columnar block (Arrow IPC, compressed, in two parts) that loads straight into arrays; a narrow key row per
 prediction carries only what must be looked up one by one (dedupe, late labels).
 
 On PostgreSQL the tables that grow with time are range-partitioned on their timestamp (see
@@ -57,9 +57,10 @@ class ReferenceDataset(IdMixin, Base):
 
 
 class PredictionBlock(IdMixin, Base):
-    """Rows of one accepted batch, as one compressed Arrow IPC file. A block never spans two
-    UTC days (batches are cut there), so it lies inside one partition and a window's blocks
-    are found by ``first_ts`` alone to within a day."""
+    """Rows of one accepted batch, in two compressed Arrow IPC files (``monitoring.blocks``):
+    the decisions (ids, times, predictions, sensitive attributes) and the other features. A
+    block never spans two UTC days (batches are cut there), so it lies inside one partition
+    and a window's blocks are found by ``first_ts`` alone to within a day."""
 
     __tablename__ = "prediction_blocks"
     __table_args__ = (
@@ -73,7 +74,10 @@ class PredictionBlock(IdMixin, Base):
     first_ts: Mapped[datetime] = mapped_column(UTCDateTime())
     last_ts: Mapped[datetime] = mapped_column(UTCDateTime())
     row_count: Mapped[int] = mapped_column(Integer)
-    columns: Mapped[bytes] = mapped_column(LargeBinary)
+    # Before ``features``, so SQLite reads it without stepping through the larger part; None
+    # in blocks stored before the split (migration 0014), whose ``features`` hold every column.
+    decisions: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    features: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -17,15 +17,17 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     func,
     insert,
     select,
     text,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from driftguard.db.base import utcnow
+from driftguard.monitoring.blocks import EncodedBlock
 from driftguard.monitoring.orm import (
     IngestReceipt,
     MonitoringReport,
@@ -87,11 +89,17 @@ def existing_prediction_ids(session: Session, version_id: int, ids: Sequence[str
 
 
 def add_block(
-    session: Session, *, version_id: int, first: datetime, last: datetime, rows: int, data: bytes
+    session: Session,
+    *,
+    version_id: int,
+    first: datetime,
+    last: datetime,
+    rows: int,
+    data: EncodedBlock,
 ) -> int:
     block = PredictionBlock(
         id=_next_block_id(session), version_id=version_id, first_ts=first, last_ts=last,
-        row_count=rows, columns=data,
+        row_count=rows, decisions=data.decisions, features=data.features,
     )  # fmt: skip
     session.add(block)
     session.flush()
@@ -190,19 +198,32 @@ def _overlapping(version_id: int, start: datetime, end: datetime) -> ColumnEleme
     )
 
 
-def overlapping_blocks(version_id: int, start: datetime, end: datetime) -> Select[bytes]:
-    """Blocks holding any prediction with ``start <= ts < end``."""
+def overlapping_blocks(
+    version_id: int, start: datetime, end: datetime, *, features: bool = True
+) -> Select[bytes | None, bytes | None]:
+    """The parts of the blocks holding any prediction with ``start <= ts < end``: (decisions,
+    features); without ``features``, features only of blocks stored whole (before the split)."""
     return (
-        select(PredictionBlock.columns)
+        select(PredictionBlock.decisions, _features(features))
         .where(_overlapping(version_id, start, end))
         .order_by(PredictionBlock.id)
     )
 
 
 def blocks_overlapping(
-    session: Session, version_id: int, start: datetime, end: datetime
-) -> Sequence[bytes]:
-    return session.scalars(overlapping_blocks(version_id, start, end)).all()
+    session: Session, version_id: int, start: datetime, end: datetime, *, features: bool = True
+) -> Sequence[tuple[bytes | None, bytes | None]]:
+    rows = session.execute(overlapping_blocks(version_id, start, end, features=features))
+    return [(r[0], r[1]) for r in rows]
+
+
+def _features(wanted: bool) -> ColumnElement[bytes | None] | InstrumentedAttribute[bytes]:
+    """The features part, or (not ``wanted``) only where the block has no decisions part: a
+    part not selected is never read (PostgreSQL keeps it out of line; SQLite stores it after
+    the decisions)."""
+    if wanted:
+        return PredictionBlock.features
+    return case((PredictionBlock.decisions.is_(None), PredictionBlock.features))
 
 
 def block_spans(
@@ -219,20 +240,20 @@ def block_spans(
 
 def block_data(
     session: Session, blocks: Sequence[tuple[int, datetime, datetime]]
-) -> dict[int, bytes]:
-    """The data of ``blocks`` ((id, first_ts, last_ts), as :func:`block_spans` gives them);
-    their times bound the partitions read."""
+) -> dict[int, tuple[bytes | None, bytes]]:
+    """The parts (decisions, features) of ``blocks`` ((id, first_ts, last_ts), as
+    :func:`block_spans` gives them); their times bound the partitions read."""
     if not blocks:
         return {}
     firsts = [first for _, first, _ in blocks]
     rows = session.execute(
-        select(PredictionBlock.id, PredictionBlock.columns).where(
+        select(PredictionBlock.id, PredictionBlock.decisions, PredictionBlock.features).where(
             PredictionBlock.id.in_([block_id for block_id, _, _ in blocks]),
             PredictionBlock.first_ts >= min(firsts),
             PredictionBlock.first_ts <= max(firsts),
         )
     )
-    return {r[0]: r[1] for r in rows}
+    return {r[0]: (r[1], r[2]) for r in rows}
 
 
 def counted_spans(

@@ -19,7 +19,7 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import repository
 from driftguard.monitoring.block_writer import blocks, store_blocks
-from driftguard.monitoring.blocks import decode_block, in_window
+from driftguard.monitoring.blocks import decision_columns, decode_block, in_window
 from driftguard.monitoring.frames import (
     ID,
     LABEL,
@@ -344,11 +344,18 @@ def load_window(
     columns: Sequence[str] | None = None,
 ) -> pa.Table:
     """Every logged prediction of a version with ``start <= timestamp < end``, as one table
-    (only ``columns``, plus the id and timestamp, when given)."""
+    (only ``columns``, plus the id and timestamp, when given). Blocks' features are fetched
+    only when a column asked for is among them."""
     wanted = None if columns is None else list(dict.fromkeys([ID, TS, *columns]))
+    version = session.get(ModelVersion, version_id)
+    assert version is not None  # callers resolved it
+    decided = decision_columns(FeatureSchema.from_version(version.features))
+    features = wanted is None or not set(wanted) <= set(decided)
     tables = [
-        in_window(decode_block(data, wanted), start, end)
-        for data in repository.blocks_overlapping(session, version_id, start, end)
+        in_window(decode_block(decisions, rest, wanted), start, end)
+        for decisions, rest in repository.blocks_overlapping(
+            session, version_id, start, end, features=features
+        )
     ]
     if not tables:
         return pa.table(
