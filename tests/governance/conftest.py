@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -10,14 +12,46 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.cli.demo import seed_demo
+from driftguard.db import migrate
+from driftguard.db.engine import build_engine
+from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
-from support.config import make_settings
+from support.config import POSTGRES_URL, make_settings
+from support.databases import throwaway_postgres
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.registry import create_model, create_version
 
 Headers = dict[str, str]
+DEMO_MODELS = 12
+# Tests that only read the demo portfolio share one seeding per backend (about 20 s on
+# PostgreSQL): mark them with this group so they run on the same worker.
+DEMO_GROUP = pytest.mark.xdist_group("demo_portfolio")
+
+
+@pytest.fixture(scope="session")
+def demo_portfolio(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    """The demo's portfolio of ``DEMO_MODELS`` models in a database of its own, seeded once
+    per backend; tests that use it must not write to it."""
+    with ExitStack() as stack:
+        if database_url.startswith("sqlite"):
+            url = f"sqlite:///{tmp_path_factory.mktemp('demo') / 'demo.db'}"
+        else:
+            assert POSTGRES_URL is not None
+            url = stack.enter_context(throwaway_postgres(POSTGRES_URL, "dg_demo"))
+        settings = make_settings(url)
+        engine = build_engine(settings)
+        stack.callback(engine.dispose)
+        migrate.upgrade(engine)
+        factory = build_session_factory(engine)
+        with unit_of_work(factory) as session:
+            seed_demo(session, hasher=build_hasher(settings), model_count=DEMO_MODELS)
+        yield factory
 
 
 @dataclass

@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.cli.demo import seed_demo
-from driftguard.db.session import unit_of_work
 from driftguard.governance import facts
 from driftguard.governance.facts import Subject
 from driftguard.policy import WHOLE
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+from .conftest import DEMO_GROUP
 
 NOW = datetime.now(UTC) + timedelta(hours=5)  # after the demo's last monitoring run
 READS = [("drift.psi", True), ("drift.psi", False), ("alerts.open", True), ("reference.rows", True)]
@@ -31,17 +30,11 @@ def _subjects(session: Session) -> list[Subject]:
     return [Subject.of(model, version) for model, version in rows]
 
 
-@pytest.fixture
-def demo(session_factory: sessionmaker[Session], hasher: PasswordHasher) -> sessionmaker[Session]:
-    with unit_of_work(session_factory) as session:
-        seed_demo(session, hasher=hasher, model_count=12)
-    return session_factory
-
-
+@DEMO_GROUP
 def test_reading_by_id_and_by_table_give_the_same_facts(
-    demo: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+    demo_portfolio: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with demo() as session:
+    with demo_portfolio() as session:
         subjects = _subjects(session)
         statements: list[str] = []
         event.listen(

@@ -6,17 +6,16 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 import pytest
-from argon2 import PasswordHasher
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.cli.demo import seed_demo
-from driftguard.db.session import unit_of_work
 from driftguard.governance import simulation
 from driftguard.governance.schemas import SimulationRequest
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
 from driftguard.policy import DEFAULT_POLICY_YAML
 from driftguard.policy.document import PolicyDocument
+
+from .conftest import DEMO_GROUP, DEMO_MODELS
 
 FIXED = datetime(2026, 11, 26, 12, tzinfo=UTC)
 TIGHT = DEFAULT_POLICY_YAML.replace("priority: 0", "priority: 50").replace(
@@ -50,22 +49,21 @@ def run(factory: sessionmaker[Session], body: dict[str, Any]) -> dict[str, Any]:
     return result.model_dump()
 
 
+@DEMO_GROUP
 def test_both_engines_give_the_same_simulation(
-    session_factory: sessionmaker[Session], hasher: PasswordHasher, monkeypatch: pytest.MonkeyPatch
+    demo_portfolio: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with unit_of_work(session_factory) as session:
-        seed_demo(session, hasher=hasher, model_count=12)
     monkeypatch.setattr(simulation, "datetime", Clock)
     changed = 0
     for body in SCENARIOS:
-        arrays = run(session_factory, body)
+        arrays = run(demo_portfolio, body)
         with monkeypatch.context() as one_by_one:
 
             def declined(document: PolicyDocument) -> bool:
                 return False
 
             one_by_one.setattr(simulation, "supports", declined)
-            assert run(session_factory, body) == arrays, body
-        assert arrays["summary"]["models"] == 12
+            assert run(demo_portfolio, body) == arrays, body
+        assert arrays["summary"]["models"] == DEMO_MODELS
         changed += arrays["summary"]["changed"]
     assert changed > 0  # the scenarios move verdicts: the comparison is not between no-ops
