@@ -112,6 +112,27 @@ def test_labels_add_a_performance_report(client: TestClient, setup: Setup) -> No
     assert gender["equal_opportunity_difference"] is not None
 
 
+def test_the_labels_that_arrived_are_matched_to_their_rows(
+    client: TestClient, setup: Setup
+) -> None:
+    _, rows = _seed(client, setup)
+    # Every third row labelled, with its own prediction for some and the opposite for others.
+    labelled = rows[::3]
+    truth = {
+        r["prediction_id"]: r["prediction"]["label"] ^ (i % 4 == 0) for i, r in enumerate(labelled)
+    }
+    labels = [{"prediction_id": p, "label": v} for p, v in truth.items()]
+    client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    window = {"start": WINDOW["start"], "end": (BASE_TIME + timedelta(hours=5)).isoformat()}
+    run = client.post(f"{setup.url}/monitoring/runs", json=window, headers=setup.engineer).json()
+    inside = [r for r in labelled if r["timestamp"] < window["end"]]  # one row a minute
+    assert run["n_labelled"] == len(inside) == 100
+    performance = run["reports"]["performance"]
+    assert performance["n_labelled"] == 100
+    right = sum(truth[r["prediction_id"]] == r["prediction"]["label"] for r in inside)
+    assert performance["accuracy"] == pytest.approx(right / 100)
+
+
 def test_report_history_is_a_time_series(client: TestClient, setup: Setup) -> None:
     _seed(client, setup)
     for hours in (0, 3, 6):  # the 600 predictions span ten hours, one a minute

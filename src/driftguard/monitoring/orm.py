@@ -1,8 +1,9 @@
 """Prediction storage that serves analytics.
 
 Feature values are never stored as one JSON document per prediction. Each accepted batch becomes
-one columnar block (Arrow IPC, compressed, in two parts) that loads straight into arrays; a narrow key row per
-prediction carries only what must be looked up one by one (dedupe, late labels).
+one columnar block (Arrow IPC, compressed, in two parts) that loads straight into arrays; a
+narrow key row per prediction carries only what must be looked up one by one (dedupe, late
+labels).
 
 On PostgreSQL the tables that grow with time are range-partitioned on their timestamp (see
 ``monitoring.partitions``): their ``info["partition_key"]`` names it. A partitioned table's
