@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftguard.stats import StatsInputError, fairness_metrics
+from driftguard.stats import GroupCodes, StatsInputError, fairness_metrics
 from driftguard.stats._fairness import factorize
 
 
@@ -154,6 +154,17 @@ def test_factorize_many_groups_falls_back_to_sorting() -> None:
     assert codes.tolist() == [1, 0, 1, 2]
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_groups_given_as_codes_give_the_same_result(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    labels = rng.choice(np.array(["north", "south", "east", "west"]), 2_000)
+    y_pred, y_true = rng.integers(0, 2, 2_000), rng.integers(0, 2, 2_000)
+    names, codes = np.unique(labels, return_inverse=True)
+    by_codes = fairness_metrics(y_pred, GroupCodes(names, codes), y_true=y_true)
+    assert by_codes == fairness_metrics(y_pred, labels, y_true=y_true)
+    assert [g.group for g in by_codes.groups] == sorted(set(labels.tolist()))
+
+
 @pytest.mark.parametrize(
     ("kwargs", "argument"),
     [
@@ -164,6 +175,12 @@ def test_factorize_many_groups_falls_back_to_sorting() -> None:
         ({"y_pred": [], "groups": []}, "y_pred"),
         ({"y_pred": [1], "groups": ["a"], "min_group_size": -1}, "min_group_size"),
         ({"y_pred": [1], "groups": ["a"], "undefined_rates": "nan"}, "undefined_rates"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["b", "a"], [0, 1])}, "groups.names"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "a"], [0, 1])}, "groups.names"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0, 2])}, "groups.codes"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0, -1])}, "groups.codes"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0.0, 1.0])}, "groups.codes"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0])}, "groups"),
     ],
 )
 def test_invalid_input(kwargs: dict, argument: str) -> None:

@@ -56,6 +56,20 @@ def stats_columns(
     return data
 
 
+def group_codes(column: pa.Array | pa.ChunkedArray) -> stats.GroupCodes:
+    """A category column as the statistics' group codes (missing values as their own group,
+    as :func:`stats_columns` counts them), encoded by Arrow: no array of a million strings."""
+    filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
+    if isinstance(filled, pa.ChunkedArray):
+        filled = filled.combine_chunks()
+    encoded = filled.dictionary_encode()
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()  # UTF-8 byte order
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.shape[0])
+    names = np.asarray(encoded.dictionary.take(order).to_pylist(), dtype=str)
+    return stats.GroupCodes(names=names, codes=rank[encoded.indices.to_numpy()])
+
+
 def binary(labels: pa.Array | pa.ChunkedArray) -> NDArray[np.int64] | None:
     """0/1 outcomes from canonical labels, or None if any is missing or not binary."""
     positive = pc.is_in(labels, value_set=pa.array(["1", "true"]))
@@ -138,10 +152,7 @@ def quality_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> 
 
 
 def fairness_reports(
-    window: pa.Table,
-    schema: FeatureSchema,
-    y_true: NDArray[np.int64] | None,
-    data: Mapping[str, NDArray[Any]],
+    window: pa.Table, schema: FeatureSchema, y_true: NDArray[np.int64] | None
 ) -> dict[str, Any]:
     """Per sensitive attribute, when the predicted labels are binary decisions."""
     y_pred = binary(window.column(LABEL))
@@ -152,8 +163,9 @@ def fairness_reports(
         if feature.sensitive and feature.kind == "numeric":
             reports[feature.name] = {"skipped": "numeric attribute; declare a banded category"}
         elif feature.sensitive:
+            groups = group_codes(window.column(feature.name))
             result = stats.fairness_metrics(
-                y_pred, data[feature.name], y_true=y_true, min_group_size=MIN_GROUP_SIZE
+                y_pred, groups, y_true=y_true, min_group_size=MIN_GROUP_SIZE
             )
             reports[feature.name] = jsonable(result)
     return {"attributes": reports}

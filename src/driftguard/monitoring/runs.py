@@ -196,12 +196,8 @@ def _reports(
     start: datetime,
     end: datetime,
 ) -> dict[str, dict[str, object]]:
-    sensitive = FeatureSchema(tuple(f for f in schema.features if f.sensitive))
-    groups = stats_columns({f.name: window.column(f.name) for f in sensitive.features}, sensitive)
     y_true = binary(labels) if labels.null_count == 0 else None
-    reports: dict[str, dict[str, object]] = {
-        "fairness": fairness_reports(window, schema, y_true, groups),
-    }
+    reports: dict[str, dict[str, object]] = {"fairness": fairness_reports(window, schema, y_true)}
     if method == "exact":
         data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
         reports["drift"] = drift_report(profile, data)

@@ -35,7 +35,7 @@ from ._counts import (
     count_window,
     score_counts,
 )
-from ._fairness import FairnessResult, GroupRates, fairness_metrics
+from ._fairness import FairnessResult, GroupCodes, GroupRates, fairness_metrics
 from ._jensen_shannon import JensenShannonResult, jensen_shannon_distance
 from ._ks import KSResult, ks_2samp
 from ._multitest import CorrectedPValues, correct_pvalues
@@ -63,6 +63,7 @@ __all__ = [
     "FeatureCountsDrift",
     "FeatureDrift",
     "FeatureQuality",
+    "GroupCodes",
     "GroupRates",
     "JensenShannonResult",
     "KSApproxResult",

@@ -10,10 +10,21 @@ from numpy.typing import ArrayLike, NDArray
 
 from ._validation import StatsInputError, as_binary, as_labels, check_choice, check_same_length
 
-__all__ = ["FairnessResult", "GroupRates", "factorize", "fairness_metrics"]
+__all__ = ["FairnessResult", "GroupCodes", "GroupRates", "factorize", "fairness_metrics"]
 
 UndefinedRates = Literal["exclude", "as_zero"]
 _FEW_GROUPS = 32
+
+
+@dataclass(frozen=True, slots=True)
+class GroupCodes:
+    """Group labels already factorised: ``names``, the distinct labels in ascending order, and
+    ``codes``, each row's index into them (what :func:`factorize` returns). A caller that holds
+    its groups encoded (an Arrow dictionary, say) passes them so, and no array of a million
+    labels is built or compared."""
+
+    names: ArrayLike
+    codes: ArrayLike
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +115,19 @@ def factorize(labels: NDArray[Any]) -> tuple[NDArray[Any], NDArray[np.intp]]:
     return uniques[order], remap[codes]
 
 
+def _checked_codes(groups: GroupCodes) -> tuple[NDArray[Any], NDArray[np.intp]]:
+    names = as_labels(groups.names, name="groups.names")
+    if names.shape[0] > 1 and not bool(np.all(names[:-1] < names[1:])):
+        raise StatsInputError("groups.names", "must be distinct and in ascending order")
+    codes = np.asarray(groups.codes)
+    if codes.ndim != 1 or codes.dtype.kind not in "iu":
+        raise StatsInputError("groups.codes", "must be a one-dimensional array of integers")
+    k = names.shape[0]
+    if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= k):
+        raise StatsInputError("groups.codes", f"must index groups.names (0 to {k - 1})")
+    return names, codes.astype(np.intp, copy=False)
+
+
 def _spread(values: list[float | None]) -> float | None:
     defined = [v for v in values if v is not None]
     return max(defined) - min(defined) if defined else None
@@ -111,7 +135,7 @@ def _spread(values: list[float | None]) -> float | None:
 
 def fairness_metrics(
     y_pred: ArrayLike,
-    groups: ArrayLike,
+    groups: ArrayLike | GroupCodes,
     *,
     y_true: ArrayLike | None = None,
     min_group_size: int = 0,
@@ -140,8 +164,9 @@ def fairness_metrics(
     ----------
     y_pred : array_like of shape (n,)
         Binary decisions (0/1 or booleans); 1 is the favourable outcome.
-    groups : array_like of shape (n,)
-        Group labels (strings, integers or booleans); any number of groups.
+    groups : array_like of shape (n,), or GroupCodes
+        Group labels (strings, integers or booleans); any number of groups. Or the same
+        already factorised (:class:`GroupCodes`).
     y_true : array_like of shape (n,), optional
         Binary outcomes. Without them the label-based measures are ``None``.
     min_group_size : int, default 0
@@ -180,13 +205,15 @@ def fairness_metrics(
             "min_group_size", f"must be a non-negative integer, got {min_group_size!r}"
         )
     pred = as_binary(y_pred, name="y_pred")
-    labels = as_labels(groups, name="groups")
-    check_same_length(y_pred=pred, groups=labels)
+    uniques, codes = (
+        _checked_codes(groups) if isinstance(groups, GroupCodes)
+        else factorize(as_labels(groups, name="groups"))
+    )  # fmt: skip
+    check_same_length(y_pred=pred, groups=codes)
     truth = None
     if y_true is not None:
         truth = as_binary(y_true, name="y_true")
         check_same_length(y_pred=pred, y_true=truth)
-    uniques, codes = factorize(labels)
     k = uniques.shape[0]
     # One pass: cell = group * 4 + truth * 2 + pred.
     cell = codes * 4 + pred
