@@ -180,7 +180,8 @@ def test_groups_given_as_codes_give_the_same_result(seed: int) -> None:
         ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0, 2])}, "groups.codes"),
         ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0, -1])}, "groups.codes"),
         ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0.0, 1.0])}, "groups.codes"),
-        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0])}, "groups"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b"], [0, 1, 1])}, "groups"),
+        ({"y_pred": [1, 0], "groups": GroupCodes(["a", "b", "c"], [0, 2])}, "groups.names"),
     ],
 )
 def test_invalid_input(kwargs: dict, argument: str) -> None:

@@ -125,6 +125,8 @@ def _checked_codes(groups: GroupCodes) -> tuple[NDArray[Any], NDArray[np.intp]]:
     k = names.shape[0]
     if codes.size and (int(codes.min()) < 0 or int(codes.max()) >= k):
         raise StatsInputError("groups.codes", f"must index groups.names (0 to {k - 1})")
+    if codes.size and int(np.bincount(codes, minlength=k).min()) == 0:
+        raise StatsInputError("groups.names", "must name only groups that have rows")
     return names, codes.astype(np.intp, copy=False)
 
 
