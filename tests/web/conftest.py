@@ -19,13 +19,16 @@ def portfolio(
     return seed_portfolio(client, session_factory, hasher)
 
 
-@pytest.fixture(scope="session")
+# Module-scoped, not session-scoped: Playwright's sync API keeps an asyncio loop running in the
+# worker's main thread while it is open, and a later test on the same worker that calls
+# asyncio.run() would find it (xdist's "browser" group keeps these tests on one worker).
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("browser")) as running:
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with chromium() as running:
         yield running
