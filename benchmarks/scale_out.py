@@ -27,7 +27,7 @@ import httpx2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Connection, Engine, func, select, text, update
 
 from _databases import throwaway_postgres
 from _loadgen import Server
@@ -264,10 +264,9 @@ def runs(
     start = datetime(2026, 9, 1, tzinfo=UTC)
     fill_windows(url, args.redis, key, versions, args, start, args.windows * len(args.workers))
     with engine.connect() as connection:
-        size = connection.scalar(text(
-            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
-            "('prediction_records', 'prediction_blocks', 'prediction_block_counts')"
-        ))  # fmt: skip
+        size = _bytes_of(
+            connection, ["prediction_records", "prediction_blocks", "prediction_block_counts"]
+        )
         rows = connection.scalar(select(func.count()).select_from(PredictionRecord))
     print(f"storage: {size / max(rows, 1):.0f} bytes per prediction (records, blocks, counts, "
           f"indexes, TOAST; {rows:,} predictions of 20 features)", flush=True)  # fmt: skip
@@ -281,13 +280,27 @@ def runs(
         print(f"| {what} | {workers} worker(s) | {rate:.1f} runs/s ({per}) | {load()} |",
               flush=True)  # fmt: skip
     with engine.connect() as connection:
-        size = connection.scalar(text(
-            "SELECT sum(pg_total_relation_size(oid)) FROM pg_class WHERE relname IN "
-            "('monitoring_runs', 'monitoring_reports', 'version_facts', 'risk_scores')"
-        ))  # fmt: skip
+        size = _bytes_of(
+            connection, ["monitoring_runs", "monitoring_reports", "version_facts", "risk_scores"]
+        )
         count = connection.scalar(select(func.count()).select_from(MonitoringRun))
     print(f"storage: {size / max(count, 1):,.0f} bytes per monitoring run (runs, reports, facts "
           f"and MRI history, indexes included; {count:,} runs)", flush=True)  # fmt: skip
+
+
+def _bytes_of(connection: Connection, tables: list[str]) -> int:
+    """The tables' size on disk with their indexes and TOAST, and their partitions' (a
+    partitioned table holds nothing itself: ``pg_total_relation_size`` of it alone is 0)."""
+    size = connection.scalar(
+        text(
+            "SELECT sum(pg_total_relation_size(r)) FROM ("
+            " SELECT relid AS r FROM unnest(CAST(:tables AS text[])) AS t,"
+            " pg_partition_tree(t::regclass) WHERE isleaf"
+            " UNION SELECT t::regclass FROM unnest(CAST(:tables AS text[])) AS t) AS parts"
+        ),
+        {"tables": tables},
+    )
+    return int(size or 0)
 
 
 def main() -> None:
