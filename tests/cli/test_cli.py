@@ -50,6 +50,17 @@ def test_db_upgrade_then_create_admin(env: str, monkeypatch: pytest.MonkeyPatch)
     assert "already exists" in again.output
 
 
+def test_db_downgrade_then_upgrade_again(env: str) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    down = runner.invoke(app, ["db", "downgrade", "0013"])
+    assert down.exit_code == 0, down.output
+    assert "database at revision 0013" in down.output
+    assert "current: 0013" in runner.invoke(app, ["db", "current"]).output
+    up = runner.invoke(app, ["db", "upgrade"])
+    assert up.exit_code == 0, up.output
+    assert "current: 0013" not in runner.invoke(app, ["db", "current"]).output
+
+
 def test_create_admin_refuses_a_weak_password(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
     runner.invoke(app, ["db", "upgrade"])
     monkeypatch.setenv("DRIFTGUARD_ADMIN_PASSWORD", "admin123")

@@ -3,6 +3,7 @@ a stored block that spans midnight into one block per day."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pyarrow as pa
@@ -19,6 +20,7 @@ from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
 from driftguard.monitoring.blocks import decode_block
 from driftguard.monitoring.frames import ID, TS
+from driftguard.stats import WindowCounts
 from support.config import make_settings
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
@@ -103,10 +105,22 @@ def test_predictions_survive_the_partitioning_migration_both_ways(
             located = connection.execute(
                 sa.select(RECORDS_0006.c.prediction_id, RECORDS_0006.c.block_id, RECORDS_0006.c.row)
             ).all()
-            blocks = {
-                block_id: decode_block(None, data).column(ID).to_pylist()
+            whole = {
+                block_id: decode_block(None, data)
                 for block_id, data in connection.execute(sa.select(BLOCKS.c.id, BLOCKS.c.columns))
             }
+            # Migration 0014's downgrade merged each block's two parts and rewrote the counts
+            # in the form releases before it read (version 2).
+            for table in whole.values():
+                assert {"income", "region", "gender"} <= set(table.column_names)
+            blocks = {block_id: t.column(ID).to_pylist() for block_id, t in whole.items()}
+            stored = connection.execute(sa.text("SELECT counts FROM prediction_block_counts"))
+            kept = stored.scalars().all()
+            assert len(kept) == 2
+            for data in kept:
+                size = int.from_bytes(data[5:9], "little")
+                assert json.loads(data[9 : 9 + size])["version"] == 2
+                assert sum(WindowCounts.from_bytes(data).bin_counts[0]) > 0
             assert all(blocks[block][row] == pid for pid, block, row in located)
             _add_block_across_midnight(connection, version_id, blocks)
 

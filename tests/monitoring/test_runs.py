@@ -122,7 +122,8 @@ def test_the_labels_that_arrived_are_matched_to_their_rows(
         r["prediction_id"]: r["prediction"]["label"] ^ (i % 4 == 0) for i, r in enumerate(labelled)
     }
     labels = [{"prediction_id": p, "label": v} for p, v in truth.items()]
-    client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    stored = client.post(f"{setup.url}/labels", json={"labels": labels}, headers=setup.engineer)
+    assert stored.json()["stored"] == len(labelled) == 200, stored.text
     window = {"start": WINDOW["start"], "end": (BASE_TIME + timedelta(hours=5)).isoformat()}
     run = client.post(f"{setup.url}/monitoring/runs", json=window, headers=setup.engineer).json()
     inside = [r for r in labelled if r["timestamp"] < window["end"]]  # one row a minute

@@ -81,6 +81,19 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
         engine.dispose()
 
 
+@db_app.command("downgrade")
+def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
+    """Migrate the configured database back to REVISION, before rolling back to the release
+    that knows no later one (docs/deployment.md, upgrade notes). Back up first."""
+    settings = load_settings()
+    engine = build_engine(settings)
+    try:
+        migrate.downgrade(engine, revision, settings=settings)
+        typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    finally:
+        engine.dispose()
+
+
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the latest one this version knows."""

@@ -58,16 +58,16 @@ def stats_columns(
 
 def group_codes(column: pa.Array | pa.ChunkedArray) -> stats.GroupCodes:
     """A category column as the statistics' group codes (missing values as their own group,
-    as :func:`stats_columns` counts them), encoded by Arrow: no array of a million strings."""
+    as :func:`stats_columns` counts them), from Arrow's dictionary encoding: no array of a
+    million strings. Values NumPy cannot tell apart (trailing NULs) are one group, as when
+    the statistics factorise labels themselves."""
     filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
     if isinstance(filled, pa.ChunkedArray):
         filled = filled.combine_chunks()
     encoded = filled.dictionary_encode()
-    order = pc.array_sort_indices(encoded.dictionary).to_numpy()  # UTF-8 byte order
-    rank = np.empty_like(order)
-    rank[order] = np.arange(order.shape[0])
-    names = np.asarray(encoded.dictionary.take(order).to_pylist(), dtype=str)
-    return stats.GroupCodes(names=names, codes=rank[encoded.indices.to_numpy()])
+    names = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
+    distinct, position = np.unique(names, return_inverse=True)
+    return stats.GroupCodes(names=distinct, codes=position[encoded.indices.to_numpy()])
 
 
 def binary(labels: pa.Array | pa.ChunkedArray) -> NDArray[np.int64] | None:

@@ -122,7 +122,7 @@ class WindowCounts:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WindowCounts:
-        """Load counts written by :meth:`to_bytes` (either version)."""
+        """Load counts written by :meth:`to_bytes` (any version: 1, 2 or 3)."""
         try:
             if not data.startswith(_MAGIC):
                 return cls._from_npz(data)

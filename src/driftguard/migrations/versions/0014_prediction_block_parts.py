@@ -8,16 +8,24 @@ New blocks keep the decisions in their own ``decisions`` column and the other fe
 ``decisions`` keeps every column in ``features``, and readers take it whole.
 
 On SQLite the table is rebuilt so that ``decisions`` comes before ``features`` (SQLite steps
-through a row's earlier values to reach a later one). The downgrade merges each split block's
-parts back into one file.
+through a row's earlier values to reach a later one).
+
+Not safe for the previous release to keep serving while it runs (docs/deployment.md, upgrade
+notes): that release reads ``columns`` as whole blocks, and this release also writes block
+counts in a form it cannot read (``WindowCounts`` version 3, compressed). The downgrade puts
+both back: it merges each split block's parts into one file and rewrites version-3 counts as
+version 2, so the previous release runs on the downgraded database.
 
 Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-07
 """
 
+import json
+import zlib
 from collections.abc import Sequence
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.feather as feather
 import sqlalchemy as sa
@@ -35,7 +43,14 @@ _blocks = sa.table(
     sa.column("decisions", sa.LargeBinary()),
     sa.column("features", sa.LargeBinary()),
 )
+_counts = sa.table(
+    "prediction_block_counts",
+    sa.column("block_id", BigId),
+    sa.column("profile_id", sa.String()),
+    sa.column("counts", sa.LargeBinary()),
+)
 _MERGE_BATCH = 64
+_COUNTS_MAGIC = b"DGWC\x02"  # WindowCounts, versions 2 and 3 (driftguard.stats._counts)
 
 
 def upgrade() -> None:
@@ -68,6 +83,44 @@ def downgrade() -> None:
     with op.batch_alter_table("prediction_blocks") as batch_op:
         batch_op.drop_column("decisions")
         batch_op.alter_column("features", new_column_name="columns")
+    _counts_as_version_2(bind)
+
+
+def _counts_as_version_2(bind: sa.Connection) -> None:
+    block_ids = bind.execute(
+        sa.select(_counts.c.block_id).distinct().order_by(_counts.c.block_id)
+    ).scalars().all()  # fmt: skip
+    for first in range(0, len(block_ids), _MERGE_BATCH):
+        rows = bind.execute(
+            sa.select(_counts.c.block_id, _counts.c.profile_id, _counts.c.counts).where(
+                _counts.c.block_id.in_(block_ids[first : first + _MERGE_BATCH])
+            )
+        ).all()
+        for block_id, profile_id, data in rows:
+            older = _version_2(data)
+            if older is not None:
+                bind.execute(
+                    sa.update(_counts)
+                    .where(_counts.c.block_id == block_id, _counts.c.profile_id == profile_id)
+                    .values(counts=older)
+                )
+
+
+def _version_2(data: bytes) -> bytes | None:
+    """Version-3 counts as version 2 wrote them (an uncompressed int64 buffer); None for
+    counts already in an older form."""
+    if not data.startswith(_COUNTS_MAGIC):
+        return None
+    start = len(_COUNTS_MAGIC) + 4
+    size = int.from_bytes(data[len(_COUNTS_MAGIC) : start], "little")
+    header = json.loads(data[start : start + size].decode())
+    if header.get("version") != 3:
+        return None
+    values = np.frombuffer(zlib.decompress(data[start + size :]), dtype=header.pop("dtype"))
+    header["version"] = 2
+    text = json.dumps(header).encode()
+    body = values.astype("<i8").tobytes()
+    return _COUNTS_MAGIC + len(text).to_bytes(4, "little") + text + body
 
 
 def _decode(data: bytes) -> pa.Table:
