@@ -23,7 +23,8 @@ Create Date: 2026-12-07
 
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -71,15 +72,10 @@ def downgrade() -> None:
     split = bind.execute(
         sa.select(_blocks.c.id).where(_blocks.c.decisions.is_not(None)).order_by(_blocks.c.id)
     ).scalars().all()  # fmt: skip
-    for first in range(0, len(split), _MERGE_BATCH):
-        rows = bind.execute(
-            sa.select(_blocks.c.id, _blocks.c.decisions, _blocks.c.features).where(
-                _blocks.c.id.in_(split[first : first + _MERGE_BATCH])
-            )
-        ).all()
-        for block_id, decisions, features in rows:
-            merged = _merge(_decode(decisions), _decode(features))
-            bind.execute(sa.update(_blocks).where(_blocks.c.id == block_id).values(features=merged))
+    parts = sa.select(_blocks.c.id, _blocks.c.decisions, _blocks.c.features)
+    for block_id, decisions, features in _batched(bind, parts, _blocks.c.id, split):
+        merged = _merge(_decode(decisions), _decode(features))
+        bind.execute(sa.update(_blocks).where(_blocks.c.id == block_id).values(features=merged))
     with op.batch_alter_table("prediction_blocks") as batch_op:
         batch_op.drop_column("decisions")
         batch_op.alter_column("features", new_column_name="columns")
@@ -90,20 +86,24 @@ def _counts_as_version_2(bind: sa.Connection) -> None:
     block_ids = bind.execute(
         sa.select(_counts.c.block_id).distinct().order_by(_counts.c.block_id)
     ).scalars().all()  # fmt: skip
-    for first in range(0, len(block_ids), _MERGE_BATCH):
-        rows = bind.execute(
-            sa.select(_counts.c.block_id, _counts.c.profile_id, _counts.c.counts).where(
-                _counts.c.block_id.in_(block_ids[first : first + _MERGE_BATCH])
+    rows = sa.select(_counts.c.block_id, _counts.c.profile_id, _counts.c.counts)
+    for block_id, profile_id, data in _batched(bind, rows, _counts.c.block_id, block_ids):
+        older = _version_2(data)
+        if older is not None:
+            bind.execute(
+                sa.update(_counts)
+                .where(_counts.c.block_id == block_id, _counts.c.profile_id == profile_id)
+                .values(counts=older)
             )
-        ).all()
-        for block_id, profile_id, data in rows:
-            older = _version_2(data)
-            if older is not None:
-                bind.execute(
-                    sa.update(_counts)
-                    .where(_counts.c.block_id == block_id, _counts.c.profile_id == profile_id)
-                    .values(counts=older)
-                )
+
+
+def _batched(
+    bind: sa.Connection, query: sa.Select[Any], key: sa.ColumnClause[Any], ids: Sequence[int]
+) -> Iterator[Any]:
+    """The rows of ``query`` whose ``key`` is in ``ids``, read ``_MERGE_BATCH`` ids at a time
+    (a batch's blocks in memory, never the table's)."""
+    for first in range(0, len(ids), _MERGE_BATCH):
+        yield from bind.execute(query.where(key.in_(ids[first : first + _MERGE_BATCH]))).all()
 
 
 def _version_2(data: bytes) -> bytes | None:
