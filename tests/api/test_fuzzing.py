@@ -12,7 +12,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +26,11 @@ from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
 from support.config import TEST_SECRET, make_settings
 from support.identity import PASSWORD, make_team, make_user
+from support.processes import wait_for_http
 from support.registry import model_body, version_body
 
 EXAMPLES = os.environ.get("DRIFTGUARD_TEST_FUZZ_EXAMPLES", "5")
 RUN_TIMEOUT_SECONDS = 420
-STARTUP_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -65,20 +64,6 @@ def _server_environment(database_url: str) -> dict[str, str]:
     return env
 
 
-def _wait_until_live(base_url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    # Generous: importing the app takes seconds, more on a busy machine running the suite.
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the server exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx2.get(f"{base_url}/livez", timeout=2).status_code == 200:
-                return
-        except httpx2.TransportError:
-            time.sleep(0.2)
-    pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     database_url = f"sqlite:///{tmp_path / 'fuzz.db'}"
@@ -106,7 +91,9 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
-        _wait_until_live(base_url, process, log)
+        wait_for_http(
+            f"{base_url}/livez", alive=lambda: process.poll() is None, output=log.read_text
+        )
         login = httpx2.post(
             f"{base_url}/api/v1/auth/login", json={"email": email, "password": PASSWORD}
         )

@@ -3,13 +3,7 @@ no other batch is stored in part, and retrying the unanswered ones leaves no dup
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,16 +23,11 @@ from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from support.config import POSTGRES_URL, TEST_SECRET, make_settings
 from support.databases import throwaway_postgres
 from support.monitoring import prediction_rows
+from support.processes import Server
 from support.registry import version_body
 
 BATCHES, BATCH_ROWS, SENDERS = 30, 300, 4
 KILL_AFTER_ACKS = 6
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if POSTGRES_URL else [])])
@@ -74,40 +63,14 @@ def _seed(engine: Engine) -> tuple[str, str]:
     return key, path
 
 
-class ServerProcess:
-    def __init__(self, database_url: str) -> None:
-        self.port = _port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ, "DRIFTGUARD_DATABASE_URL": database_url,
-            "DRIFTGUARD_JWT_SECRET": TEST_SECRET, "DRIFTGUARD_ENVIRONMENT": "test",
-            "DRIFTGUARD_RATE_LIMIT_ENABLED": "false", "DRIFTGUARD_SCHEDULER_ENABLED": "false",
-            "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false", "DRIFTGUARD_LOG_LEVEL": "WARNING",
-        }  # fmt: skip
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        command = [
-            sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx2.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                time.sleep(0.1)
-        self.kill()
-        raise RuntimeError("the server did not become ready within 30 s")
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(timeout=10)
+def _server(database_url: str, logs: Path) -> Server:
+    env = {
+        "DRIFTGUARD_DATABASE_URL": database_url, "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
+        "DRIFTGUARD_ENVIRONMENT": "test", "DRIFTGUARD_RATE_LIMIT_ENABLED": "false",
+        "DRIFTGUARD_SCHEDULER_ENABLED": "false", "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
+        "DRIFTGUARD_LOG_LEVEL": "WARNING",
+    }  # fmt: skip
+    return Server("crash-server", env, logs)
 
 
 def _batch(index: int) -> list[dict[str, object]]:
@@ -125,12 +88,13 @@ def _stored_per_batch(engine: Engine) -> dict[int, int]:
 
 
 @pytest.mark.xdist_group("processes")  # not beside another test that boots servers
-def test_a_killed_server_keeps_acknowledged_batches_whole(database: str) -> None:
+def test_a_killed_server_keeps_acknowledged_batches_whole(database: str, tmp_path: Path) -> None:
     engine = build_engine(make_settings(database))
     key, path = _seed(engine)
     headers = {"X-API-Key": key}
-    server = ServerProcess(database)
+    server = _server(database, tmp_path)
     server.start()
+    server.wait_ready()
     acknowledged: set[int] = set()
     lock = threading.Lock()
 
@@ -160,6 +124,7 @@ def test_a_killed_server_keeps_acknowledged_batches_whole(database: str) -> None
     assert all(count == BATCH_ROWS for count in stored.values()), "a batch was half stored"
 
     server.start()  # restart on the same database, and retry what was never answered
+    server.wait_ready()
     try:
         with httpx2.Client(base_url=server.url, headers=headers, timeout=30) as http:
             for index in sorted(set(range(BATCHES)) - acknowledged):

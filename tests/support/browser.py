@@ -25,6 +25,7 @@ from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
 from support.config import make_settings
 from support.identity import PASSWORD
+from support.processes import BOOT_SECONDS
 from support.web import PendingReview, Portfolio, seed_pending_review, seed_portfolio
 
 CHROMIUM = "/usr/bin/chromium"
@@ -76,9 +77,9 @@ def live_server(directory: Path) -> Iterator[LiveServer]:
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + BOOT_SECONDS  # generous: a loaded machine imports slowly
     while not server.started:
-        assert time.monotonic() < deadline, "the server did not start"
+        assert time.monotonic() < deadline, f"the server did not start in {BOOT_SECONDS} s"
         time.sleep(0.05)
     http = httpx2.Client(base_url=url, timeout=30)
     try:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -16,6 +17,27 @@ import httpx2
 # Imports dominate start-up; on a loaded two-core machine five interpreters take a while.
 BOOT_SECONDS = 120
 DRIFTGUARD = str(Path(sys.executable).with_name("driftguard"))
+
+
+def wait_for_http(
+    url: str, *, alive: Callable[[], bool], output: Callable[[], str], bound: float = BOOT_SECONDS
+) -> None:
+    """Poll ``url`` until it answers 200: up to ``bound`` seconds, which is generous because a
+    loaded machine can take a minute to import the app, but no longer once the process has died.
+    Fails with the tail of the process's output, which says why."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and alive():
+        try:
+            if httpx2.get(url, timeout=2).status_code == 200:
+                return
+        except httpx2.HTTPError:
+            pass
+        time.sleep(0.1)
+    state = "is running" if alive() else "exited"
+    tail = output()[-4000:]
+    raise RuntimeError(
+        f"{url} did not answer 200 within {bound:.0f} s; the process {state}:\n{tail}"
+    )
 
 
 def free_port() -> int:
@@ -68,18 +90,11 @@ class Server(Process):
         super().__init__(name, command, env, logs)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + BOOT_SECONDS
-        while time.monotonic() < deadline:
-            if not self.alive():
-                break
-            try:
-                if httpx2.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx2.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise RuntimeError(f"{self.name} did not become ready:\n{self.output()[-4000:]}")
+        try:
+            wait_for_http(f"{self.url}/readyz", alive=self.alive, output=self.output)
+        except RuntimeError:
+            self.kill()
+            raise
 
 
 def worker(name: str, env: dict[str, str], logs: Path) -> Process:
