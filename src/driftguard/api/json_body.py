@@ -7,6 +7,10 @@ model. A route whose body is one model is validated that way; a body that fails 
 body) is parsed by ``pydantic_core.from_json`` and validated by FastAPI as usual, after the
 route's dependencies, so the errors keep FastAPI's form and order (a body that is not JSON is
 ``json_invalid``, a caller without the right is refused before the body's problems are told).
+
+Before either, the body's shape is checked (:mod:`driftguard.api.json_shape`): a body with
+too many values, too deep, or with more items in a list field than the model allows is refused
+with 413 before anything is built from it, as a body over the byte limit is.
 """
 
 from __future__ import annotations
@@ -16,19 +20,22 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pydantic_core
-from fastapi import Request, Response
+from fastapi import HTTPException, Request, Response
 from fastapi.params import Form
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
+
+from driftguard.api.json_shape import JsonShape, ShapeError
 
 
 class _FastJsonRequest(Request):
     """Reads the body as JSON: with ``model``, validated straight from the bytes; FastAPI then
     takes the instance as it is (pydantic does not revalidate instances)."""
 
-    def __init__(self, request: Request, model: type[BaseModel] | None) -> None:
+    def __init__(self, request: Request, model: type[BaseModel] | None, shape: JsonShape) -> None:
         super().__init__(request.scope, request.receive)
         self._model = model
+        self._shape = shape
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
@@ -36,6 +43,11 @@ class _FastJsonRequest(Request):
         return self._json
 
     def _read(self, body: bytes) -> Any:
+        try:
+            self._shape.check(body)
+        except ShapeError as exc:
+            # FastAPI passes an HTTPException raised while reading the body through unchanged.
+            raise HTTPException(413, exc.message) from None
         if self._model is not None:
             try:
                 return self._model.model_validate_json(body)
@@ -68,8 +80,9 @@ class FastJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         model = _body_model(self)
+        shape = JsonShape.of(model)
 
         async def route(request: Request) -> Response:
-            return await handler(_FastJsonRequest(request, model))
+            return await handler(_FastJsonRequest(request, model, shape))
 
         return route
