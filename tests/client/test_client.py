@@ -62,6 +62,16 @@ def frame(count: int, start: int = 0) -> pd.DataFrame:
     )
 
 
+def test_a_reference_too_large_for_one_json_body_goes_as_one_file(sdk: Client) -> None:
+    # 260,000 rows of four columns: over a million JSON values, which a JSON body may not hold.
+    rows = reference_rows(1_000)
+    large = pd.DataFrame(rows * 260)
+    record_paths(sdk)
+    reference = sdk.set_reference("credit-pd", 1, large)
+    assert reference["row_count"] == 260_000
+    assert sent_paths(sdk)[-1] == "/api/v1/models/1/versions/1/reference/upload"
+
+
 def test_the_sdk_round_trip_from_pandas(sdk: Client) -> None:
     reference = sdk.set_reference("credit-pd", 1, pd.DataFrame(reference_rows(300)))
     assert reference["row_count"] == 300

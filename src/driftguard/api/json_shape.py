@@ -98,7 +98,8 @@ class JsonShape:
         if values > self.max_values:
             raise ShapeError(
                 f"body: at most {self.max_values} JSON values (each comma, bracket and brace "
-                "counts); send fewer rows per request"
+                "counts); send fewer rows per request, or the rows as a CSV or Parquet file to the "
+                "route's /upload"
             )
 
     def _scan(self, body: bytes, *, stop_after: int | None) -> None:

@@ -87,7 +87,7 @@ class Client:
     def _request(
         self, method: str, path: str, *, json: Any = None, params: Any = None,
         idempotency_key: str | None = None, content: bytes | Path | None = None,
-        content_type: str | None = None,
+        content_type: str | None = None, files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> Any:  # fmt: skip
         headers = dict(self._headers)
         if idempotency_key is not None:
@@ -104,7 +104,13 @@ class Client:
                         )
                 else:
                     response = self._http.request(
-                        method, path, json=json, content=content, params=params, headers=headers
+                        method,
+                        path,
+                        json=json,
+                        content=content,
+                        params=params,
+                        headers=headers,
+                        files=files,
                     )
             except httpx2.TransportError:
                 if last:
@@ -142,12 +148,16 @@ class Client:
         return f"/api/v1/models/{self.model_id(model)}/versions/{version}"
 
     def set_reference(self, model: int | str, version: int, data: Any) -> dict[str, Any]:
-        """Upload the version's reference (training) data; DriftGuard fits its profile."""
-        from driftguard.client._frames import records, to_arrow
+        """Upload the version's reference (training) data; DriftGuard fits its profile.
 
-        table = to_arrow(data)
+        Sent as one Parquet file, whatever its size: a JSON body of a large frame would pass
+        the server's bound on JSON values (and cost it far more memory to read)."""
+        from driftguard.client._frames import parquet_bytes, to_arrow
+
+        data = parquet_bytes(to_arrow(data))
+        path = f"{self._version_path(model, version)}/reference/upload"
         result: dict[str, Any] = self._request(
-            "PUT", f"{self._version_path(model, version)}/reference", json={"rows": records(table)}
+            "POST", path, files={"file": ("reference.parquet", data, PARQUET)}
         )
         return result
 

@@ -66,10 +66,6 @@ def prediction_rows(
     return rows
 
 
-def records(table: pa.Table) -> list[dict[str, Any]]:
-    return [{k: _clean(v) for k, v in row.items()} for row in table.to_pylist()]
-
-
 def parquet_bytes(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
