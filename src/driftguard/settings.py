@@ -165,6 +165,10 @@ class Settings(BaseSettings):
     log_file_max_bytes: int = Field(default=10_485_760, ge=1024)
     log_file_backups: int = Field(default=5, ge=1)
 
+    # Interactive API docs (/docs) and the OpenAPI schema (/openapi.json): unset, served outside
+    # production and 404 in production; true or false decides everywhere.
+    api_docs_enabled: bool | None = None
+
     # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
     metrics_token: SecretStr | None = None
 
