@@ -6,7 +6,7 @@ from cryptography.fernet import Fernet
 from driftguard.encryption import SecretsKeyError, derived_key, new_key, secret_cipher
 from driftguard.settings import Settings
 
-STRONG = "s" * 48
+STRONG = "LGQzyUoWuGgXnVRSdO6CLs798SFwbCQx6Bc6nqMOn3NbO_eJIjewpLOSuuvy7QXh"
 
 
 def test_round_trip_is_authenticated_and_randomised() -> None:

@@ -1,12 +1,16 @@
 from __future__ import annotations
 
+import base64
+import secrets
+
 import pytest
 from pydantic import ValidationError
 
 from driftguard.encryption import new_key
+from driftguard.secret_strength import weakness
 from driftguard.settings import Settings
 
-STRONG = "s" * 48
+STRONG = "LGQzyUoWuGgXnVRSdO6CLs798SFwbCQx6Bc6nqMOn3NbO_eJIjewpLOSuuvy7QXh"
 KEY = new_key()
 
 
@@ -114,3 +118,62 @@ def test_optional_services_left_empty_are_unset(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, " ")
     settings = Settings()
     assert (settings.sentry_dsn, settings.sentry_environment, settings.redis_url) == (None,) * 3
+
+
+def _production(**values: object) -> Settings:
+    values = {"jwt_secret": STRONG, "secrets_key": KEY, **values}
+    return Settings(environment="production", **values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("secret", "reason"),
+    [
+        ("a" * 32, "repeats a shorter pattern"),
+        ("s" * 48, "repeats a shorter pattern"),
+        ("0123456789abcdef" * 2, "repeats a shorter pattern"),
+        ("ab" * 20 + "cdefg", "bits, fewer than 80"),
+        ("changeme-changeme-changeme-changeme", "placeholder word 'changeme'"),
+        ("my-super-Secret-jwt-key-for-production-use", "placeholder word 'secret'"),
+        ("Password1234567890Password1234567890", "placeholder word 'password'"),
+    ],
+)
+def test_production_refuses_a_weak_jwt_secret_saying_how_to_make_one(
+    secret: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _production(jwt_secret=secret)
+    message = str(caught.value)
+    assert "DRIFTGUARD_JWT_SECRET is too weak for production" in message
+    assert reason in message
+    assert "secrets.token_urlsafe(48)" in message
+    assert secret not in message
+
+
+@pytest.mark.parametrize(
+    ("setting", "name"),
+    [("audit_key", "DRIFTGUARD_AUDIT_KEY"), ("metrics_token", "DRIFTGUARD_METRICS_TOKEN")],
+)
+def test_every_production_secret_is_held_to_the_same_bar(setting: str, name: str) -> None:
+    for weak in ("x" * 40, "short-but-random-Q7"):
+        with pytest.raises(ValidationError, match=f"{name} is too weak for production"):
+            _production(**{setting: weak})
+    assert _production(**{setting: "Wq3vZk9Lx2Rb7Tn4Yp8Hc6Jd1Fs5Gm0aE"}) is not None
+
+
+def test_a_fernet_key_of_repeated_bytes_is_refused_in_production() -> None:
+    zeros = base64.urlsafe_b64encode(bytes(32)).decode()
+    with pytest.raises(ValidationError, match=r"SECRETS_KEY \(key 2 of 2\) is too weak") as caught:
+        _production(secrets_key=f"{KEY},{zeros}")
+    assert "driftguard secrets new-key" in str(caught.value)
+
+
+def test_weak_secrets_are_still_fine_outside_production() -> None:
+    assert Settings(environment="test", jwt_secret="s" * 48).jwt_secret  # type: ignore[arg-type]
+
+
+def test_random_secrets_pass_the_bar() -> None:
+    # The shortest random values the hints could give: far above the bound every time.
+    for _ in range(2000):
+        assert weakness(secrets.token_hex(16)) is None
+        assert weakness(secrets.token_urlsafe(24)) is None
+        assert weakness(new_key()) is None

@@ -18,6 +18,7 @@ from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_val
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.secret_strength import GENERATE_HINT, weakness
 
 MIN_PRODUCTION_SECRET_LENGTH = 32
 FERNET_KEY_BYTES = 32
@@ -164,6 +165,10 @@ class Settings(BaseSettings):
     log_file_max_bytes: int = Field(default=10_485_760, ge=1024)
     log_file_backups: int = Field(default=5, ge=1)
 
+    # Interactive API docs (/docs) and the OpenAPI schema (/openapi.json): unset, served outside
+    # production and 404 in production; true or false decides everywhere.
+    api_docs_enabled: bool | None = None
+
     # When set, /metrics wants "Authorization: Bearer <token>"; unset: open, but off in production.
     metrics_token: SecretStr | None = None
 
@@ -251,19 +256,31 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
-        secret = self.jwt_secret.get_secret_value()
-        configured = "jwt_secret" in self.model_fields_set
-        if not configured or len(secret) < MIN_PRODUCTION_SECRET_LENGTH:
+        if "jwt_secret" not in self.model_fields_set:
             raise ValueError(
                 "DRIFTGUARD_JWT_SECRET must be set to a random value of at least "
                 f"{MIN_PRODUCTION_SECRET_LENGTH} characters in production"
             )
+        for name, secret, hint in self._production_secrets():
+            _refuse_weak_secret(name, secret.get_secret_value(), hint)
         if not self.secrets_key:
             raise ValueError(
                 "DRIFTGUARD_SECRETS_KEY must be set in production: it encrypts stored webhook "
                 "signing secrets (make one with `driftguard secrets new-key`)"
             )
         return self
+
+    def _production_secrets(self) -> list[tuple[str, SecretStr, str]]:
+        # Every secret production relies on that is set, with how to make a good one.
+        found = [("DRIFTGUARD_JWT_SECRET", self.jwt_secret, GENERATE_HINT)]
+        if self.audit_key is not None:
+            found.append(("DRIFTGUARD_AUDIT_KEY", self.audit_key, GENERATE_HINT))
+        if self.metrics_token is not None:
+            found.append(("DRIFTGUARD_METRICS_TOKEN", self.metrics_token, GENERATE_HINT))
+        for position, key in enumerate(self.secrets_key, start=1):
+            name = f"DRIFTGUARD_SECRETS_KEY (key {position} of {len(self.secrets_key)})"
+            found.append((name, key, "driftguard secrets new-key"))
+        return found
 
     @model_validator(mode="after")
     def _admission_fits_the_pools(self) -> Self:
@@ -314,6 +331,20 @@ class Settings(BaseSettings):
                 details=[ErrorDetail(loc="DRIFTGUARD_AUDIT_KEY", msg="is not set")],
             )
         return (self.audit_key or self.jwt_secret).get_secret_value().encode()
+
+
+def _refuse_weak_secret(name: str, value: str, hint: str) -> None:
+    # The message names the setting and the reason, never the value.
+    problem = (
+        f"it is shorter than {MIN_PRODUCTION_SECRET_LENGTH} characters"
+        if len(value) < MIN_PRODUCTION_SECRET_LENGTH
+        else weakness(value)
+    )
+    if problem is not None:
+        raise ValueError(
+            f"{name} is too weak for production: {problem}. Use a random value of at least "
+            f"{MIN_PRODUCTION_SECRET_LENGTH} characters, for example from `{hint}`"
+        )
 
 
 def is_fernet_key(value: str) -> bool:

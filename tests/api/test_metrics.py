@@ -18,7 +18,7 @@ from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
 from support.identity import auth_headers, make_team, make_user
 
-TOKEN = "scrape-token-" + "m" * 32
+TOKEN = "scrape-Wq3vZk9Lx2Rb7Tn4Yp8Hc6Jd1Fs5Gm0"
 
 
 def app_client(settings: Settings, engine: Engine, **overrides: object) -> TestClient:

@@ -5,7 +5,8 @@ import os
 from driftguard.settings import Settings
 
 POSTGRES_URL = os.environ.get("DRIFTGUARD_TEST_POSTGRES_URL")
-TEST_SECRET = "test-secret-" + "x" * 64
+# Random-looking, as production requires (tests also run in production mode).
+TEST_SECRET = "kP8-cG7_TuHTNTbm-JBkywaLnylBqUN60alm3Dz1-n_cyA8z2iuJ7IPOXmqgpIUk"
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
+from driftguard.webhooks.delivery import build_http_client
 from support.config import make_settings
 from support.identity import auth_headers, make_team, make_user
 from support.webhooks import Receiver, loopback_receiver
@@ -36,8 +37,8 @@ def receiver() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx2.Client]:
-    with httpx2.Client(timeout=5, trust_env=False) as client:
+def http(settings: Settings) -> Iterator[httpx2.Client]:
+    with build_http_client(settings) as client:
         yield client
 
 

@@ -17,7 +17,7 @@ from standardwebhooks import Webhook
 from driftguard.api.app import create_app
 from driftguard.db.base import utcnow
 from driftguard.settings import Settings
-from driftguard.webhooks.delivery import backoff, deliver_due
+from driftguard.webhooks.delivery import backoff, build_http_client, deliver_due
 from support.config import make_settings
 from support.webhooks import Receiver
 
@@ -206,7 +206,8 @@ def test_delivery_refuses_private_targets_when_not_allowed(
     hook, _ = add_webhook(client, team, receiver.url)  # saved while allowed
     client.post(f"{hook}/test", headers=team.engineer)
     strict = make_settings(engine.url.render_as_string(hide_password=False))
-    assert deliver_due(session_factory, settings=strict, http=http) == 1
+    with build_http_client(strict) as strict_http:
+        assert deliver_due(session_factory, settings=strict, http=strict_http) == 1
     assert receiver.received == []
     [logged] = deliveries(client, team, hook)
     assert logged["log"][0]["error"].startswith("refused: ")  # type: ignore[index]

@@ -113,6 +113,14 @@ def test_bad_input_is_422_naming_the_field(
         "http://10.0.0.7/x",
         "http://169.254.169.254/latest/meta-data",
         "http://[::ffff:127.0.0.1]/x",
+        # Legacy IPv4 forms the system resolver reads as loopback, wildcard or link-local.
+        "http://2130706433/",
+        "http://0x7f000001/",
+        "http://127.1/",
+        "http://0177.0.0.1/",
+        "http://0/",
+        "http://0xa9fea9fe/latest/meta-data",
+        "http://[::7f00:1]/x",
     ],
 )
 def test_private_targets_are_refused_by_default(
@@ -129,3 +137,14 @@ def test_private_targets_are_refused_by_default(
     assert "address" in response.json()["message"] or "localhost" in response.json()["message"]
     with session_factory() as s:
         assert s.scalars(select(WebhookEndpoint)).all() == []
+
+
+@pytest.mark.parametrize("host", ["%31%32%37.0.0.1", "127.0.0.1%09", "a!b.example.com"])
+def test_a_host_that_is_neither_a_name_nor_an_address_is_refused(
+    client: TestClient, team: Team, host: str
+) -> None:
+    response = client.post(team.url, json={"url": f"http://{host}/x"}, headers=team.engineer)
+    assert response.status_code == 422, response.text
+    [detail] = response.json()["details"]
+    assert detail["loc"] == "body.url"
+    assert "must name a host by DNS name or IP address" in detail["msg"]

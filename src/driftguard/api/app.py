@@ -22,6 +22,7 @@ from sqlalchemy.pool import QueuePool
 from driftguard import __version__
 from driftguard.api.admission import Admission, AdmissionMiddleware
 from driftguard.api.deps import route_guard
+from driftguard.api.docs import OPENAPI_PATH, docs_enabled, install_api_docs
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import (
     BodySizeLimitMiddleware,
@@ -228,10 +229,13 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         summary="ML model governance and monitoring",
         lifespan=lifespan,
-        openapi_url="/openapi.json",
-        docs_url="/docs",
+        # Docs and schema only where allowed (api/docs.py); the page is ours, not the CDN one.
+        openapi_url=OPENAPI_PATH if docs_enabled(settings) else None,
+        docs_url=None,
         redoc_url=None,
     )
+    if docs_enabled(settings):
+        install_api_docs(app)
     configure_logging(settings)
     configure_error_reports(settings)
     telemetry = Telemetry()

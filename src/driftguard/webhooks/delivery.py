@@ -25,7 +25,8 @@ from driftguard.encryption import SecretCipher, SecretsKeyError, secret_cipher
 from driftguard.settings import Settings
 from driftguard.webhooks import repository
 from driftguard.webhooks.orm import WebhookAttempt, WebhookDelivery, WebhookEndpoint
-from driftguard.webhooks.targets import TargetRefusedError, check_resolved
+from driftguard.webhooks.pinning import PinnedBackend, PinnedTransport
+from driftguard.webhooks.targets import TargetRefusedError
 
 logger = logging.getLogger("driftguard.webhooks")
 CLAIM_BATCH = 50
@@ -102,7 +103,11 @@ def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> 
 
 
 def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
-    """One try; never raises for the target's faults (they are the outcome)."""
+    """One try; never raises for the target's faults (they are the outcome).
+
+    ``http`` comes from :func:`build_http_client`: its transport checks the target's addresses
+    when it connects, and connects to the addresses it checked.
+    """
     moment = utcnow()
     if job.secret is None:
         return Outcome(moment, None, job.problem, 0.0)
@@ -110,8 +115,6 @@ def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
     status: int | None = None
     error: str | None = None
     try:
-        if not settings.webhook_allow_private_targets:
-            check_resolved(job.url)
         response = http.post(
             job.url, content=job.body.encode(), headers=signed_headers(job, moment),
             follow_redirects=False,
@@ -178,12 +181,17 @@ def deliver_due(
     return len(jobs)
 
 
-def build_http_client(settings: Settings) -> httpx2.Client:
+def build_http_client(settings: Settings, *, backend: PinnedBackend | None = None) -> httpx2.Client:
+    """The client deliveries are sent with: no proxies, no redirects, and every connection
+    pinned to an address checked against ``webhook_allow_private_targets`` (``backend``
+    replaces the resolver and dialler in tests)."""
     timeout = settings.webhook_timeout_seconds
+    backend = backend or PinnedBackend(allow_private=settings.webhook_allow_private_targets)
     return httpx2.Client(
         timeout=httpx2.Timeout(timeout, connect=min(timeout, 3.0)),
         follow_redirects=False,
         trust_env=False,
+        transport=PinnedTransport(backend),
     )
 
 

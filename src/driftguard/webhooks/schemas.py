@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -9,6 +10,9 @@ from pydantic import AfterValidator, StringConstraints
 from driftguard.schemas import CreateSchema, ReadSchema, ShortText, UpdateSchema
 
 WebhookFormat = Literal["standard", "slack"]
+# A DNS name (letters, digits, '-', '_', dot-separated) or an IPv6 address (from "[...]");
+# anything else ('%'-escapes, '!', '$', ...) is a name no resolver should be asked about.
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?|[0-9a-f]*:[0-9a-f:.]+(%25[a-z0-9._~-]+)?")
 
 
 def _http_url(value: str) -> str:
@@ -17,6 +21,8 @@ def _http_url(value: str) -> str:
         raise ValueError("must be an http:// or https:// URL")
     if not parts.hostname:
         raise ValueError("must name a host")
+    if not _HOST.fullmatch(parts.hostname):
+        raise ValueError("must name a host by DNS name or IP address")
     if parts.username is not None or parts.password is not None:
         raise ValueError("must not carry a user name or password")
     if parts.fragment:
