@@ -191,6 +191,15 @@ class Settings(BaseSettings):
     # `driftguard serve` closes a connection idle this long; a proxy in front must close its idle
     # upstream connections sooner, or a request can race the close and fail.
     http_keep_alive_seconds: int = Field(default=5, ge=1, le=3600)
+    # Slow clients (api/http_protocol.py, api/slow_clients.py). A request's headers must arrive
+    # within http_header_timeout_seconds; its body within http_body_timeout_seconds plus one second
+    # per http_body_min_rate_bytes received (so a client sending at least that many bytes a second
+    # is never cut off); late ones get 408. One address may hold at most
+    # http_max_connections_per_client connections (trusted proxies are not capped).
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    http_body_timeout_seconds: float = Field(default=20.0, gt=0, le=3600)
+    http_body_min_rate_bytes: int = Field(default=500, ge=1)
+    http_max_connections_per_client: int = Field(default=64, ge=1, le=100_000)
 
     @model_validator(mode="before")
     @classmethod

@@ -66,6 +66,11 @@ class Telemetry:
             "Requests shed with 503 because the process had too many in flight.",
             registry=self.registry,
         )
+        self.slow_request_bodies = Counter(
+            "driftguard_slow_request_bodies",
+            "Requests answered 408 because the body arrived below the minimum rate.",
+            registry=self.registry,
+        )
         self.requests_in_flight = Gauge(
             "driftguard_http_requests_in_flight",
             "Requests admitted and not yet finished (probes and scrapes not counted).",

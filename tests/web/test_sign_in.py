@@ -198,6 +198,7 @@ def test_sign_in_attempts_and_page_views_are_rate_limited(
         text, response = _post_login(client, email=email, password=PASSWORD)
         assert response.status_code == 429
         assert "too many requests" in text
+        assert 0 < int(response.headers["retry-after"]) <= 60
     with TestClient(create_app(limited, engine=engine)) as client:
         web_sign_in(client, email)  # its overview is the first page view
         assert client.get("/models").status_code == 200

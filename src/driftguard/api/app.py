@@ -26,6 +26,7 @@ from driftguard.api.docs import OPENAPI_PATH, docs_enabled, install_api_docs
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import (
     BodySizeLimitMiddleware,
+    NoStoreMiddleware,
     RequestIdMiddleware,
     RequireCredentialsMiddleware,
 )
@@ -50,6 +51,7 @@ from driftguard.api.routes import (
     users,
     webhooks,
 )
+from driftguard.api.slow_clients import BodyDeadline, BodyDeadlineMiddleware
 from driftguard.dashboard.cache import build_cache
 from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.engine import build_engine
@@ -268,22 +270,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
     ):  # fmt: skip
         app.include_router(page.router)
 
-    # Outermost last: request id → admission (503 when overloaded) → observe (audit) → CORS →
-    # credentials present → body size limit → routes.
+    # Outermost last: no-store → request id → body deadline (the body read before a slot is
+    # taken) → admission (503 when overloaded) → observe (audit) → CORS → credentials present →
+    # body size limit → routes.
     version_path = rf"^{API_PREFIX}/models/\d+/versions/\d+"
+    uploads = re.compile(version_path + r"/(reference|predictions)/upload$")
+    batches = re.compile(version_path + r"/(predictions|labels|reference)$")
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
-        overrides=[
-            (
-                re.compile(version_path + r"/(reference|predictions)/upload$"),
-                settings.max_upload_bytes,
-            ),
-            (
-                re.compile(version_path + r"/(predictions|labels|reference)$"),
-                settings.max_batch_bytes,
-            ),
-        ],
+        overrides=[(uploads, settings.max_upload_bytes), (batches, settings.max_batch_bytes)],
     )
     app.add_middleware(RequireCredentialsMiddleware, prefix=API_PREFIX, public=PUBLIC_ROUTES)
     if settings.cors_origins:
@@ -315,6 +311,19 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         retry_after_seconds=settings.admission_retry_after_seconds,
         on_reject=telemetry.admission_rejections.inc,
     )
+    app.add_middleware(
+        BodyDeadlineMiddleware,
+        deadline=BodyDeadline(
+            timeout_seconds=settings.http_body_timeout_seconds,
+            min_rate_bytes=settings.http_body_min_rate_bytes,
+        ),
+        max_buffered_bytes=settings.max_body_bytes,
+        streamed=[uploads, batches],
+        credentials_prefix=API_PREFIX,
+        public=PUBLIC_ROUTES,
+        on_too_slow=telemetry.slow_request_bodies.inc,
+    )
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(NoStoreMiddleware)
     check_route_guards(app)
     return app

@@ -9,9 +9,11 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from driftguard.db.session import driver_message, is_transient
 from driftguard.error_reports import report_exception
@@ -124,7 +126,20 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
     code = codes.get(exc.status_code, "http_error")
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
     return error_response(request, exc.status_code, code, str(exc.detail), headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route answers at this path (the router names only the first route
+    whose path matched, so ``GET`` alone where ``POST`` is served too)."""
+    methods: set[str] = set()
+    path = request.url.path
+    for context in iter_route_contexts(request.app.routes):
+        if context.path is not None and compile_path(context.path)[0].match(path):
+            methods.update(getattr(context.original_route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _integrity_error(request: Request, exc: Exception) -> JSONResponse:

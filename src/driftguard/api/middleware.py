@@ -37,6 +37,29 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every response that does not choose its own: API answers
+    carry tokens and other teams' data, and nothing but the static assets may be kept."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append((b"cache-control", b"no-store"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)
+
+
 class BodySizeLimitMiddleware:
     """413 for a body over the limit: at once from Content-Length, or while streaming.
 
@@ -94,31 +117,34 @@ class RequireCredentialsMiddleware:
     public routes are let through without any.
     """
 
-    _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-
     def __init__(self, app: ASGIApp, *, prefix: str, public: frozenset[tuple[str, str]]) -> None:
         self.app = app
         self.prefix = prefix
         self.public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and self._needs_credentials(scope):
-            headers = dict(scope["headers"])
-            if b"authorization" not in headers and b"x-api-key" not in headers:
-                await send_error(
-                    scope, send, 401, "unauthenticated", "authentication required",
-                    extra_headers=[(b"www-authenticate", b"Bearer")],
-                )  # fmt: skip
-                return
+        if scope["type"] == "http" and lacks_credentials(
+            scope, prefix=self.prefix, public=self.public
+        ):
+            await send_error(
+                scope, send, 401, "unauthenticated", "authentication required",
+                extra_headers=[(b"www-authenticate", b"Bearer")],
+            )  # fmt: skip
+            return
         await self.app(scope, receive, send)
 
-    def _needs_credentials(self, scope: Scope) -> bool:
-        method, path = scope["method"], scope["path"]
-        return (
-            method in self._BODY_METHODS
-            and path.startswith(self.prefix)
-            and (method, path) not in self.public
-        )
+
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def lacks_credentials(scope: Scope, *, prefix: str, public: frozenset[tuple[str, str]]) -> bool:
+    """A request that could carry a body to a route under ``prefix`` that needs credentials,
+    carrying none at all (whether they are *valid* is the routes' business)."""
+    method, path = scope["method"], scope["path"]
+    if method not in _BODY_METHODS or not path.startswith(prefix) or (method, path) in public:
+        return False
+    headers = dict(scope["headers"])
+    return b"authorization" not in headers and b"x-api-key" not in headers
 
 
 async def send_error(

@@ -44,6 +44,7 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
     import uvicorn
 
     from driftguard.api.asgi import serving_app
+    from driftguard.api.http_protocol import guarded_protocol
 
     # DriftGuard writes its own JSON access line per request (api/observe.py).
     uvicorn.run(
@@ -54,6 +55,8 @@ def run_server(settings: Settings, *, host: str, port: int) -> None:
         proxy_headers=False,
         access_log=False,
         timeout_keep_alive=settings.http_keep_alive_seconds,
+        # Deadlines for request headers and a cap on connections per address (slow clients).
+        http=guarded_protocol(settings),
     )
 
 

@@ -130,12 +130,26 @@ def sign_in(
         user_id = auth.verify_credentials(
             reader, email=fields.email, password=fields.password, hasher=hasher
         )
-    except (UnauthenticatedError, RateLimitedError) as exc:
-        status = 429 if isinstance(exc, RateLimitedError) else 401
+    except UnauthenticatedError:
         return _form_page(
-            request, binding=binding, next_path=target, email=email[:320],
-            message=exc.message if status == 429 else BAD_CREDENTIALS, status_code=status,
-        )  # fmt: skip
+            request,
+            binding=binding,
+            next_path=target,
+            email=email[:320],
+            message=BAD_CREDENTIALS,
+            status_code=401,
+        )
+    except RateLimitedError as exc:
+        page = _form_page(
+            request,
+            binding=binding,
+            next_path=target,
+            email=email[:320],
+            message=exc.message,
+            status_code=429,
+        )
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
     tokens = auth.start_session(
         session, user_id=user_id, password=fields.password, hasher=hasher, settings=settings
     )
