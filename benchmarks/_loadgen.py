@@ -67,6 +67,7 @@ class Server:
     def __enter__(self) -> Server:
         command = [
             sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
+            "--http", "driftguard.api.http_protocol:GuardedH11Protocol",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
             "--workers", str(self.workers), "--no-access-log",
         ]  # fmt: skip

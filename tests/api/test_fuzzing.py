@@ -83,6 +83,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
         process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [
                 sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
+                "--http", "driftguard.api.http_protocol:GuardedH11Protocol",
                 "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
                 "--no-access-log",
             ],

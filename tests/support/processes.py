@@ -85,6 +85,7 @@ class Server(Process):
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
             sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
+            "--http", "driftguard.api.http_protocol:GuardedH11Protocol",
             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
         ]  # fmt: skip
         super().__init__(name, command, env, logs)

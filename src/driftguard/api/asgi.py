@@ -1,4 +1,6 @@
-"""ASGI entry for process managers: ``uvicorn driftguard.api.asgi:app --factory``."""
+"""ASGI entry for process managers: ``uvicorn driftguard.api.asgi:app --factory --http
+driftguard.api.http_protocol:GuardedH11Protocol`` (the protocol enforces the header deadline
+and the per-address connection cap that ``driftguard serve`` has)."""
 
 from __future__ import annotations
 
