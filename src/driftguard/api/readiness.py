@@ -16,13 +16,16 @@ import anyio.to_thread
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from driftguard.db.engine import READ_ONLY_OPTION
+
 ANSWER_SECONDS = 1.5
 
 
 def database_answers(engine: Engine) -> bool:
-    """One round trip to the database succeeds."""
+    """One round trip to the database succeeds. A reader: on SQLite, another process's write
+    lock must not make the service look down."""
     try:
-        with engine.connect() as connection:
+        with engine.execution_options(**{READ_ONLY_OPTION: True}).connect() as connection:
             connection.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return False
