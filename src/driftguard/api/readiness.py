@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from driftguard.db.engine import READ_ONLY_OPTION
 
-ANSWER_SECONDS = 1.5
+ANSWER_SECONDS = 1.0
 
 
 def database_answers(engine: Engine) -> bool:
