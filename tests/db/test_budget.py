@@ -17,7 +17,7 @@ from sqlalchemy.exc import OperationalError
 
 from driftguard.api.app import create_app, route_templates
 from driftguard.api.deps import BULK_ROUTES
-from driftguard.db.budget import BUDGET_OPTION, Budget
+from driftguard.db.budget import BUDGET_OPTION, BoundedConnection, Budget
 from driftguard.db.engine import build_engine
 from driftguard.db.session import is_transient
 from support.config import POSTGRES_URL, make_settings
@@ -82,6 +82,19 @@ def test_a_frozen_database_costs_the_client_bound_not_the_freeze(postgres_url: s
         finally:
             proxy.thaw()
             engine.dispose()
+
+
+@needs_postgres
+def test_a_callers_own_timeout_keeps_the_connection(postgres_url: str) -> None:
+    engine = _request_engine(postgres_url)
+    try:
+        with engine.connect() as connection:
+            driver = connection.connection.driver_connection
+            assert isinstance(driver, BoundedConnection)
+            assert list(driver.notifies(timeout=0.2)) == []  # psycopg's own wait timeout
+            assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    finally:
+        engine.dispose()
 
 
 def test_a_request_waits_for_the_sqlite_write_lock_only_its_bound(tmp_path: Path) -> None:

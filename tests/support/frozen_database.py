@@ -84,8 +84,12 @@ def _migrated_user(database_url: str) -> str:
 
 
 def timed(method: str, url: str, **kwargs: object) -> Answer:
+    """The answer and how long it took; status 0 when none came within ``HTTP_TIMEOUT``."""
     started = time.monotonic()
-    response = httpx2.request(method, url, timeout=HTTP_TIMEOUT, **kwargs)  # type: ignore[arg-type]
+    try:
+        response = httpx2.request(method, url, timeout=HTTP_TIMEOUT, **kwargs)  # type: ignore[arg-type]
+    except httpx2.TimeoutException:
+        return Answer(0, None, time.monotonic() - started)
     return Answer(
         response.status_code, response.headers.get("retry-after"), time.monotonic() - started
     )
@@ -162,7 +166,7 @@ def measure_postgres_freeze(
             frozen_at = time.monotonic()
             connection.rollback()  # the server could answer now; the freeze keeps it from it
         request.join(HTTP_TIMEOUT + 10)
-        assert answers, "the in-flight request never finished"
+        assert answers, "the in-flight request's thread never finished"
         in_flight = Answer(answers[0].status, answers[0].retry_after, time.monotonic() - frozen_at)
         sent = [timed("GET", url + MODELS, headers=served.headers) for _ in range(arriving)]
         ready = [timed("GET", url + "/readyz") for _ in range(probes)]

@@ -104,7 +104,10 @@ class BoundedConnection(psycopg.Connection[Any]):
     def wait(
         self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
     ) -> RV:
-        limit = self.round_trip_seconds if timeout is None else timeout
+        limit = self.round_trip_seconds
+        if timeout is not None or limit is None:
+            # A caller's own timeout (psycopg's notifies()) is the caller's to handle.
+            return super().wait(gen, interval, timeout)
         try:
             return super().wait(gen, interval, limit)
         except errors._WaitTimeout:  # raised for the timeout given above, and only for it
