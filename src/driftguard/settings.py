@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_max_overflow: int = Field(default=40, ge=0)
     db_pool_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Bounds on the database (db/budget.py). Connecting (the driver's floor is 2 s). One round
+    # trip of an ordinary API request: then 503 with Retry-After, also for a database that stops
+    # answering without closing its connections. One statement elsewhere (CLI, migrations,
+    # workers, background loops, bulk uploads and monitoring runs); 0: no bound.
+    db_connect_timeout_seconds: int = Field(default=2, ge=2, le=300)
+    db_request_timeout_seconds: float = Field(default=3.0, ge=0.1, le=300)
     db_statement_timeout_ms: int = Field(default=30_000, ge=0)
     db_echo: bool = False
     # Overload protection (api/admission.py). Worker threads run every blocking step of a
@@ -63,7 +69,7 @@ class Settings(BaseSettings):
     admission_wait_seconds: float = Field(default=0.25, ge=0, le=30)
     admission_queue_size: int | None = Field(default=None, ge=0)
     admission_retry_after_seconds: int = Field(default=1, ge=1, le=3600)
-    # SQLite: how long a writer waits for the file lock.
+    # SQLite: how long a writer waits for the file lock (an API request: the request timeout).
     sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
 
     # Unset, each process signs with its own random key: tokens work only against the process

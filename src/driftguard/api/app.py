@@ -32,6 +32,7 @@ from driftguard.api.middleware import (
 )
 from driftguard.api.observe import ObserveMiddleware
 from driftguard.api.ratelimit import RateLimiter
+from driftguard.api.readiness import Readiness, database_answers
 from driftguard.api.routes import (
     alerts,
     audit,
@@ -54,6 +55,7 @@ from driftguard.api.routes import (
 from driftguard.api.slow_clients import BodyDeadline, BodyDeadlineMiddleware
 from driftguard.dashboard.cache import build_cache
 from driftguard.dashboard.invalidation import invalidate_on_commit
+from driftguard.db.budget import BUDGET_OPTION, Budget
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
@@ -184,9 +186,16 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         own_engine = engine is None
         # Every blocking step of a request runs on these threads; admission is sized to them.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
-        app.state.engine = engine if engine is not None else build_engine(settings)
+        app.state.engine = (
+            engine if engine is not None else build_engine(settings, budget=Budget.REQUEST)
+        )
         app.state.session_factory = build_session_factory(app.state.engine)
         app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        # Bulk routes and the background loops: statements that may rightly take long.
+        app.state.bulk_session_factory = build_session_factory(
+            app.state.engine.execution_options(**{BUDGET_OPTION: Budget.LONG})
+        )
+        app.state.readiness = Readiness(lambda: database_answers(app.state.engine))
         app.state.rate_limiter = RateLimiter(
             settings,
             on_fallback=telemetry.rate_limit_fallbacks.inc,
@@ -199,7 +208,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             on_fallback=telemetry.dashboard_cache_fallbacks.inc,
         )
         # Writes through this process's sessions make the cached dashboard stale at once.
-        invalidate_on_commit(app.state.session_factory, app.state.dashboard_cache.invalidate)
+        for writer in (app.state.session_factory, app.state.bulk_session_factory):
+            invalidate_on_commit(writer, app.state.dashboard_cache.invalidate)
         telemetry.watch_pool(lambda: _checked_out(app.state.engine))
         telemetry.watch_in_flight(lambda: float(admission.in_flight))
         telemetry.watch_dead_letters(lambda: _dead_letter_count(app.state.read_session_factory))
@@ -207,7 +217,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             lambda: _scheduled_versions(app.state.read_session_factory),
             lambda: _last_scheduled_run(app.state.read_session_factory),
         )
-        factory = app.state.session_factory
+        factory = app.state.bulk_session_factory
         loops = {
             "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),
             "maintenance": lambda: maintenance_loop(factory, settings),

@@ -30,6 +30,16 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that only compute an answer: on SQLite they must not hold the write lock meanwhile (a
 # portfolio simulation takes seconds).
 READ_ONLY_POSTS = frozenset({"/api/v1/simulations", "/api/v1/policies/validate"})
+# Routes whose statements may rightly outlast an ordinary request's database bound: a million
+# rows copied in, a monitoring run over a whole window. Every other route gets the short bound.
+_VERSION = "/api/v1/models/{model_id}/versions/{number}"
+BULK_ROUTES = frozenset(
+    {
+        f"{_VERSION}/predictions/upload",
+        f"{_VERSION}/reference/upload",
+        f"{_VERSION}/monitoring/runs",
+    }
+)
 
 
 # Dependencies that do no I/O are ``async def`` so they run on the event loop: each sync
@@ -81,8 +91,11 @@ def _unit_of_work(
 
 def _request_factory(request: Request) -> sessionmaker[Session]:
     """Read-only for GET and the computing POSTs, so SQLite readers never queue behind a writer
-    (nor hold writers back)."""
+    (nor hold writers back); the long budget for the bulk routes (see ``db/budget.py``)."""
     state = request.app.state
+    if getattr(request.scope.get("route"), "path", None) in BULK_ROUTES:
+        bulk: sessionmaker[Session] = state.bulk_session_factory
+        return bulk
     read = request.method in READ_METHODS or (
         request.method == "POST" and request.url.path in READ_ONLY_POSTS
     )

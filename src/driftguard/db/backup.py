@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, create_engine, inspect
 from sqlalchemy.engine import make_url
 
 from driftguard import __version__
+from driftguard.db.budget import BUDGET_OPTION, Budget
 from driftguard.db.fingerprint import TableFingerprint, fingerprint_database
 from driftguard.errors import ErrorDetail, InvalidError
 
@@ -149,11 +150,13 @@ def _dump_sqlite(engine: Engine, payload: Path) -> tuple[str | None, dict[str, T
 def _dump_postgres(engine: Engine, payload: Path) -> tuple[str | None, dict[str, TableFingerprint]]:
     # The dump and the fingerprints read the same exported snapshot, so they describe one state.
     with engine.connect() as base:
+        # Unbounded: the snapshot must outlive pg_dump, and the fingerprints read every row.
         connection = base.execution_options(
-            isolation_level="REPEATABLE READ", postgresql_readonly=True
+            isolation_level="REPEATABLE READ",
+            postgresql_readonly=True,
+            **{BUDGET_OPTION: Budget.UNBOUNDED},
         )
         with connection.begin():
-            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
             snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar_one()
             _run_pg(
                 "pg_dump",

@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from driftguard.api.deps import public
+from driftguard.api.readiness import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -21,14 +20,11 @@ def livez() -> dict[str, str]:
     summary="The service can serve traffic (database reachable)",
     responses={503: {"description": "a dependency is down"}},
 )
-def readyz(request: Request) -> JSONResponse:
-    checks: dict[str, str] = {}
-    try:
-        with request.app.state.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        checks["database"] = "ok"
-    except SQLAlchemyError:
-        checks["database"] = "unavailable"
+async def readyz(request: Request) -> JSONResponse:
+    """Ready when the database answers; within ``api/readiness.py``'s bound even when the
+    database does not."""
+    readiness: Readiness = request.app.state.readiness
+    checks = {"database": "ok" if await readiness.database_ready() else "unavailable"}
     ready = all(v == "ok" for v in checks.values())
     return JSONResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks},
