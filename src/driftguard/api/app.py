@@ -49,6 +49,7 @@ from driftguard.api.routes import (
     users,
     webhooks,
 )
+from driftguard.audit.keys import AuditKeyring, bind_keyring
 from driftguard.dashboard.cache import build_cache
 from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.engine import build_engine
@@ -182,8 +183,11 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         # Every blocking step of a request runs on these threads; admission is sized to them.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.worker_threads
         app.state.engine = engine if engine is not None else build_engine(settings)
-        app.state.session_factory = build_session_factory(app.state.engine)
-        app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        keyring = AuditKeyring(settings.audit_chain_keys())
+        app.state.session_factory = bind_keyring(build_session_factory(app.state.engine), keyring)
+        app.state.read_session_factory = bind_keyring(
+            build_session_factory(app.state.engine, read_only=True), keyring
+        )
         app.state.rate_limiter = RateLimiter(
             settings,
             on_fallback=telemetry.rate_limit_fallbacks.inc,
