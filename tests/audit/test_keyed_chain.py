@@ -144,3 +144,19 @@ def test_the_keyring_travels_with_the_factory(engine: Engine) -> None:
     with build_session_factory(engine)() as session:
         assert keyring_of(session).signing is None
     assert "n" * 8 not in repr(AuditKeyring([NEW_KEY])) + repr(derive_key(NEW_KEY))
+
+
+def test_unkeyed_records_of_a_rolling_upgrade_are_accepted_only_where_vouched_for(
+    engine: Engine,
+) -> None:
+    factory, previous_release = keyed(engine, NEW_KEY), build_session_factory(engine)
+    write(factory, 2)
+    write(previous_release, 2, start=3)  # an old replica still serving during the rollout
+    write(factory, 1, start=5)
+    with unit_of_work(factory) as session:
+        refused = audit.verify(session)
+        vouched = audit.verify(session, unkeyed_through=4)
+        too_short = audit.verify(session, unkeyed_through=3)
+    assert (refused.ok, refused.first_bad_seq) == (False, 3)
+    assert (vouched.ok, vouched.unkeyed, vouched.keyed_from) == (True, 2, 1)
+    assert (too_short.ok, too_short.first_bad_seq) == (False, 4)

@@ -195,12 +195,15 @@ def verify(
     *,
     keyring: AuditKeyring | None = None,
     checkpoint: Mapping[str, Any] | None = None,
+    unkeyed_through: int = 0,
 ) -> Verification:
     """Walk the chain from its oldest record; stop at the first record that does not hold.
 
     ``keyring`` holds the keys the records name (by default the one bound to the session).
     ``checkpoint`` is a verified checkpoint document (``checkpoints.read_checkpoint``): the chain
-    must still reach its ``seq`` with the same ``hash``.
+    must still reach its ``seq`` with the same ``hash``. Unkeyed records after keyed ones are
+    refused, except up to ``unkeyed_through``: an operator vouches for those (a release from
+    before keys was still writing during a rolling upgrade).
     """
     keys = keyring if keyring is not None else keyring_of(session)
     expected_prev: str | None = None
@@ -240,7 +243,7 @@ def verify(
             return result(row.seq, "prev_hash does not match the previous record")
         key: AuditKey | None = None
         if row.key_id is None:
-            if keyed_from is not None:
+            if keyed_from is not None and row.seq > unkeyed_through:
                 reason = f"record is not keyed, yet the chain is keyed from seq {keyed_from}"
                 return result(row.seq, reason)
             unkeyed += 1

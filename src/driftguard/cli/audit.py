@@ -64,6 +64,14 @@ def verify(
             "DRIFTGUARD_AUDIT_CHECKPOINT_DIR. Detects truncation and re-sealing up to it"
         ),
     ] = None,
+    unkeyed_through: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="accept records without a key id up to this seq even after keyed ones (written "
+            "by the previous release during the upgrade that introduced keys)",
+        ),
+    ] = 0,
 ) -> None:
     """Check every record's seal and link. Exit 0 if the chain holds; 8 with the first bad seq."""
     settings = load_settings()
@@ -74,7 +82,7 @@ def verify(
             against, expected = _expected_checkpoint(checkpoint, settings, keyring)
             factory = session_factory(engine, settings, read_only=True)
             with unit_of_work(factory) as session:
-                result = audit.verify(session, checkpoint=expected)
+                result = audit.verify(session, checkpoint=expected, unkeyed_through=unkeyed_through)
     finally:
         engine.dispose()
     if not result.ok:
