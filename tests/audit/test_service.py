@@ -192,6 +192,42 @@ def test_purge_keeps_the_rest_verifiable_and_records_itself(
     assert check(session_factory).first_bad_seq == 5
 
 
+def test_a_prefix_deleted_behind_a_forged_purge_boundary_is_found(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    write(session_factory, 3)
+    with engine.begin() as connection:
+        old = utcnow() - timedelta(days=400)
+        connection.execute(
+            text("UPDATE audit_records SET recorded_at = :old WHERE seq <= 1"), {"old": old}
+        )
+    with unit_of_work(session_factory) as session:
+        _reseal(session)
+    with unit_of_work(session_factory) as session:
+        audit.purge(session, before=utcnow() - timedelta(days=365))  # seq 1 cut, seq 4 records it
+    write(session_factory, 2)
+    assert check(session_factory).ok
+    with session_factory() as s:
+        last_deleted = s.get(AuditRecord, 5)
+        assert last_deleted is not None
+        cut_hash = last_deleted.hash
+    # The insider deletes records 2..5 and stores a purge boundary that makes the rest link up:
+    # the chain starts at 6, whose prev_hash is the hash of 5 ...
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_records WHERE seq <= 5"))
+        connection.execute(
+            text(
+                "INSERT INTO audit_purges (purged_at, purged_before, last_seq, last_hash, deleted)"
+                " VALUES (:now, :now, 5, :hash, 4)"
+            ),
+            {"now": utcnow(), "hash": cut_hash},
+        )
+    # ... but no (keyed) audit.purge record names that cut.
+    result = check(session_factory)
+    assert (result.ok, result.first_bad_seq) == (False, 6)
+    assert "no purge recorded it" in result.reason
+
+
 def _reseal(session: Session) -> None:
     """Re-seal the whole chain with the keys: what only someone holding them can do."""
     keyring = keyring_of(session)

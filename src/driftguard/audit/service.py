@@ -213,6 +213,8 @@ def verify(
     head: tuple[int, str] | None = None
     checked = unkeyed = 0
     checkpoint_seen = False
+    # Where a purge cut the chain; the purge's own record, further on, must vouch for the cut.
+    cut: tuple[int, str] | None = None
 
     def result(bad_seq: int | None = None, reason: str = "") -> Verification:
         return Verification(
@@ -237,6 +239,7 @@ def verify(
                 if boundary is None:
                     return result(row.seq, f"records before seq {row.seq} are missing")
                 expected_prev = boundary.last_hash
+                cut = (boundary.last_seq, boundary.last_hash)
         elif row.seq != (previous_seq or 0) + 1:
             return result((previous_seq or 0) + 1, "record is missing (gap in the sequence)")
         if row.prev_hash != expected_prev:
@@ -255,6 +258,8 @@ def verify(
             keyed_from = row.seq if keyed_from is None else keyed_from
         if not hmac.compare_digest(record_hash(row, key), row.hash):
             return result(row.seq, "record was altered (hash mismatch)")
+        if cut is not None and _vouches_for(row, cut):
+            cut = None
         if checkpoint is not None and row.seq == checkpoint["seq"]:
             if row.hash != checkpoint["hash"]:
                 return result(row.seq, "record differs from the checkpoint")
@@ -262,11 +267,23 @@ def verify(
         expected_prev, previous_seq = row.hash, row.seq
         head = (row.seq, row.hash)
         checked += 1
+    if cut is not None:
+        return result(first_seq, f"records through seq {cut[0]} are gone, but no purge recorded it")
     if checkpoint is not None and not checkpoint_seen:
         cp_seq = int(checkpoint["seq"])
         if first_seq is None or cp_seq >= first_seq:
             return result((previous_seq or 0) + 1, f"chain ends before checkpoint seq {cp_seq}")
     return result()
+
+
+def _vouches_for(row: AuditRecord, cut: tuple[int, str]) -> bool:
+    """Whether ``row`` is the ``audit.purge`` record of the purge that cut the chain at ``cut``.
+
+    Purge records from before ``last_hash`` was recorded name the seq only."""
+    if row.action != "audit.purge" or not isinstance(row.after, dict):
+        return False
+    last_hash = row.after.get("last_hash")
+    return row.after.get("through_seq") == cut[0] and last_hash in (None, cut[1])
 
 
 def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> PurgeResult:
@@ -277,6 +294,7 @@ def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> Purge
     repository.lock_chain(session)
     through = repository.last_seq_before(session, before)
     deleted = 0
+    last_hash: str | None = None
     if through is not None:
         last = repository.get_record(session, through)
         assert last is not None
@@ -291,6 +309,13 @@ def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> Purge
         actor=actor,
         action="audit.purge",
         object_type="audit",
-        after={"before": before, "deleted": deleted, "through_seq": through},
+        # Verification finds this record to vouch for the cut (an insider could delete a prefix
+        # and add a row to audit_purges, but not a keyed record).
+        after={
+            "before": before,
+            "deleted": deleted,
+            "through_seq": through,
+            "last_hash": last_hash,
+        },
     )
     return PurgeResult(deleted=deleted, through_seq=through)
