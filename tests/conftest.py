@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.app import create_app
+from driftguard.audit.keys import AuditKeyring, bind_keyring
 from driftguard.db import migrate
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
@@ -97,8 +98,9 @@ def hasher(settings: Settings) -> PasswordHasher:
 
 
 @pytest.fixture
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return build_session_factory(engine)
+def session_factory(engine: Engine, settings: Settings) -> sessionmaker[Session]:
+    """Sessions that seal audit records with the test settings' key, as the app's do."""
+    return bind_keyring(build_session_factory(engine), AuditKeyring(settings.audit_chain_keys()))
 
 
 @pytest.fixture

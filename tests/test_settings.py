@@ -113,6 +113,29 @@ def test_audit_checkpoints_are_signed_with_the_audit_key_or_the_jwt_secret() -> 
     assert dedicated.audit_signing_key() == b"k" * 40
 
 
+def test_audit_keys_rotate_and_are_none_without_a_lasting_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().audit_chain_keys() == []  # a per-process random JWT secret: unkeyed
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_KEY", "new-" + "n" * 40)
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_PREVIOUS_KEYS", " old-1-" + "o" * 40 + ", old-2 ,")
+    assert Settings().audit_chain_keys() == [
+        b"new-" + b"n" * 40,
+        b"old-1-" + b"o" * 40,
+        b"old-2",
+    ]
+
+
+def test_a_checkpoint_directory_needs_a_lasting_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_CHECKPOINT_DIR", "/var/lib/driftguard/checkpoints")
+    with pytest.raises(ValidationError, match="DRIFTGUARD_AUDIT_KEY"):
+        Settings()
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_KEY", "k" * 40)
+    assert str(Settings().audit_checkpoint_dir) == "/var/lib/driftguard/checkpoints"
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_CHECKPOINT_DIR", "")
+    assert Settings().audit_checkpoint_dir is None
+
+
 def test_optional_services_left_empty_are_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("DRIFTGUARD_SENTRY_DSN", "DRIFTGUARD_SENTRY_ENVIRONMENT", "DRIFTGUARD_REDIS_URL"):
         monkeypatch.setenv(name, " ")

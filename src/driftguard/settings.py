@@ -11,6 +11,7 @@ import re
 import secrets
 from datetime import timedelta
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Literal, Self
 
 from limits import parse_many
@@ -28,7 +29,13 @@ DEFAULT_MAX_IN_FLIGHT = 8
 
 
 # Settings given as comma-separated lists in the environment.
-_LIST_SETTINGS = ("cors_origins", "trusted_proxies", "deployment_environments", "secrets_key")
+_LIST_SETTINGS = (
+    "cors_origins",
+    "trusted_proxies",
+    "deployment_environments",
+    "secrets_key",
+    "audit_previous_keys",
+)
 
 
 class Environment(StrEnum):
@@ -158,8 +165,14 @@ class Settings(BaseSettings):
     # Namespaces the counters when several deployments share one Redis.
     rate_limit_key_prefix: str = Field(default="driftguard", pattern=r"^[\w.:-]{1,64}$")
 
-    # HMAC key for audit checkpoints; the JWT secret when unset.
+    # HMAC key that seals every audit record and signs checkpoints; the JWT secret when unset.
+    # Neither set (a per-process random JWT secret): records are sealed unkeyed (plain SHA-256).
     audit_key: SecretStr | None = None
+    # Keys that sealed older records, comma-separated: they verify, never seal (key rotation).
+    audit_previous_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # A directory outside the database where the maintenance jobs write a signed checkpoint of
+    # the chain head every round, and where `driftguard audit verify` finds the newest one.
+    audit_checkpoint_dir: Path | None = None
     # Fernet keys that encrypt stored secrets (webhook signing keys), comma-separated: the first
     # encrypts, every one decrypts (rotation: put the new key first, run `driftguard secrets
     # rotate`, then drop the old one). Required in production; elsewhere, when unset, a key
@@ -237,7 +250,14 @@ class Settings(BaseSettings):
                 )
         return keys
 
-    @field_validator("sentry_dsn", "sentry_environment", "redis_url", "broker_url", mode="before")
+    @field_validator(
+        "sentry_dsn",
+        "sentry_environment",
+        "redis_url",
+        "broker_url",
+        "audit_checkpoint_dir",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         # Compose and Kubernetes pass "" for an optional variable left empty.
@@ -298,6 +318,16 @@ class Settings(BaseSettings):
         return found
 
     @model_validator(mode="after")
+    def _checkpoints_need_a_lasting_key(self) -> Self:
+        # Signed with a per-process random key, a checkpoint could never be checked again.
+        if self.audit_checkpoint_dir is not None and not self.audit_chain_keys():
+            raise ValueError(
+                "DRIFTGUARD_AUDIT_CHECKPOINT_DIR needs DRIFTGUARD_AUDIT_KEY (or "
+                "DRIFTGUARD_JWT_SECRET) set: checkpoints are signed with it"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _admission_fits_the_pools(self) -> Self:
         ceiling = self.admission_ceiling
         if self.max_in_flight is not None and self.max_in_flight > ceiling:
@@ -346,6 +376,14 @@ class Settings(BaseSettings):
                 details=[ErrorDetail(loc="DRIFTGUARD_AUDIT_KEY", msg="is not set")],
             )
         return (self.audit_key or self.jwt_secret).get_secret_value().encode()
+
+    def audit_chain_keys(self) -> list[bytes]:
+        """The audit keys, the sealing one first, then the retired ones; empty when no key
+        outlives the process (records are then sealed unkeyed)."""
+        if self.audit_key is None and "jwt_secret" not in self.model_fields_set:
+            return []
+        previous = [key.get_secret_value().encode() for key in self.audit_previous_keys]
+        return [self.audit_signing_key(), *previous]
 
 
 def _refuse_weak_secret(name: str, value: str, hint: str) -> None:

@@ -109,8 +109,19 @@ def test_sign_in_events_are_recorded_without_secrets(
     assert reuse.status_code == 401
     third = login(client, email)
     client.post("/api/v1/auth/logout", json={"refresh_token": third["refresh_token"]})
-    actions = [r.action for r in records(session_factory, kind="change")]
-    assert actions[-4:] == ["auth.login", "auth.refresh_reuse", "auth.login", "auth.logout"]
+    changes = records(session_factory, kind="change")
+    assert [r.action for r in changes][-5:] == [
+        "auth.login",
+        "auth.refresh",
+        "auth.refresh_reuse",
+        "auth.login",
+        "auth.logout",
+    ]
+    # A refresh is its own event: the user, and the session (refresh-token family) it renewed.
+    signed_in, refreshed = changes[-5:-3]
+    assert second.status_code == 200
+    assert (refreshed.actor_user_id, refreshed.object_type) == (signed_in.actor_user_id, "session")
+    assert refreshed.object_id == signed_in.object_id is not None
     rows = records(session_factory)
     dump = json.dumps([AuditRecordRead.model_validate(r).model_dump(mode="json") for r in rows])
     secrets = [PASSWORD, *first.values(), *second.json().values(), *third.values()]

@@ -10,14 +10,18 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.audit import checkpoints
 from driftguard.audit import service as audit
+from driftguard.audit.keys import AuditKeyring, keyring_of
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM, AuditActor
 from driftguard.db.base import utcnow
 from driftguard.db.session import unit_of_work
 from driftguard.errors import InvalidError
+from support.config import TEST_SECRET
 
 KEY = b"audit-test-key"
+RING = AuditKeyring([KEY])
 
 
 def write(factory: sessionmaker[Session], count: int) -> None:
@@ -45,7 +49,9 @@ def test_records_link_into_a_chain_that_verifies(session_factory: sessionmaker[S
     assert [r.seq for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == audit.GENESIS
     assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
-    assert all(r.hash == audit.record_hash(r) for r in rows)
+    (key,) = AuditKeyring([TEST_SECRET.encode()])
+    assert all(r.key_id == key.key_id for r in rows)
+    assert all(r.hash == audit.record_hash(r, key) for r in rows)
     assert rows[0].after is not None
     assert "password" not in rows[0].after
     result = check(session_factory)
@@ -129,9 +135,9 @@ def test_truncation_is_found_only_against_a_checkpoint(
 ) -> None:
     write(session_factory, 4)
     with unit_of_work(session_factory) as session:
-        document = audit.checkpoint(session, key=KEY)
+        document = checkpoints.checkpoint(session, keyring=RING)
     assert document["seq"] == 4
-    expected = audit.read_checkpoint(document, key=KEY)
+    expected = checkpoints.read_checkpoint(document, keyring=RING)
     assert check(session_factory, checkpoint=expected).ok
     with engine.begin() as connection:
         connection.execute(text("DELETE FROM audit_records WHERE seq >= 3"))
@@ -141,15 +147,19 @@ def test_truncation_is_found_only_against_a_checkpoint(
     assert result.first_bad_seq == 3
 
 
-def test_a_forged_checkpoint_is_refused() -> None:
-    document = {"seq": 9, "hash": "a" * 64, "time": utcnow().isoformat()}
-    good = {**document, "signature": audit._sign(document, KEY)}
-    assert audit.read_checkpoint(good, key=KEY)["seq"] == 9
+@pytest.mark.parametrize("with_key_id", [True, False], ids=["current", "before-key-ids"])
+def test_a_forged_checkpoint_is_refused(with_key_id: bool) -> None:
+    (key,) = RING
+    document: dict[str, object] = {"seq": 9, "hash": "a" * 64, "time": utcnow().isoformat()}
+    if with_key_id:
+        document["key_id"] = key.key_id
+    good = {**document, "signature": checkpoints._sign(document, key)}
+    assert checkpoints.read_checkpoint(good, keyring=RING)["seq"] == 9
     for forged in ({**good, "seq": 10}, {**good, "signature": "0" * 64}, document):
         with pytest.raises(InvalidError, match="signature"):
-            audit.read_checkpoint(forged, key=KEY)
+            checkpoints.read_checkpoint(forged, keyring=RING)
     with pytest.raises(InvalidError):
-        audit.read_checkpoint(good, key=b"another key")
+        checkpoints.read_checkpoint(good, keyring=AuditKeyring([b"another key"]))
 
 
 def test_purge_keeps_the_rest_verifiable_and_records_itself(
@@ -182,10 +192,48 @@ def test_purge_keeps_the_rest_verifiable_and_records_itself(
     assert check(session_factory).first_bad_seq == 5
 
 
+def test_a_prefix_deleted_behind_a_forged_purge_boundary_is_found(
+    engine: Engine, session_factory: sessionmaker[Session]
+) -> None:
+    write(session_factory, 3)
+    with engine.begin() as connection:
+        old = utcnow() - timedelta(days=400)
+        connection.execute(
+            text("UPDATE audit_records SET recorded_at = :old WHERE seq <= 1"), {"old": old}
+        )
+    with unit_of_work(session_factory) as session:
+        _reseal(session)
+    with unit_of_work(session_factory) as session:
+        audit.purge(session, before=utcnow() - timedelta(days=365))  # seq 1 cut, seq 4 records it
+    write(session_factory, 2)
+    assert check(session_factory).ok
+    with session_factory() as s:
+        last_deleted = s.get(AuditRecord, 5)
+        assert last_deleted is not None
+        cut_hash = last_deleted.hash
+    # The insider deletes records 2..5 and stores a purge boundary that makes the rest link up:
+    # the chain starts at 6, whose prev_hash is the hash of 5 ...
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_records WHERE seq <= 5"))
+        connection.execute(
+            text(
+                "INSERT INTO audit_purges (purged_at, purged_before, last_seq, last_hash, deleted)"
+                " VALUES (:now, :now, 5, :hash, 4)"
+            ),
+            {"now": utcnow(), "hash": cut_hash},
+        )
+    # ... but no (keyed) audit.purge record names that cut.
+    result = check(session_factory)
+    assert (result.ok, result.first_bad_seq) == (False, 6)
+    assert "no purge recorded it" in result.reason
+
+
 def _reseal(session: Session) -> None:
+    """Re-seal the whole chain with the keys: what only someone holding them can do."""
+    keyring = keyring_of(session)
     previous = audit.GENESIS
     for row in session.scalars(select(AuditRecord).order_by(AuditRecord.seq)):
         row.prev_hash = previous
-        row.hash = audit.record_hash(row)
+        row.hash = audit.record_hash(row, None if row.key_id is None else keyring.get(row.key_id))
         previous = row.hash
     session.flush()

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select, text
 from typer.testing import CliRunner
 
+from driftguard.audit import service as audit
 from driftguard.audit.orm import AuditRecord
 from driftguard.cli.main import app
 from driftguard.db.engine import build_engine
@@ -57,7 +58,7 @@ def test_a_checkpoint_reveals_truncation(env: str, tmp_path: Path) -> None:
     written = runner.invoke(app, ["audit", "checkpoint", "--out", str(out)])
     assert written.exit_code == 0, written.output
     document = json.loads(out.read_text())
-    assert set(document) == {"seq", "hash", "time", "signature"}
+    assert set(document) == {"seq", "hash", "time", "key_id", "signature"}
     assert runner.invoke(app, ["audit", "verify", "--checkpoint", str(out)]).exit_code == 0
     _execute(env, "DELETE FROM audit_records WHERE seq = 3")
     assert runner.invoke(app, ["audit", "verify"]).exit_code == 0
@@ -83,3 +84,46 @@ def test_purge_needs_yes_and_keeps_the_chain_verifiable(env: str) -> None:
     assert [(r.seq, r.action) for r in rows] == [(4, "audit.purge")]
     verified = runner.invoke(app, ["audit", "verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_verify_uses_the_newest_checkpoint_of_the_configured_directory(
+    env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sink = tmp_path / "checkpoints"
+    unset = runner.invoke(app, ["audit", "checkpoint"])
+    assert unset.exit_code == 3
+    assert "DRIFTGUARD_AUDIT_CHECKPOINT_DIR" in unset.output
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_CHECKPOINT_DIR", str(sink))
+    empty = runner.invoke(app, ["audit", "verify"])
+    assert empty.exit_code == 3  # the directory is configured but missing: say so
+    assert "does not exist" in empty.output
+    written = runner.invoke(app, ["audit", "checkpoint"])
+    assert written.exit_code == 0, written.output
+    (path,) = sink.glob("checkpoint-*.json")
+    ok = runner.invoke(app, ["audit", "verify"])
+    assert ok.exit_code == 0, ok.output
+    assert f"against checkpoint {path}" in ok.output
+    _execute(env, "DELETE FROM audit_records WHERE seq = 3")
+    truncated = runner.invoke(app, ["audit", "verify"])
+    assert truncated.exit_code == 8
+    assert "checkpoint seq 3" in truncated.output
+    explicit = runner.invoke(app, ["audit", "verify", "--checkpoint", str(sink)])
+    assert explicit.exit_code == 8
+
+
+def test_verify_finds_a_record_resealed_without_the_key(env: str) -> None:
+    engine = build_engine(make_settings(env))
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_records SET object_id = '99' WHERE seq = 2"))
+    with build_session_factory(engine)() as session:
+        rows = session.scalars(select(AuditRecord).order_by(AuditRecord.seq)).all()
+        previous = rows[0].hash
+        for row in rows[1:]:  # re-link and re-hash from the edited record on, without the key
+            row.prev_hash, row.key_id = previous, None
+            row.hash = previous = audit.record_hash(row)
+        session.commit()
+    engine.dispose()
+    broken = runner.invoke(app, ["audit", "verify"])
+    assert broken.exit_code == 8
+    assert "seq 2" in broken.output
+    assert "not keyed" in broken.output

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from driftguard.api.app import create_app
 from driftguard.audit import service as audit
+from driftguard.audit.keys import AuditKeyring
 from driftguard.cli.main import app as cli
 from driftguard.db import migrate
 from driftguard.db.backup import MANIFEST_NAME
@@ -27,7 +28,7 @@ from driftguard.db.fingerprint import fingerprint_database
 from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings
-from support.config import make_settings
+from support.config import TEST_SECRET, make_settings
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import prediction_rows, reference_rows
 from support.registry import create_model, create_version
@@ -51,6 +52,8 @@ def _populate(client: TestClient, factory: sessionmaker[Session], hasher: Passwo
 
 def _use(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     monkeypatch.setenv("DRIFTGUARD_DATABASE_URL", url)
+    # The audit records were sealed with the test secret: a restore verifies them with it.
+    monkeypatch.setenv("DRIFTGUARD_JWT_SECRET", TEST_SECRET)
 
 
 def test_round_trip_of_a_populated_database(
@@ -83,7 +86,7 @@ def test_round_trip_of_a_populated_database(
         assert source_tables["audit_records"].rows > 5
         assert migrate.current_revision(target) == migrate.head_revision()
         with unit_of_work(build_session_factory(target)) as s:
-            assert audit.verify(s).ok
+            assert audit.verify(s, keyring=AuditKeyring(settings.audit_chain_keys())).ok
         # The restored database serves: the same user signs in and sees the same model.
         app = create_app(make_settings(scratch_database_url), engine=target)
         with TestClient(app) as restored_client:

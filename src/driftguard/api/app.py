@@ -53,6 +53,7 @@ from driftguard.api.routes import (
     webhooks,
 )
 from driftguard.api.slow_clients import BodyDeadline, BodyDeadlineMiddleware
+from driftguard.audit.keys import AuditKeyring, bind_keyring
 from driftguard.dashboard.cache import build_cache
 from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.budget import BUDGET_OPTION, Budget
@@ -189,11 +190,17 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         app.state.engine = (
             engine if engine is not None else build_engine(settings, budget=Budget.REQUEST)
         )
-        app.state.session_factory = build_session_factory(app.state.engine)
-        app.state.read_session_factory = build_session_factory(app.state.engine, read_only=True)
+        keyring = AuditKeyring(settings.audit_chain_keys())
+        app.state.session_factory = bind_keyring(build_session_factory(app.state.engine), keyring)
+        app.state.read_session_factory = bind_keyring(
+            build_session_factory(app.state.engine, read_only=True), keyring
+        )
         # Bulk routes and the background loops: statements that may rightly take long.
-        app.state.bulk_session_factory = build_session_factory(
-            app.state.engine.execution_options(**{BUDGET_OPTION: Budget.LONG})
+        app.state.bulk_session_factory = bind_keyring(
+            build_session_factory(
+                app.state.engine.execution_options(**{BUDGET_OPTION: Budget.LONG})
+            ),
+            keyring,
         )
         app.state.readiness = Readiness(lambda: database_answers(app.state.engine))
         app.state.rate_limiter = RateLimiter(

@@ -41,6 +41,8 @@ class AuditRecord(Base):
     client_addr: Mapped[str | None] = mapped_column(String(64), nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # The audit key that sealed the record (``audit.keys``); None: sealed before keys existed.
+    key_id: Mapped[str | None] = mapped_column(String(16), nullable=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 

@@ -69,6 +69,7 @@ class AuditRecordRead(ReadSchema):
     request_id: str | None
     prev_hash: str
     hash: str
+    key_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class Verification:
     head_hash: str | None
     first_bad_seq: int | None = None
     reason: str = ""
+    unkeyed: int = 0  # records from before the chain was keyed (plain SHA-256)
+    keyed_from: int | None = None  # the first keyed record's seq
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
 """Writing and checking the audit chain. Functions flush, never commit: a record is written in the
 transaction of the change it describes, so both land or neither does.
 
-Each record's ``hash`` is SHA-256 over the canonical JSON (sorted keys, no spaces) of its fields
-and ``prev_hash``; the first record's ``prev_hash`` is :data:`GENESIS`. After a retention purge
-the oldest remaining record's ``prev_hash`` is the hash of the last purged one, kept in
-``audit_purges``, and verification starts from there. Deleting the newest records (truncation)
-leaves a valid shorter chain: only a checkpoint exported earlier can reveal it.
+Each record's ``hash`` is HMAC-SHA256, under the audit key named by its ``key_id`` (see
+:mod:`driftguard.audit.keys`), over the canonical JSON (sorted keys, no spaces) of its fields,
+``key_id`` and ``prev_hash``; records written before the chain was keyed (no ``key_id``) have a
+plain SHA-256 over the same fields without ``key_id``. Once a keyed record is in the chain, every
+later one must be keyed too: nobody can turn the chain back into one that anybody can re-seal.
+The first record's ``prev_hash`` is :data:`GENESIS`. After a retention purge the oldest remaining
+record's ``prev_hash`` is the hash of the last purged one, kept in ``audit_purges``, and
+verification starts from there. Deleting the newest records (truncation) leaves a valid shorter
+chain: only a checkpoint kept outside the database reveals it (:mod:`driftguard.audit.checkpoints`).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from driftguard.audit import repository
+from driftguard.audit.keys import AuditKey, AuditKeyring, keyring_of
 from driftguard.audit.orm import AuditPurge, AuditRecord
 from driftguard.audit.schemas import (
     SYSTEM,
@@ -32,7 +37,6 @@ from driftguard.audit.schemas import (
     Verification,
 )
 from driftguard.db.base import utcnow
-from driftguard.errors import ErrorDetail, InvalidError
 
 GENESIS = "0" * 64
 # Never stored, whatever a caller passes in a before/after snapshot.
@@ -74,10 +78,17 @@ def canonical_json(value: object) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def record_hash(record: AuditRecord) -> str:
+def record_hash(record: AuditRecord, key: AuditKey | None = None) -> str:
+    """The record's seal: HMAC under ``key`` (whose id the record names), or for a record
+    without a key id, the plain SHA-256 of the chain before it was keyed."""
     fields: dict[str, Any] = {name: getattr(record, name) for name in HASHED_FIELDS}
     fields["recorded_at"] = record.recorded_at.isoformat()
-    return hashlib.sha256(canonical_json(fields)).hexdigest()
+    if record.key_id is None:
+        return hashlib.sha256(canonical_json(fields)).hexdigest()
+    if key is None or key.key_id != record.key_id:
+        raise ValueError(f"record {record.seq} is sealed with key {record.key_id}")
+    fields["key_id"] = record.key_id
+    return hmac.new(key.chain_key, canonical_json(fields), hashlib.sha256).hexdigest()
 
 
 def _snapshot(value: Mapping[str, object] | None) -> dict[str, Any] | None:
@@ -106,15 +117,17 @@ def _chain_pending(session: Session) -> None:
     pending: list[AuditRecord] = session.info.pop(_PENDING, [])
     if not pending:
         return
+    key = keyring_of(session).signing
     repository.lock_chain(session)
     top = repository.head(session)
     seq, prev_hash = top if top is not None else (0, GENESIS)
     for record in pending:
         seq += 1
         record.seq, record.prev_hash = seq, prev_hash
+        record.key_id = None if key is None else key.key_id
         # Microseconds survive both backends; the hash is computed from what will be read back.
         record.recorded_at = utcnow()
-        record.hash = prev_hash = record_hash(record)
+        record.hash = prev_hash = record_hash(record, key)
         session.add(record)
     session.flush()
 
@@ -177,18 +190,31 @@ def list_records(
     return list(rows), total
 
 
-def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> Verification:
+def verify(
+    session: Session,
+    *,
+    keyring: AuditKeyring | None = None,
+    checkpoint: Mapping[str, Any] | None = None,
+    unkeyed_through: int = 0,
+) -> Verification:
     """Walk the chain from its oldest record; stop at the first record that does not hold.
 
-    ``checkpoint`` is a verified :func:`checkpoint` document: the chain must still reach its
-    ``seq`` with the same ``hash``.
+    ``keyring`` holds the keys the records name (by default the one bound to the session).
+    ``checkpoint`` is a verified checkpoint document (``checkpoints.read_checkpoint``): the chain
+    must still reach its ``seq`` with the same ``hash``. Unkeyed records after keyed ones are
+    refused, except up to ``unkeyed_through``: an operator vouches for those (a release from
+    before keys was still writing during a rolling upgrade).
     """
+    keys = keyring if keyring is not None else keyring_of(session)
     expected_prev: str | None = None
     previous_seq: int | None = None
     first_seq: int | None = None
+    keyed_from: int | None = None
     head: tuple[int, str] | None = None
-    checked = 0
+    checked = unkeyed = 0
     checkpoint_seen = False
+    # Where a purge cut the chain; the purge's own record, further on, must vouch for the cut.
+    cut: tuple[int, str] | None = None
 
     def result(bad_seq: int | None = None, reason: str = "") -> Verification:
         return Verification(
@@ -199,6 +225,8 @@ def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> 
             head_hash=head[1] if head else None,
             first_bad_seq=bad_seq,
             reason=reason,
+            unkeyed=unkeyed,
+            keyed_from=keyed_from,
         )
 
     for row in repository.chain(session):
@@ -211,12 +239,27 @@ def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> 
                 if boundary is None:
                     return result(row.seq, f"records before seq {row.seq} are missing")
                 expected_prev = boundary.last_hash
+                cut = (boundary.last_seq, boundary.last_hash)
         elif row.seq != (previous_seq or 0) + 1:
             return result((previous_seq or 0) + 1, "record is missing (gap in the sequence)")
         if row.prev_hash != expected_prev:
             return result(row.seq, "prev_hash does not match the previous record")
-        if record_hash(row) != row.hash:
+        key: AuditKey | None = None
+        if row.key_id is None:
+            if keyed_from is not None and row.seq > unkeyed_through:
+                reason = f"record is not keyed, yet the chain is keyed from seq {keyed_from}"
+                return result(row.seq, reason)
+            unkeyed += 1
+        else:
+            key = keys.get(row.key_id)
+            if key is None:
+                reason = f"record is sealed with audit key {row.key_id}, which is not configured"
+                return result(row.seq, reason)
+            keyed_from = row.seq if keyed_from is None else keyed_from
+        if not hmac.compare_digest(record_hash(row, key), row.hash):
             return result(row.seq, "record was altered (hash mismatch)")
+        if cut is not None and _vouches_for(row, cut):
+            cut = None
         if checkpoint is not None and row.seq == checkpoint["seq"]:
             if row.hash != checkpoint["hash"]:
                 return result(row.seq, "record differs from the checkpoint")
@@ -224,6 +267,8 @@ def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> 
         expected_prev, previous_seq = row.hash, row.seq
         head = (row.seq, row.hash)
         checked += 1
+    if cut is not None:
+        return result(first_seq, f"records through seq {cut[0]} are gone, but no purge recorded it")
     if checkpoint is not None and not checkpoint_seen:
         cp_seq = int(checkpoint["seq"])
         if first_seq is None or cp_seq >= first_seq:
@@ -231,37 +276,14 @@ def verify(session: Session, *, checkpoint: Mapping[str, Any] | None = None) -> 
     return result()
 
 
-def checkpoint(session: Session, *, key: bytes) -> dict[str, Any]:
-    """The chain head, signed: ``{seq, hash, time, signature}`` (HMAC-SHA256 over the rest)."""
-    top = repository.head(session)
-    body: dict[str, Any] = {
-        "seq": top[0] if top else 0,
-        "hash": top[1] if top else GENESIS,
-        "time": utcnow().isoformat(),
-    }
-    return {**body, "signature": _sign(body, key)}
+def _vouches_for(row: AuditRecord, cut: tuple[int, str]) -> bool:
+    """Whether ``row`` is the ``audit.purge`` record of the purge that cut the chain at ``cut``.
 
-
-def read_checkpoint(document: Mapping[str, Any], *, key: bytes) -> dict[str, Any]:
-    """The checkpoint's fields if its signature holds; :class:`InvalidError` otherwise."""
-    body = {k: document.get(k) for k in ("seq", "hash", "time")}
-    signature = document.get("signature")
-    if (
-        not isinstance(body["seq"], int)
-        or not isinstance(body["hash"], str)
-        or not isinstance(signature, str)
-        or not hmac.compare_digest(_sign(body, key), signature)
-    ):
-        raise InvalidError(
-            "checkpoint signature does not match",
-            code="bad_checkpoint",
-            details=[ErrorDetail(loc="checkpoint", msg="signature does not match")],
-        )
-    return body
-
-
-def _sign(body: Mapping[str, Any], key: bytes) -> str:
-    return hmac.new(key, canonical_json(dict(body)), hashlib.sha256).hexdigest()
+    Purge records from before ``last_hash`` was recorded name the seq only."""
+    if row.action != "audit.purge" or not isinstance(row.after, dict):
+        return False
+    last_hash = row.after.get("last_hash")
+    return row.after.get("through_seq") == cut[0] and last_hash in (None, cut[1])
 
 
 def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> PurgeResult:
@@ -272,6 +294,7 @@ def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> Purge
     repository.lock_chain(session)
     through = repository.last_seq_before(session, before)
     deleted = 0
+    last_hash: str | None = None
     if through is not None:
         last = repository.get_record(session, through)
         assert last is not None
@@ -286,6 +309,13 @@ def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> Purge
         actor=actor,
         action="audit.purge",
         object_type="audit",
-        after={"before": before, "deleted": deleted, "through_seq": through},
+        # Verification finds this record to vouch for the cut (an insider could delete a prefix
+        # and add a row to audit_purges, but not a keyed record).
+        after={
+            "before": before,
+            "deleted": deleted,
+            "through_seq": through,
+            "last_hash": last_hash,
+        },
     )
     return PurgeResult(deleted=deleted, through_seq=through)

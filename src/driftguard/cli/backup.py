@@ -18,6 +18,7 @@ from alembic.util import CommandError
 from sqlalchemy import Engine
 
 from driftguard.audit import service as audit
+from driftguard.audit.keys import AuditKeyring
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.db import backup as archive
 from driftguard.db import migrate
@@ -30,16 +31,22 @@ from driftguard.settings import load_settings
 BackupFile = Annotated[Path, typer.Argument(help="the backup archive", dir_okay=False)]
 
 
-def verify_database(engine: Engine, manifest: archive.Manifest) -> list[str]:
-    """Everything that does not match the manifest, or an empty list."""
+def verify_database(
+    engine: Engine, manifest: archive.Manifest, keyring: AuditKeyring | None = None
+) -> list[str]:
+    """Everything that does not match the manifest, or an empty list.
+
+    The audit chain is verified when the backup is at the current schema: an older one does not
+    have every audit column yet (``driftguard db upgrade``, then ``driftguard audit verify``).
+    """
     with engine.connect() as connection:
         problems = differences(manifest.tables, fingerprint_database(connection))
     revision = migrate.current_revision(engine)
     if revision != manifest.revision:
         problems.append(f"schema at revision {revision}, the backup is at {manifest.revision}")
-    if manifest.revision is not None:
+    if manifest.revision is not None and manifest.revision == migrate.head_revision():
         with unit_of_work(build_session_factory(engine)) as session:
-            result = audit.verify(session)
+            result = audit.verify(session, keyring=keyring)
         if not result.ok:
             problems.append(f"audit chain broken at seq {result.first_bad_seq}: {result.reason}")
     return problems
@@ -87,22 +94,31 @@ def restore(
     ] = False,
 ) -> None:
     """Restore FILE into the configured database, then verify it. Stop the servers first."""
-    engine = build_engine(load_settings())
+    settings = load_settings()
+    keyring = AuditKeyring(settings.audit_chain_keys())
+    engine = build_engine(settings)
     try:
         with exit_on_domain_error(), tempfile.TemporaryDirectory() as work:
-            manifest = _restore(file, engine, Path(work), replace=replace)
+            manifest = _restore(file, engine, Path(work), replace=replace, keyring=keyring)
     finally:
         engine.dispose()
     head = migrate.head_revision()
     typer.echo(
         f"restored and verified {len(manifest.tables)} tables "
-        f"({sum(t.rows for t in manifest.tables.values())} rows), audit chain ok, "
-        f"revision {manifest.revision}"
-        + ("" if manifest.revision == head else f"; run `driftguard db upgrade` to reach {head}")
+        f"({sum(t.rows for t in manifest.tables.values())} rows), "
+        + ("audit chain ok, " if manifest.revision == head else "")
+        + f"revision {manifest.revision}"
+        + (
+            ""
+            if manifest.revision == head
+            else f"; run `driftguard db upgrade` to reach {head}, then `driftguard audit verify`"
+        )
     )
 
 
-def _restore(file: Path, engine: Engine, work: Path, *, replace: bool) -> archive.Manifest:
+def _restore(
+    file: Path, engine: Engine, work: Path, *, replace: bool, keyring: AuditKeyring
+) -> archive.Manifest:
     staged = archive.open_backup(file, work)
     manifest = staged.manifest
     target = archive.backend_of(engine)
@@ -111,7 +127,7 @@ def _restore(file: Path, engine: Engine, work: Path, *, replace: bool) -> archiv
     _check_revision_known(manifest.revision)
     if manifest.backend == "sqlite":
         with archive.sqlite_file_engine(staged.payload) as copy:
-            problems = verify_database(copy, manifest)
+            problems = verify_database(copy, manifest, keyring)
         if problems:
             raise _refuse("the backup does not verify; the target was not touched", problems)
     else:
@@ -125,7 +141,7 @@ def _restore(file: Path, engine: Engine, work: Path, *, replace: bool) -> archiv
         archive.restore_sqlite(staged.payload, engine)
     else:
         archive.restore_postgres(staged.payload, engine, replace=replace)
-    problems = verify_database(engine, manifest)
+    problems = verify_database(engine, manifest, keyring)
     if problems:
         raise _refuse("the restored database does not match the backup", problems)
     return manifest

@@ -6,8 +6,9 @@ import typer
 
 from driftguard.audit.schemas import SYSTEM
 from driftguard.cli.errors import exit_on_domain_error
+from driftguard.cli.sessions import session_factory
 from driftguard.db.engine import build_engine
-from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.db.session import unit_of_work
 from driftguard.encryption import new_key, secret_cipher
 from driftguard.settings import load_settings
 from driftguard.webhooks import service as webhooks
@@ -32,7 +33,7 @@ def rotate() -> None:
     settings = load_settings()
     engine = build_engine(settings)
     try:
-        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+        with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
             count = webhooks.rotate_secrets(session, cipher=secret_cipher(settings), actor=SYSTEM)
     finally:
         engine.dispose()

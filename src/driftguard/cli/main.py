@@ -13,10 +13,11 @@ from driftguard.cli.gate import gate_app
 from driftguard.cli.keys import secrets_app
 from driftguard.cli.log import log_app
 from driftguard.cli.predictions import predictions_app
+from driftguard.cli.sessions import session_factory
 from driftguard.cli.worker import scheduler, worker
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
-from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.db.session import unit_of_work
 from driftguard.encryption import derived_key, new_key
 from driftguard.identity import service as identity_service
 from driftguard.identity.passwords import build_hasher
@@ -117,7 +118,7 @@ def create_admin(
     settings = load_settings()
     engine = build_engine(settings)
     try:
-        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+        with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
             user = identity_service.bootstrap_admin(
                 session,
                 email=email,
@@ -151,7 +152,7 @@ def demo(
     engine = build_engine(settings)
     try:
         migrate.upgrade(engine)
-        with unit_of_work(build_session_factory(engine)) as session:
+        with unit_of_work(session_factory(engine, settings)) as session:
             credentials = seed_demo(session, hasher=build_hasher(settings), model_count=models)
     finally:
         engine.dispose()

@@ -9,8 +9,9 @@ import typer
 
 from driftguard.audit.schemas import SYSTEM
 from driftguard.cli.errors import exit_on_domain_error
+from driftguard.cli.sessions import session_factory
 from driftguard.db.engine import build_engine
-from driftguard.db.session import build_session_factory, unit_of_work
+from driftguard.db.session import unit_of_work
 from driftguard.monitoring import partitions
 from driftguard.settings import load_settings
 
@@ -27,7 +28,7 @@ def maintain() -> None:
     engine = build_engine(settings)
     try:
         with exit_on_domain_error():
-            result = partitions.run_maintenance(build_session_factory(engine), settings)
+            result = partitions.run_maintenance(session_factory(engine, settings), settings)
     finally:
         engine.dispose()
     if result.skipped:
@@ -51,9 +52,10 @@ def purge(
         typer.echo("refusing to delete predictions without --yes", err=True)
         raise typer.Exit(2)
     before = datetime.now(UTC) - timedelta(days=older_than_days)
-    engine = build_engine(load_settings())
+    settings = load_settings()
+    engine = build_engine(settings)
     try:
-        with exit_on_domain_error(), unit_of_work(build_session_factory(engine)) as session:
+        with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
             result = partitions.purge(session, before=before, actor=SYSTEM)
     finally:
         engine.dispose()

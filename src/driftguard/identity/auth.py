@@ -82,7 +82,9 @@ def refresh(session: Session, *, refresh_token: str, settings: Settings) -> Toke
     user = repository.get_user(session, stored.user_id)
     if user is None or not user.is_active:
         raise UnauthenticatedError("refresh token is invalid", code="invalid_token")
-    return _issue_pair(session, user=user, family_id=stored.family_id, settings=settings)
+    pair = _issue_pair(session, user=user, family_id=stored.family_id, settings=settings)
+    _record_session_event(session, "auth.refresh", user_id=user.id, family_id=stored.family_id)
+    return pair
 
 
 def logout(session: Session, *, refresh_token: str) -> None:

@@ -19,7 +19,10 @@ from datetime import datetime
 import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.audit import checkpoints
+from driftguard.audit.keys import AuditKeyring
 from driftguard.db.base import utcnow
+from driftguard.db.session import reading
 from driftguard.monitoring import partitions, retention
 from driftguard.settings import Settings
 
@@ -47,7 +50,22 @@ def _report_retention(context: MaintenanceContext) -> None:
     retention.apply_retention(context.factory, context.settings, context.now)
 
 
+def _audit_checkpoint(context: MaintenanceContext) -> None:
+    """A signed checkpoint of the chain head into DRIFTGUARD_AUDIT_CHECKPOINT_DIR, when set and
+    the head moved since the last one (processes racing here each write a file: harmless)."""
+    directory = context.settings.audit_checkpoint_dir
+    if directory is None:
+        return
+    keyring = AuditKeyring(context.settings.audit_chain_keys())
+    with reading(context.factory) as session:
+        document = checkpoints.checkpoint(session, keyring=keyring)
+    if not checkpoints.has_checkpoint_at(directory, int(document["seq"])):
+        checkpoints.write_to_directory(directory, document)
+
+
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
+    # The audit chain's head signed into a directory outside the database (truncation evidence).
+    MaintenanceJob("audit_checkpoint", _audit_checkpoint),
     # Time partitions prepared ahead, raw predictions past the retention purged.
     MaintenanceJob("prediction_storage", _prediction_storage),
     # Monitoring reports past their retention purged (each version's newest of a kind kept).

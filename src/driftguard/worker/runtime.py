@@ -7,6 +7,7 @@ import httpx2
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from driftguard.audit.keys import AuditKeyring, bind_keyring
 from driftguard.dashboard.cache import DashboardCache, build_cache
 from driftguard.dashboard.invalidation import invalidate_on_commit
 from driftguard.db.engine import build_engine
@@ -32,7 +33,10 @@ class Runtime:
         if self._factory is None:
             if self._engine is None:
                 self._engine = build_engine(self.settings)
-            self._factory = build_session_factory(self._engine)
+            self._factory = bind_keyring(
+                build_session_factory(self._engine),
+                AuditKeyring(self.settings.audit_chain_keys()),
+            )
             # A run changes what the dashboard shows: the servers' shared cache goes stale.
             self._cache = build_cache(
                 redis_url=self.settings.redis_url,
