@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx2
 
 from _loadgen import Server
-from ingest import SECRET, seed
+from ingest import seed, server_env
 
 
 def _repeat(head: bytes, item: bytes, tail: bytes, size: int) -> bytes:
@@ -104,11 +104,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         model_id, key = seed(url)
-        env = {
-            "DRIFTGUARD_DATABASE_URL": url, "DRIFTGUARD_JWT_SECRET": SECRET,
-            "DRIFTGUARD_RATE_LIMIT_ENABLED": "false", "DRIFTGUARD_SCHEDULER_ENABLED": "false",
-            "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
-        }  # fmt: skip
+        env = server_env(url)
         base = f"/api/v1/models/{model_id}/versions/1/"
         print(
             "| body | MB | status | seconds | peak RSS above idle MB |\n|---|---:|---:|---:|---:|"

@@ -190,13 +190,20 @@ def settle(url: str) -> None:
     print(f"  checkpoint after the uploads: {time.perf_counter() - started:.1f} s", flush=True)
 
 
+def server_env(url: str) -> dict[str, str]:
+    """A server on ``url`` with nothing running beside the requests measured."""
+    return {
+        "DRIFTGUARD_DATABASE_URL": url,
+        "DRIFTGUARD_JWT_SECRET": SECRET,
+        "DRIFTGUARD_RATE_LIMIT_ENABLED": "false",
+        "DRIFTGUARD_SCHEDULER_ENABLED": "false",
+        "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
+    }
+
+
 def bench(url: str, label: str, args: argparse.Namespace) -> str:
     model_id, key = seed(url)
-    env = {
-        "DRIFTGUARD_DATABASE_URL": url, "DRIFTGUARD_JWT_SECRET": SECRET,
-        "DRIFTGUARD_RATE_LIMIT_ENABLED": "false", "DRIFTGUARD_SCHEDULER_ENABLED": "false",
-        "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
-    }  # fmt: skip
+    env = server_env(url)
     path = f"/api/v1/models/{model_id}/versions/1/predictions"
     print(f"{label}: load average {os.getloadavg()}", flush=True)
     with Server(env, workers=args.workers) as server, tempfile.TemporaryDirectory() as tmp:

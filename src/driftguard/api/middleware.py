@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -13,6 +13,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = b"x-request-id"
 # Accept a caller's id only if it cannot smuggle anything into headers or logs.
 _SAFE_REQUEST_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+
+
+Headers = list[tuple[bytes, bytes]]
+
+
+def editing_headers(send: Send, edit: Callable[[Headers], Headers]) -> Send:
+    """``send``, with ``edit`` applied to the response's headers as they start."""
+
+    async def send_edited(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = edit(list(message.get("headers", [])))
+        await send(message)
+
+    return send_edited
 
 
 class RequestIdMiddleware:
@@ -27,14 +41,12 @@ class RequestIdMiddleware:
         request_id = given if _SAFE_REQUEST_ID.match(given) else uuid.uuid4().hex.encode()
         scope.setdefault("state", {})["request_id"] = request_id.decode()
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k != REQUEST_ID_HEADER]
-                headers.append((REQUEST_ID_HEADER, request_id))
-                message["headers"] = headers
-            await send(message)
+        def with_id(headers: Headers) -> Headers:
+            return [(k, v) for k, v in headers if k != REQUEST_ID_HEADER] + [
+                (REQUEST_ID_HEADER, request_id)
+            ]
 
-        await self.app(scope, receive, send_with_id)
+        await self.app(scope, receive, editing_headers(send, with_id))
 
 
 class NoStoreMiddleware:
@@ -49,15 +61,13 @@ class NoStoreMiddleware:
             await self.app(scope, receive, send)
             return
 
-        async def send_no_store(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
-                    headers.append((b"cache-control", b"no-store"))
-                message["headers"] = headers
-            await send(message)
+        await self.app(scope, receive, editing_headers(send, _no_store_unless_chosen))
 
-        await self.app(scope, receive, send_no_store)
+
+def _no_store_unless_chosen(headers: Headers) -> Headers:
+    if any(name.lower() == b"cache-control" for name, _ in headers):
+        return headers
+    return [*headers, (b"cache-control", b"no-store")]
 
 
 class BodySizeLimitMiddleware:
