@@ -50,7 +50,8 @@ from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.policies import service as policies
 from driftguard.policies.schemas import AppliedPolicy
 from driftguard.policies.service import InForce
-from driftguard.policy import (
+from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
+from driftguard.rules import (
     FACTS,
     WHOLE,
     Facts,
@@ -59,7 +60,7 @@ from driftguard.policy import (
     monitoring_policy,
     tier_of,
 )
-from driftguard.policy.portfolio import (
+from driftguard.rules.portfolio import (
     FactTable,
     Verdict,
     Verdicts,
@@ -67,7 +68,6 @@ from driftguard.policy.portfolio import (
     reads,
     supports,
 )
-from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 
 DRAFT = "draft"
 LEVEL_FACTS = ("model.materiality", "model.criticality")
@@ -123,7 +123,7 @@ def simulate(
     environments: Sequence[str],
 ) -> Simulation:
     """Baseline and scenario of every model in scope, judged as a portfolio
-    (:mod:`driftguard.policy.portfolio`); the models the portfolio engine cannot judge exactly
+    (:mod:`driftguard.rules.portfolio`); the models the portfolio engine cannot judge exactly
     (a per-feature override, an equality rule over features, a value that is not a number) are
     judged one by one, with the same result."""
     require_environment(data.environment, environments)

@@ -17,8 +17,8 @@ from driftguard.identity.principal import Principal
 from driftguard.monitoring.alert_events import ESCALATED, OPENED, RESOLVED, announce, escalated
 from driftguard.monitoring.orm import Alert, MonitoringRun
 from driftguard.monitoring.schemas import AlertRead
-from driftguard.policy import Facts, Finding, MonitoringPolicy, evaluate_monitoring
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import Facts, Finding, MonitoringPolicy, evaluate_monitoring
 from driftguard.schemas import Page
 
 ACTIVE = ("open", "acknowledged")

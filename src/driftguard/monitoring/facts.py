@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from driftguard.monitoring.orm import MonitoringRun, VersionFacts
-from driftguard.policy import WHOLE, Facts
-from driftguard.policy.portfolio import summarise
 from driftguard.registry.orm import ModelVersion
+from driftguard.rules import WHOLE, Facts
+from driftguard.rules.portfolio import summarise
 
 # The metric whose loss against training measures degradation, best first, per task.
 _PRIMARY: dict[str, tuple[tuple[str, bool], ...]] = {

@@ -27,7 +27,8 @@ from driftguard.policies.schemas import (
     PolicyVersionCreate,
     PolicyVersionRead,
 )
-from driftguard.policy import (
+from driftguard.registry.orm import RegisteredModel
+from driftguard.rules import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_NAME,
     MonitoringPolicy,
@@ -38,7 +39,6 @@ from driftguard.policy import (
     parse_policy,
     tier_of,
 )
-from driftguard.registry.orm import RegisteredModel
 from driftguard.schemas import Page
 
 DEFAULT_HASH = content_hash(DEFAULT_POLICY)

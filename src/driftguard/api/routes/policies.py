@@ -20,7 +20,7 @@ from driftguard.policies.schemas import (
     PolicyVersionCreate,
     PolicyVersionRead,
 )
-from driftguard.policy import (
+from driftguard.rules import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_NAME,
     DEFAULT_POLICY_YAML,

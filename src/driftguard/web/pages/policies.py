@@ -32,7 +32,7 @@ from driftguard.policies.schemas import (
     PolicySource,
     PolicyVersionCreate,
 )
-from driftguard.policy import FACTS
+from driftguard.rules import FACTS
 from driftguard.schemas import Id, Name, ShortText
 from driftguard.web.forms import FieldErrors, parse_fields
 from driftguard.web.routing import web_router

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from driftguard.policy.document import PolicyDocument, parse_policy
-from driftguard.policy.monitoring import MonitoringPolicy, monitoring_policy
+from driftguard.rules.document import PolicyDocument, parse_policy
+from driftguard.rules.monitoring import MonitoringPolicy, monitoring_policy
 
 DEFAULT_POLICY_NAME = "driftguard-default"
 DEFAULT_POLICY_YAML = """\

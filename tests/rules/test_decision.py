@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from driftguard.policy import DEFAULT_POLICY, Facts, evaluate_deployment, judge_rule, parse_policy
-from driftguard.policy.document import Rule
+from driftguard.rules import DEFAULT_POLICY, Facts, evaluate_deployment, judge_rule, parse_policy
+from driftguard.rules.document import Rule
 
 
 def rule(**fields: object) -> Rule:

@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from driftguard.policy.document import Mri
-from driftguard.policy.facts import Facts
+from driftguard.rules.document import Mri
+from driftguard.rules.facts import Facts
 
 Band = Literal["low", "medium", "high", "critical"]
 Evidence = Literal["measured", "missing", "not_applicable"]
@@ -126,7 +126,7 @@ def band_of(score: float, mri: Mri) -> Band:
 def compute_mri(facts: Facts, mri: Mri) -> RiskScore:
     """The MRI of a version from its facts, with the breakdown that explains it.
 
-    >>> from driftguard.policy.document import Mri
+    >>> from driftguard.rules.document import Mri
     >>> facts = Facts({"drift.psi": {"income": 0.25}, "model.tier": {"": 1},
     ...     "performance.degradation": {"": 0.0}, "data_quality.missing_rate": {"age": 0.0},
     ...     "validation.days_since": {"": 0}, "alerts.open": {"": 0}})

@@ -23,7 +23,7 @@ from pydantic import (
     model_validator,
 )
 
-from driftguard.policy.facts import FACTS, MONITORING_FACTS
+from driftguard.rules.facts import FACTS, MONITORING_FACTS
 
 Operator = Literal["<", "<=", ">", ">=", "==", "!="]
 RuleName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w.\-]+$")]

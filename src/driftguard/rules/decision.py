@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from driftguard.policy.document import Operator, PolicyDocument, Rule
-from driftguard.policy.facts import FACTS, WHOLE, Facts
+from driftguard.rules.document import Operator, PolicyDocument, Rule
+from driftguard.rules.facts import FACTS, WHOLE, Facts
 
 Outcome = Literal["blocked", "pending_approval", "approved"]
 COMPARE: dict[str, Callable[[float, float], bool]] = {
@@ -63,7 +63,7 @@ def judge_rule(rule: Rule, facts: Facts) -> RuleResult:
 
     The reported subject is the worst one: the first to fail, or the closest to failing.
 
-    >>> from driftguard.policy.document import Rule
+    >>> from driftguard.rules.document import Rule
     >>> rule = Rule(name="psi", fact="drift.psi", operator="<", threshold=0.25, severity="block")
     >>> r = judge_rule(rule, Facts({"drift.psi": {"age": 0.1, "income": 0.4}}))
     >>> r.passed, r.subject, r.observed
@@ -105,7 +105,7 @@ def evaluate_deployment(document: PolicyDocument, facts: Facts, *, environment: 
     Any failing ``block`` rule blocks; otherwise the request waits for the approvals the policy
     requires in that environment, or is approved at once when it requires none.
 
-    >>> from driftguard.policy.document import parse_policy
+    >>> from driftguard.rules.document import parse_policy
     >>> policy = parse_policy({"rules": [{"name": "psi", "fact": "drift.psi", "operator": "<",
     ...     "threshold": 0.25, "severity": "block"}]})
     >>> evaluate_deployment(policy, Facts({"drift.psi": {"age": 0.1}}), environment="prod").outcome

@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftguard.policy import FACTS, WHOLE, Facts, compute_mri, evaluate_deployment, parse_policy
-from driftguard.policy.document import PolicyDocument
-from driftguard.policy.portfolio import (
+from driftguard.rules import FACTS, WHOLE, Facts, compute_mri, evaluate_deployment, parse_policy
+from driftguard.rules.document import PolicyDocument
+from driftguard.rules.portfolio import (
     FactTable,
     Verdict,
     judge_portfolio,

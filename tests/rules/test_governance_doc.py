@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from driftguard.policy import Facts, compute_mri, tier_of
-from driftguard.policy.document import Mri
+from driftguard.rules import Facts, compute_mri, tier_of
+from driftguard.rules.document import Mri
 
 DOC = Path(__file__).parents[2] / "docs" / "governance.md"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from driftguard.policy.decision import COMPARE
-from driftguard.policy.document import Operator, PolicyDocument
-from driftguard.policy.facts import Facts
+from driftguard.rules.decision import COMPARE
+from driftguard.rules.document import Operator, PolicyDocument
+from driftguard.rules.facts import Facts
 
 Severity = Literal["warning", "critical"]
 

@@ -6,8 +6,8 @@ the first name), and the MRI reads only those extremes too. So a version's facts
 *summary* — per fact its highest and lowest measured value and their subjects — and ten thousand
 summaries stack into columns a policy is judged over in a few array operations.
 
-This module gives the same answers as :func:`~driftguard.policy.decision.evaluate_deployment`
-and :func:`~driftguard.policy.risk.compute_mri` applied version by version, to the last bit (a
+This module gives the same answers as :func:`~driftguard.rules.decision.evaluate_deployment`
+and :func:`~driftguard.rules.risk.compute_mri` applied version by version, to the last bit (a
 property test holds the two to it). What it cannot decide from extremes — an ``==`` or ``!=``
 rule over a per-subject fact, or a value that is not a number — it declines
 (:func:`supports`, :func:`summarise` returning ``None``), and the caller judges those versions
@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from driftguard.policy.decision import Decision, Outcome
-from driftguard.policy.document import Mri, PolicyDocument
-from driftguard.policy.facts import FACTS, WHOLE
-from driftguard.policy.risk import RiskScore
+from driftguard.rules.decision import Decision, Outcome
+from driftguard.rules.document import Mri, PolicyDocument
+from driftguard.rules.facts import FACTS, WHOLE
+from driftguard.rules.risk import RiskScore
 
 # fact -> [highest value, its subject, lowest value, its subject]; unmeasured facts are absent.
 Summary = dict[str, list[Any]]
@@ -241,7 +241,7 @@ def judge_portfolio(
 
 
 def _mri(table: FactTable, rows: Rows, mri: Mri) -> Floats:
-    """:func:`~driftguard.policy.risk.compute_mri`'s score, row-wise, in the same operations."""
+    """:func:`~driftguard.rules.risk.compute_mri`'s score, row-wise, in the same operations."""
 
     def high(fact: str) -> Floats:
         return table.column(fact, highest=True)[rows]

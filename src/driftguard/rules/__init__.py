@@ -1,4 +1,6 @@
-"""Policies decide; statistics measure. A pure package: plain data in, structured decisions out.
+"""The pure rules engine: policy documents parsed and judged. Policies decide; statistics measure.
+Plain data in, structured decisions out; no storage, no web framework (stored policy versions
+live in ``driftguard.policies``).
 
 - ``document``: the governance policy document (schema, parsing with paths, content hash);
 - ``facts``: the catalogue of facts a policy may judge;
@@ -7,29 +9,29 @@
 - ``monitoring``: monitoring thresholds turning a window's facts into alert findings.
 """
 
-from driftguard.policy.decision import Decision, RuleResult, evaluate_deployment, judge_rule
-from driftguard.policy.default import (
+from driftguard.rules.decision import Decision, RuleResult, evaluate_deployment, judge_rule
+from driftguard.rules.default import (
     DEFAULT_MONITORING_POLICY,
     DEFAULT_POLICY,
     DEFAULT_POLICY_NAME,
     DEFAULT_POLICY_YAML,
 )
-from driftguard.policy.document import (
+from driftguard.rules.document import (
     PolicyDocument,
     PolicyError,
     content_hash,
     parse_policy,
     policy_json_schema,
 )
-from driftguard.policy.facts import FACTS, MONITORING_FACTS, WHOLE, Facts
-from driftguard.policy.monitoring import (
+from driftguard.rules.facts import FACTS, MONITORING_FACTS, WHOLE, Facts
+from driftguard.rules.monitoring import (
     Finding,
     MonitoringPolicy,
     MonitoringRule,
     evaluate_monitoring,
     monitoring_policy,
 )
-from driftguard.policy.risk import Component, RiskScore, band_of, compute_mri, tier_of
+from driftguard.rules.risk import Component, RiskScore, band_of, compute_mri, tier_of
 
 __all__ = [
     "DEFAULT_MONITORING_POLICY",

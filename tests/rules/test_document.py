@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from driftguard.policy import (
+from driftguard.rules import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_YAML,
     FACTS,

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from driftguard.policy import Facts, compute_mri, parse_policy, tier_of
-from driftguard.policy.document import Mri
-from driftguard.policy.risk import COMPONENTS
+from driftguard.rules import Facts, compute_mri, parse_policy, tier_of
+from driftguard.rules.document import Mri
+from driftguard.rules.risk import COMPONENTS
 
 MRI = Mri()
 # One raw measurement per component; None = not measured.
