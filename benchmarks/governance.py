@@ -34,7 +34,8 @@ from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, LoadResult, Server
 from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
-from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
+from driftguard.governance.orm import Alert
+from driftguard.monitoring.orm import ReferenceDataset, VersionFacts
 from driftguard.rules import DEFAULT_POLICY_YAML
 from driftguard.rules.portfolio import summarise
 from driftguard.settings import load_settings

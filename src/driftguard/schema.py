@@ -9,7 +9,6 @@ TABLE_MODULES = (
     "driftguard.identity.orm",
     "driftguard.registry.orm",
     "driftguard.monitoring.orm",
-    "driftguard.policies.orm",
     "driftguard.governance.orm",
     "driftguard.webhooks.orm",
     "driftguard.jobs.orm",

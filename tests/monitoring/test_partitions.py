@@ -29,8 +29,7 @@ from driftguard.monitoring.orm import (
 )
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 DAY = timedelta(days=1)
 

@@ -23,8 +23,7 @@ from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, Prediction
 from driftguard.monitoring.uploads import FileColumns, read_table
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 PARQUET = "application/vnd.apache.parquet"
 

@@ -19,8 +19,7 @@ from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS
 from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
 from driftguard.monitoring.schemas import PredictionBatch
 from support.monitoring import BASE_TIME, prediction_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 
 def stored(session_factory: sessionmaker[Session], table: type[Any] = PredictionRecord) -> int:

@@ -14,8 +14,7 @@ from sqlalchemy.engine import Engine
 
 from driftguard.monitoring import profiles
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 WINDOW = {"start": BASE_TIME.isoformat(), "end": (BASE_TIME + timedelta(days=1)).isoformat()}
 

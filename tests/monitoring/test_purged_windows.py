@@ -20,8 +20,7 @@ from driftguard.monitoring import partitions
 from driftguard.monitoring.orm import PredictionBlock, PredictionBlockCounts
 from driftguard.monitoring.purged import EDGE, FAIRNESS_UNAVAILABLE, PERFORMANCE_UNAVAILABLE
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 DAY = timedelta(days=1)
 

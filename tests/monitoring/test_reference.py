@@ -13,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker, undefer
 from driftguard import stats
 from driftguard.monitoring.orm import ReferenceDataset
 from support.monitoring import reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 
 def references(session_factory: sessionmaker[Session]) -> list[ReferenceDataset]:

@@ -18,8 +18,7 @@ from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
 from support.registry import create_version
-
-from .conftest import Setup
+from support.versions import Setup
 
 WINDOW = {
     "start": BASE_TIME.isoformat(),

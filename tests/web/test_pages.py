@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
+from driftguard.governance.orm import Alert
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import partitions, runs
-from driftguard.monitoring.orm import Alert
 from driftguard.monitoring.purged import FAIRNESS_UNAVAILABLE, PERFORMANCE_UNAVAILABLE
 from driftguard.web.templating import CONTENT_SECURITY_POLICY
 from support.monitoring import BASE_TIME

@@ -63,10 +63,10 @@ from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
+from driftguard.jobs import scheduler
 from driftguard.jobs.maintenance import maintenance_loop
+from driftguard.jobs.scheduler import scheduler_loop
 from driftguard.logs import configure_logging
-from driftguard.monitoring import scheduler
-from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
 from driftguard.web.pages import alerts as alert_pages

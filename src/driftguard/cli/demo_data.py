@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from driftguard.governance import after_run
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import runs, service
+from driftguard.monitoring import service
 from driftguard.monitoring.schemas import LabelBatch, PredictionBatch, RunRequest
 
 CATEGORIES = {
@@ -114,7 +115,7 @@ def seed_monitoring(
             )  # fmt: skip
     for day in range(DAYS):
         window = RunRequest(start=start + timedelta(days=day), end=start + timedelta(days=day + 1))
-        runs.request_run(
+        after_run.request_run(
             session, principal=engineer, model_id=model_id, number=number, window=window
         )
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.governance import policies
 from driftguard.governance.facts import Subject, gather, with_risk
+from driftguard.governance.policies import InForce
 from driftguard.governance.schemas import DecisionRead, RuleResultRead
-from driftguard.policies import service as policies
-from driftguard.policies.service import InForce
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import Decision, Facts, RiskScore, evaluate_deployment
 

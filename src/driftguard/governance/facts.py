@@ -14,9 +14,9 @@ import numpy as np
 from sqlalchemy import Connection, DateTime, Row, Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from driftguard.governance.orm import Deployment, DeploymentEvent
-from driftguard.monitoring.alerts import ACTIVE
-from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
+from driftguard.governance.alerts import ACTIVE
+from driftguard.governance.orm import Alert, Deployment, DeploymentEvent
+from driftguard.monitoring.orm import ReferenceDataset, VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import WHOLE, Facts, compute_mri, tier_of
 from driftguard.rules.document import Mri

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.governance import policies
 from driftguard.governance.evaluation import Evaluation, judge, require_environment
 from driftguard.governance.facts import (
     Subject,
@@ -33,7 +34,9 @@ from driftguard.governance.facts import (
     gather_portfolio,
 )
 from driftguard.governance.orm import Deployment
+from driftguard.governance.policies import InForce
 from driftguard.governance.schemas import (
+    AppliedPolicy,
     ModelOutcome,
     Override,
     ReplayDecisions,
@@ -47,9 +50,6 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.facts import report_facts
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
-from driftguard.policies import service as policies
-from driftguard.policies.schemas import AppliedPolicy
-from driftguard.policies.service import InForce
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.rules import (
     FACTS,

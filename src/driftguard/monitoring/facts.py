@@ -1,4 +1,4 @@
-"""The facts a monitoring run measured, in the vocabulary policies judge (``policy.facts``).
+"""The facts a monitoring run measured, in the vocabulary policies judge (``rules.facts``).
 
 Every completed run stores the latest window's facts of its version as a small snapshot, so
 governance (deployment decisions, risk scores, portfolio simulations) reads one row per version

@@ -27,7 +27,6 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
-    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -209,60 +208,6 @@ class MonitoringReport(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-class Alert(IdMixin, Base):
-    """A monitoring rule firing for one subject (a feature or a sensitive attribute).
-
-    At most one alert per version, rule and subject is active (open or acknowledged) at a time:
-    repeated findings update it; a run where the condition has cleared resolves it.
-    """
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        Index(
-            "ix_alerts_active_key",
-            "version_id",
-            "rule",
-            "subject",
-            unique=True,
-            postgresql_where=text("status <> 'resolved'"),
-            sqlite_where=text("status <> 'resolved'"),
-        ),
-        Index("ix_alerts_team_id_status", "team_id", "status"),
-    )
-
-    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"))
-    model_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("registered_models.id", ondelete="CASCADE")
-    )
-    version_id: Mapped[int] = mapped_column(
-        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
-    )
-    rule: Mapped[str] = mapped_column(String(64))
-    subject: Mapped[str] = mapped_column(String(128))
-    fact: Mapped[str] = mapped_column(String(64))
-    severity: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
-    observed: Mapped[float] = mapped_column()
-    operator: Mapped[str] = mapped_column(String(4))
-    threshold: Mapped[float] = mapped_column()
-    message: Mapped[str] = mapped_column(Text)
-    run_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("monitoring_runs.id", ondelete="SET NULL"), nullable=True
-    )
-    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
-    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    acknowledged_by_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    resolved_by_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
-    )
-    resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
-
-
 class VersionFacts(Base):
     """The facts measured in a version's newest monitored window (see ``monitoring.facts``)."""
 
@@ -278,7 +223,7 @@ class VersionFacts(Base):
     measured_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # {fact: {subject: value}}: a small document, read whole.
     facts: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
-    # What a portfolio judgement reads instead (``policy.portfolio.summarise``); NULL when a
+    # What a portfolio judgement reads instead (``rules.portfolio.summarise``); NULL when a
     # value is not a finite number, or for snapshots stored before summaries were.
     summary: Mapped[dict[str, Any] | None] = mapped_column(
         JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql"),

@@ -154,32 +154,3 @@ class RunRead(ReadSchema):
     error: str | None
     created_at: datetime
     reports: dict[str, dict[str, Any]]
-
-
-class AlertRead(ReadSchema):
-    id: int
-    team_id: int
-    model_id: int
-    version_id: int
-    rule: str
-    subject: str
-    fact: str
-    severity: str
-    status: str
-    observed: float
-    operator: str
-    threshold: float
-    message: str
-    run_id: int | None
-    window_end: datetime
-    opened_at: datetime
-    last_seen_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by_id: int | None
-    resolved_at: datetime | None
-    resolved_by_id: int | None
-    resolution: str | None
-
-
-class AlertResolve(CreateSchema):
-    comment: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] = ""

@@ -1,6 +1,6 @@
 """The pure rules engine: policy documents parsed and judged. Policies decide; statistics measure.
 Plain data in, structured decisions out; no storage, no web framework (stored policy versions
-live in ``driftguard.policies``).
+live in ``driftguard.governance.policies``).
 
 - ``document``: the governance policy document (schema, parsing with paths, content hash);
 - ``facts``: the catalogue of facts a policy may judge;

@@ -13,7 +13,7 @@ from driftguard.api.deps import DbSession, require
 from driftguard.api.json_body import FastJsonRoute
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
-from driftguard.governance import risk
+from driftguard.governance import after_run, risk
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import runs, service
@@ -151,7 +151,7 @@ def run_monitoring(
 ) -> RunRead:
     """Compute drift, data-quality, fairness and (with labels) performance for a window, and
     store them as history."""
-    run = runs.request_run(
+    run = after_run.request_run(
         session, principal=principal, model_id=model_id, number=number, window=body
     )
     if run.status == "completed":

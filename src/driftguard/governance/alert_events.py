@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from driftguard.db.base import utcnow
-from driftguard.monitoring.orm import Alert
-from driftguard.monitoring.schemas import AlertRead
+from driftguard.governance.orm import Alert
+from driftguard.governance.schemas import AlertRead
 from driftguard.webhooks import service as webhooks
 from driftguard.webhooks.payloads import WebhookEvent
 

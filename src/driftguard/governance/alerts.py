@@ -12,11 +12,12 @@ from sqlalchemy.orm import Session
 from driftguard.audit import service as audit
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, NotFoundError
+from driftguard.governance.alert_events import ESCALATED, OPENED, RESOLVED, announce, escalated
+from driftguard.governance.orm import Alert
+from driftguard.governance.schemas import AlertRead
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring.alert_events import ESCALATED, OPENED, RESOLVED, announce, escalated
-from driftguard.monitoring.orm import Alert, MonitoringRun
-from driftguard.monitoring.schemas import AlertRead
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import Facts, Finding, MonitoringPolicy, evaluate_monitoring
 from driftguard.schemas import Page

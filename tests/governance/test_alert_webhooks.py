@@ -13,15 +13,15 @@ from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
-from driftguard.monitoring.orm import Alert
+from driftguard.governance.orm import Alert
 from driftguard.settings import Settings
 from driftguard.webhooks.delivery import deliver_due
 from driftguard.webhooks.orm import WebhookDelivery
 from support.config import make_settings
 from support.monitoring import reference_rows
+from support.versions import Setup
 from support.webhooks import Receiver, loopback_receiver
 
-from .conftest import Setup
 from .test_alerts import active, log_day, run
 
 

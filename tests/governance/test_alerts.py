@@ -11,8 +11,7 @@ from driftguard.audit import service as audit
 from driftguard.audit.orm import AuditRecord
 from driftguard.db.session import unit_of_work
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 
 def window(day: int) -> dict[str, str]:

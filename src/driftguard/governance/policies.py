@@ -2,7 +2,7 @@
 
 Which policy is in force for a decision: among the active versions whose scope matches the
 environment, the model's tier and its team, the highest ``priority`` wins (ties: the most recently
-activated); where none matches, the built-in default policy (``policy.DEFAULT_POLICY``) applies.
+activated); where none matches, the built-in default policy (``rules.DEFAULT_POLICY``) applies.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from driftguard.audit import service as audit
 from driftguard.db.base import utcnow
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
-from driftguard.identity.principal import Principal
-from driftguard.policies.orm import Policy, PolicyActivation, PolicyVersion
-from driftguard.policies.schemas import (
+from driftguard.governance.orm import Policy, PolicyActivation, PolicyVersion
+from driftguard.governance.schemas import (
     AppliedPolicy,
     PolicyCreate,
     PolicyRead,
@@ -27,6 +26,7 @@ from driftguard.policies.schemas import (
     PolicyVersionCreate,
     PolicyVersionRead,
 )
+from driftguard.identity.principal import Principal
 from driftguard.registry.orm import RegisteredModel
 from driftguard.rules import (
     DEFAULT_POLICY,
