@@ -35,7 +35,8 @@ from _loadgen import TABLE_HEADER, LoadResult, Server
 from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
 from driftguard.governance.orm import Alert
-from driftguard.monitoring.orm import ReferenceDataset, VersionFacts
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.monitoring.orm import VersionFacts
 from driftguard.rules import DEFAULT_POLICY_YAML
 from driftguard.rules.portfolio import summarise
 from driftguard.settings import load_settings

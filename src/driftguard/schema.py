@@ -8,6 +8,7 @@ TABLE_MODULES = (
     "driftguard.audit.orm",
     "driftguard.identity.orm",
     "driftguard.registry.orm",
+    "driftguard.ingest.orm",
     "driftguard.monitoring.orm",
     "driftguard.governance.orm",
     "driftguard.webhooks.orm",

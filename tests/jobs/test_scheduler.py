@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
+from driftguard.ingest.repository import lock_version
 from driftguard.jobs.scheduler import CATCH_UP, closed_windows, plan, run_due, stagger
 from driftguard.monitoring.orm import MonitoringRun
-from driftguard.monitoring.repository import lock_version
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.versions import Setup

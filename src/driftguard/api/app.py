@@ -43,6 +43,7 @@ from driftguard.api.routes import (
     health,
     metrics,
     models,
+    monitoring,
     policies,
     prediction_files,
     predictions,
@@ -274,8 +275,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
-        auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
-        policies, deployments, risk, simulations, dashboard, dead_letters,
+        auth, teams, users, models, predictions, monitoring, prediction_files, alerts, webhooks,
+        audit, policies, deployments, risk, simulations, dashboard, dead_letters,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

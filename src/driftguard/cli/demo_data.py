@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 
 from driftguard.governance import after_run
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import service
-from driftguard.monitoring.schemas import LabelBatch, PredictionBatch, RunRequest
+from driftguard.ingest import service
+from driftguard.ingest.schemas import LabelBatch, PredictionBatch
+from driftguard.monitoring.schemas import RunRequest
 
 CATEGORIES = {
     "employment_type": ["salaried", "self-employed", "unemployed"],

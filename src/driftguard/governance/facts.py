@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from driftguard.governance.alerts import ACTIVE
 from driftguard.governance.orm import Alert, Deployment, DeploymentEvent
-from driftguard.monitoring.orm import ReferenceDataset, VersionFacts
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.monitoring.orm import VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import WHOLE, Facts, compute_mri, tier_of
 from driftguard.rules.document import Mri

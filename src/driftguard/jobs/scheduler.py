@@ -25,7 +25,8 @@ from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import driver_message, is_transient, reading, unit_of_work
 from driftguard.errors import ConflictError
 from driftguard.governance.after_run import finish_run
-from driftguard.monitoring.orm import MonitoringRun, ReferenceDataset
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.settings import Settings

@@ -12,32 +12,23 @@ from sqlalchemy.orm import Session
 from driftguard import stats
 from driftguard.errors import ConflictError
 from driftguard.identity.principal import Principal
+from driftguard.ingest import repository as ingest_repository
+from driftguard.ingest.counts import window_counts
+from driftguard.ingest.frames import ID, LABEL, SCORE, FeatureSchema, stats_columns
+from driftguard.ingest.profiles import profile_of
+from driftguard.ingest.service import load_window
 from driftguard.monitoring import repository
-from driftguard.monitoring.aggregates import (
-    counts_drift_report,
-    counts_quality_report,
-    window_counts,
-)
-from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
+from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
-from driftguard.monitoring.profiles import profile_of
-from driftguard.monitoring.purged import (
-    COUNTS,
-    RAW,
-    nothing_counted,
-    purged_part,
-    purged_reports,
-)
+from driftguard.monitoring.purged import COUNTS, RAW, nothing_counted, purged_part, purged_reports
 from driftguard.monitoring.reports import (
     binary,
     drift_report,
     fairness_reports,
     performance_report,
     quality_report,
-    stats_columns,
 )
 from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead
-from driftguard.monitoring.service import load_window
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion
 from driftguard.schemas import Page
@@ -62,8 +53,8 @@ def execute_run(
     method (see ``monitoring.purged``). Every report says where it came from: ``"source":
     "raw"`` (every prediction of the window was still stored) or ``"counts"``.
     """
-    repository.lock_version(session, version.id)  # one run of a version at a time
-    reference = repository.active_reference(session, version.id)
+    ingest_repository.lock_version(session, version.id)  # one run of a version at a time
+    reference = ingest_repository.active_reference(session, version.id)
     if reference is None:
         raise ConflictError(
             "this version has no reference data; upload it before monitoring", code="no_reference"
@@ -130,7 +121,7 @@ def _window_labels(
     session: Session, version_id: int, window: pa.Table, start: datetime, end: datetime
 ) -> pa.Array:
     """The label of each window row (null where none has arrived), looked up by id."""
-    ids, labels = repository.labels_in_window(session, version_id, start, end)
+    ids, labels = ingest_repository.labels_in_window(session, version_id, start, end)
     if not ids:
         return pa.nulls(window.num_rows, pa.string())
     found = pc.index_in(window.column(ID), value_set=pa.array(ids, pa.string()))

@@ -17,10 +17,10 @@ from driftguard.audit import service as audit
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError, NotFoundError
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import repository
-from driftguard.monitoring.block_writer import blocks, store_blocks
-from driftguard.monitoring.blocks import decision_columns, decode_block, in_window
-from driftguard.monitoring.frames import (
+from driftguard.ingest import repository
+from driftguard.ingest.block_writer import blocks, store_blocks
+from driftguard.ingest.blocks import decision_columns, decode_block, in_window
+from driftguard.ingest.frames import (
     ID,
     LABEL,
     SCORE,
@@ -30,17 +30,17 @@ from driftguard.monitoring.frames import (
     Problems,
     feature_columns_from_rows,
     feature_columns_from_table,
+    stats_columns,
 )
-from driftguard.monitoring.orm import ReferenceDataset
-from driftguard.monitoring.reports import stats_columns
-from driftguard.monitoring.schemas import (
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.ingest.schemas import (
     IngestResult,
     LabelBatch,
     LabelResult,
     PredictionBatch,
     ReferenceRead,
 )
-from driftguard.monitoring.uploads import (
+from driftguard.ingest.uploads import (
     TS_TYPE,
     FileColumns,
     FileFormat,
@@ -88,7 +88,7 @@ def _canonical_label(value: object) -> str:
 
 
 def _batch_table(batch: PredictionBatch, schema: FeatureSchema) -> pa.Table:
-    """The batch in the block layout, checked column by column (see ``monitoring.schemas``)."""
+    """The batch in the block layout, checked column by column (see ``ingest.schemas``)."""
     problems = Problems()
     rows = batch.rows
     ids = [r.prediction_id for r in rows]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker, undefer
 
 from driftguard import stats
-from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.ingest.orm import ReferenceDataset
 from support.monitoring import reference_rows
 from support.versions import Setup
 

@@ -18,7 +18,7 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.monitoring.orm import PredictionRecord
+from driftguard.ingest.orm import PredictionRecord
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from support.config import POSTGRES_URL, TEST_SECRET, make_settings
 from support.databases import throwaway_postgres

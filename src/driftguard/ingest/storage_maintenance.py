@@ -29,10 +29,10 @@ from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
 from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring.aggregates import count_before_purge
-from driftguard.monitoring.frames import FeatureSchema
-from driftguard.monitoring.orm import PredictionBlock, PredictionRecord
-from driftguard.monitoring.profiles import active_profile
+from driftguard.ingest.counts import count_before_purge
+from driftguard.ingest.frames import FeatureSchema
+from driftguard.ingest.orm import PredictionBlock, PredictionRecord
+from driftguard.ingest.profiles import active_profile
 from driftguard.registry.orm import ModelVersion
 from driftguard.settings import Settings
 

@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.app import create_app
 from driftguard.errors import InvalidError
-from driftguard.monitoring import service
-from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
-from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
-from driftguard.monitoring.uploads import FileColumns, read_table
+from driftguard.ingest import service
+from driftguard.ingest.frames import ID, LABEL, SCORE, FeatureSchema
+from driftguard.ingest.orm import IngestReceipt, PredictionBlock, PredictionRecord
+from driftguard.ingest.uploads import FileColumns, read_table
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows
 from support.versions import Setup
@@ -254,7 +254,7 @@ def test_files_are_idempotent(
 def test_large_files_are_cut_into_time_ordered_blocks(
     client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:
-    from driftguard.monitoring.block_writer import FILE_BLOCK_ROWS
+    from driftguard.ingest.block_writer import FILE_BLOCK_ROWS
 
     count = FILE_BLOCK_ROWS + 1_000
     rng = np.random.default_rng(0)
@@ -290,7 +290,7 @@ def test_large_files_are_cut_into_time_ordered_blocks(
 def test_a_day_of_more_rows_than_a_block_holds_is_cut_by_rows(
     client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:
-    from driftguard.monitoring.block_writer import FILE_BLOCK_ROWS
+    from driftguard.ingest.block_writer import FILE_BLOCK_ROWS
 
     count = FILE_BLOCK_ROWS + 10
     table = pa.table(

@@ -1,9 +1,10 @@
-"""Prediction files (CSV, Parquet, Arrow IPC) as a block table, checked like JSON batches.
+"""Uploaded files: prediction files (CSV, Parquet, Arrow IPC) as a block table, checked like JSON
+batches, and reference data files (CSV, Parquet) as a table.
 
-The file is read in record batches from a file object (an upload spooled to disk), so its bytes
-are never held in memory beside the table. A problem with one value names its row (0-based,
-header excluded) and column, ``rows.{i}.{column}``; a problem with a whole column names the
-column, ``columns.{column}``.
+A prediction file is read in record batches from a file object (an upload spooled to disk), so
+its bytes are never held in memory beside the table. A problem with one value names its row
+(0-based, header excluded) and column, ``rows.{i}.{column}``; a problem with a whole column
+names the column, ``columns.{column}``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import pyarrow.parquet as pq
 
 from driftguard.db.base import utcnow
 from driftguard.errors import ErrorDetail, InvalidError
-from driftguard.monitoring.frames import (
+from driftguard.ingest.frames import (
     FUTURE_TOLERANCE,
     ID,
     LABEL,
@@ -74,6 +75,30 @@ def detect_format(filename: str | None, content_type: str | None) -> FileFormat:
         return "arrow"
     raise _file_error(
         "must be a CSV, Parquet or Arrow IPC file (by name or Content-Type)", "unsupported_format"
+    )
+
+
+def read_reference_file(
+    file: BinaryIO, filename: str | None, content_type: str | None
+) -> tuple[pa.Table, str]:
+    """A reference data set's file (CSV or Parquet, by name or Content-Type) as a table with
+    the types pyarrow infers, and its format."""
+    name = (filename or "").lower()
+    try:
+        if name.endswith(".parquet") or content_type == "application/vnd.apache.parquet":
+            return pq.read_table(file), "parquet"
+        if name.endswith(".csv") or content_type in ("text/csv", "application/csv"):
+            return pa_csv.read_csv(file), "csv"
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OSError) as exc:
+        raise InvalidError(
+            f"file: cannot be read: {exc}",
+            code="unreadable_file",
+            details=[ErrorDetail(loc="file", msg=str(exc)[:500])],
+        ) from exc
+    raise InvalidError(
+        "file: must be a .csv or .parquet file",
+        code="unsupported_format",
+        details=[ErrorDetail(loc="file", msg="must be a .csv or .parquet file")],
     )
 
 

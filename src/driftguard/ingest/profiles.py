@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftguard import stats
-from driftguard.monitoring import repository
-from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.ingest import repository
+from driftguard.ingest.orm import ReferenceDataset
 
 CACHE_BYTES = 256 << 20
 

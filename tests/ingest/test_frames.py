@@ -8,8 +8,8 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from driftguard.monitoring import frames
-from driftguard.monitoring.frames import FeatureSchema, Problems, feature_columns_from_rows
+from driftguard.ingest import frames
+from driftguard.ingest.frames import FeatureSchema, Problems, feature_columns_from_rows
 
 SCHEMA = FeatureSchema.from_version(
     [

@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api import json_body
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring import repository, service
-from driftguard.monitoring.blocks import decode_block
-from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS
-from driftguard.monitoring.orm import IngestReceipt, PredictionBlock, PredictionRecord
-from driftguard.monitoring.schemas import PredictionBatch
+from driftguard.ingest import repository, service
+from driftguard.ingest.blocks import decode_block
+from driftguard.ingest.frames import ID, LABEL, SCORE, TAGS, TS
+from driftguard.ingest.orm import IngestReceipt, PredictionBlock, PredictionRecord
+from driftguard.ingest.schemas import PredictionBatch
 from support.monitoring import BASE_TIME, prediction_rows
 from support.versions import Setup
 
@@ -322,7 +322,7 @@ def test_concurrent_overlapping_batches_and_retries_are_all_accepted(
     from driftguard.db.session import unit_of_work
     from driftguard.identity.permissions import Role
     from driftguard.identity.principal import Principal
-    from driftguard.monitoring.schemas import PredictionBatch
+    from driftguard.ingest.schemas import PredictionBatch
     from driftguard.registry.orm import RegisteredModel
 
     with session_factory() as s:

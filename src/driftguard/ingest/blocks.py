@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.feather as feather
 
-from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS, FeatureSchema
+from driftguard.ingest.frames import ID, LABEL, SCORE, TAGS, TS, FeatureSchema
 
 _WRITE_OPTIONS = pa.ipc.IpcWriteOptions(compression="zstd")
 

@@ -19,14 +19,14 @@ from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring import partitions, repository
-from driftguard.monitoring.orm import (
-    MonitoringReport,
+from driftguard.ingest import repository, storage_maintenance
+from driftguard.ingest.orm import (
     PredictionBlock,
     PredictionBlockCounts,
     PredictionLabel,
     PredictionRecord,
 )
+from driftguard.monitoring.orm import MonitoringReport
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.versions import Setup
@@ -75,7 +75,7 @@ def _count(factory: sessionmaker[Session], table: Any) -> int:
 def _maintain(factory: sessionmaker[Session], now: datetime, **settings: Any) -> Any:
     with unit_of_work(factory) as s:
         url = s.get_bind().engine.url.render_as_string(hide_password=False)
-        return partitions.maintain(s, make_settings(url, **settings), now)
+        return storage_maintenance.maintain(s, make_settings(url, **settings), now)
 
 
 def _partition_names(factory: sessionmaker[Session], table: str) -> set[str]:
@@ -122,8 +122,8 @@ def test_a_batch_across_midnight_becomes_one_block_per_day(
 def test_ensure_prepares_partitions_ahead_once(session_factory: sessionmaker[Session]) -> None:
     now = BASE_TIME + timedelta(hours=5)
     with unit_of_work(session_factory) as s:
-        created = partitions.ensure(s, days=1, ahead=3, now=now)
-        again = partitions.ensure(s, days=1, ahead=3, now=now)
+        created = storage_maintenance.ensure(s, days=1, ahead=3, now=now)
+        again = storage_maintenance.ensure(s, days=1, ahead=3, now=now)
     if session_factory.kw["bind"].dialect.name != "postgresql":
         assert (created, again) == ([], [])  # SQLite keeps plain tables
         return
@@ -133,12 +133,12 @@ def test_ensure_prepares_partitions_ahead_once(session_factory: sessionmaker[Ses
     assert again == []
     # A wider period later fills only the gaps the daily partitions leave.
     with unit_of_work(session_factory) as s:
-        weekly = partitions.ensure(s, days=7, ahead=1, now=now)
+        weekly = storage_maintenance.ensure(s, days=7, ahead=1, now=now)
         ranges = {(p.start, p.end) for p in pg.partitions(s, "prediction_blocks") if p.start}
-    week_end = partitions.period_start(BASE_TIME + 4 * DAY, 7) + 7 * DAY
+    week_end = storage_maintenance.period_start(BASE_TIME + 4 * DAY, 7) + 7 * DAY
     assert f"prediction_blocks_p{BASE_TIME + 4 * DAY:%Y%m%d}" in weekly
     assert (BASE_TIME + 4 * DAY, week_end) in ranges
-    assert partitions.period_start(BASE_TIME + timedelta(hours=5), 1) == BASE_TIME
+    assert storage_maintenance.period_start(BASE_TIME + timedelta(hours=5), 1) == BASE_TIME
 
 
 def test_backfilled_rows_wait_in_default_until_maintenance_moves_them(
@@ -263,7 +263,7 @@ def test_a_purge_keeps_the_dedupe_of_what_it_keeps(
 ) -> None:
     _log(client, setup, _day_rows(0, 2, first=0) + _day_rows(4, 2, first=100))
     with unit_of_work(session_factory) as s:
-        partitions.purge(s, before=BASE_TIME + 2 * DAY + timedelta(hours=7), actor=SYSTEM)
+        storage_maintenance.purge(s, before=BASE_TIME + 2 * DAY + timedelta(hours=7), actor=SYSTEM)
     again = _log(client, setup, _day_rows(6, 2, first=100))
     assert (again["new"], again["duplicates"]) == (0, 2)
 
@@ -271,9 +271,9 @@ def test_a_purge_keeps_the_dedupe_of_what_it_keeps(
 @pytest.mark.parametrize("days", [1, 7])
 def test_period_start_aligns_to_the_epoch(days: int) -> None:
     moment = BASE_TIME + timedelta(days=3, hours=5)
-    start = partitions.period_start(moment, days)
+    start = storage_maintenance.period_start(moment, days)
     assert start <= moment < start + timedelta(days=days)
-    assert (start - partitions.EPOCH) % timedelta(days=days) == timedelta(0)
+    assert (start - storage_maintenance.EPOCH) % timedelta(days=days) == timedelta(0)
 
 
 def test_the_server_prepares_partitions_at_start_up(
@@ -284,7 +284,7 @@ def test_the_server_prepares_partitions_at_start_up(
     url = engine.url.render_as_string(hide_password=False)
     # Embedded mode with the scheduler on runs the maintenance jobs: a round at start.
     settings = make_settings(url, scheduler_enabled=True, scheduler_tick_seconds=3600)
-    today = partitions.period_start(datetime.now(UTC), 1)
+    today = storage_maintenance.period_start(datetime.now(UTC), 1)
     with TestClient(create_app(settings, engine=engine)):
         deadline = time.monotonic() + 20  # the first round runs beside serving
         names = _partition_names(session_factory, "prediction_labels")
@@ -302,7 +302,7 @@ def test_prediction_storage_is_a_maintenance_job(
     from driftguard.jobs import maintenance
 
     calls: list[object] = []
-    monkeypatch.setattr(partitions, "run_maintenance", lambda f, s: calls.append(s))
+    monkeypatch.setattr(storage_maintenance, "run_maintenance", lambda f, s: calls.append(s))
     url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
     settings = make_settings(url)
     ran = maintenance.run_maintenance(session_factory, settings)

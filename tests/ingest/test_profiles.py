@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from driftguard.monitoring import profiles
+from driftguard.ingest import profiles
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.versions import Setup
 

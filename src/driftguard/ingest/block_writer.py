@@ -21,11 +21,11 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from driftguard import stats
-from driftguard.monitoring import repository
-from driftguard.monitoring.aggregates import count_table
-from driftguard.monitoring.blocks import EncodedBlock, encode_block
-from driftguard.monitoring.frames import ID, TS, FeatureSchema
-from driftguard.monitoring.profiles import active_profile
+from driftguard.ingest import repository
+from driftguard.ingest.blocks import EncodedBlock, encode_block
+from driftguard.ingest.counts import count_table
+from driftguard.ingest.frames import ID, TS, FeatureSchema
+from driftguard.ingest.profiles import active_profile
 from driftguard.registry.orm import ModelVersion
 
 # Rows per stored block when a table is split (blocks are cut in time order).

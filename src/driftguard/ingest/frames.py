@@ -10,8 +10,10 @@ from datetime import timedelta
 from itertools import chain
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from driftguard.errors import ErrorDetail, InvalidError
 
@@ -284,3 +286,25 @@ def _cast_checked(column: pa.Array, feature: Feature, problems: Problems) -> pa.
         problems.add(loc, f"expected categories (strings or integers), got {kind}")
         return None
     return column.cast(pa.string())
+
+
+# How the statistics see a missing category (its own category, never dropped).
+MISSING_CATEGORY = "<missing>"
+
+
+def stats_columns(
+    columns: Mapping[str, pa.Array], schema: FeatureSchema
+) -> dict[str, NDArray[Any]]:
+    """Feature columns in the form the statistics take: floats with NaN for missing numbers,
+    strings for categories and booleans with missing values as their own category."""
+    data: dict[str, NDArray[Any]] = {}
+    for feature in schema.features:
+        column = columns[feature.name]
+        if isinstance(column, pa.ChunkedArray):
+            column = column.combine_chunks()
+        if feature.kind == "numeric":
+            data[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        else:
+            filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
+            data[feature.name] = np.asarray(filled.to_pylist(), dtype=object)
+    return data
