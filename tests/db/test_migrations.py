@@ -18,7 +18,7 @@ from driftguard.identity.orm import Team
 from driftguard.monitoring.orm import VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.rules.portfolio import summarise
-from driftguard.schema import import_all_tables
+from driftguard.tables import import_all_tables
 from support.config import make_settings
 
 

@@ -14,7 +14,7 @@ from driftguard.governance.schemas import SimulationRequest
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
 from driftguard.rules import DEFAULT_POLICY_YAML
-from driftguard.schema import import_all_tables
+from driftguard.tables import import_all_tables
 
 from .conftest import Org, monitor, request
 
