@@ -44,9 +44,9 @@ from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.policy import band_of
-from driftguard.policy.document import Mri
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import band_of
+from driftguard.rules.document import Mri
 from driftguard.settings import load_settings
 from governance import seed_governance
 from ingest import PARQUET, predictions

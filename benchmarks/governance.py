@@ -34,9 +34,11 @@ from _databases import backend_parser, backends
 from _loadgen import TABLE_HEADER, LoadResult, Server
 from api_models import SECRET, seed, token
 from driftguard.db.engine import build_engine
-from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
-from driftguard.policy import DEFAULT_POLICY_YAML
-from driftguard.policy.portfolio import summarise
+from driftguard.governance.orm import Alert
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.monitoring.orm import VersionFacts
+from driftguard.rules import DEFAULT_POLICY_YAML
+from driftguard.rules.portfolio import summarise
 from driftguard.settings import load_settings
 
 DRAFT = DEFAULT_POLICY_YAML.replace("priority: 0", "priority: 100").replace(

@@ -39,8 +39,8 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.monitoring import partitions
-from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.ingest import storage_maintenance
+from driftguard.ingest.orm import ReferenceDataset
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.settings import load_settings
 
@@ -79,7 +79,7 @@ def seed(url: str) -> tuple[int, str]:
         ))  # fmt: skip
         model_id = model.id
         # Partitions for the benchmark's days, as maintenance prepares them ahead of live data.
-        partitions.ensure(session, days=1, ahead=40, now=START)
+        storage_maintenance.ensure(session, days=1, ahead=40, now=START)
     engine.dispose()
     return model_id, key
 

@@ -25,10 +25,10 @@ from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import Team
-from driftguard.monitoring import repository
-from driftguard.monitoring.blocks import encode_block
-from driftguard.monitoring.frames import ID, LABEL, SCORE, TAGS, TS, FeatureSchema
-from driftguard.monitoring.orm import ReferenceDataset
+from driftguard.ingest import repository
+from driftguard.ingest.blocks import encode_block
+from driftguard.ingest.frames import ID, LABEL, SCORE, TAGS, TS, FeatureSchema
+from driftguard.ingest.orm import ReferenceDataset
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.settings import load_settings

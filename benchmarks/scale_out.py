@@ -38,8 +38,9 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.monitoring.orm import MonitoringRun, PredictionRecord, ReferenceDataset
-from driftguard.monitoring.scheduler import Due
+from driftguard.ingest.orm import PredictionRecord, ReferenceDataset
+from driftguard.jobs.scheduler import Due
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.settings import load_settings
 from driftguard.worker.app import build_celery

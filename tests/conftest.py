@@ -21,8 +21,8 @@ from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.passwords import build_hasher
-from driftguard.schema import import_all_tables
 from driftguard.settings import Settings
+from driftguard.tables import import_all_tables
 from support.config import POSTGRES_URL, make_settings
 
 

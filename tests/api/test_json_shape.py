@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from driftguard.api.json_body import FastJsonRoute
 from driftguard.api.json_shape import MAX_VALUES, JsonShape, ShapeError
-from driftguard.monitoring.schemas import LabelBatch, PredictionBatch, ReferenceRows
+from driftguard.ingest.schemas import LabelBatch, PredictionBatch, ReferenceRows
 
 # An idle machine refuses each in well under 0.3 s (benchmarks/hostile_bodies.py); the margin
 # is for a busy test machine.

@@ -11,7 +11,8 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.orm import Team, User
 from driftguard.identity.permissions import Role
-from driftguard.monitoring.orm import MonitoringReport, MonitoringRun, PredictionLabel
+from driftguard.ingest.orm import PredictionLabel
+from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from support.config import make_settings
 

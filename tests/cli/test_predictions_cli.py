@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from driftguard.audit.orm import AuditRecord
 from driftguard.cli.main import app
 from driftguard.identity.permissions import Role
-from driftguard.monitoring.orm import PredictionBlock, PredictionRecord
+from driftguard.ingest.orm import PredictionBlock, PredictionRecord
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import prediction_rows
 from support.registry import create_model, create_version

@@ -16,9 +16,9 @@ from driftguard.encryption import SecretsKeyError, new_key, secret_cipher
 from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.identity.orm import Team
 from driftguard.monitoring.orm import VersionFacts
-from driftguard.policy.portfolio import summarise
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
-from driftguard.schema import import_all_tables
+from driftguard.rules.portfolio import summarise
+from driftguard.tables import import_all_tables
 from support.config import make_settings
 
 

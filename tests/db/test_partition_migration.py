@@ -18,8 +18,8 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.identity.passwords import build_hasher
 from driftguard.identity.permissions import Role
-from driftguard.monitoring.blocks import decode_block
-from driftguard.monitoring.frames import ID, TS
+from driftguard.ingest.blocks import decode_block
+from driftguard.ingest.frames import ID, TS
 from driftguard.stats import WindowCounts
 from support.config import make_settings
 from support.identity import auth_headers, make_team, make_user

@@ -24,6 +24,7 @@ from support.databases import throwaway_postgres
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.registry import create_model, create_version
+from support.versions import Setup, make_setup
 
 Headers = dict[str, str]
 DEMO_MODELS = 12
@@ -73,6 +74,13 @@ def settings(engine: Engine) -> Settings:
     return make_settings(
         engine.url.render_as_string(hide_password=False), rate_limit_login="100/minute"
     )
+
+
+@pytest.fixture
+def setup(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> Setup:
+    return make_setup(client, session_factory, hasher)
 
 
 @pytest.fixture

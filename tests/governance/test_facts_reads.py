@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.governance import facts
 from driftguard.governance.facts import Subject
-from driftguard.policy import WHOLE
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import WHOLE
 
 from .conftest import DEMO_GROUP
 

@@ -8,8 +8,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
 from driftguard.db.session import unit_of_work
-from driftguard.policies.orm import PolicyActivation
-from driftguard.policy import DEFAULT_POLICY_YAML
+from driftguard.governance.orm import PolicyActivation
+from driftguard.rules import DEFAULT_POLICY_YAML
 
 from .conftest import Org, monitor, request
 

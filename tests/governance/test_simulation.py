@@ -13,8 +13,8 @@ from driftguard.governance import simulation
 from driftguard.governance.schemas import SimulationRequest
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
-from driftguard.policy import DEFAULT_POLICY_YAML
-from driftguard.schema import import_all_tables
+from driftguard.rules import DEFAULT_POLICY_YAML
+from driftguard.tables import import_all_tables
 
 from .conftest import Org, monitor, request
 

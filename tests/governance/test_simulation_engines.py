@@ -12,8 +12,8 @@ from driftguard.governance import simulation
 from driftguard.governance.schemas import SimulationRequest
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
-from driftguard.policy import DEFAULT_POLICY_YAML
-from driftguard.policy.document import PolicyDocument
+from driftguard.rules import DEFAULT_POLICY_YAML
+from driftguard.rules.document import PolicyDocument
 
 from .conftest import DEMO_GROUP, DEMO_MODELS
 

@@ -8,8 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 
 @pytest.mark.parametrize("method", ["counts", "exact"])

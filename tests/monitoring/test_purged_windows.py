@@ -16,12 +16,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring import partitions
-from driftguard.monitoring.orm import PredictionBlock, PredictionBlockCounts
+from driftguard.ingest import storage_maintenance
+from driftguard.ingest.orm import PredictionBlock, PredictionBlockCounts
 from driftguard.monitoring.purged import EDGE, FAIRNESS_UNAVAILABLE, PERFORMANCE_UNAVAILABLE
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
-
-from .conftest import Setup
+from support.versions import Setup
 
 DAY = timedelta(days=1)
 
@@ -70,9 +69,9 @@ def run(
     return result
 
 
-def purge(factory: sessionmaker[Session], before: datetime) -> partitions.PurgeResult:
+def purge(factory: sessionmaker[Session], before: datetime) -> storage_maintenance.PurgeResult:
     with unit_of_work(factory) as s:
-        return partitions.purge(s, before=before, actor=SYSTEM)
+        return storage_maintenance.purge(s, before=before, actor=SYSTEM)
 
 
 def features(report: dict[str, Any]) -> dict[str, dict[str, Any]]:

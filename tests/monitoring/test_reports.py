@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 
 from driftguard import stats
-from driftguard.monitoring.frames import FeatureSchema
-from driftguard.monitoring.reports import group_codes, stats_columns
+from driftguard.ingest.frames import FeatureSchema, stats_columns
+from driftguard.monitoring.reports import group_codes
 
 VALUES = ["north", None, "süd", "a", "a\x00", "", "\x00", "Zürich", "日本", "😀", "north", None]
 

@@ -18,8 +18,7 @@ from driftguard.monitoring.retention import purge_reports
 from driftguard.registry.orm import ModelVersion
 from driftguard.settings import Settings
 from support.monitoring import BASE_TIME
-
-from .conftest import Setup
+from support.versions import Setup
 
 HOUR = timedelta(hours=1)
 CUTOFF = BASE_TIME + 10 * HOUR

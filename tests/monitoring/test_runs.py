@@ -12,14 +12,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring.blocks import decode_block
-from driftguard.monitoring.orm import PredictionBlock, PredictionBlockCounts
+from driftguard.ingest.blocks import decode_block
+from driftguard.ingest.orm import PredictionBlock, PredictionBlockCounts
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
 from support.registry import create_version
-
-from .conftest import Setup
+from support.versions import Setup
 
 WINDOW = {
     "start": BASE_TIME.isoformat(),

@@ -13,10 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import unit_of_work
+from driftguard.governance.orm import Alert
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import partitions, runs
-from driftguard.monitoring.orm import Alert
+from driftguard.ingest import storage_maintenance
+from driftguard.monitoring import runs
 from driftguard.monitoring.purged import FAIRNESS_UNAVAILABLE, PERFORMANCE_UNAVAILABLE
 from driftguard.web.templating import CONTENT_SECURITY_POLICY
 from support.monitoring import BASE_TIME
@@ -265,7 +266,7 @@ def test_model_page_says_why_a_purged_window_has_no_fairness_or_performance(
     client: TestClient, portfolio: Portfolio, session_factory: sessionmaker[Session]
 ) -> None:
     with unit_of_work(session_factory) as session:
-        partitions.purge(session, before=BASE_TIME + timedelta(days=3), actor=SYSTEM)
+        storage_maintenance.purge(session, before=BASE_TIME + timedelta(days=3), actor=SYSTEM)
     window = {
         "start": (BASE_TIME + timedelta(days=2)).isoformat(),
         "end": (BASE_TIME + timedelta(days=3)).isoformat(),

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.policies.orm import Policy, PolicyVersion
+from driftguard.governance.orm import Policy, PolicyVersion
 from driftguard.settings import Settings
 from support.config import make_settings
 from support.web import FOUR_EYES_POLICY, Portfolio, web_sign_in

@@ -26,8 +26,9 @@ from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.identity.orm import ApiKey, Team
 from driftguard.identity.permissions import Role
 from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
-from driftguard.monitoring.orm import MonitoringRun, PredictionRecord
-from driftguard.monitoring.scheduler import CATCH_UP, Due, closed_windows, stagger
+from driftguard.ingest.orm import PredictionRecord
+from driftguard.jobs.scheduler import CATCH_UP, Due, closed_windows, stagger
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel, TaskType
 from driftguard.worker.app import build_celery
 from driftguard.worker.names import RUN_WINDOW

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.errors import InvalidError
 from driftguard.jobs.maintenance import MaintenanceFailedError, MaintenanceJob, run_maintenance
 from driftguard.jobs.orm import DeadLetter
-from driftguard.monitoring.scheduler import plan
+from driftguard.jobs.scheduler import plan
 from driftguard.settings import Settings
 from driftguard.worker.names import MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime

@@ -43,6 +43,7 @@ from driftguard.api.routes import (
     health,
     metrics,
     models,
+    monitoring,
     policies,
     prediction_files,
     predictions,
@@ -63,10 +64,10 @@ from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
 from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
+from driftguard.jobs import scheduler
 from driftguard.jobs.maintenance import maintenance_loop
+from driftguard.jobs.scheduler import scheduler_loop
 from driftguard.logs import configure_logging
-from driftguard.monitoring import scheduler
-from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
 from driftguard.web.pages import alerts as alert_pages
@@ -274,8 +275,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
-        auth, teams, users, models, predictions, prediction_files, alerts, webhooks, audit,
-        policies, deployments, risk, simulations, dashboard, dead_letters,
+        auth, teams, users, models, predictions, monitoring, prediction_files, alerts, webhooks,
+        audit, policies, deployments, risk, simulations, dashboard, dead_letters,
     ):  # fmt: skip
         api.include_router(module.router)
     app.include_router(api)

@@ -11,9 +11,11 @@ import numpy as np
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from driftguard.governance import after_run
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import runs, service
-from driftguard.monitoring.schemas import LabelBatch, PredictionBatch, RunRequest
+from driftguard.ingest import service
+from driftguard.ingest.schemas import LabelBatch, PredictionBatch
+from driftguard.monitoring.schemas import RunRequest
 
 CATEGORIES = {
     "employment_type": ["salaried", "self-employed", "unemployed"],
@@ -114,7 +116,7 @@ def seed_monitoring(
             )  # fmt: skip
     for day in range(DAYS):
         window = RunRequest(start=start + timedelta(days=day), end=start + timedelta(days=day + 1))
-        runs.request_run(
+        after_run.request_run(
             session, principal=engineer, model_id=model_id, number=number, window=window
         )
 

@@ -12,7 +12,7 @@ from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.sessions import session_factory
 from driftguard.db.engine import build_engine
 from driftguard.db.session import unit_of_work
-from driftguard.monitoring import partitions
+from driftguard.ingest import storage_maintenance
 from driftguard.settings import load_settings
 
 predictions_app = typer.Typer(
@@ -28,7 +28,8 @@ def maintain() -> None:
     engine = build_engine(settings)
     try:
         with exit_on_domain_error():
-            result = partitions.run_maintenance(session_factory(engine, settings), settings)
+            factory = session_factory(engine, settings)
+            result = storage_maintenance.run_maintenance(factory, settings)
     finally:
         engine.dispose()
     if result.skipped:
@@ -56,13 +57,13 @@ def purge(
     engine = build_engine(settings)
     try:
         with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
-            result = partitions.purge(session, before=before, actor=SYSTEM)
+            result = storage_maintenance.purge(session, before=before, actor=SYSTEM)
     finally:
         engine.dispose()
     typer.echo(_purged(result))
 
 
-def _purged(result: partitions.PurgeResult) -> str:
+def _purged(result: storage_maintenance.PurgeResult) -> str:
     return (
         f"purged predictions before {result.before:%Y-%m-%d}: {result.blocks} blocks, "
         f"{result.records} predictions, {result.labels} labels; "

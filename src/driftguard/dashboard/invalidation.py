@@ -8,9 +8,9 @@ from itertools import chain
 from sqlalchemy import event
 from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
-from driftguard.governance.orm import Deployment, DeploymentApproval, RiskScore
+from driftguard.governance.orm import Alert, Deployment, DeploymentApproval, RiskScore
 from driftguard.identity.orm import Team
-from driftguard.monitoring.orm import Alert, MonitoringRun
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelTag, ModelVersion, RegisteredModel
 
 WATCHED = (

@@ -8,8 +8,9 @@ from sqlalchemy import ColumnElement, case, func, select, true
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from driftguard.dashboard.schemas import FairnessFinding, RecentRun, TeamStageCount
+from driftguard.governance.orm import Alert
 from driftguard.identity.orm import Team
-from driftguard.monitoring.orm import Alert, MonitoringRun
+from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 
 Visible = frozenset[int] | None  # None: every team

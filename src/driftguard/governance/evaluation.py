@@ -9,12 +9,12 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.governance import policies
 from driftguard.governance.facts import Subject, gather, with_risk
+from driftguard.governance.policies import InForce
 from driftguard.governance.schemas import DecisionRead, RuleResultRead
-from driftguard.policies import service as policies
-from driftguard.policies.service import InForce
-from driftguard.policy import Decision, Facts, RiskScore, evaluate_deployment
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import Decision, Facts, RiskScore, evaluate_deployment
 
 
 def require_environment(environment: str, environments: Collection[str]) -> None:

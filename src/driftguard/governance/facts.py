@@ -14,14 +14,15 @@ import numpy as np
 from sqlalchemy import Connection, DateTime, Row, Select, case, func, select, type_coerce
 from sqlalchemy.orm import Session
 
-from driftguard.governance.orm import Deployment, DeploymentEvent
-from driftguard.monitoring.alerts import ACTIVE
-from driftguard.monitoring.orm import Alert, ReferenceDataset, VersionFacts
-from driftguard.policy import WHOLE, Facts, compute_mri, tier_of
-from driftguard.policy.document import Mri
-from driftguard.policy.portfolio import FactTable, Key
-from driftguard.policy.risk import RiskScore
+from driftguard.governance.alerts import ACTIVE
+from driftguard.governance.orm import Alert, Deployment, DeploymentEvent
+from driftguard.ingest.orm import ReferenceDataset
+from driftguard.monitoring.orm import VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import WHOLE, Facts, compute_mri, tier_of
+from driftguard.rules.document import Mri
+from driftguard.rules.portfolio import FactTable, Key
+from driftguard.rules.risk import RiskScore
 
 Ts = TypeVarTuple("Ts")
 # Facts that move with the clock alone; a decision is not "stale" because a day passed.
@@ -83,8 +84,8 @@ def gather(session: Session, subjects: Sequence[Subject], *, now: datetime) -> d
 @dataclass(frozen=True, slots=True)
 class Portfolio:
     """The facts of many versions as one table (row ``i`` is ``subjects[i]``), for
-    :mod:`driftguard.policy.portfolio`; ``irregular`` rows hold a value only the per-version
-    engine judges (see :func:`~driftguard.policy.portfolio.summarise`)."""
+    :mod:`driftguard.rules.portfolio`; ``irregular`` rows hold a value only the per-version
+    engine judges (see :func:`~driftguard.rules.portfolio.summarise`)."""
 
     table: FactTable
     irregular: frozenset[int]

@@ -12,14 +12,14 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from driftguard.governance import policies
 from driftguard.governance.facts import Subject, gather, with_risk
 from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.governance.schemas import RiskComponentRead, RiskScoreRead
 from driftguard.identity.principal import Principal
-from driftguard.policies import service as policies
-from driftguard.policy import RiskScore as Computed
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.rules import RiskScore as Computed
 from driftguard.schemas import Page
 
 

@@ -2,12 +2,104 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
-from driftguard.policies.schemas import AppliedPolicy
-from driftguard.schemas import CreateSchema, Id, LongText, ReadSchema
+from driftguard.schemas import CreateSchema, Id, LongText, Name, ReadSchema, ShortText
+
+# The document travels as text (YAML or JSON) so that what was submitted is kept verbatim.
+PolicySource = Annotated[
+    str, Field(min_length=1, max_length=256 * 1024, description="the policy, as YAML or JSON")
+]
+
+
+class PolicyCreate(CreateSchema):
+    name: Name
+    description: ShortText = ""
+    source: PolicySource
+
+
+class PolicyVersionCreate(CreateSchema):
+    source: PolicySource
+
+
+class PolicyValidate(CreateSchema):
+    source: PolicySource
+
+
+class PolicyValidation(ReadSchema):
+    valid: bool
+    content_hash: str
+    document: dict[str, Any]
+
+
+class DefaultPolicyRead(ReadSchema):
+    name: str
+    source: str
+    content_hash: str
+    document: dict[str, Any]
+
+
+class PolicyVersionRead(ReadSchema):
+    id: int
+    policy_id: int
+    number: int
+    content_hash: str
+    source: str
+    document: dict[str, Any]
+    is_active: bool
+    activated_at: datetime | None
+    created_by_id: int | None
+    created_at: datetime
+
+
+class PolicyRead(ReadSchema):
+    id: int
+    name: str
+    description: str
+    active_version: int | None
+    latest_version: int
+    created_at: datetime
+
+
+class AppliedPolicy(ReadSchema):
+    """The policy in force for a decision: a stored version, or the built-in default."""
+
+    name: str
+    version: int | None
+    version_id: int | None
+    content_hash: str
+
+
+class AlertRead(ReadSchema):
+    id: int
+    team_id: int
+    model_id: int
+    version_id: int
+    rule: str
+    subject: str
+    fact: str
+    severity: str
+    status: str
+    observed: float
+    operator: str
+    threshold: float
+    message: str
+    run_id: int | None
+    window_end: datetime
+    opened_at: datetime
+    last_seen_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by_id: int | None
+    resolved_at: datetime | None
+    resolved_by_id: int | None
+    resolution: str | None
+
+
+class AlertResolve(CreateSchema):
+    comment: Annotated[str, StringConstraints(max_length=2000, pattern=r"^[^\x00]*$")] = ""
+
 
 EnvironmentName = Annotated[
     str, StringConstraints(min_length=1, max_length=32, pattern=r"^[a-z0-9_-]+$")

@@ -24,6 +24,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.governance import policies
 from driftguard.governance.evaluation import Evaluation, judge, require_environment
 from driftguard.governance.facts import (
     Subject,
@@ -33,7 +34,9 @@ from driftguard.governance.facts import (
     gather_portfolio,
 )
 from driftguard.governance.orm import Deployment
+from driftguard.governance.policies import InForce
 from driftguard.governance.schemas import (
+    AppliedPolicy,
     ModelOutcome,
     Override,
     ReplayDecisions,
@@ -47,10 +50,8 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.facts import report_facts
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
-from driftguard.policies import service as policies
-from driftguard.policies.schemas import AppliedPolicy
-from driftguard.policies.service import InForce
-from driftguard.policy import (
+from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
+from driftguard.rules import (
     FACTS,
     WHOLE,
     Facts,
@@ -59,7 +60,7 @@ from driftguard.policy import (
     monitoring_policy,
     tier_of,
 )
-from driftguard.policy.portfolio import (
+from driftguard.rules.portfolio import (
     FactTable,
     Verdict,
     Verdicts,
@@ -67,7 +68,6 @@ from driftguard.policy.portfolio import (
     reads,
     supports,
 )
-from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 
 DRAFT = "draft"
 LEVEL_FACTS = ("model.materiality", "model.criticality")
@@ -123,7 +123,7 @@ def simulate(
     environments: Sequence[str],
 ) -> Simulation:
     """Baseline and scenario of every model in scope, judged as a portfolio
-    (:mod:`driftguard.policy.portfolio`); the models the portfolio engine cannot judge exactly
+    (:mod:`driftguard.rules.portfolio`); the models the portfolio engine cannot judge exactly
     (a per-feature override, an equality rule over features, a value that is not a number) are
     judged one by one, with the same result."""
     require_environment(data.environment, environments)

@@ -23,7 +23,8 @@ from driftguard.audit import checkpoints
 from driftguard.audit.keys import AuditKeyring
 from driftguard.db.base import utcnow
 from driftguard.db.session import reading
-from driftguard.monitoring import partitions, retention
+from driftguard.ingest import storage_maintenance
+from driftguard.monitoring import retention
 from driftguard.settings import Settings
 
 logger = logging.getLogger("driftguard.maintenance")
@@ -43,7 +44,7 @@ class MaintenanceJob:
 
 
 def _prediction_storage(context: MaintenanceContext) -> None:
-    partitions.run_maintenance(context.factory, context.settings)
+    storage_maintenance.run_maintenance(context.factory, context.settings)
 
 
 def _report_retention(context: MaintenanceContext) -> None:

@@ -8,8 +8,8 @@ from sqlalchemy import Connection
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
 from driftguard.db.migrate import include_name
-from driftguard.schema import import_all_tables
 from driftguard.settings import load_settings
+from driftguard.tables import import_all_tables
 
 import_all_tables()
 target_metadata = Base.metadata

@@ -1,4 +1,4 @@
-"""The facts a monitoring run measured, in the vocabulary policies judge (``policy.facts``).
+"""The facts a monitoring run measured, in the vocabulary policies judge (``rules.facts``).
 
 Every completed run stores the latest window's facts of its version as a small snapshot, so
 governance (deployment decisions, risk scores, portfolio simulations) reads one row per version
@@ -13,9 +13,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from driftguard.monitoring.orm import MonitoringRun, VersionFacts
-from driftguard.policy import WHOLE, Facts
-from driftguard.policy.portfolio import summarise
 from driftguard.registry.orm import ModelVersion
+from driftguard.rules import WHOLE, Facts
+from driftguard.rules.portfolio import summarise
 
 # The metric whose loss against training measures degradation, best first, per task.
 _PRIMARY: dict[str, tuple[tuple[str, bool], ...]] = {

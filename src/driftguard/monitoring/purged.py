@@ -20,15 +20,10 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from driftguard import stats
-from driftguard.monitoring import repository
-from driftguard.monitoring.aggregates import (
-    counts_drift_report,
-    counts_quality_report,
-    merged,
-    rows_counted,
-    window_counts,
-)
-from driftguard.monitoring.frames import FeatureSchema
+from driftguard.ingest import repository
+from driftguard.ingest.counts import merged, rows_counted, window_counts
+from driftguard.ingest.frames import FeatureSchema
+from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 
 RAW, COUNTS = "raw", "counts"
 FAIRNESS_UNAVAILABLE = (

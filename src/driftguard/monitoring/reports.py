@@ -14,9 +14,8 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from driftguard import stats
-from driftguard.monitoring.frames import LABEL, SCORE, FeatureSchema
+from driftguard.ingest.frames import LABEL, MISSING_CATEGORY, SCORE, FeatureSchema
 
-MISSING_CATEGORY = "<missing>"
 # Groups smaller than this are flagged in fairness reports (kept, never dropped).
 MIN_GROUP_SIZE = 30
 
@@ -36,24 +35,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def stats_columns(
-    columns: Mapping[str, pa.Array], schema: FeatureSchema
-) -> dict[str, NDArray[Any]]:
-    """Feature columns in the form the statistics take: floats with NaN for missing numbers,
-    strings for categories and booleans with missing values as their own category."""
-    data: dict[str, NDArray[Any]] = {}
-    for feature in schema.features:
-        column = columns[feature.name]
-        if isinstance(column, pa.ChunkedArray):
-            column = column.combine_chunks()
-        if feature.kind == "numeric":
-            data[feature.name] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-        else:
-            filled = pc.fill_null(column.cast(pa.string()), MISSING_CATEGORY)
-            data[feature.name] = np.asarray(filled.to_pylist(), dtype=object)
-    return data
 
 
 def group_codes(column: pa.Array | pa.ChunkedArray) -> stats.GroupCodes:

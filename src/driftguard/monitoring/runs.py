@@ -10,83 +10,28 @@ import pyarrow.compute as pc
 from sqlalchemy.orm import Session
 
 from driftguard import stats
-from driftguard.audit import service as audit
-from driftguard.audit.schemas import Actor
 from driftguard.errors import ConflictError
-from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import alerts, repository
-from driftguard.monitoring.aggregates import (
-    counts_drift_report,
-    counts_quality_report,
-    window_counts,
-)
-from driftguard.monitoring.facts import report_facts, store_snapshot
-from driftguard.monitoring.frames import ID, LABEL, SCORE, FeatureSchema
+from driftguard.ingest import repository as ingest_repository
+from driftguard.ingest.counts import window_counts
+from driftguard.ingest.frames import ID, LABEL, SCORE, FeatureSchema, stats_columns
+from driftguard.ingest.profiles import profile_of
+from driftguard.ingest.service import load_window
+from driftguard.monitoring import repository
+from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
-from driftguard.monitoring.profiles import profile_of
-from driftguard.monitoring.purged import (
-    COUNTS,
-    RAW,
-    nothing_counted,
-    purged_part,
-    purged_reports,
-)
+from driftguard.monitoring.purged import COUNTS, RAW, nothing_counted, purged_part, purged_reports
 from driftguard.monitoring.reports import (
     binary,
     drift_report,
     fairness_reports,
     performance_report,
     quality_report,
-    stats_columns,
 )
-from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead, RunRequest
-from driftguard.monitoring.service import load_window
-from driftguard.policies import service as policies_service
+from driftguard.monitoring.schemas import ReportRead, RunMethod, RunRead
 from driftguard.registry import service as registry_service
-from driftguard.registry.orm import ModelVersion, RegisteredModel
+from driftguard.registry.orm import ModelVersion
 from driftguard.schemas import Page
-
-
-def request_run(
-    session: Session, *, principal: Principal, model_id: int, number: int, window: RunRequest
-) -> RunRead:
-    """Compute and store the reports of one window now, and update the version's alerts."""
-    model, version = registry_service.resolve_version(
-        session, principal=principal, model_id=model_id, number=number
-    )
-    principal.require_in_team(Permission.MONITORING_RUN, model.team_id)
-    run = execute_run(
-        session, version=version, start=window.start, end=window.end, trigger="manual",
-        method=window.method, actor_id=principal.user_id,
-    )  # fmt: skip
-    return finish_run(session, model=model, version=version, run=run, actor=principal)
-
-
-def finish_run(
-    session: Session,
-    *,
-    model: RegisteredModel,
-    version: ModelVersion,
-    run: MonitoringRun,
-    actor: Actor,
-) -> RunRead:
-    """The run as read back, after its findings have moved the version's alerts (audited)."""
-    read = run_read(session, run)
-    if run.status == "completed" and alerts.is_latest_window(session, run):
-        facts = report_facts(
-            read.reports, task_type=version.task_type.value, training=version.training_metrics
-        )
-        policy = policies_service.monitoring_policy_for(session, model)
-        alerts.apply_findings(
-            session, model=model, version=version, run=run, facts=facts, policy=policy
-        )
-        store_snapshot(session, version=version, run=run, facts=facts)
-    audit.record(
-        session, actor=actor, action="monitoring.run", object_type="monitoring_run",
-        object_id=run.id, after=read.model_dump(exclude={"reports"}),
-    )  # fmt: skip
-    return read
 
 
 def execute_run(
@@ -108,8 +53,8 @@ def execute_run(
     method (see ``monitoring.purged``). Every report says where it came from: ``"source":
     "raw"`` (every prediction of the window was still stored) or ``"counts"``.
     """
-    repository.lock_version(session, version.id)  # one run of a version at a time
-    reference = repository.active_reference(session, version.id)
+    ingest_repository.lock_version(session, version.id)  # one run of a version at a time
+    reference = ingest_repository.active_reference(session, version.id)
     if reference is None:
         raise ConflictError(
             "this version has no reference data; upload it before monitoring", code="no_reference"
@@ -176,7 +121,7 @@ def _window_labels(
     session: Session, version_id: int, window: pa.Table, start: datetime, end: datetime
 ) -> pa.Array:
     """The label of each window row (null where none has arrived), looked up by id."""
-    ids, labels = repository.labels_in_window(session, version_id, start, end)
+    ids, labels = ingest_repository.labels_in_window(session, version_id, start, end)
     if not ids:
         return pa.nulls(window.num_rows, pa.string())
     found = pc.index_in(window.column(ID), value_set=pa.array(ids, pa.string()))

@@ -1,5 +1,5 @@
 """The task module: every job a worker runs, each a thin wrapper over a plain function that
-embedded mode calls in-process (``monitoring.scheduler.run_window``, ``webhooks.delivery
+embedded mode calls in-process (``jobs.scheduler.run_window``, ``webhooks.delivery
 .deliver_due``, ``jobs.maintenance.run_maintenance``).
 
 Every task is acknowledged late (after it finishes) and rejected back to the queue when its
@@ -26,7 +26,7 @@ from driftguard.errors import DriftGuardError
 from driftguard.governance import risk
 from driftguard.jobs import dead_letters
 from driftguard.jobs.maintenance import run_maintenance
-from driftguard.monitoring.scheduler import Due, plan, run_window
+from driftguard.jobs.scheduler import Due, plan, run_window
 from driftguard.webhooks.delivery import CLAIM_BATCH, deliver_due
 from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime

@@ -6,10 +6,10 @@ from fastapi import APIRouter, Query
 
 from driftguard.api.deps import DbSession, require
 from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
+from driftguard.governance import alerts
+from driftguard.governance.schemas import AlertRead, AlertResolve
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import alerts
-from driftguard.monitoring.schemas import AlertRead, AlertResolve
 from driftguard.schemas import Page
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])

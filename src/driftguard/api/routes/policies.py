@@ -8,10 +8,8 @@ from fastapi import APIRouter
 
 from driftguard.api.deps import DbSession, SettingsDep, require
 from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
-from driftguard.identity.permissions import Permission
-from driftguard.identity.principal import Principal
-from driftguard.policies import service
-from driftguard.policies.schemas import (
+from driftguard.governance import policies as service
+from driftguard.governance.schemas import (
     DefaultPolicyRead,
     PolicyCreate,
     PolicyRead,
@@ -20,7 +18,9 @@ from driftguard.policies.schemas import (
     PolicyVersionCreate,
     PolicyVersionRead,
 )
-from driftguard.policy import (
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
+from driftguard.rules import (
     DEFAULT_POLICY,
     DEFAULT_POLICY_NAME,
     DEFAULT_POLICY_YAML,

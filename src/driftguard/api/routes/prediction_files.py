@@ -13,9 +13,9 @@ from driftguard.api.routes.predictions import IdempotencyKey
 from driftguard.api.spool import file_sha256, spooled_body
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.monitoring import service
-from driftguard.monitoring.schemas import IngestResult
-from driftguard.monitoring.uploads import FileColumns, detect_format
+from driftguard.ingest import service
+from driftguard.ingest.schemas import IngestResult
+from driftguard.ingest.uploads import FileColumns, detect_format
 
 router = APIRouter(prefix="/models/{model_id}/versions/{number}", tags=["data"])
 Writer = Annotated[Principal, require(Permission.PREDICTIONS_WRITE)]

@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import driftguard.db.base
-from driftguard.policy.portfolio import summarise
+from driftguard.rules.portfolio import summarise
 
 DOCUMENT = sa.JSON(none_as_null=True).with_variant(
     postgresql.JSONB(astext_type=sa.Text(), none_as_null=True), "postgresql"

@@ -9,7 +9,7 @@ On PostgreSQL, ``prediction_blocks`` (by ``first_ts``) and ``prediction_labels``
 become range-partitioned tables: one partition per UTC day holding data, plus a DEFAULT
 partition; existing rows are copied into them (the upgrade takes time in proportion to the
 stored predictions). Later partitions are created ahead of time by the application's
-maintenance (``driftguard.monitoring.partitions``). SQLite keeps plain tables.
+maintenance (``driftguard.ingest.storage_maintenance``). SQLite keeps plain tables.
 
 ``prediction_records`` becomes the key table only (version, prediction id, time): nothing read
 ``block_id``/``row``, and a foreign key into a partitioned table would have to carry its
@@ -36,7 +36,7 @@ depends_on: str | Sequence[str] | None = None
 
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 UTC_TS = driftguard.db.base.UTCDateTime(timezone=True)
-# The columns a block's Arrow file keeps the prediction id and time in (monitoring.frames).
+# The columns a block's Arrow file keeps the prediction id and time in (ingest.frames).
 BLOCK_ID, BLOCK_TS = ":id", ":ts"
 
 _blocks = sa.table(

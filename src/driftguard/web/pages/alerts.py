@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from driftguard.api.deps import DbSession
 from driftguard.api.params import ObjectId
+from driftguard.governance import alerts
 from driftguard.identity.permissions import Permission
-from driftguard.monitoring import alerts
 from driftguard.registry import service as registry_service
 from driftguard.web.forms import FieldErrors, parse_fields
 from driftguard.web.routing import web_router

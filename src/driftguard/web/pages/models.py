@@ -12,11 +12,11 @@ from pydantic import BaseModel, Field
 
 from driftguard.api.deps import DbSession
 from driftguard.api.params import ObjectId
-from driftguard.governance import deployments, risk
+from driftguard.governance import alerts, deployments, risk
 from driftguard.governance.schemas import RiskScoreRead
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
-from driftguard.monitoring import alerts, runs
+from driftguard.monitoring import runs
 from driftguard.monitoring.schemas import ReportRead
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import Stage

@@ -15,24 +15,21 @@ from driftguard.api.deps import DbSession, SandboxSession, SettingsDep
 from driftguard.api.errors import STATUS_BY_KIND
 from driftguard.api.params import ObjectId, VersionNumber
 from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, InvalidError
-from driftguard.governance import simulation
+from driftguard.governance import policies, simulation
 from driftguard.governance.schemas import (
     EnvironmentName,
     Override,
+    PolicyCreate,
+    PolicyRead,
+    PolicySource,
+    PolicyVersionCreate,
     Simulation,
     SimulationRequest,
     SimulationScope,
 )
 from driftguard.identity import service as identity
 from driftguard.identity.permissions import Permission
-from driftguard.policies import service as policies
-from driftguard.policies.schemas import (
-    PolicyCreate,
-    PolicyRead,
-    PolicySource,
-    PolicyVersionCreate,
-)
-from driftguard.policy import FACTS
+from driftguard.rules import FACTS
 from driftguard.schemas import Id, Name, ShortText
 from driftguard.web.forms import FieldErrors, parse_fields
 from driftguard.web.routing import web_router

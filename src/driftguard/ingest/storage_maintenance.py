@@ -1,0 +1,214 @@
+"""Prediction storage over time: time partitions prepared ahead, and retention.
+
+:func:`maintain` is the one entry point, run as a maintenance job (``jobs.maintenance``: at
+start-up, then every maintenance interval; on a worker when a broker is set) and by
+``driftguard predictions maintain``. On PostgreSQL it makes sure the partitioned tables
+(``prediction_blocks`` by ``first_ts``, ``prediction_labels`` by ``ts``) have a partition for
+the current period and the next ``prediction_partitions_ahead``, and gives a partition to any
+row that landed in the DEFAULT partition (a backfill older than the prepared range: such rows
+are accepted, never refused, and moved out on the next maintenance). When a retention is set
+it purges raw predictions older than it: whole partitions are detached and dropped, and the
+key rows (``prediction_records``, not partitioned) deleted. SQLite keeps plain tables: there the
+purge deletes rows. Reports, runs and per-block counts are not purged here (reports have a
+retention of their own, ``monitoring.retention``); a block not yet counted against its
+version's reference is counted before it goes, so monitoring over the purged window still has
+its drift (``monitoring.purged``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CursorResult, Result, delete, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from driftguard.audit import service as audit
+from driftguard.audit.schemas import SYSTEM, Actor
+from driftguard.db import partitions as pg
+from driftguard.db.session import unit_of_work
+from driftguard.ingest.counts import count_before_purge
+from driftguard.ingest.frames import FeatureSchema
+from driftguard.ingest.orm import PredictionBlock, PredictionRecord
+from driftguard.ingest.profiles import active_profile
+from driftguard.registry.orm import ModelVersion
+from driftguard.settings import Settings
+
+logger = logging.getLogger("driftguard.partitions")
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+DAY = timedelta(days=1)
+# pg_try_advisory_xact_lock key: one maintenance at a time across server processes.
+MAINTENANCE_LOCK = 0x6472_6966_7470_6172  # "driftpar"
+# Maintenance gives way to ingest rather than queueing it behind a table lock.
+LOCK_TIMEOUT = "5s"
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    before: datetime
+    partitions_dropped: tuple[str, ...]
+    blocks: int
+    labels: int
+    records: int
+    # Blocks counted against their version's reference just before going (logged before it).
+    blocks_counted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceResult:
+    created: tuple[str, ...]
+    purged: PurgeResult | None
+    skipped: bool = False  # another process holds the maintenance lock
+
+
+def period_start(moment: datetime, days: int) -> datetime:
+    """The start of the partition period of ``days`` days (aligned to 2000-01-01 UTC)
+    holding ``moment``."""
+    width = timedelta(days=days)
+    return EPOCH + ((moment - EPOCH) // width) * width
+
+
+def _gaps(
+    start: datetime, end: datetime, taken: list[pg.Partition]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of ``[start, end)`` no existing partition covers (partitions made with
+    another width may cover part of it)."""
+    gaps, cursor = [], start
+    for part in sorted((p for p in taken if not p.is_default), key=lambda p: p.start or EPOCH):
+        assert part.start is not None
+        assert part.end is not None
+        if part.end <= cursor or part.start >= end:
+            continue
+        if part.start > cursor:
+            gaps.append((cursor, part.start))
+        cursor = max(cursor, part.end)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps
+
+
+def ensure(session: Session, *, days: int, ahead: int, now: datetime) -> list[str]:
+    """Create the partitions of the current period and the next ``ahead``, and of the periods
+    of rows waiting in DEFAULT partitions; returns the names created (none on SQLite)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    width = timedelta(days=days)
+    current = period_start(now, days)
+    created: list[str] = []
+    for table in pg.partitioned_tables():
+        key = pg.partition_key(table)
+        existing = pg.partitions(session, table.name)
+        periods = {current + k * width for k in range(ahead + 1)}
+        periods |= {period_start(day, days) for day in pg.default_periods(session, table.name, key)}
+        for period in sorted(periods):
+            for start, end in _gaps(period, period + width, existing):
+                name = pg.create_partition(session, table.name, key, start, end)
+                existing.append(pg.Partition(name, start, end))
+                created.append(name)
+    return created
+
+
+def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
+    """Delete raw predictions (blocks, key rows, labels) timed before ``before`` (rounded down
+    to UTC midnight, where blocks are cut), audited. On PostgreSQL, partitions wholly before it
+    are detached and dropped; rows of a partition that straddles it are deleted."""
+    cutoff = period_start(before, 1)
+    versions = list(
+        session.scalars(
+            select(PredictionBlock.version_id).where(PredictionBlock.first_ts < cutoff).distinct()
+        )
+    )
+    counted = sum(_count_before_purge(session, version_id, cutoff) for version_id in versions)
+    counts: dict[str, int] = {}
+    dropped: list[str] = []
+    for table in reversed(pg.partitioned_tables()):
+        key = pg.partition_key(table)
+        removed = 0
+        if session.get_bind().dialect.name == "postgresql":
+            for part in pg.partitions(session, table.name):
+                if part.end is not None and part.end <= cutoff:
+                    count = f'SELECT count(*) FROM "{part.name}"'  # noqa: S608 - catalogue names
+                    removed += session.scalar(text(count)) or 0
+                    pg.drop_partition(session, table.name, part.name)
+                    dropped.append(part.name)
+        removed += _deleted(session.execute(delete(table).where(table.c[key] < cutoff)))
+        counts[table.name] = removed
+    records = 0
+    if versions:
+        records = _deleted(
+            session.execute(
+                delete(PredictionRecord).where(
+                    PredictionRecord.version_id.in_(versions), PredictionRecord.ts < cutoff
+                )
+            )
+        )
+    result = PurgeResult(
+        before=cutoff, partitions_dropped=tuple(dropped), blocks=counts["prediction_blocks"],
+        labels=counts["prediction_labels"], records=records, blocks_counted=counted,
+    )  # fmt: skip
+    audit.record(
+        session, actor=actor, action="predictions.purge", object_type="prediction_storage",
+        after=asdict(result),
+    )  # fmt: skip
+    return result
+
+
+def _count_before_purge(session: Session, version_id: int, cutoff: datetime) -> int:
+    """Drift over a purged window comes from the blocks' counts (``monitoring.purged``): make
+    sure every block about to go has them against its version's active reference."""
+    profile = active_profile(session, version_id)
+    version = session.get(ModelVersion, version_id)
+    if profile is None or version is None:
+        return 0  # no reference yet: nothing to count against
+    return count_before_purge(
+        session, version_id=version_id, profile=profile,
+        schema=FeatureSchema.from_version(version.features), before=cutoff,
+    )  # fmt: skip
+
+
+def _deleted(result: Result[Any]) -> int:
+    assert isinstance(result, CursorResult)
+    return result.rowcount
+
+
+def _holds_rows_before(session: Session, cutoff: datetime) -> bool:
+    for table in pg.partitioned_tables():
+        column = table.c[pg.partition_key(table)]
+        if session.scalar(select(column).where(column < cutoff).limit(1)) is not None:
+            return True
+    return False
+
+
+def maintain(session: Session, settings: Settings, now: datetime) -> MaintenanceResult:
+    """Prepare partitions ahead and apply the retention; idempotent, cheap when nothing is due.
+
+    One process at a time does it (a transaction-scoped advisory lock on PostgreSQL; SQLite
+    writers are serialised anyway); the others skip.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(MAINTENANCE_LOCK))):
+            return MaintenanceResult(created=(), purged=None, skipped=True)
+        session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
+    created = ensure(
+        session, days=settings.prediction_partition_days,
+        ahead=settings.prediction_partitions_ahead, now=now,
+    )  # fmt: skip
+    purged = None
+    if settings.prediction_retention_days:
+        cutoff = period_start(now - timedelta(days=settings.prediction_retention_days), 1)
+        if _holds_rows_before(session, cutoff):
+            purged = purge(session, before=cutoff, actor=SYSTEM)
+    if created or purged:
+        logger.info(
+            "prediction storage maintained: %d partitions created, purge %s",
+            len(created), purged,
+        )  # fmt: skip
+    return MaintenanceResult(created=tuple(created), purged=purged)
+
+
+def run_maintenance(factory: sessionmaker[Session], settings: Settings) -> MaintenanceResult:
+    """:func:`maintain` now, in a transaction of its own (start-up, loops, task workers)."""
+    with unit_of_work(factory) as session:
+        return maintain(session, settings, datetime.now(UTC))

@@ -1,0 +1,96 @@
+"""The policy DriftGuard ships: in force wherever no stored, active policy applies."""
+
+from __future__ import annotations
+
+from driftguard.rules.document import PolicyDocument, parse_policy
+from driftguard.rules.monitoring import MonitoringPolicy, monitoring_policy
+
+DEFAULT_POLICY_NAME = "driftguard-default"
+DEFAULT_POLICY_YAML = """\
+schema_version: 1
+description: >-
+  DriftGuard's default policy. Production needs evidence (a reference, monitored data without
+  major drift or unfair outcomes, no open critical alert, an MRI below critical) and two
+  approvers; staging needs a reference only.
+priority: 0
+rules:
+  - name: reference_data
+    fact: reference.rows
+    operator: ">"
+    threshold: 0
+    severity: block
+    message: upload the version's reference (training) data first
+  - name: feature_drift
+    fact: drift.psi
+    operator: "<"
+    threshold: 0.25
+    severity: block
+    environments: [production]
+    message: every feature's population stability index must stay below 0.25
+  - name: distribution_shift
+    fact: drift.p_value_adjusted
+    operator: ">="
+    threshold: 0.01
+    severity: warn
+    environments: [production]
+    message: a feature's distribution differs from the reference (corrected p < 0.01)
+  - name: disparate_impact
+    fact: fairness.disparate_impact_ratio
+    operator: ">="
+    threshold: 0.8
+    severity: block
+    environments: [production]
+    when_missing: pass
+    message: every group's selection rate must be at least four fifths of the most favoured group's
+  - name: performance_degradation
+    fact: performance.degradation
+    operator: "<="
+    threshold: 0.1
+    severity: warn
+    environments: [production]
+    when_missing: pass
+    message: the primary metric must stay within 10% of its training value
+  - name: critical_alerts
+    fact: alerts.open_critical
+    operator: "=="
+    threshold: 0
+    severity: block
+    environments: [production]
+    message: resolve open critical alerts first
+  - name: risk_index
+    fact: mri.score
+    operator: "<"
+    threshold: 75
+    severity: block
+    environments: [production]
+    message: the Model Risk Index must be below the critical band
+approvals:
+  - environments: [production]
+    required: 2
+    roles: [approver]
+    separation_of_duties: true
+  - environments: [staging]
+    required: 0
+monitoring:
+  rules:
+    - name: psi
+      fact: drift.psi
+      operator: ">="
+      threshold: 0.25
+      severity: warning
+      message: population stability index shows a major shift
+    - name: distribution_test
+      fact: drift.p_value_adjusted
+      operator: "<"
+      threshold: 0.01
+      severity: warning
+      message: distribution differs from the reference (KS or chi-square, corrected across features)
+    - name: disparate_impact
+      fact: fairness.disparate_impact_ratio
+      operator: "<"
+      threshold: 0.8
+      severity: critical
+      message: selection rate of a group is below four fifths of the most favoured group's
+"""
+DEFAULT_POLICY: PolicyDocument = parse_policy(DEFAULT_POLICY_YAML)
+DEFAULT_MONITORING_POLICY: MonitoringPolicy = monitoring_policy(DEFAULT_POLICY)
