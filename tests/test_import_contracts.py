@@ -1,0 +1,70 @@
+"""The import contracts bite: lint-imports over a copy of the source tree with one planted import
+that breaks a rule reports that rule broken (and the untouched copy keeps every contract), so a
+contract that silently stopped matching anything would fail here."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LINT = Path(sys.executable).with_name("lint-imports")
+
+# (file to plant in, the import planted, the contract it breaks)
+VIOLATIONS = [
+    (
+        "migrations/versions/0007_portfolio_columns.py",
+        "from driftguard.policy.portfolio import summarise",
+        "migrations import no application code",
+    ),
+]
+
+
+def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
+    """lint-imports over ``tree``'s copy of the package (the working directory comes first on the
+    import path, before the installed package)."""
+    return subprocess.run(
+        [str(LINT), "--config", str(tree / "pyproject.toml"), "--no-cache"],
+        cwd=tree,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    copy = tmp_path_factory.mktemp("contracts")
+    shutil.copytree(
+        ROOT / "src" / "driftguard",
+        copy / "driftguard",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+    return copy
+
+
+def test_the_untouched_copy_keeps_every_contract(tree: Path) -> None:
+    result = _lint(tree)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("target", "planted", "contract"), VIOLATIONS)
+def test_a_planted_import_breaks_its_contract(
+    tree: Path, target: str, planted: str, contract: str
+) -> None:
+    source = tree / "driftguard" / target
+    original = source.read_text()
+    source.write_text(f"{original}\n{planted}  # noqa\n")
+    try:
+        result = _lint(tree)
+    finally:
+        source.write_text(original)
+    assert result.returncode == 1, result.stdout + result.stderr
+    broken = result.stdout.split("Broken contracts", 1)[-1]
+    assert f"{contract}\n" in broken, result.stdout
