@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db.base import utcnow
 from driftguard.settings import Settings
 from driftguard.webhooks.delivery import backoff, build_http_client, deliver_due

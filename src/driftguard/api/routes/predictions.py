@@ -9,11 +9,12 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from fastapi import APIRouter, Header, Query, UploadFile
 
-from driftguard.api.deps import DbSession, require
+from driftguard.api.deps import require
 from driftguard.api.json_body import FastJsonRoute
-from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.errors import ErrorDetail, InvalidError
 from driftguard.governance import risk
+from driftguard.http.deps import DbSession
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import runs, service

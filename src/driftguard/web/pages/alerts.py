@@ -10,8 +10,8 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
-from driftguard.api.deps import DbSession
-from driftguard.api.params import ObjectId
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId
 from driftguard.identity.permissions import Permission
 from driftguard.monitoring import alerts
 from driftguard.registry import service as registry_service

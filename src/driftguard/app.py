@@ -1,4 +1,5 @@
-"""The application factory. Engines and clients are built in the lifespan, never at import."""
+"""The application factory: the API and the web UI in one ASGI app. Engines and clients are built
+in the lifespan, never at import."""
 
 from __future__ import annotations
 
@@ -21,7 +22,6 @@ from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
 from driftguard.api.admission import Admission, AdmissionMiddleware
-from driftguard.api.deps import route_guard
 from driftguard.api.docs import OPENAPI_PATH, docs_enabled, install_api_docs
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import (
@@ -31,7 +31,6 @@ from driftguard.api.middleware import (
     RequireCredentialsMiddleware,
 )
 from driftguard.api.observe import ObserveMiddleware
-from driftguard.api.ratelimit import RateLimiter
 from driftguard.api.readiness import Readiness, database_answers
 from driftguard.api.routes import (
     alerts,
@@ -61,6 +60,8 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
+from driftguard.http.guards import route_guard
+from driftguard.http.ratelimit import RateLimiter
 from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
 from driftguard.jobs.maintenance import maintenance_loop
