@@ -9,6 +9,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -64,10 +65,10 @@ from driftguard.http.guards import route_guard
 from driftguard.http.ratelimit import RateLimiter
 from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
-from driftguard.jobs.maintenance import maintenance_loop
+from driftguard.jobs import maintenance
+from driftguard.jobs.periodic import run_periodically
 from driftguard.logs import configure_logging
 from driftguard.monitoring import scheduler
-from driftguard.monitoring.scheduler import scheduler_loop
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
 from driftguard.web.pages import alerts as alert_pages
@@ -81,7 +82,7 @@ from driftguard.web.pages import overview as overview_pages
 from driftguard.web.pages import policies as policy_pages
 from driftguard.web.routing import install_page_errors
 from driftguard.web.templating import build_templates, load_assets
-from driftguard.webhooks.delivery import delivery_loop
+from driftguard.webhooks import delivery
 
 API_PREFIX = "/api/v1"
 
@@ -226,10 +227,37 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             lambda: _last_scheduled_run(app.state.read_session_factory),
         )
         factory = app.state.bulk_session_factory
+        background = contextlib.ExitStack()
         loops = {
-            "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),
-            "maintenance": lambda: maintenance_loop(factory, settings),
-            "webhooks": lambda: delivery_loop(factory, settings),
+            "scheduler": lambda: run_periodically(
+                partial(
+                    scheduler.run_due,
+                    factory,
+                    after_run=_rescore,
+                    spread=settings.scheduler_stagger,
+                ),
+                every_seconds=settings.scheduler_tick_seconds,
+                what="scheduled monitoring tick",
+                logger=scheduler.logger,
+            ),
+            "maintenance": lambda: run_periodically(
+                partial(maintenance.run_maintenance, factory, settings),
+                every_seconds=settings.maintenance_interval_seconds,
+                what="maintenance round",
+                logger=maintenance.logger,
+                at_start=True,
+            ),
+            "webhooks": lambda: run_periodically(
+                partial(
+                    delivery.deliver_all_due,
+                    factory,
+                    settings=settings,
+                    http=background.enter_context(delivery.build_http_client(settings)),
+                ),
+                every_seconds=settings.webhook_tick_seconds,
+                what="webhook delivery tick",
+                logger=delivery.logger,
+            ),
         }
         tasks = [asyncio.create_task(loops[name]()) for name in background_loops(settings)]
         try:
@@ -239,6 +267,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            background.close()
             app.state.rate_limiter.close()
             app.state.dashboard_cache.close()
             if own_engine:
