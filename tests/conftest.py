@@ -14,7 +14,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.audit.keys import AuditKeyring, bind_keyring
 from driftguard.db import migrate
 from driftguard.db.base import Base

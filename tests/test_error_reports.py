@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
 from driftguard.api.deps import require
+from driftguard.app import create_app
 from driftguard.error_reports import close_error_reports, configure_error_reports
 from driftguard.identity.permissions import Permission, Role
 from driftguard.settings import Settings

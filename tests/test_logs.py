@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.identity.permissions import Role
 from driftguard.logs import REDACTED, configure_logging, get_logger, redact
 from driftguard.settings import Settings

@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.api.admission import Admission
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.identity.permissions import Role
 from driftguard.settings import RESERVED_THREADS, Settings
 from support.config import make_settings

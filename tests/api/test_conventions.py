@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.settings import Settings
 
 ERROR_KEYS = {"error", "message", "details", "request_id"}

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.settings import Settings
 
 ALLOWED = "https://ui.driftguard.example"

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.encryption import new_key
 from driftguard.settings import Settings
 

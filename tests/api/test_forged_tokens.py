@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import route_permissions
+from driftguard.app import route_permissions
 from driftguard.identity.permissions import Role
 from support.identity import login, make_user
 from support.tokens import claims_of, forged_tokens

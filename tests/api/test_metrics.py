@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.encryption import new_key
 from driftguard.identity.permissions import Role
 from driftguard.settings import Settings

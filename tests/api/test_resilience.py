@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx2 import Response
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory

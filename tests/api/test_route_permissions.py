@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from fastapi import APIRouter, FastAPI
 
-from driftguard.api.app import PUBLIC_ROUTES, check_route_guards, create_app, route_permissions
-from driftguard.api.deps import public
+from driftguard.app import PUBLIC_ROUTES, check_route_guards, create_app, route_permissions
+from driftguard.http.guards import public
 from driftguard.web.routing import web_router
 from support.config import make_settings
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.audit import service as audit
 from driftguard.audit.keys import AuditKeyring
 from driftguard.cli.main import app as cli

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from driftguard.api.app import create_app, route_templates
-from driftguard.api.deps import BULK_ROUTES
+from driftguard.app import create_app, route_templates
 from driftguard.db.budget import BUDGET_OPTION, BoundedConnection, Budget
 from driftguard.db.engine import build_engine
 from driftguard.db.session import is_transient
+from driftguard.http.deps import BULK_ROUTES
 from support.config import POSTGRES_URL, make_settings
 from support.databases import throwaway_postgres
 from support.freezable_proxy import freezable_proxy

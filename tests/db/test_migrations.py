@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from driftguard.db import migrate
 from driftguard.db.base import Base
 from driftguard.db.engine import build_engine
-from driftguard.encryption import SecretsKeyError, new_key, secret_cipher
+from driftguard.encryption import new_key, secret_cipher
+from driftguard.errors import ErrorKind, UnavailableError
 from driftguard.governance.orm import ModelRisk, RiskScore, RiskTrend
 from driftguard.identity.orm import Team
 from driftguard.monitoring.orm import VersionFacts
@@ -79,7 +80,12 @@ def _portfolio_columns_are_backfilled(engine: Engine) -> None:
     migrate.upgrade(engine)
     with Session(engine) as session:
         assert session.scalars(select(ModelVersion.sensitive_attributes)).one() == 2
-        assert session.scalars(select(VersionFacts.summary)).one() == summarise(facts)
+        # The summary of revision 0007's day, which the live function still writes.
+        written = {
+            "drift.psi": [0.4, "income", 0.1, "age"],
+            "performance.accuracy": [0.9, "", 0.9, ""],
+        }
+        assert session.scalars(select(VersionFacts.summary)).one() == written == summarise(facts)
         current = session.scalars(select(ModelRisk)).one()
         assert (current.score, current.main_driver) == (30.0, "alerts")
         trend = session.scalars(select(RiskTrend)).one()
@@ -207,8 +213,12 @@ def test_webhook_secrets_are_encrypted_by_the_upgrade_and_decrypted_by_the_downg
         assert secret_cipher(settings).decrypt(token[0]) == plain
         # Without the key the upgraded rows cannot be read back: the downgrade refuses, intact.
         keyless = make_settings(scratch_database_url, secrets_key=new_key())
-        with pytest.raises(SecretsKeyError):
+        with pytest.raises(UnavailableError) as refused:
             migrate.downgrade(engine, "0011", settings=keyless)
+        assert (refused.value.kind, refused.value.code) == (
+            ErrorKind.UNAVAILABLE,
+            "secrets_key_mismatch",
+        )
         assert migrate.current_revision(engine) == migrate.head_revision()
         migrate.downgrade(engine, "0011", settings=settings)
         with engine.connect() as connection:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db import migrate
 from driftguard.db.base import UTCDateTime
 from driftguard.db.engine import build_engine

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.errors import InvalidError
 from driftguard.ingest import service
 from driftguard.ingest.frames import ID, LABEL, SCORE, FeatureSchema

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db import partitions as pg

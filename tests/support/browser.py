@@ -18,7 +18,7 @@ import httpx2
 import uvicorn
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db import migrate
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory

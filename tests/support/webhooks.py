@@ -23,6 +23,9 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     # Statuses to answer with, in order; 200 once they run out.
     script: deque[int] = field(default_factory=deque)
+    # Set when a request arrives; with ``hold`` given, each answer waits until it is set.
+    arrived: threading.Event = field(default_factory=threading.Event)
+    hold: threading.Event | None = None
 
 
 @contextmanager
@@ -35,6 +38,9 @@ def loopback_receiver() -> Iterator[Receiver]:
             body = self.rfile.read(length)
             headers = {k.lower(): v for k, v in self.headers.items()}
             receiver.received.append(Received(self.path, headers, body))
+            receiver.arrived.set()
+            if receiver.hold is not None:
+                receiver.hold.wait(timeout=120)
             status = receiver.script.popleft() if receiver.script else 200
             self.send_response(status)
             self.send_header("content-length", "0")

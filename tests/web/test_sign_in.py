@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db.base import utcnow
 from driftguard.db.session import unit_of_work
 from driftguard.identity.orm import RefreshToken

@@ -4,20 +4,28 @@ import base64
 import hashlib
 import hmac
 import json
+import threading
 import time
 from datetime import timedelta
 
 import httpx2
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.db.base import utcnow
 from driftguard.settings import Settings
-from driftguard.webhooks.delivery import backoff, build_http_client, deliver_due
+from driftguard.webhooks.delivery import (
+    CLAIM_BATCH,
+    backoff,
+    build_http_client,
+    deliver_all_due,
+    deliver_due,
+)
+from driftguard.webhooks.orm import WebhookDelivery
 from support.config import make_settings
 from support.webhooks import Receiver
 
@@ -74,6 +82,24 @@ def test_a_test_event_arrives_signed(
     )
     assert attempt["duration_ms"] > 0
     assert deliver_due(session_factory, settings=settings, http=http) == 0  # nothing left
+
+
+def test_deliver_all_due_drains_batch_after_batch(
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
+    """What the embedded loop's tick and the worker's task both run: one call sends every due
+    delivery, more than one claimed batch of them."""
+    hook, _ = add_webhook(client, team, receiver.url)
+    for _ in range(CLAIM_BATCH + 1):
+        assert client.post(f"{hook}/test", headers=team.engineer).status_code == 202
+    assert deliver_all_due(session_factory, settings=settings, http=http) == CLAIM_BATCH + 1
+    assert len(receiver.received) == CLAIM_BATCH + 1
+    assert deliver_all_due(session_factory, settings=settings, http=http) == 0
 
 
 def test_a_500_is_retried_with_the_same_message_id(
@@ -197,6 +223,42 @@ def test_the_server_delivers_in_the_background(
             time.sleep(0.05)
     [got] = receiver.received
     Webhook(secret).verify(got.body, got.headers)
+
+
+def test_shutdown_waits_for_a_delivery_under_way(
+    engine: Engine, team: Team, receiver: Receiver
+) -> None:
+    """Stopping the server lets the background tick that is sending finish (and record its
+    attempt) before the app disposes of what it uses, rather than leaving its thread behind."""
+    settings = make_settings(
+        engine.url.render_as_string(hide_password=False),
+        webhook_allow_private_targets=True,
+        webhook_delivery_enabled=True,
+        webhook_tick_seconds=0.05,
+        webhook_timeout_seconds=60,
+    )
+    receiver.hold = threading.Event()
+    server = TestClient(create_app(settings, engine=engine))
+    stopping = threading.Thread(target=server.__exit__, args=(None, None, None))
+    server.__enter__()
+    try:
+        hook, _ = add_webhook(server, team, receiver.url)
+        server.post(f"{hook}/test", headers=team.engineer)
+        assert receiver.arrived.wait(timeout=60), "no delivery reached the receiver"
+        stopping.start()
+        # The receiver holds its answer: shutdown must still be waiting for the send.
+        stopping.join(timeout=3)
+        waited = stopping.is_alive()
+    finally:
+        receiver.hold.set()
+        if stopping.ident is None:  # failed before shutting down: shut down here
+            stopping.start()
+        stopping.join(timeout=60)
+    assert not stopping.is_alive(), "shutdown did not finish once the send had"
+    assert waited, "shutdown returned while a delivery was still being sent"
+    with Session(engine) as session:
+        statuses = session.scalars(select(WebhookDelivery.status)).all()
+    assert statuses == ["delivered"]
 
 
 def test_delivery_refuses_private_targets_when_not_allowed(

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.audit.orm import AuditRecord
 from driftguard.webhooks.orm import WebhookEndpoint
 from support.config import make_settings

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 from typer.testing import CliRunner
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.audit.orm import AuditRecord
 from driftguard.cli.main import app
 from driftguard.encryption import new_key

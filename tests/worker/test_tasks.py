@@ -141,7 +141,7 @@ def test_the_maintenance_task_runs_the_registered_jobs(celery: tuple[Celery, Run
 def test_server_processes_leave_the_work_to_workers_when_a_broker_is_configured(
     settings: Settings,
 ) -> None:
-    from driftguard.api.app import background_loops
+    from driftguard.app import background_loops
 
     embedded = settings.model_copy(
         update={"scheduler_enabled": True, "webhook_delivery_enabled": True}

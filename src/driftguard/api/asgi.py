@@ -8,7 +8,7 @@ import gc
 
 from fastapi import FastAPI
 
-from driftguard.api.app import create_app
+from driftguard.app import create_app
 from driftguard.settings import Settings, load_settings
 
 

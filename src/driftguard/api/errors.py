@@ -17,20 +17,11 @@ from starlette.routing import compile_path
 
 from driftguard.db.session import driver_message, is_transient
 from driftguard.error_reports import report_exception
-from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, RateLimitedError
+from driftguard.errors import DriftGuardError, ErrorDetail, RateLimitedError
+from driftguard.http.status import STATUS_BY_KIND
 
 logger = logging.getLogger("driftguard.api")
 
-STATUS_BY_KIND: dict[ErrorKind, int] = {
-    ErrorKind.INVALID: 422,
-    ErrorKind.NOT_FOUND: 404,
-    ErrorKind.CONFLICT: 409,
-    ErrorKind.UNAUTHENTICATED: 401,
-    ErrorKind.FORBIDDEN: 403,
-    ErrorKind.TOO_LARGE: 413,
-    ErrorKind.RATE_LIMITED: 429,
-    ErrorKind.UNAVAILABLE: 503,
-}
 RETRY_AFTER_SECONDS = "5"
 
 

@@ -6,21 +6,19 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from driftguard.audit import checkpoints
-from driftguard.audit import service as audit
-from driftguard.audit.keys import AuditKeyring
 from driftguard.cli.errors import exit_on_domain_error
-from driftguard.cli.sessions import session_factory
-from driftguard.db.engine import build_engine
-from driftguard.db.session import unit_of_work
+from driftguard.cli.groups import command_group
 from driftguard.errors import ErrorDetail, InvalidError
-from driftguard.settings import Settings, load_settings
 
-audit_app = typer.Typer(help="The audit trail: verify, checkpoint, purge.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from driftguard.audit.keys import AuditKeyring
+    from driftguard.settings import Settings
+
+audit_app = command_group("The audit trail: verify, checkpoint, purge.")
 
 EXIT_BROKEN_CHAIN = 8
 
@@ -30,6 +28,8 @@ def _expected_checkpoint(
 ) -> tuple[str, dict[str, Any] | None]:
     """The checkpoint to verify against, and where it came from: the file given, the newest in
     the directory given, or the newest in DRIFTGUARD_AUDIT_CHECKPOINT_DIR."""
+    from driftguard.audit import checkpoints
+
     source = given if given is not None else settings.audit_checkpoint_dir
     if source is None:
         return "no checkpoint (truncation of the tail cannot be detected)", None
@@ -74,6 +74,13 @@ def verify(
     ] = 0,
 ) -> None:
     """Check every record's seal and link. Exit 0 if the chain holds; 8 with the first bad seq."""
+    from driftguard.audit import service as audit
+    from driftguard.audit.keys import AuditKeyring
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
     engine = build_engine(settings)
@@ -115,6 +122,13 @@ def checkpoint(
     ] = None,
 ) -> None:
     """Export the chain head, signed; keep it somewhere the database's writers cannot reach."""
+    from driftguard.audit import checkpoints
+    from driftguard.audit.keys import AuditKeyring
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
     engine = build_engine(settings)
@@ -153,6 +167,12 @@ def purge(
 ) -> None:
     """Delete audit records older than BEFORE. Records its own audit event; the chain still
     verifies from the oldest remaining record."""
+    from driftguard.audit import service as audit
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.settings import load_settings
+
     if not yes:
         typer.echo("refusing to delete audit records without --yes", err=True)
         raise typer.Exit(2)

@@ -10,23 +10,18 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
-from sqlalchemy import Engine
 
-from driftguard.audit import service as audit
-from driftguard.audit.keys import AuditKeyring
 from driftguard.cli.errors import exit_on_domain_error
-from driftguard.db import backup as archive
-from driftguard.db import migrate
-from driftguard.db.engine import build_engine
-from driftguard.db.fingerprint import differences, fingerprint_database
-from driftguard.db.session import build_session_factory, unit_of_work
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError
-from driftguard.settings import load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from driftguard.audit.keys import AuditKeyring
+    from driftguard.db import backup as archive
 
 BackupFile = Annotated[Path, typer.Argument(help="the backup archive", dir_okay=False)]
 
@@ -39,6 +34,11 @@ def verify_database(
     The audit chain is verified when the backup is at the current schema: an older one does not
     have every audit column yet (``driftguard db upgrade``, then ``driftguard audit verify``).
     """
+    from driftguard.audit import service as audit
+    from driftguard.db import migrate
+    from driftguard.db.fingerprint import differences, fingerprint_database
+    from driftguard.db.session import build_session_factory, unit_of_work
+
     with engine.connect() as connection:
         problems = differences(manifest.tables, fingerprint_database(connection))
     revision = migrate.current_revision(engine)
@@ -61,6 +61,12 @@ def _refuse(message: str, problems: list[str]) -> InvalidError:
 
 
 def _check_revision_known(revision: str | None) -> None:
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    from driftguard.db import backup as archive
+    from driftguard.db import migrate
+
     if revision is None:
         return
     try:
@@ -74,6 +80,10 @@ def _check_revision_known(revision: str | None) -> None:
 
 def backup(file: BackupFile) -> None:
     """Back up the configured database to FILE (SQLite online backup or pg_dump)."""
+    from driftguard.db import backup as archive
+    from driftguard.db.engine import build_engine
+    from driftguard.settings import load_settings
+
     engine = build_engine(load_settings())
     try:
         with exit_on_domain_error():
@@ -94,6 +104,11 @@ def restore(
     ] = False,
 ) -> None:
     """Restore FILE into the configured database, then verify it. Stop the servers first."""
+    from driftguard.audit.keys import AuditKeyring
+    from driftguard.db import migrate
+    from driftguard.db.engine import build_engine
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
     engine = build_engine(settings)
@@ -119,6 +134,8 @@ def restore(
 def _restore(
     file: Path, engine: Engine, work: Path, *, replace: bool, keyring: AuditKeyring
 ) -> archive.Manifest:
+    from driftguard.db import backup as archive
+
     staged = archive.open_backup(file, work)
     manifest = staged.manifest
     target = archive.backend_of(engine)

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from driftguard.cli.groups import command_group
+
 if TYPE_CHECKING:
     from driftguard.client import Client
 
-gate_app = typer.Typer(help="Release gates for CI/CD.", no_args_is_help=True)
+gate_app = command_group("Release gates for CI/CD.")
 CANNOT_ANSWER = 3
 
 

@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import typer
 
-from driftguard.audit.schemas import SYSTEM
 from driftguard.cli.errors import exit_on_domain_error
-from driftguard.cli.sessions import session_factory
-from driftguard.db.engine import build_engine
-from driftguard.db.session import unit_of_work
-from driftguard.encryption import new_key, secret_cipher
-from driftguard.settings import load_settings
-from driftguard.webhooks import service as webhooks
+from driftguard.cli.groups import command_group
 
-secrets_app = typer.Typer(
-    help="Keys of the secrets stored encrypted (DRIFTGUARD_SECRETS_KEY).", no_args_is_help=True
-)
+secrets_app = command_group("Keys of the secrets stored encrypted (DRIFTGUARD_SECRETS_KEY).")
 
 
 @secrets_app.command("new-key")
 def make_key() -> None:
     """Print a new random key for DRIFTGUARD_SECRETS_KEY (nothing is stored)."""
+    from driftguard.encryption import new_key
+
     typer.echo(new_key())
 
 
@@ -30,6 +24,14 @@ def rotate() -> None:
 
     To change keys: put the new key first and keep the old ones after it, run this, then drop
     the old keys. All or nothing, audited (``secrets.rotate``)."""
+    from driftguard.audit.schemas import SYSTEM
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.encryption import secret_cipher
+    from driftguard.settings import load_settings
+    from driftguard.webhooks import service as webhooks
+
     settings = load_settings()
     engine = build_engine(settings)
     try:

@@ -4,18 +4,22 @@ command-line counterpart; reads DRIFTGUARD_URL and DRIFTGUARD_API_KEY)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pyarrow.parquet as pq
 import typer
 
-from driftguard.client import Client, DriftGuardAPIError
-from driftguard.client._client import FILE_ROWS, FILE_TYPES
+from driftguard.cli.groups import command_group
 
-log_app = typer.Typer(help="Send predictions from a file.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from driftguard.client import Client
+
+
+log_app = command_group("Send predictions from a file.")
 
 
 def make_client() -> Client:
+    from driftguard.client import Client
+
     return Client()
 
 
@@ -39,6 +43,11 @@ def log_predictions(
 ) -> None:
     """Send the predictions in FILE (CSV, Parquet or Arrow IPC) as a file upload: stored whole
     or not at all. A Parquet file over 1,000,000 rows goes in parts of that size."""
+    import pyarrow.parquet as pq
+
+    from driftguard.client import DriftGuardAPIError
+    from driftguard.client._client import FILE_ROWS, FILE_TYPES
+
     if file.suffix.lower() not in FILE_TYPES:
         raise typer.BadParameter(
             f"must end in one of {', '.join(sorted(FILE_TYPES))}", param_hint="FILE"

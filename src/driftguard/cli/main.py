@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import getpass
 import os
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,24 +10,18 @@ from driftguard.cli.audit import audit_app
 from driftguard.cli.backup import backup, restore
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
+from driftguard.cli.groups import command_group
 from driftguard.cli.keys import secrets_app
 from driftguard.cli.log import log_app
 from driftguard.cli.predictions import predictions_app
-from driftguard.cli.sessions import session_factory
 from driftguard.cli.worker import scheduler, worker
-from driftguard.db import migrate
-from driftguard.db.engine import build_engine
-from driftguard.db.session import unit_of_work
-from driftguard.encryption import derived_key, new_key
-from driftguard.identity import service as identity_service
-from driftguard.identity.passwords import build_hasher
-from driftguard.settings import Settings, load_settings
 
-app = typer.Typer(
-    name="driftguard", help="DriftGuard: ML model governance and monitoring.", no_args_is_help=True
-)
-db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-users_app = typer.Typer(help="User administration.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from driftguard.settings import Settings
+
+app = command_group("DriftGuard: ML model governance and monitoring.", name="driftguard")
+db_app = command_group("Database schema migrations.")
+users_app = command_group("User administration.")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(log_app, name="log")
@@ -69,6 +63,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port [default: DRIFTGUARD_PORT]")] = None,
 ) -> None:
     """Serve the API (migrate first with `driftguard db upgrade`)."""
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     run_server(settings, host=host or settings.host, port=port or settings.port)
 
@@ -76,6 +72,10 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the configured database to REVISION (default: the latest)."""
+    from driftguard.db import migrate
+    from driftguard.db.engine import build_engine
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     engine = build_engine(settings)
     try:
@@ -89,6 +89,10 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Migrate the configured database back to REVISION, before rolling back to the release
     that knows no later one (docs/deployment.md, upgrade notes). Back up first."""
+    from driftguard.db import migrate
+    from driftguard.db.engine import build_engine
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     engine = build_engine(settings)
     try:
@@ -101,6 +105,10 @@ def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the latest one this version knows."""
+    from driftguard.db import migrate
+    from driftguard.db.engine import build_engine
+    from driftguard.settings import load_settings
+
     engine = build_engine(load_settings())
     try:
         typer.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
@@ -114,6 +122,13 @@ def create_admin(
     name: Annotated[str, typer.Option(help="display name")] = "Administrator",
 ) -> None:
     """Create an administrator. The password is read from DRIFTGUARD_ADMIN_PASSWORD or a prompt."""
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.identity import service as identity_service
+    from driftguard.identity.passwords import build_hasher
+    from driftguard.settings import load_settings
+
     password = os.environ.get("DRIFTGUARD_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     settings = load_settings()
     engine = build_engine(settings)
@@ -141,6 +156,13 @@ def demo(
 ) -> None:
     """Create a fresh demo database with three teams and seeded models, then serve it."""
     from driftguard.cli.demo import seed_demo
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db import migrate
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.encryption import derived_key, new_key
+    from driftguard.identity.passwords import build_hasher
+    from driftguard.settings import load_settings
 
     settings = load_settings(database_url=f"sqlite:///{database}")
     if not settings.secrets_key and derived_key(settings) is None:

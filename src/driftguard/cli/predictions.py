@@ -3,27 +3,28 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from driftguard.audit.schemas import SYSTEM
 from driftguard.cli.errors import exit_on_domain_error
-from driftguard.cli.sessions import session_factory
-from driftguard.db.engine import build_engine
-from driftguard.db.session import unit_of_work
-from driftguard.ingest import storage_maintenance
-from driftguard.settings import load_settings
+from driftguard.cli.groups import command_group
 
-predictions_app = typer.Typer(
-    help="Prediction storage: partitions and retention.", no_args_is_help=True
-)
+if TYPE_CHECKING:
+    from driftguard.ingest import storage_maintenance
+
+predictions_app = command_group("Prediction storage: partitions and retention.")
 
 
 @predictions_app.command("maintain")
 def maintain() -> None:
     """Prepare the time partitions ahead and apply DRIFTGUARD_PREDICTION_RETENTION_DAYS, as the
     maintenance jobs do at start-up and every maintenance interval."""
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.ingest import storage_maintenance
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     engine = build_engine(settings)
     try:
@@ -49,6 +50,13 @@ def purge(
 ) -> None:
     """Delete raw predictions (blocks, key rows, labels) older than the given age, rounded
     down to UTC midnight. Reports, runs and per-block counts stay. Audited."""
+    from driftguard.audit.schemas import SYSTEM
+    from driftguard.cli.sessions import session_factory
+    from driftguard.db.engine import build_engine
+    from driftguard.db.session import unit_of_work
+    from driftguard.ingest import storage_maintenance
+    from driftguard.settings import load_settings
+
     if not yes:
         typer.echo("refusing to delete predictions without --yes", err=True)
         raise typer.Exit(2)

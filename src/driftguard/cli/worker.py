@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from driftguard.logs import configure_logging
-from driftguard.settings import Environment, Settings, load_settings
+if TYPE_CHECKING:
+    from driftguard.settings import Settings
 
 
 def _configured() -> Settings:
+    from driftguard.logs import configure_logging
+    from driftguard.settings import load_settings
+
     settings = load_settings()
     if settings.broker_url is None:
         typer.echo(
@@ -65,6 +68,7 @@ def _serve_metrics(settings: Settings, *, host: str, port: int) -> None:
     """Serve the metrics of every process of this worker. prometheus_client picks its
     multiprocess mode from PROMETHEUS_MULTIPROC_DIR when first imported, so the variable must
     be in the environment the worker starts with."""
+    from driftguard.settings import Environment
     from driftguard.worker.telemetry import MULTIPROC_DIR, prepare_multiprocess_dir, serve_metrics
 
     token = settings.metrics_token

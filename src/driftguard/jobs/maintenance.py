@@ -9,14 +9,11 @@ transactions; one failing job does not keep the others from running.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import anyio.to_thread
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit import checkpoints
@@ -100,27 +97,3 @@ def run_maintenance(
     if failed:
         raise MaintenanceFailedError(f"maintenance jobs failed: {', '.join(failed)}")
     return done
-
-
-async def maintenance_loop(
-    factory: sessionmaker[Session],
-    settings: Settings,
-    *,
-    jobs: Sequence[MaintenanceJob] = MAINTENANCE_JOBS,
-) -> None:
-    """Embedded mode: a round at start, then one every interval, until cancelled. A round under
-    way when the loop is cancelled is let finish first: cancelling would not stop its thread,
-    which would outlive the app (its lock waits are bounded, so the wait is too)."""
-    while True:
-        round_ = asyncio.ensure_future(
-            anyio.to_thread.run_sync(lambda: run_maintenance(factory, settings, jobs=jobs))
-        )
-        try:
-            await asyncio.shield(round_)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await round_
-            raise
-        except Exception:  # the loop must outlive any one bad round
-            logger.exception("maintenance round failed")
-        await asyncio.sleep(settings.maintenance_interval_seconds)

@@ -1,22 +1,19 @@
 """Scheduled monitoring: each closed window of each scheduled model version is reported once.
 
-:func:`plan` finds the due windows and :func:`run_window` reports one; in embedded mode every
-server process's :func:`scheduler_loop` calls both, and with a broker the scheduler enqueues one
-task per due window that a worker runs with the same :func:`run_window`. "Once" is the database's
-unique ``schedule_key``: when several processes take the same window, one inserts the run and the
-others' inserts fail and are skipped."""
+:func:`plan` finds the due windows and :func:`run_window` reports one; in embedded mode every server
+process's background loop (``jobs/periodic.py``) calls :func:`run_due`, which does both, and with a
+broker the scheduler enqueues one task per due window that a worker runs with the same
+:func:`run_window`. "Once" is the database's unique ``schedule_key``: when several processes take
+the same window, one inserts the run and the others' inserts fail and are skipped."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
-import anyio.to_thread
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,7 +26,6 @@ from driftguard.ingest.orm import ReferenceDataset
 from driftguard.monitoring.orm import MonitoringRun
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
-from driftguard.settings import Settings
 
 logger = logging.getLogger("driftguard.scheduler")
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -206,17 +202,3 @@ def run_window(
     except ConflictError as exc:
         logger.warning("scheduled window %s skipped: %s", item.key, exc.message)
     return False
-
-
-async def scheduler_loop(
-    factory: sessionmaker[Session], settings: Settings, *, after_run: AfterRun | None = None
-) -> None:
-    """Tick until cancelled; a failing tick is logged and the next one tries again."""
-    while True:
-        await asyncio.sleep(settings.scheduler_tick_seconds)
-        try:
-            await anyio.to_thread.run_sync(
-                partial(run_due, factory, after_run=after_run, spread=settings.scheduler_stagger)
-            )
-        except Exception:  # the loop must outlive any one bad tick
-            logger.exception("scheduled monitoring tick failed")

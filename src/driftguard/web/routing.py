@@ -14,7 +14,6 @@ from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from driftguard.api.errors import STATUS_BY_KIND
 from driftguard.errors import (
     DriftGuardError,
     ErrorDetail,
@@ -22,6 +21,7 @@ from driftguard.errors import (
     RateLimitedError,
     UnauthenticatedError,
 )
+from driftguard.http.status import STATUS_BY_KIND
 from driftguard.web.security import SEEN_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from driftguard.web.templating import render
 

@@ -26,9 +26,10 @@ from urllib.parse import urlsplit
 from fastapi import Depends, Request, Response
 from starlette.datastructures import FormData
 
-from driftguard.api.deps import DbSession, SettingsDep
-from driftguard.api.ratelimit import RateLimiter
 from driftguard.errors import ForbiddenError, UnauthenticatedError
+from driftguard.http.deps import DbSession, SettingsDep
+from driftguard.http.guards import permission_guard
+from driftguard.http.ratelimit import RateLimiter
 from driftguard.identity import auth
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -161,18 +162,9 @@ CurrentUser = Annotated[SignedIn, Depends(_signed_in)]
 
 
 def page_permission(permission: Permission) -> Any:
-    """``Depends`` marker for a page: the signed-in user must hold ``permission`` somewhere.
-
-    Declared like ``api.deps.require``, so ``create_app``'s route guard check covers pages too.
-    """
-
-    async def check(user: CurrentUser) -> SignedIn:
-        if not user.can(permission):
-            raise ForbiddenError(f"your role does not allow {permission.value}")
-        return user
-
-    check.required_permission = permission  # type: ignore[attr-defined]
-    return Depends(check)
+    """``Depends`` marker for a page: the signed-in user must hold ``permission`` somewhere (the
+    one guard of ``http/guards.py``, so ``create_app``'s route guard check covers pages too)."""
+    return permission_guard(permission, identity=_signed_in)
 
 
 async def _checked_form(request: Request, user: CurrentUser, settings: SettingsDep) -> FormData:

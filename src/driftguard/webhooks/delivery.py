@@ -1,20 +1,18 @@
 """Sending queued deliveries: signed (Standard Webhooks), retried with exponential backoff.
 
-:func:`deliver_due` is a plain function over a session factory and an HTTP client, so the same
-call serves the embedded loop below and a task-queue worker. A claim moves a delivery's
-``next_attempt_at`` past the longest a send can take, so a process that dies mid-send leaves the
-delivery to be retried, never lost; receivers dedupe retries by ``webhook-id``.
-"""
+:func:`deliver_due` is a plain function over a session factory and an HTTP client, so the same call
+serves the embedded loop and a task-queue worker (both through :func:`deliver_all_due`). A claim
+moves a delivery's ``next_attempt_at`` past the longest a send can take, so a process that dies
+mid-send leaves the delivery to be retried, never lost; receivers dedupe retries by
+``webhook-id``."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import anyio.to_thread
 import httpx2
 from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
@@ -195,18 +193,12 @@ def build_http_client(settings: Settings, *, backend: PinnedBackend | None = Non
     )
 
 
-async def delivery_loop(factory: sessionmaker[Session], settings: Settings) -> None:
-    """Deliver until cancelled; a failing tick is logged and the next one tries again."""
-    with build_http_client(settings) as http:
-        while True:
-            await asyncio.sleep(settings.webhook_tick_seconds)
-            try:
-                while (
-                    await anyio.to_thread.run_sync(
-                        lambda: deliver_due(factory, settings=settings, http=http)
-                    )
-                    == CLAIM_BATCH
-                ):
-                    pass  # a full batch: more may be due
-            except Exception:  # the loop must outlive any one bad tick
-                logger.exception("webhook delivery tick failed")
+def deliver_all_due(
+    factory: sessionmaker[Session], *, settings: Settings, http: httpx2.Client
+) -> int:
+    """Send due deliveries batch after batch until a batch is not full; returns how many were
+    tried (the embedded loop's tick)."""
+    sent = 0
+    while (tried := deliver_due(factory, settings=settings, http=http)) == CLAIM_BATCH:
+        sent += tried
+    return sent + tried

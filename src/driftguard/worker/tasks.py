@@ -27,7 +27,7 @@ from driftguard.governance import risk
 from driftguard.jobs import dead_letters
 from driftguard.jobs.maintenance import run_maintenance
 from driftguard.jobs.scheduler import Due, plan, run_window
-from driftguard.webhooks.delivery import CLAIM_BATCH, deliver_due
+from driftguard.webhooks.delivery import deliver_all_due
 from driftguard.worker.names import DELIVER_WEBHOOKS, MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.telemetry import published_at
@@ -152,12 +152,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
 
     @app.task(name=DELIVER_WEBHOOKS, **options)
     def deliver_webhooks() -> int:
-        sent = 0
-        while True:
-            tried = deliver_due(runtime.factory, settings=settings, http=runtime.http)
-            sent += tried
-            if tried < CLAIM_BATCH:
-                return sent
+        return deliver_all_due(runtime.factory, settings=settings, http=runtime.http)
 
     @app.task(name=MAINTENANCE, **options)
     def maintenance() -> list[str]:

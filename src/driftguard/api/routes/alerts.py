@@ -4,10 +4,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
+from driftguard.api.deps import require
 from driftguard.governance import alerts
 from driftguard.governance.schemas import AlertRead, AlertResolve
+from driftguard.http.deps import DbSession
+from driftguard.http.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.schemas import Page

@@ -5,11 +5,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import IdQuery, LimitQuery, OffsetQuery
+from driftguard.api.deps import require
 from driftguard.audit import service
 from driftguard.audit.schemas import AuditFilter, AuditRecordRead
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.http.deps import DbSession
+from driftguard.http.params import IdQuery, LimitQuery, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.schemas import Page

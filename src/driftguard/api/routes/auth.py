@@ -4,17 +4,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from driftguard.api.deps import (
+from driftguard.api.deps import require
+from driftguard.errors import NotFoundError
+from driftguard.http.deps import (
     ClientAddress,
     DbSession,
     HasherDep,
     RateLimiterDep,
     ReadSession,
     SettingsDep,
-    public,
-    require,
 )
-from driftguard.errors import NotFoundError
+from driftguard.http.guards import public
 from driftguard.identity import auth, repository
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal

@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DashboardCacheDep, DbSession, require
+from driftguard.api.deps import require
 from driftguard.dashboard import service
 from driftguard.dashboard.schemas import ExecutiveDashboard
+from driftguard.http.deps import DashboardCacheDep, DbSession
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 

@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import LimitQuery, OffsetQuery
+from driftguard.api.deps import require
+from driftguard.http.deps import DbSession
+from driftguard.http.params import LimitQuery, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.jobs import dead_letters

@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, SettingsDep, require
-from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
+from driftguard.api.deps import require
 from driftguard.governance import deployments, gate
 from driftguard.governance.schemas import (
     DeploymentComment,
@@ -17,6 +16,8 @@ from driftguard.governance.schemas import (
     EnvironmentName,
     GateRead,
 )
+from driftguard.http.deps import DbSession, SettingsDep
+from driftguard.http.params import IdQuery, LimitQuery, ObjectId, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.schemas import Name, Page

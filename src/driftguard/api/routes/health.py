@@ -3,8 +3,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from driftguard.api.deps import public
 from driftguard.api.readiness import Readiness
+from driftguard.http.guards import public
 
 router = APIRouter(tags=["health"])
 

@@ -5,9 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import IdQuery, LimitQuery, ObjectId, OffsetQuery, VersionNumber
+from driftguard.api.deps import require
 from driftguard.errors import ErrorDetail, InvalidError
+from driftguard.http.deps import DbSession
+from driftguard.http.params import IdQuery, LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.registry import service

@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from driftguard.api.deps import DbSession, require
+from driftguard.api.deps import require
 from driftguard.api.json_body import FastJsonRoute
-from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.governance import after_run, risk
+from driftguard.http.deps import DbSession
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring import runs

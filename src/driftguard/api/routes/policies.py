@@ -6,9 +6,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, SettingsDep, require
-from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
+from driftguard.api.deps import require
 from driftguard.governance import policies as service
+from driftguard.http.deps import DbSession, SettingsDep
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
+from driftguard.identity.permissions import Permission
+from driftguard.identity.principal import Principal
 from driftguard.governance.schemas import (
     DefaultPolicyRead,
     PolicyCreate,

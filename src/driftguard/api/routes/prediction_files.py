@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import ObjectId, VersionNumber
+from driftguard.api.deps import require
 from driftguard.api.routes.predictions import IdempotencyKey
 from driftguard.api.spool import file_sha256, spooled_body
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.ingest import service

@@ -6,10 +6,11 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
+from driftguard.api.deps import require
 from driftguard.governance import risk
 from driftguard.governance.schemas import RiskScoreRead
+from driftguard.http.deps import DbSession
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.registry import service as registry_service

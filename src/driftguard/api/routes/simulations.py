@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import SandboxSession, SettingsDep, require
+from driftguard.api.deps import require
 from driftguard.governance import simulation
 from driftguard.governance.schemas import Simulation, SimulationRequest
+from driftguard.http.deps import SandboxSession, SettingsDep
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 

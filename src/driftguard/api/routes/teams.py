@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, require
-from driftguard.api.params import ObjectId
+from driftguard.api.deps import require
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId
 from driftguard.identity import service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal

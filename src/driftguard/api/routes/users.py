@@ -4,8 +4,9 @@ from typing import Annotated
 
 from fastapi import APIRouter
 
-from driftguard.api.deps import DbSession, HasherDep, require
-from driftguard.api.params import LimitQuery, OffsetQuery
+from driftguard.api.deps import require
+from driftguard.http.deps import DbSession, HasherDep
+from driftguard.http.params import LimitQuery, OffsetQuery
 from driftguard.identity import service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal

@@ -6,9 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Response
 
-from driftguard.api.deps import DbSession, SettingsDep, require
-from driftguard.api.params import LimitQuery, ObjectId, OffsetQuery
+from driftguard.api.deps import require
 from driftguard.encryption import secret_cipher
+from driftguard.http.deps import DbSession, SettingsDep
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.schemas import Page

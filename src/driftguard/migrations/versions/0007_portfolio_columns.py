@@ -7,14 +7,15 @@ Revises: 0006
 Create Date: 2026-11-26
 """
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import driftguard.db.base
-from driftguard.rules.portfolio import summarise
 
 DOCUMENT = sa.JSON(none_as_null=True).with_variant(
     postgresql.JSONB(astext_type=sa.Text(), none_as_null=True), "postgresql"
@@ -42,7 +43,7 @@ def upgrade() -> None:
         sa.column("summary", DOCUMENT),
     )
     summaries = [
-        {"key": version_id, "summary": summarise(facts)}
+        {"key": version_id, "summary": _summarise(facts)}
         for version_id, facts in connection.execute(
             sa.select(snapshots.c.version_id, snapshots.c.facts)
         )
@@ -208,6 +209,32 @@ def _main_driver(components: list[dict[str, object]]) -> str:
     """The component contributing most (as ``governance.risk.main_driver`` at this revision)."""
     best = max(components, key=lambda c: float(c.get("contribution", 0.0)), default=None)  # type: ignore[arg-type]
     return str(best["name"]) if best is not None else ""
+
+
+def _summarise(facts: Mapping[str, Mapping[str, float | None]]) -> dict[str, list[Any]] | None:
+    """The extremes of each measured fact, or ``None`` when a value is not a finite number.
+
+    A frozen copy of ``policy.portfolio.summarise`` at this revision: the migration writes the
+    summaries of that day, whatever the function becomes (a new format needs a new migration).
+    """
+    summary: dict[str, list[Any]] = {}
+    for fact, by_subject in facts.items():
+        high: tuple[float, str] | None = None
+        low: tuple[float, str] | None = None
+        for subject in sorted(by_subject):
+            value = by_subject[subject]
+            if value is None:
+                continue
+            if not isinstance(value, int | float) or not math.isfinite(value):
+                return None
+            number = float(value)
+            if high is None or number > high[0]:
+                high = (number, subject)
+            if low is None or number < low[0]:
+                low = (number, subject)
+        if high is not None and low is not None:
+            summary[fact] = [high[0], high[1], low[0], low[1]]
+    return summary
 
 
 def downgrade() -> None:

@@ -10,9 +10,9 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy.orm import Session
 
-from driftguard.api.deps import DbSession
-from driftguard.api.params import ObjectId
 from driftguard.governance import alerts
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId
 from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service
 from driftguard.web.forms import FieldErrors, parse_fields

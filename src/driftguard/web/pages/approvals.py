@@ -13,12 +13,12 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
-from driftguard.api.deps import DbSession
-from driftguard.api.errors import STATUS_BY_KIND
-from driftguard.api.params import ObjectId
 from driftguard.errors import DriftGuardError, ErrorKind
 from driftguard.governance import deployments
 from driftguard.governance.schemas import DeploymentRead
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId
+from driftguard.http.status import STATUS_BY_KIND
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import Request, Response
 
-from driftguard.api.deps import public
 from driftguard.errors import NotFoundError
+from driftguard.http.guards import public
 from driftguard.web.routing import web_router
 from driftguard.web.templating import Asset
 

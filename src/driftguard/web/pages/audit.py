@@ -9,9 +9,9 @@ from typing import Annotated
 from fastapi import Request, Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from driftguard.api.deps import DbSession
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import AuditFilter
+from driftguard.http.deps import DbSession
 from driftguard.identity.permissions import Permission
 from driftguard.schemas import Id
 from driftguard.web.forms import parse_fields

@@ -9,16 +9,16 @@ from fastapi import Form, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, StringConstraints
 
-from driftguard.api.deps import (
+from driftguard.errors import RateLimitedError, UnauthenticatedError
+from driftguard.http.deps import (
     ClientAddress,
     DbSession,
     HasherDep,
     RateLimiterDep,
     ReadSession,
     SettingsDep,
-    public,
 )
-from driftguard.errors import RateLimitedError, UnauthenticatedError
+from driftguard.http.guards import public
 from driftguard.identity import auth
 from driftguard.identity.auth import BAD_CREDENTIALS
 from driftguard.identity.permissions import Permission

@@ -10,10 +10,10 @@ from typing import Annotated, Any, Literal
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
-from driftguard.api.deps import DbSession
-from driftguard.api.params import ObjectId
 from driftguard.governance import alerts, deployments, risk
 from driftguard.governance.schemas import RiskScoreRead
+from driftguard.http.deps import DbSession
+from driftguard.http.params import ObjectId
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
 from driftguard.monitoring import runs

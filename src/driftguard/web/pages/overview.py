@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Request, Response
 
-from driftguard.api.deps import DashboardCacheDep, DbSession
 from driftguard.dashboard import service as dashboard
 from driftguard.dashboard.schemas import ExecutiveDashboard
+from driftguard.http.deps import DashboardCacheDep, DbSession
 from driftguard.identity.permissions import Permission
 from driftguard.web.charts import (
     BarChart,

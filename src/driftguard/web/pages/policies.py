@@ -11,9 +11,6 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, Field, StringConstraints, ValidationError
 from sqlalchemy.orm import Session
 
-from driftguard.api.deps import DbSession, SandboxSession, SettingsDep
-from driftguard.api.errors import STATUS_BY_KIND
-from driftguard.api.params import ObjectId, VersionNumber
 from driftguard.errors import DriftGuardError, ErrorDetail, ErrorKind, InvalidError
 from driftguard.governance import policies, simulation
 from driftguard.governance.schemas import (
@@ -27,6 +24,9 @@ from driftguard.governance.schemas import (
     SimulationRequest,
     SimulationScope,
 )
+from driftguard.http.deps import DbSession, SandboxSession, SettingsDep
+from driftguard.http.params import ObjectId, VersionNumber
+from driftguard.http.status import STATUS_BY_KIND
 from driftguard.identity import service as identity
 from driftguard.identity.permissions import Permission
 from driftguard.rules import FACTS

@@ -1,4 +1,5 @@
-"""The application factory. Engines and clients are built in the lifespan, never at import."""
+"""The application factory: the API and the web UI in one ASGI app. Engines and clients are built
+in the lifespan, never at import."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import math
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio.to_thread
 from fastapi import APIRouter, FastAPI
@@ -21,7 +23,6 @@ from sqlalchemy.pool import QueuePool
 
 from driftguard import __version__
 from driftguard.api.admission import Admission, AdmissionMiddleware
-from driftguard.api.deps import route_guard
 from driftguard.api.docs import OPENAPI_PATH, docs_enabled, install_api_docs
 from driftguard.api.errors import ERROR_RESPONSES, install_error_handlers
 from driftguard.api.middleware import (
@@ -31,7 +32,6 @@ from driftguard.api.middleware import (
     RequireCredentialsMiddleware,
 )
 from driftguard.api.observe import ObserveMiddleware
-from driftguard.api.ratelimit import RateLimiter
 from driftguard.api.readiness import Readiness, database_answers
 from driftguard.api.routes import (
     alerts,
@@ -62,11 +62,12 @@ from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
 from driftguard.governance import risk as governance_risk
+from driftguard.http.guards import route_guard
+from driftguard.http.ratelimit import RateLimiter
 from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
-from driftguard.jobs import scheduler
-from driftguard.jobs.maintenance import maintenance_loop
-from driftguard.jobs.scheduler import scheduler_loop
+from driftguard.jobs import maintenance, scheduler
+from driftguard.jobs.periodic import run_periodically
 from driftguard.logs import configure_logging
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
@@ -81,7 +82,7 @@ from driftguard.web.pages import overview as overview_pages
 from driftguard.web.pages import policies as policy_pages
 from driftguard.web.routing import install_page_errors
 from driftguard.web.templating import build_templates, load_assets
-from driftguard.webhooks.delivery import delivery_loop
+from driftguard.webhooks import delivery
 
 API_PREFIX = "/api/v1"
 
@@ -226,10 +227,37 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             lambda: _last_scheduled_run(app.state.read_session_factory),
         )
         factory = app.state.bulk_session_factory
+        background = contextlib.ExitStack()
         loops = {
-            "scheduler": lambda: scheduler_loop(factory, settings, after_run=_rescore),
-            "maintenance": lambda: maintenance_loop(factory, settings),
-            "webhooks": lambda: delivery_loop(factory, settings),
+            "scheduler": lambda: run_periodically(
+                partial(
+                    scheduler.run_due,
+                    factory,
+                    after_run=_rescore,
+                    spread=settings.scheduler_stagger,
+                ),
+                every_seconds=settings.scheduler_tick_seconds,
+                what="scheduled monitoring tick",
+                logger=scheduler.logger,
+            ),
+            "maintenance": lambda: run_periodically(
+                partial(maintenance.run_maintenance, factory, settings),
+                every_seconds=settings.maintenance_interval_seconds,
+                what="maintenance round",
+                logger=maintenance.logger,
+                at_start=True,
+            ),
+            "webhooks": lambda: run_periodically(
+                partial(
+                    delivery.deliver_all_due,
+                    factory,
+                    settings=settings,
+                    http=background.enter_context(delivery.build_http_client(settings)),
+                ),
+                every_seconds=settings.webhook_tick_seconds,
+                what="webhook delivery tick",
+                logger=delivery.logger,
+            ),
         }
         tasks = [asyncio.create_task(loops[name]()) for name in background_loops(settings)]
         try:
@@ -239,6 +267,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            background.close()
             app.state.rate_limiter.close()
             app.state.dashboard_cache.close()
             if own_engine:

@@ -1,0 +1,1 @@
+"""Alembic revision files (a package so the import contracts can see them)."""
