@@ -67,9 +67,7 @@ def test_the_tree_as_it_is_keeps_every_contract(tmp_path: Path) -> None:
         ("http/deps.py", "driftguard.api.deps"),
     ],
 )
-def test_a_forbidden_import_breaks_a_contract(
-    tmp_path: Path, path: str, module: str
-) -> None:
+def test_a_forbidden_import_breaks_a_contract(tmp_path: Path, path: str, module: str) -> None:
     result = _lint(tmp_path, (path, module))
     importer = "driftguard." + path.removesuffix(".py").replace("/", ".")
     assert result.returncode == 1, result.stdout + result.stderr

@@ -2,9 +2,10 @@
 
 Every job in :data:`MAINTENANCE_JOBS` runs every ``DRIFTGUARD_MAINTENANCE_INTERVAL_SECONDS``: on
 a worker (the scheduler enqueues the ``maintenance`` task) or, in embedded mode, in each server
-process's :func:`maintenance_loop`. Jobs must be idempotent: more than one process may run them
-at once, and a failed round is retried whole. Each job is passed what it needs to open its own
-transactions; one failing job does not keep the others from running.
+process (the app's lifespan, through :func:`driftguard.jobs.periodic.run_periodically`). Jobs
+must be idempotent: more than one process may run them at once, and a failed round is retried
+whole. Each job is passed what it needs to open its own transactions; one failing job does not
+keep the others from running.
 """
 
 from __future__ import annotations

@@ -8,10 +8,6 @@ from fastapi import APIRouter
 
 from driftguard.api.deps import require
 from driftguard.governance import policies as service
-from driftguard.http.deps import DbSession, SettingsDep
-from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
-from driftguard.identity.permissions import Permission
-from driftguard.identity.principal import Principal
 from driftguard.governance.schemas import (
     DefaultPolicyRead,
     PolicyCreate,
@@ -21,6 +17,8 @@ from driftguard.governance.schemas import (
     PolicyVersionCreate,
     PolicyVersionRead,
 )
+from driftguard.http.deps import DbSession, SettingsDep
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.rules import (

@@ -8,10 +8,8 @@ from fastapi import APIRouter, Header, UploadFile
 
 from driftguard.api.deps import require
 from driftguard.api.json_body import FastJsonRoute
-from driftguard.errors import ErrorDetail, InvalidError
-from driftguard.governance import risk
 from driftguard.http.deps import DbSession
-from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
+from driftguard.http.params import ObjectId, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.ingest import service
