@@ -15,6 +15,7 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.facts import report_facts, store_snapshot
 from driftguard.monitoring.orm import MonitoringRun
+from driftguard.monitoring.report_models import RunReports
 from driftguard.monitoring.runs import execute_run, run_read
 from driftguard.monitoring.schemas import RunRead, RunRequest
 from driftguard.registry import service as registry_service
@@ -48,7 +49,9 @@ def finish_run(
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
         facts = report_facts(
-            read.reports, task_type=version.task_type.value, training=version.training_metrics
+            RunReports.from_payloads(read.reports),
+            task_type=version.task_type.value,
+            training=version.training_metrics,
         )
         policy = policies_service.monitoring_policy_for(session, model)
         alerts.apply_findings(

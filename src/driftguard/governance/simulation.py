@@ -50,6 +50,7 @@ from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.facts import report_facts
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
+from driftguard.monitoring.report_models import RunReports
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.rules import (
     FACTS,
@@ -566,7 +567,7 @@ def _replay_monitoring(
     ).all()  # fmt: skip
     truncated = len(runs) > MAX_REPLAY_RUNS
     runs = runs[:MAX_REPLAY_RUNS]
-    reports: dict[int, dict[str, dict[str, object]]] = {}
+    reports: dict[int, dict[str, dict[str, Any]]] = {}
     if runs:
         for run_id, kind, payload in session.execute(
             select(MonitoringReport.run_id, MonitoringReport.kind, MonitoringReport.payload).where(
@@ -579,7 +580,8 @@ def _replay_monitoring(
     scenario: Counter[str] = Counter()
     for run_id, model_id, task_type, training in runs:
         subject = models[model_id]
-        facts = report_facts(reports.get(run_id, {}), task_type=task_type.value, training=training)
+        stored = RunReports.from_payloads(reports.get(run_id, {}))
+        facts = report_facts(stored, task_type=task_type.value, training=training)
         for counter, pool in ((current, candidates.baseline), (scenario, candidates.scenario)):
             policy = policies.select_policy(
                 pool, team_id=subject.team_id, tier=subject.tier, environment=None

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from driftguard.monitoring.orm import MonitoringRun, VersionFacts
+from driftguard.monitoring.report_models import AttributeFairness, RunReports
 from driftguard.registry.orm import ModelVersion
 from driftguard.rules import WHOLE, Facts
 from driftguard.rules.portfolio import summarise
@@ -26,39 +27,42 @@ _PRIMARY: dict[str, tuple[tuple[str, bool], ...]] = {
 }
 _PERFORMANCE = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse")
 _QUALITY = ("missing_rate", "out_of_range_rate", "unseen_rate")
+_FAIRNESS = (
+    "disparate_impact_ratio",
+    "demographic_parity_difference",
+    "equal_opportunity_difference",
+)
 
 
-def report_facts(
-    reports: Mapping[str, Mapping[str, Any]], *, task_type: str, training: Mapping[str, float]
-) -> Facts:
+def report_facts(reports: RunReports, *, task_type: str, training: Mapping[str, float]) -> Facts:
     """Drift, fairness, data-quality and performance facts of one run's reports."""
     values: dict[str, dict[str, float | None]] = {}
 
-    def put(fact: str, subject: str, value: Any) -> None:
-        number = float(value) if isinstance(value, int | float) else None
-        values.setdefault(fact, {})[subject] = number
+    def put(fact: str, subject: str, value: float | None) -> None:
+        values.setdefault(fact, {})[subject] = None if value is None else float(value)
 
-    for row in reports.get("drift", {}).get("features", []):
-        for key in ("psi", "jensen_shannon", "p_value_adjusted"):
-            put(f"drift.{key}", row["feature"], row.get(key))
-    for attribute, result in reports.get("fairness", {}).get("attributes", {}).items():
-        for key in (
-            "disparate_impact_ratio",
-            "demographic_parity_difference",
-            "equal_opportunity_difference",
-        ):
-            put(f"fairness.{key}", attribute, result.get(key))
-    for row in reports.get("data_quality", {}).get("features", []):
-        for key in _QUALITY:
-            put(f"data_quality.{key}", row["name"], row.get(key))
-    performance = reports.get("performance")
+    if reports.drift is not None:
+        for row in reports.drift.features:
+            put("drift.psi", row.feature, row.psi)
+            put("drift.jensen_shannon", row.feature, row.jensen_shannon)
+            put("drift.p_value_adjusted", row.feature, row.p_value_adjusted)
+    if reports.fairness is not None and reports.fairness.attributes is not None:
+        for attribute, result in reports.fairness.attributes.items():
+            fairness = result if isinstance(result, AttributeFairness) else None
+            for key in _FAIRNESS:
+                put(f"fairness.{key}", attribute, getattr(fairness, key, None))
+    if reports.data_quality is not None:
+        for quality in reports.data_quality.features:
+            for key in _QUALITY:
+                put(f"data_quality.{key}", quality.name, getattr(quality, key))
+    performance = reports.performance
     # Not computed ("skipped": not applicable; "unavailable": its raw rows were purged).
-    if performance is not None and not {"skipped", "unavailable"} & performance.keys():
-        put("performance.n_labelled", WHOLE, performance.get("n_labelled"))
-        for key in _PERFORMANCE:
-            if key in performance:
-                put(f"performance.{key}", WHOLE, performance[key])
-        put("performance.degradation", WHOLE, degradation(performance, task_type, training))
+    if performance is not None and performance.measured:
+        put("performance.n_labelled", WHOLE, performance.n_labelled)
+        measured = performance.model_dump(include=set(_PERFORMANCE), exclude_unset=True)
+        for key, value in measured.items():
+            put(f"performance.{key}", WHOLE, value)
+        put("performance.degradation", WHOLE, degradation(measured, task_type, training))
     return Facts(values)
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy.orm import Session
 
@@ -25,7 +25,8 @@ from driftguard.ingest.counts import merged, rows_counted, window_counts
 from driftguard.ingest.frames import FeatureSchema
 from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 
-RAW, COUNTS = "raw", "counts"
+RAW: Final = "raw"
+COUNTS: Final = "counts"
 FAIRNESS_UNAVAILABLE = (
     "raw predictions of this window were purged by retention; fairness needs each "
     "prediction's decision and group"

@@ -21,6 +21,7 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.monitoring.purged import COUNTS, RAW, nothing_counted, purged_part, purged_reports
+from driftguard.monitoring.report_models import Source, stored_report
 from driftguard.monitoring.reports import (
     binary,
     drift_report,
@@ -101,8 +102,8 @@ def execute_run(
     if reports is None:
         run.status, run.error = "no_data", nothing_counted(purged)
         reports = {}
+    source: Source = COUNTS if purged.found else RAW
     for kind, payload in reports.items():
-        payload["source"] = COUNTS if purged.found else RAW
         session.add(
             MonitoringReport(
                 run_id=run.id,
@@ -110,7 +111,7 @@ def execute_run(
                 kind=kind,
                 window_start=start,
                 window_end=end,
-                payload=payload,
+                payload=stored_report(kind, payload, source=source),
             )
         )
     session.flush()
