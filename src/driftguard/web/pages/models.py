@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
@@ -17,6 +17,12 @@ from driftguard.http.params import ObjectId
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
 from driftguard.monitoring import runs
+from driftguard.monitoring.report_models import (
+    AttributeFairness,
+    DriftReport,
+    FairnessReport,
+    PerformanceReport,
+)
 from driftguard.monitoring.schemas import ReportRead
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import Stage
@@ -92,8 +98,8 @@ def inventory(request: Request, session: DbSession, user: Reader) -> Response:
 def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for report in reports:
-        for row in report.payload.get("features", []):
-            series.setdefault(str(row["feature"]), []).append((report.window_end, row.get("psi")))
+        for row in DriftReport.model_validate(report.payload).features:
+            series.setdefault(row.feature, []).append((report.window_end, row.psi))
     if not series:
         return None
     return line_chart("Drift (PSI) per feature", list(series.items()), y_label="PSI", y_max=0.25)
@@ -102,31 +108,31 @@ def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
 def performance_chart(reports: Sequence[ReportRead]) -> LineChart | None:
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for report in reports:
+        measured = PerformanceReport.model_validate(report.payload)
         for metric in PERFORMANCE_METRICS:
-            value = report.payload.get(metric)
-            if isinstance(value, int | float):
+            value = getattr(measured, metric)
+            if value is not None:
                 series.setdefault(metric, []).append((report.window_end, float(value)))
     if not series:
         return None
     return line_chart("Performance over time", list(series.items()), y_label="metric")
 
 
-def fairness_charts(report: ReportRead | None) -> list[tuple[str, dict[str, Any], BarChart]]:
+def fairness_charts(report: FairnessReport | None) -> list[tuple[str, AttributeFairness, BarChart]]:
     """Per sensitive attribute: its summary and a bar chart of selection rate by group."""
-    if report is None:
+    if report is None or report.attributes is None:
         return []
     charts = []
-    for attribute, result in sorted(report.payload.get("attributes", {}).items()):
-        groups = result.get("groups")
-        if not groups:
+    for attribute, result in sorted(report.attributes.items()):
+        if not isinstance(result, AttributeFairness) or not result.groups:
             continue
         bars = [
             (
-                str(g["group"]),
-                float(g["selection_rate"] or 0.0),
-                f"n={g['size']}" + (" (small group)" if g.get("below_min_group_size") else ""),
+                str(g.group),
+                float(g.selection_rate or 0.0),
+                f"n={g.size}" + (" (small group)" if g.below_min_group_size else ""),
             )
-            for g in groups
+            for g in result.groups
         ]
         chart = bar_chart(f"Selection rate by {attribute}", bars, max_value=1.0)
         charts.append((str(attribute), result, chart))
@@ -168,8 +174,8 @@ def model_page(
     selected = None
     drift = performance = None
     fairness_unavailable: str | None = None
-    fairness: list[tuple[str, dict[str, Any], BarChart]] = []
-    latest_performance: dict[str, Any] | None = None
+    fairness: list[tuple[str, AttributeFairness, BarChart]] = []
+    latest_performance: PerformanceReport | None = None
     score: RiskScoreRead | None = None
     scores: list[RiskScoreRead] = []
     if number is not None:
@@ -181,13 +187,20 @@ def model_page(
             limits={"drift": HISTORY, "fairness": 1, "performance": HISTORY},
         )  # fmt: skip
         drift = drift_chart(reports["drift"])
-        fairness = fairness_charts(reports["fairness"][-1] if reports["fairness"] else None)
-        # A report over a purged window says why it has no figures; the page shows that.
-        fairness_unavailable = (
-            reports["fairness"][-1].payload.get("unavailable") if reports["fairness"] else None
+        latest_fairness = (
+            FairnessReport.model_validate(reports["fairness"][-1].payload)
+            if reports["fairness"]
+            else None
         )
+        fairness = fairness_charts(latest_fairness)
+        # A report over a purged window says why it has no figures; the page shows that.
+        fairness_unavailable = latest_fairness.unavailable if latest_fairness else None
         performance = performance_chart(reports["performance"])
-        latest_performance = reports["performance"][-1].payload if reports["performance"] else None
+        latest_performance = (
+            PerformanceReport.model_validate(reports["performance"][-1].payload)
+            if reports["performance"]
+            else None
+        )
         score = risk.current(session, principal=principal, model_id=model.id, number=number)
         # The newest points, drawn oldest first.
         scores = risk.history(
