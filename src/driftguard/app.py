@@ -61,7 +61,6 @@ from driftguard.db.budget import BUDGET_OPTION, Budget
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
 from driftguard.error_reports import configure_error_reports
-from driftguard.governance import risk as governance_risk
 from driftguard.http.guards import route_guard
 from driftguard.http.ratelimit import RateLimiter
 from driftguard.identity.passwords import build_hasher
@@ -136,10 +135,6 @@ def check_route_guards(app: FastAPI) -> None:
             raise RuntimeError(f"route {key} declares no permission")
         if "public" in guards and key not in PUBLIC_ROUTES:
             raise RuntimeError(f"route {key} is public but not on the reviewed PUBLIC_ROUTES list")
-
-
-def _rescore(session: Session, version_id: int) -> None:
-    governance_risk.after_run(session, version_id=version_id)
 
 
 def background_loops(settings: Settings) -> tuple[str, ...]:
@@ -230,12 +225,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         background = contextlib.ExitStack()
         loops = {
             "scheduler": lambda: run_periodically(
-                partial(
-                    scheduler.run_due,
-                    factory,
-                    after_run=_rescore,
-                    spread=settings.scheduler_stagger,
-                ),
+                partial(scheduler.run_due, factory, spread=settings.scheduler_stagger),
                 every_seconds=settings.scheduler_tick_seconds,
                 what="scheduled monitoring tick",
                 logger=scheduler.logger,

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from driftguard.cli.main import app
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
+from driftguard.governance.orm import RiskScore
 from driftguard.identity.orm import Team, User
 from driftguard.identity.permissions import Role
 from driftguard.ingest.orm import PredictionLabel
@@ -94,4 +95,9 @@ def test_demo_seeds_three_teams_and_the_requested_models(
         ).first()
         assert last_drift is not None
         assert max(f["psi"] for f in last_drift["features"]) > 0.25
+        # The replayed fortnight is not re-scored window by window (each score would be
+        # stamped now and weigh in today's team trend): the seed scores each version itself.
+        triggers = set(s.scalars(select(RiskScore.trigger).distinct()))
+        assert "demo" in triggers
+        assert "monitoring_run" not in triggers
     engine.dispose()

@@ -16,6 +16,7 @@ from driftguard.db.session import build_session_factory
 from driftguard.ingest.repository import lock_version
 from driftguard.jobs.scheduler import CATCH_UP, closed_windows, plan, run_due, stagger
 from driftguard.monitoring.orm import MonitoringRun
+from support.after_run import assert_followed
 from support.config import make_settings
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows
 from support.versions import Setup
@@ -211,3 +212,15 @@ def test_metrics_tell_scheduled_versions_and_the_newest_run(
     run_due(session_factory, NOW)
     stored = scraped("driftguard_monitoring_last_scheduled_run_timestamp_seconds")
     assert began - 1 <= stored <= time.time() + 1
+
+
+def test_a_scheduler_tick_follows_each_run_with_governance_after_run(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    """The tick the embedded scheduler repeats (``run_due``, wired with no callback) audits each
+    run, snapshots the newest window's facts and re-scores the version's risk per completed run."""
+    seed(client, setup)
+    schedule(client, setup, 120)
+    assert run_due(session_factory, NOW) == 24
+    seen = assert_followed(session_factory, setup.version_id)
+    assert (seen.runs, seen.completed) == (24, 5)

@@ -16,6 +16,7 @@ from driftguard.ingest.blocks import decode_block
 from driftguard.ingest.orm import PredictionBlock, PredictionBlockCounts
 from driftguard.monitoring.runs import execute_run
 from driftguard.registry.orm import ModelVersion
+from support.after_run import assert_followed
 from support.monitoring import BASE_TIME, prediction_rows, reference_rows, whole_block
 from support.registry import create_version
 from support.versions import Setup
@@ -276,3 +277,13 @@ def test_counts_follow_the_active_reference(
     with session_factory() as s:
         profiles = set(s.scalars(select(PredictionBlockCounts.profile_id)))
     assert len(profiles) == 2  # the block, counted once per reference profile
+
+
+def test_a_run_requested_through_the_api_is_followed_by_governance_after_run(
+    client: TestClient, setup: Setup, session_factory: sessionmaker[Session]
+) -> None:
+    _seed(client, setup)
+    response = client.post(f"{setup.url}/monitoring/runs", json=WINDOW, headers=setup.engineer)
+    assert response.status_code == 201, response.text
+    seen = assert_followed(session_factory, setup.version_id)
+    assert (seen.runs, seen.latest_completed_id) == (1, response.json()["id"])

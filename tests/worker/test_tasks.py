@@ -16,6 +16,7 @@ from driftguard.settings import Settings
 from driftguard.worker.names import MAINTENANCE, PLAN_WINDOWS, RUN_WINDOW
 from driftguard.worker.runtime import Runtime
 from driftguard.worker.tasks import describe, task_options, window_task_id
+from support.after_run import assert_followed
 from support.worker import flaky_task
 
 from .conftest import NOW, WINDOWS, Scheduled, run_counts
@@ -151,3 +152,12 @@ def test_server_processes_leave_the_work_to_workers_when_a_broker_is_configured(
         {**embedded.model_dump(), "broker_url": "redis://127.0.0.1:6379/13"}
     )
     assert background_loops(brokered) == ()
+
+
+def test_a_window_task_follows_its_run_with_governance_after_run(
+    celery: tuple[Celery, Runtime], scheduled: Scheduled, session_factory: sessionmaker[Session]
+) -> None:
+    app, _ = celery
+    assert app.tasks[PLAN_WINDOWS].apply(kwargs={"now": NOW.isoformat()}).get() == WINDOWS
+    seen = assert_followed(session_factory, scheduled.version_id)
+    assert seen.runs == WINDOWS

@@ -1,7 +1,10 @@
-"""What follows a monitoring run, owned here because policies decide it: the findings of the
-policy in force move the version's alerts, the window's facts become the version's snapshot, and
-the run is audited. :func:`request_run` is a run requested now (a request or a command);
-scheduled runs call :func:`finish_run` themselves (``jobs.scheduler``)."""
+"""What follows every monitoring run, owned here because policies decide it: the findings of the
+policy in force move the version's alerts, the window's facts become the version's snapshot, the
+run is audited and, when it completed, the version's risk index is scored again.
+
+:func:`after_run` is the one function for this, called by whoever ran the window: the API request
+through :func:`request_run`, and the scheduled runs (the embedded scheduler tick and the worker's
+task) in ``jobs.scheduler.run_window``."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import Actor
-from driftguard.governance import alerts
+from driftguard.governance import alerts, risk
 from driftguard.governance import policies as policies_service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -23,9 +26,15 @@ from driftguard.registry.orm import ModelVersion, RegisteredModel
 
 
 def request_run(
-    session: Session, *, principal: Principal, model_id: int, number: int, window: RunRequest
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    window: RunRequest,
+    rescore: bool = True,
 ) -> RunRead:
-    """Compute and store the reports of one window now, and update the version's alerts."""
+    """Compute and store the reports of one window now, then :func:`after_run`."""
     model, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )
@@ -34,18 +43,22 @@ def request_run(
         session, version=version, start=window.start, end=window.end, trigger="manual",
         method=window.method, actor_id=principal.user_id,
     )  # fmt: skip
-    return finish_run(session, model=model, version=version, run=run, actor=principal)
+    return after_run(session, run, model=model, version=version, actor=principal, rescore=rescore)
 
 
-def finish_run(
+def after_run(
     session: Session,
+    run: MonitoringRun,
     *,
     model: RegisteredModel,
     version: ModelVersion,
-    run: MonitoringRun,
     actor: Actor,
+    rescore: bool = True,
 ) -> RunRead:
-    """The run as read back, after its findings have moved the version's alerts (audited)."""
+    """The run as read back, after its findings have moved the version's alerts and its facts
+    became the version's snapshot (when it is the latest window), audited; a completed run then
+    re-scores the version's risk index. ``rescore=False`` is for the demo seed only, which
+    replays a fortnight of windows in one go and scores each version once at the end."""
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
         facts = report_facts(
@@ -62,4 +75,6 @@ def finish_run(
         session, actor=actor, action="monitoring.run", object_type="monitoring_run",
         object_id=run.id, after=read.model_dump(exclude={"reports"}),
     )  # fmt: skip
+    if rescore and run.status == "completed":
+        risk.refresh(session, model=model, version=version, trigger="monitoring_run")
     return read

@@ -166,11 +166,3 @@ def history(
     )
     rows = session.scalars(query.order_by(*order).limit(limit).offset(offset)).all()
     return Page(items=[_read(r) for r in rows], total=total, limit=limit, offset=offset)
-
-
-def after_run(session: Session, *, version_id: int) -> None:
-    """A completed monitoring run changed the version's facts: score it again."""
-    version = session.get(ModelVersion, version_id)
-    model = session.get(RegisteredModel, version.model_id) if version is not None else None
-    if version is not None and model is not None:
-        refresh(session, model=model, version=version, trigger="monitoring_run")

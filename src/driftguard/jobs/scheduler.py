@@ -9,7 +9,7 @@ the same window, one inserts the run and the others' inserts fail and are skippe
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit.schemas import SYSTEM
 from driftguard.db.session import driver_message, is_transient, reading, unit_of_work
 from driftguard.errors import ConflictError
-from driftguard.governance.after_run import finish_run
+from driftguard.governance.after_run import after_run
 from driftguard.ingest.orm import ReferenceDataset
 from driftguard.monitoring.orm import MonitoringRun
 from driftguard.monitoring.runs import execute_run
@@ -131,26 +131,18 @@ def due_windows(session: Session, now: datetime, *, spread: timedelta = timedelt
     return due
 
 
-AfterRun = Callable[[Session, int], None]
-
-
 def run_due(
     factory: sessionmaker[Session],
     now: datetime | None = None,
     *,
-    after_run: AfterRun | None = None,
     spread: timedelta = timedelta(0),
 ) -> int:
     """Run every due window, each in its own transaction; returns how many this process ran.
-    A window the database was too busy for is left due for the next tick.
-
-    ``after_run(session, version_id)`` runs in the transaction of each completed run (the
-    governance layer re-scores the version's risk there).
-    """
+    A window the database was too busy for is left due for the next tick."""
     ran = 0
     for item in plan(factory, now, spread=spread):
         try:
-            ran += run_window(factory, item, after_run=after_run)
+            ran += run_window(factory, item)
         except OperationalError as exc:
             # Busy (SQLite's write lock not granted within its timeout, say, while another
             # process runs windows) or briefly unreachable: the window has no run, so it is
@@ -174,12 +166,12 @@ def plan(
         return due_windows(session, now or datetime.now(UTC), spread=spread)
 
 
-def run_window(
-    factory: sessionmaker[Session], item: Due, *, after_run: AfterRun | None = None
-) -> bool:
-    """Report one window in its own transaction, unless it has been reported already; True when
-    this call stored the run. Safe to call any number of times for the same window (task
-    retries, a second scheduler): the unique ``schedule_key`` lets one run through."""
+def run_window(factory: sessionmaker[Session], item: Due) -> bool:
+    """Report one window in its own transaction, unless it has been reported already, and
+    follow it with ``governance.after_run`` (alerts, snapshot, audit, risk re-score) in the same
+    transaction; True when this call stored the run. Safe to call any number of times for the
+    same window (task retries, a second scheduler): the unique ``schedule_key`` lets one run
+    through."""
     try:
         with unit_of_work(factory) as session:
             taken = session.scalar(
@@ -193,9 +185,7 @@ def run_window(
                 session, version=version, start=item.start, end=item.end,
                 trigger="scheduled", schedule_key=item.key,
             )  # fmt: skip
-            finish_run(session, model=model, version=version, run=run, actor=SYSTEM)
-            if after_run is not None and run.status == "completed":
-                after_run(session, version.id)
+            after_run(session, run, model=model, version=version, actor=SYSTEM)
         return True
     except IntegrityError:
         logger.info("window %s was taken by another process", item.key)

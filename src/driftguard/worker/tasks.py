@@ -19,11 +19,9 @@ from typing import Any
 from billiard.einfo import ExceptionInfo
 from celery import Celery, Task
 from sqlalchemy.exc import StatementError
-from sqlalchemy.orm import Session
 
 from driftguard.db.session import unit_of_work
 from driftguard.errors import DriftGuardError
-from driftguard.governance import risk
 from driftguard.jobs import dead_letters
 from driftguard.jobs.maintenance import run_maintenance
 from driftguard.jobs.scheduler import Due, plan, run_window
@@ -45,10 +43,6 @@ def describe(exc: BaseException) -> str:
     secrets such as a webhook's signing key)."""
     message = str(exc.orig) if isinstance(exc, StatementError) else str(exc)
     return f"{type(exc).__name__}: {message}"
-
-
-def _rescore(session: Session, version_id: int) -> None:
-    risk.after_run(session, version_id=version_id)
 
 
 def task_options(runtime: Runtime) -> dict[str, Any]:
@@ -136,7 +130,7 @@ def register_tasks(app: Celery, runtime: Runtime) -> None:
     @app.task(name=RUN_WINDOW, **options)
     def run_window_task(model_id: int, version_id: int, start: str, end: str) -> bool:
         item = Due(model_id, version_id, datetime.fromisoformat(start), datetime.fromisoformat(end))
-        return run_window(runtime.factory, item, after_run=_rescore)
+        return run_window(runtime.factory, item)
 
     @app.task(name=PLAN_WINDOWS, **options)
     def plan_windows(now: str | None = None) -> int:

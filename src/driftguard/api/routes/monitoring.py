@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 
 from driftguard.api.deps import require
 from driftguard.api.json_body import FastJsonRoute
-from driftguard.governance import after_run, risk
+from driftguard.governance import after_run
 from driftguard.http.deps import DbSession
 from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
@@ -36,12 +36,9 @@ def run_monitoring(
 ) -> RunRead:
     """Compute drift, data-quality, fairness and (with labels) performance for a window, and
     store them as history."""
-    run = after_run.request_run(
+    return after_run.request_run(
         session, principal=principal, model_id=model_id, number=number, window=body
     )
-    if run.status == "completed":
-        risk.after_run(session, version_id=run.version_id)
-    return run
 
 
 @router.get("/monitoring/reports")
