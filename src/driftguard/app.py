@@ -294,17 +294,38 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
 
     api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for module in (
-        auth, teams, users, models, predictions, monitoring, prediction_files, alerts, webhooks,
-        audit, policies, deployments, risk, simulations, dashboard, dead_letters,
-    ):  # fmt: skip
+        auth,
+        teams,
+        users,
+        models,
+        predictions,
+        monitoring,
+        prediction_files,
+        alerts,
+        webhooks,
+        audit,
+        policies,
+        deployments,
+        risk,
+        simulations,
+        dashboard,
+        dead_letters,
+    ):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(health.router)
     app.include_router(metrics.router)
     for page in (
-        auth_pages, overview_pages, model_pages, alert_pages, approval_pages, deployment_pages,
-        policy_pages, audit_pages, asset_pages,
-    ):  # fmt: skip
+        auth_pages,
+        overview_pages,
+        model_pages,
+        alert_pages,
+        approval_pages,
+        deployment_pages,
+        policy_pages,
+        audit_pages,
+        asset_pages,
+    ):
         app.include_router(page.router)
 
     # Outermost last: no-store → request id → body deadline (the body read before a slot is

@@ -87,8 +87,7 @@ def derived_key(settings: Settings) -> str | None:
     """The key HKDF derives from the JWT secret, when one is configured (not random)."""
     if "jwt_secret" not in settings.model_fields_set:
         return None
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=FERNET_KEY_BYTES, salt=None,
-                info=DERIVATION_INFO)  # fmt: skip
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=FERNET_KEY_BYTES, salt=None, info=DERIVATION_INFO)
     material = hkdf.derive(settings.jwt_secret.get_secret_value().encode())
     return base64.urlsafe_b64encode(material).decode()
 

@@ -39,9 +39,10 @@ def test_401_comes_before_413(client: TestClient) -> None:
     response = client.post("/api/v1/teams", content=b"", headers={"content-length": huge})
     assert response.status_code == 401
     with_credentials = client.post(
-        "/api/v1/teams", content=b"",
+        "/api/v1/teams",
+        content=b"",
         headers={"content-length": huge, "authorization": "Bearer whatever"},
-    )  # fmt: skip
+    )
     assert with_credentials.status_code == 413
 
 

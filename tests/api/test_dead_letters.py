@@ -17,9 +17,13 @@ URL = "/api/v1/dead-letters"
 def _record(factory: sessionmaker[Session], task_id: str, name: str) -> None:
     with unit_of_work(factory) as session:
         dead_letters.record(
-            session, task_id=task_id, task_name=name, arguments=[1, 2],
-            error="OperationalError: database went away", attempts=6,
-        )  # fmt: skip
+            session,
+            task_id=task_id,
+            task_name=name,
+            arguments=[1, 2],
+            error="OperationalError: database went away",
+            attempts=6,
+        )
 
 
 def test_admins_and_auditors_read_dead_letters_others_may_not(

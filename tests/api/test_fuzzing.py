@@ -82,15 +82,25 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     with log.open("wb") as sink:
         process = subprocess.Popen(  # noqa: S603 - this interpreter, fixed arguments
             [
-                sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
-                "--http", "driftguard.api.http_protocol:GuardedH11Protocol",
-                "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "driftguard.api.asgi:app",
+                "--factory",
+                "--http",
+                "driftguard.api.http_protocol:GuardedH11Protocol",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
                 "--no-access-log",
             ],
             env=_server_environment(database_url),
             stdout=sink,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
     try:
         wait_for_http(
             f"{base_url}/livez", alive=lambda: process.poll() is None, output=log.read_text
@@ -125,26 +135,39 @@ def test_fuzzing_finds_no_server_error_and_no_schema_violation(
     schemathesis = Path(sys.executable).parent / "schemathesis"
     completed = subprocess.run(  # noqa: S603 - the installed dev tool, fixed arguments
         [
-            str(schemathesis), "run", f"{live_server.base_url}/openapi.json",
-            "--header", f"Authorization: Bearer {live_server.token}",
-            "--checks", "not_a_server_error,response_schema_conformance,ignored_auth",
-            "--phases", "coverage,fuzzing",
-            "--max-examples", EXAMPLES,
-            "--seed", "20261126",
-            "--workers", "1",
-            "--request-timeout", "20",
-            "--generation-database", "none",
-            "--output-sanitize", "true",
+            str(schemathesis),
+            "run",
+            f"{live_server.base_url}/openapi.json",
+            "--header",
+            f"Authorization: Bearer {live_server.token}",
+            "--checks",
+            "not_a_server_error,response_schema_conformance,ignored_auth",
+            "--phases",
+            "coverage,fuzzing",
+            "--max-examples",
+            EXAMPLES,
+            "--seed",
+            "20261126",
+            "--workers",
+            "1",
+            "--request-timeout",
+            "20",
+            "--generation-database",
+            "none",
+            "--output-sanitize",
+            "true",
             "--no-color",
-            "--report", "junit",
-            "--report-dir", str(tmp_path / "report"),
+            "--report",
+            "junit",
+            "--report-dir",
+            str(tmp_path / "report"),
         ],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_SECONDS,
         check=False,
         cwd=tmp_path,
-    )  # fmt: skip
+    )
     output = completed.stdout + completed.stderr
     assert completed.returncode == 0, output[-6000:] + live_server.log.read_text()[-3000:]
     assert "passed" in output

@@ -19,9 +19,14 @@ from driftguard.audit.schemas import SYSTEM, RequestFacts
 
 def _facts(n: int, *, route: str = "/api/v1/models") -> RequestFacts:
     return RequestFacts(
-        method="GET", route=route, status=200, latency_ms=1.0, client_addr="127.0.0.1",
-        request_id=f"req-{n}", actor=SYSTEM,
-    )  # fmt: skip
+        method="GET",
+        route=route,
+        status=200,
+        latency_ms=1.0,
+        client_addr="127.0.0.1",
+        request_id=f"req-{n}",
+        actor=SYSTEM,
+    )
 
 
 def _commits(engine: Engine) -> list[int]:

@@ -77,18 +77,29 @@ def test_the_sdk_round_trip_from_pandas(sdk: Client) -> None:
     assert reference["row_count"] == 300
     record_paths(sdk)
     logged = sdk.log_predictions(
-        "credit-pd", 1, frame(25_000), id_col="id", timestamp_col="ts",
-        prediction_col="label", score_col="score", sensitive_cols=["gender"],
-    )  # fmt: skip
+        "credit-pd",
+        1,
+        frame(25_000),
+        id_col="id",
+        timestamp_col="ts",
+        prediction_col="label",
+        score_col="score",
+        sensitive_cols=["gender"],
+    )
     assert logged == {"received": 25_000, "new": 25_000, "duplicates": 0}
     # More than one JSON batch's worth goes as one Parquet file.
     assert [p for p in sent_paths(sdk) if "predictions" in p] == [
         "/api/v1/models/1/versions/1/predictions/upload"
     ]
     again = sdk.log_predictions(
-        "credit-pd", 1, frame(10, start=24_995), id_col="id", timestamp_col="ts",
-        prediction_col="label", score_col="score",
-    )  # fmt: skip
+        "credit-pd",
+        1,
+        frame(10, start=24_995),
+        id_col="id",
+        timestamp_col="ts",
+        prediction_col="label",
+        score_col="score",
+    )
     assert (again["new"], again["duplicates"]) == (5, 5)
     labels = pa.table({"id": ["p-1", "p-2", "missing"], "outcome": [1, 0, 1]})
     stored = sdk.log_labels("credit-pd", 1, labels, id_col="id", label_col="outcome")
@@ -105,9 +116,14 @@ def test_errors_carry_the_server_answer(sdk: Client) -> None:
     bad["income"] = ["a", "b", "c"]
     with pytest.raises(DriftGuardAPIError) as caught:
         sdk.log_predictions(
-            "credit-pd", 1, bad, id_col="id", timestamp_col="ts", prediction_col="label",
+            "credit-pd",
+            1,
+            bad,
+            id_col="id",
+            timestamp_col="ts",
+            prediction_col="label",
             score_col="score",
-        )  # fmt: skip
+        )
     assert caught.value.status == 422
     assert caught.value.details[0]["loc"] == "rows.0.features.income"
     with pytest.raises(LookupError):
@@ -131,9 +147,14 @@ def test_retries_reuse_the_idempotency_key(sdk: Client) -> None:
     sdk.model_id("credit-pd")  # resolve the name before the transport turns flaky
     sdk._http = httpx2.Client(transport=httpx2.MockTransport(flaky), base_url="http://testserver")
     result = sdk.log_predictions(
-        "credit-pd", 1, frame(20), id_col="id", timestamp_col="ts", prediction_col="label",
+        "credit-pd",
+        1,
+        frame(20),
+        id_col="id",
+        timestamp_col="ts",
+        prediction_col="label",
         score_col="score",
-    )  # fmt: skip
+    )
     assert len(sent) == 2
     assert sent[0] == sent[1] != ""
     assert (result["new"], result["duplicates"]) == (20, 0)  # the first answer, replayed
@@ -164,10 +185,24 @@ def test_the_log_command_sends_a_file(
     record_paths(sdk)
     result = CliRunner().invoke(
         app,
-        ["log", "predictions", str(path), "--model", "credit-pd", "--version", "1",
-         "--id-col", "id", "--timestamp-col", "ts", "--prediction-col", "label",
-         "--score-col", "score"],
-    )  # fmt: skip
+        [
+            "log",
+            "predictions",
+            str(path),
+            "--model",
+            "credit-pd",
+            "--version",
+            "1",
+            "--id-col",
+            "id",
+            "--timestamp-col",
+            "ts",
+            "--prediction-col",
+            "label",
+            "--score-col",
+            "score",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "received 120, new 120, duplicates 0" in result.output
     # The file went as one file upload, not as JSON batches.

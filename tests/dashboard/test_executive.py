@@ -58,8 +58,13 @@ def test_each_caller_sees_only_their_teams(client: TestClient, portfolio: Portfo
     assert (risky["model_name"], risky["team_id"]) == ("credit-scorecard", portfolio.team)
     assert governance["models_by_band"][risky["band"]] == 1
     assert risky["main_driver"] in {
-        "drift", "fairness", "performance", "data_quality", "staleness", "alerts"
-    }  # fmt: skip
+        "drift",
+        "fairness",
+        "performance",
+        "data_quality",
+        "staleness",
+        "alerts",
+    }
     assert governance["risk_trend"][-1]["scores"] >= 1
     assert (governance["pending_approvals"], governance["oldest_pending"]) == (0, [])
 

@@ -61,20 +61,39 @@ def _portfolio_columns_are_backfilled(engine: Engine) -> None:
         model = RegisteredModel(team_id=team.id, name="scorecard")
         session.add(model)
         session.flush()
-        version = ModelVersion(model_id=model.id, number=1, task_type=TaskType.REGRESSION,
-                               features=features, target="y")  # fmt: skip
+        version = ModelVersion(
+            model_id=model.id,
+            number=1,
+            task_type=TaskType.REGRESSION,
+            features=features,
+            target="y",
+        )
         session.add(version)
         session.flush()
         now = datetime.now(UTC)
-        session.add(VersionFacts(version_id=version.id, window_end=now, measured_at=now,
-                                 facts=facts, summary=None))  # fmt: skip
+        session.add(
+            VersionFacts(
+                version_id=version.id, window_end=now, measured_at=now, facts=facts, summary=None
+            )
+        )
         for score, driver in ((10.0, "drift"), (30.0, "alerts")):  # the last one is current
             session.add(
-                RiskScore(version_id=version.id, model_id=model.id, team_id=team.id, score=score,
-                          band="low", tier=2, policy_hash="h", trigger="t", computed_at=now,
-                          components=[{"name": "drift", "contribution": score / 3},
-                                      {"name": driver, "contribution": score / 2}])
-            )  # fmt: skip
+                RiskScore(
+                    version_id=version.id,
+                    model_id=model.id,
+                    team_id=team.id,
+                    score=score,
+                    band="low",
+                    tier=2,
+                    policy_hash="h",
+                    trigger="t",
+                    computed_at=now,
+                    components=[
+                        {"name": "drift", "contribution": score / 3},
+                        {"name": driver, "contribution": score / 2},
+                    ],
+                )
+            )
             session.flush()
     migrate.downgrade(engine, "0006")
     migrate.upgrade(engine)
@@ -201,11 +220,13 @@ def test_webhook_secrets_are_encrypted_by_the_upgrade_and_decrypted_by_the_downg
             session.add(Team(name="hooked"))
         with engine.begin() as connection:
             connection.execute(
-                text("INSERT INTO webhook_endpoints (team_id, description, url, format, secret, "
-                     "enabled, created_at, updated_at) SELECT id, '', 'https://h.example/x', "
-                     "'standard', :secret, true, :now, :now FROM teams"),
+                text(
+                    "INSERT INTO webhook_endpoints (team_id, description, url, format, secret, "
+                    "enabled, created_at, updated_at) SELECT id, '', 'https://h.example/x', "
+                    "'standard', :secret, true, :now, :now FROM teams"
+                ),
                 {"secret": plain, "now": datetime.now(UTC)},
-            )  # fmt: skip
+            )
         migrate.upgrade(engine, settings=settings)
         with engine.connect() as connection:
             [token] = connection.execute(text("SELECT secret_encrypted FROM webhook_endpoints"))

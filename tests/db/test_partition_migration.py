@@ -128,12 +128,16 @@ def test_predictions_survive_the_partitioning_migration_both_ways(
         with engine.connect() as connection:
             after = _snapshot(connection)
             spans = connection.execute(sa.select(BLOCKS.c.first_ts, BLOCKS.c.last_ts)).all()
-            label_times = connection.execute(
-                sa.text(
-                    "SELECT l.ts = r.ts FROM prediction_labels l JOIN prediction_records r "
-                    "ON r.version_id = l.version_id AND r.prediction_id = l.prediction_id"
+            label_times = (
+                connection.execute(
+                    sa.text(
+                        "SELECT l.ts = r.ts FROM prediction_labels l JOIN prediction_records r "
+                        "ON r.version_id = l.version_id AND r.prediction_id = l.prediction_id"
+                    )
                 )
-            ).scalars().all()  # fmt: skip
+                .scalars()
+                .all()
+            )
             counts_after = connection.scalar(
                 sa.text("SELECT count(*) FROM prediction_block_counts")
             )

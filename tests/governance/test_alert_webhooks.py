@@ -50,16 +50,23 @@ def events(receiver: Receiver, secret: str) -> list[dict[str, Any]]:
 
 def summary(documents: list[dict[str, Any]]) -> set[tuple[str, str, str, str]]:
     return {
-        (d["type"], d["data"]["alert"]["rule"], d["data"]["alert"]["subject"],
-         d["data"]["alert"]["status"])
+        (
+            d["type"],
+            d["data"]["alert"]["rule"],
+            d["data"]["alert"]["subject"],
+            d["data"]["alert"]["status"],
+        )
         for d in documents
-    }  # fmt: skip
+    }
 
 
 def test_alerts_are_announced_when_they_open_escalate_and_resolve(
-    client: TestClient, setup: Setup, receiver: Receiver, settings: Settings,
+    client: TestClient,
+    setup: Setup,
+    receiver: Receiver,
+    settings: Settings,
     session_factory: sessionmaker[Session],
-) -> None:  # fmt: skip
+) -> None:
     team_id = client.get(f"/api/v1/models/{setup.model_id}", headers=setup.engineer).json()[
         "team_id"
     ]
@@ -101,9 +108,10 @@ def test_alerts_are_announced_when_they_open_escalate_and_resolve(
 
         psi = opened[("psi", "income")]
         client.post(
-            f"/api/v1/alerts/{psi['id']}/resolve", json={"comment": "retrained"},
+            f"/api/v1/alerts/{psi['id']}/resolve",
+            json={"comment": "retrained"},
             headers=setup.engineer,
-        )  # fmt: skip
+        )
         deliver_due(session_factory, settings=settings, http=http)
         by_hand = events(receiver, secret)
         assert summary(by_hand) == {("alert.resolved", "psi", "income", "resolved")}
@@ -117,16 +125,20 @@ def test_alerts_are_announced_when_they_open_escalate_and_resolve(
 
 
 def test_slack_endpoints_get_a_readable_message(
-    client: TestClient, setup: Setup, receiver: Receiver, settings: Settings,
+    client: TestClient,
+    setup: Setup,
+    receiver: Receiver,
+    settings: Settings,
     session_factory: sessionmaker[Session],
-) -> None:  # fmt: skip
+) -> None:
     team_id = client.get(f"/api/v1/models/{setup.model_id}", headers=setup.engineer).json()[
         "team_id"
     ]
     client.post(
-        f"/api/v1/teams/{team_id}/webhooks", json={"url": receiver.url, "format": "slack"},
+        f"/api/v1/teams/{team_id}/webhooks",
+        json={"url": receiver.url, "format": "slack"},
         headers=setup.engineer,
-    )  # fmt: skip
+    )
     client.put(
         f"{setup.url}/reference", json={"rows": reference_rows(2_000)}, headers=setup.engineer
     )

@@ -122,8 +122,12 @@ def test_data_and_monitoring_changes_are_audited(
         if a.split(".")[0] in {"reference", "predictions", "labels", "monitoring", "alert"}
     ]
     assert tail == [
-        "reference.set", "predictions.log", "labels.log", "monitoring.run",
-        "alert.acknowledge", "alert.resolve",
-    ]  # fmt: skip
+        "reference.set",
+        "predictions.log",
+        "labels.log",
+        "monitoring.run",
+        "alert.acknowledge",
+        "alert.resolve",
+    ]
     with unit_of_work(session_factory) as session:
         assert audit.verify(session).ok

@@ -25,8 +25,10 @@ def test_the_approval_queue_and_deployments_reach_the_dashboard(
     assert section["pending_approvals"] == 1
     (oldest,) = section["oldest_pending"]
     assert (oldest["deployment_id"], oldest["approvals"], oldest["required_approvals"]) == (
-        pending["id"], 0, 2,
-    )  # fmt: skip
+        pending["id"],
+        0,
+        2,
+    )
     assert section["deployments_last_30_days"] == [
         {"environment": "production", "status": "pending_approval", "deployments": 1}
     ]

@@ -18,10 +18,17 @@ def test_without_evidence_production_is_blocked_with_reasons(client: TestClient,
     assert verdicts["reference_data"]["passed"] is False
     assert verdicts["reference_data"]["missing"] is True
     assert verdicts["feature_drift"] == {
-        "rule": "feature_drift", "fact": "drift.psi", "subject": "", "observed": None,
-        "operator": "<", "threshold": 0.25, "severity": "block", "passed": False, "missing": True,
+        "rule": "feature_drift",
+        "fact": "drift.psi",
+        "subject": "",
+        "observed": None,
+        "operator": "<",
+        "threshold": 0.25,
+        "severity": "block",
+        "passed": False,
+        "missing": True,
         "message": "every feature's population stability index must stay below 0.25",
-    }  # fmt: skip
+    }
     assert blocked["decision"]["policy"]["name"] == "driftguard-default"
     assert len(blocked["decision"]["policy"]["content_hash"]) == 64
     # A blocked request is final: nothing can approve or deploy it.
@@ -59,10 +66,13 @@ def test_four_eyes_approval_then_deploy_and_rollback(client: TestClient, org: Or
     # Version 2 goes through the same path and supersedes version 1.
     response = client.post(
         f"/api/v1/models/{org.model_id}/versions",
-        json={"task_type": "binary_classification", "target": "default",
-              "features": [{"name": "income", "type": "numeric"}]},
+        json={
+            "task_type": "binary_classification",
+            "target": "default",
+            "features": [{"name": "income", "type": "numeric"}],
+        },
         headers=org.engineer,
-    )  # fmt: skip
+    )
     assert response.status_code == 201
     second_request = client.post(
         "/api/v1/deployments",

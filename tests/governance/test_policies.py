@@ -63,10 +63,16 @@ def test_policy_versions_are_immutable_hashed_and_activation_is_recorded(
             select(AuditRecord.action).where(AuditRecord.action.like("policy.%"))
         ).all()
     assert activations == [first["id"], second["id"], None]
-    assert sorted(audited) == sorted([
-        "policy.create", "policy.version.create", "policy.version.create",
-        "policy.activate", "policy.activate", "policy.deactivate",
-    ])  # fmt: skip
+    assert sorted(audited) == sorted(
+        [
+            "policy.create",
+            "policy.version.create",
+            "policy.version.create",
+            "policy.activate",
+            "policy.activate",
+            "policy.deactivate",
+        ]
+    )
 
 
 def test_only_admins_write_policies_and_everyone_reads_them(client: TestClient, org: Org) -> None:

@@ -54,8 +54,15 @@ def test_history_can_start_from_the_newest(
     admin = Principal(user_id=None, platform_role=Role.ADMIN)
     with unit_of_work(session_factory) as session:
         page = risk.history(
-            session, principal=admin, model_id=org.model_id, number=1, start=None, end=None,
-            limit=2, offset=0, newest_first=True,
-        )  # fmt: skip
+            session,
+            principal=admin,
+            model_id=org.model_id,
+            number=1,
+            start=None,
+            end=None,
+            limit=2,
+            offset=0,
+            newest_first=True,
+        )
     assert [s.id for s in page.items] == ids[:0:-1]
     assert page.total == 3

@@ -62,15 +62,21 @@ def test_hypothetical_facts_and_materiality(client: TestClient, org: Org) -> Non
     assert model["scenario_blocking"] == ["feature_drift: drift.psi[income]"]
     assert model["scenario_mri"] > model["current_mri"]
     tier = simulate(
-        client, org, overrides=[{"fact": "model.materiality", "value": "high"},
-                                {"fact": "model.criticality", "value": "high"}],
+        client,
+        org,
+        overrides=[
+            {"fact": "model.materiality", "value": "high"},
+            {"fact": "model.criticality", "value": "high"},
+        ],
         include_unchanged=True,
-    ).json()["models"][0]  # fmt: skip
+    ).json()["models"][0]
     assert tier["scenario_mri"] == pytest.approx(tier["current_mri"] / 0.8)  # tier 2 → tier 1
     scoped = simulate(
-        client, org, scope={"team_id": org.team + 1000},
+        client,
+        org,
+        scope={"team_id": org.team + 1000},
         overrides=[{"fact": "alerts.open_critical", "value": 3}],
-    )  # fmt: skip
+    )
     assert scoped.json()["summary"]["models"] == 0
 
 
@@ -109,9 +115,11 @@ def test_replay_re_judges_stored_decisions_and_windows(client: TestClient, org: 
     pending = request(client, org)
     replay = simulate(client, org, policy=TIGHT, replay_days=365).json()["replay"]
     assert replay["decisions"] == {
-        "examined": 1, "newly_blocked": 1, "newly_allowed": 0,
+        "examined": 1,
+        "newly_blocked": 1,
+        "newly_allowed": 0,
         "changed_deployment_ids": [pending["id"]],
-    }  # fmt: skip
+    }
     assert replay["monitoring"]["runs_examined"] >= 0
 
 
@@ -120,10 +128,14 @@ def test_the_sandbox_writes_nothing(engine: Engine, client: TestClient, org: Org
     request(client, org)
     before = dump(engine)
     principal = Principal(user_id=None, platform_role=Role.ADMIN)
-    data = SimulationRequest.model_validate({
-        "policy": TIGHT, "replay_days": 30, "include_unchanged": True,
-        "overrides": [{"fact": "drift.psi", "subject": "income", "value": 0.9}],
-    })  # fmt: skip
+    data = SimulationRequest.model_validate(
+        {
+            "policy": TIGHT,
+            "replay_days": 30,
+            "include_unchanged": True,
+            "overrides": [{"fact": "drift.psi", "subject": "income", "value": 0.9}],
+        }
+    )
     with sandbox(build_session_factory(engine, read_only=True)) as session:
         result = simulation.simulate(
             session, principal=principal, data=data, environments=["staging", "production"]

@@ -24,11 +24,21 @@ TIGHT = DEFAULT_POLICY_YAML.replace("priority: 0", "priority: 50").replace(
 SCENARIOS: list[dict[str, Any]] = [
     {"policy": TIGHT, "include_unchanged": True},
     {"environment": "staging", "policy": TIGHT},
-    {"overrides": [{"fact": "alerts.open_critical", "value": 2},
-                   {"fact": "model.materiality", "value": "high"}], "include_unchanged": True},
-    {"overrides": [{"fact": "drift.psi", "subject": "income", "value": 0.6},
-                   {"fact": "reference.rows", "value": 0}], "policy": TIGHT},
-]  # fmt: skip
+    {
+        "overrides": [
+            {"fact": "alerts.open_critical", "value": 2},
+            {"fact": "model.materiality", "value": "high"},
+        ],
+        "include_unchanged": True,
+    },
+    {
+        "overrides": [
+            {"fact": "drift.psi", "subject": "income", "value": 0.6},
+            {"fact": "reference.rows", "value": 0},
+        ],
+        "policy": TIGHT,
+    },
+]
 
 
 class Clock(datetime):
@@ -43,9 +53,11 @@ def run(factory: sessionmaker[Session], body: dict[str, Any]) -> dict[str, Any]:
     auditor = Principal(user_id=None, platform_role=Role.AUDITOR)
     with factory() as session:
         result = simulation.simulate(
-            session, principal=auditor, data=SimulationRequest.model_validate(body),
+            session,
+            principal=auditor,
+            data=SimulationRequest.model_validate(body),
             environments=["staging", "production"],
-        )  # fmt: skip
+        )
     return result.model_dump()
 
 

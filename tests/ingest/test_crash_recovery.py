@@ -50,26 +50,42 @@ def _seed(engine: Engine) -> tuple[str, str]:
         team = Team(name="crash", description="")
         session.add(team)
         session.flush()
-        session.add(ApiKey(team_id=team.id, name="k", prefix=key[:12], key_hash=hash_secret(key),
-                           role=Role.ML_ENGINEER))  # fmt: skip
+        session.add(
+            ApiKey(
+                team_id=team.id,
+                name="k",
+                prefix=key[:12],
+                key_hash=hash_secret(key),
+                role=Role.ML_ENGINEER,
+            )
+        )
         model = RegisteredModel(team_id=team.id, name="crash", next_version_number=2)
         session.add(model)
         session.flush()
-        session.add(ModelVersion(
-            model_id=model.id, number=1, task_type=TaskType.BINARY_CLASSIFICATION,
-            features=body["features"], target=body["target"], training_metrics={},
-        ))  # fmt: skip
+        session.add(
+            ModelVersion(
+                model_id=model.id,
+                number=1,
+                task_type=TaskType.BINARY_CLASSIFICATION,
+                features=body["features"],
+                target=body["target"],
+                training_metrics={},
+            )
+        )
         path = f"/api/v1/models/{model.id}/versions/1/predictions"
     return key, path
 
 
 def _server(database_url: str, logs: Path) -> Server:
     env = {
-        "DRIFTGUARD_DATABASE_URL": database_url, "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
-        "DRIFTGUARD_ENVIRONMENT": "test", "DRIFTGUARD_RATE_LIMIT_ENABLED": "false",
-        "DRIFTGUARD_SCHEDULER_ENABLED": "false", "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
+        "DRIFTGUARD_DATABASE_URL": database_url,
+        "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
+        "DRIFTGUARD_ENVIRONMENT": "test",
+        "DRIFTGUARD_RATE_LIMIT_ENABLED": "false",
+        "DRIFTGUARD_SCHEDULER_ENABLED": "false",
+        "DRIFTGUARD_WEBHOOK_DELIVERY_ENABLED": "false",
         "DRIFTGUARD_LOG_LEVEL": "WARNING",
-    }  # fmt: skip
+    }
     return Server("crash-server", env, logs)
 
 
@@ -101,9 +117,11 @@ def test_a_killed_server_keeps_acknowledged_batches_whole(database: str, tmp_pat
     def send(index: int) -> None:
         try:
             response = httpx2.post(
-                f"{server.url}{path}", json={"rows": _batch(index)}, timeout=30,
+                f"{server.url}{path}",
+                json={"rows": _batch(index)},
+                timeout=30,
                 headers={**headers, "Idempotency-Key": f"batch-{index}"},
-            )  # fmt: skip
+            )
         except httpx2.TransportError:
             return  # never answered: the client cannot know what happened
         if response.status_code == 200:
@@ -129,9 +147,10 @@ def test_a_killed_server_keeps_acknowledged_batches_whole(database: str, tmp_pat
         with httpx2.Client(base_url=server.url, headers=headers, timeout=30) as http:
             for index in sorted(set(range(BATCHES)) - acknowledged):
                 response = http.post(
-                    path, json={"rows": _batch(index)},
+                    path,
+                    json={"rows": _batch(index)},
                     headers={"Idempotency-Key": f"batch-{index}"},
-                )  # fmt: skip
+                )
                 assert response.status_code == 200, response.text
                 assert response.json()["received"] == BATCH_ROWS
     finally:

@@ -66,19 +66,28 @@ def csv(table: pa.Table) -> bytes:
     names = ["timestamp", *columns]
     lines = [",".join(names)]
     for i, stamp in enumerate(stamps):
-        lines.append(",".join([stamp, *("" if columns[n][i] is None else str(columns[n][i])
-                                        for n in columns)]))  # fmt: skip
+        lines.append(
+            ",".join(
+                [stamp, *("" if columns[n][i] is None else str(columns[n][i]) for n in columns)]
+            )
+        )
     return ("\n".join(lines) + "\n").encode()
 
 
 def upload(
-    client: TestClient, setup: Setup, data: bytes, content_type: str = PARQUET,
-    headers: dict[str, str] | None = None, **params: str,
-) -> Any:  # fmt: skip
+    client: TestClient,
+    setup: Setup,
+    data: bytes,
+    content_type: str = PARQUET,
+    headers: dict[str, str] | None = None,
+    **params: str,
+) -> Any:
     return client.post(
-        f"{setup.url}/predictions/upload", content=data, params=params,
+        f"{setup.url}/predictions/upload",
+        content=data,
+        params=params,
         headers={**setup.engineer, "Content-Type": content_type, **(headers or {})},
-    )  # fmt: skip
+    )
 
 
 def stored(session_factory: sessionmaker[Session], table: type[Any] = PredictionRecord) -> int:
@@ -124,9 +133,12 @@ def test_a_parquet_file_stores_what_the_same_json_batch_would(
     ],
 )
 def test_csv_and_arrow_files(
-    client: TestClient, setup: Setup, session_factory: sessionmaker[Session],
-    encode: Any, content_type: str,
-) -> None:  # fmt: skip
+    client: TestClient,
+    setup: Setup,
+    session_factory: sessionmaker[Session],
+    encode: Any,
+    content_type: str,
+) -> None:
     response = upload(client, setup, encode(frame(120)), content_type)
     assert response.status_code == 200, response.text
     assert response.json()["new"] == 120
@@ -150,15 +162,21 @@ def test_multipart_uploads_take_the_format_from_the_file_name(
 def test_columns_are_named_by_the_query(client: TestClient, setup: Setup) -> None:
     table = frame(5).rename_columns(["pid", "at", "income", "region", "gender", "y_hat", "p"])
     response = upload(
-        client, setup, parquet(table),
-        id_col="pid", timestamp_col="at", label_col="y_hat", score_col="p",
-    )  # fmt: skip
+        client,
+        setup,
+        parquet(table),
+        id_col="pid",
+        timestamp_col="at",
+        label_col="y_hat",
+        score_col="p",
+    )
     assert response.status_code == 200, response.text
     assert response.json()["new"] == 5
 
 
-def _with(table: pa.Table, name: str, values: list[Any], kind: pa.DataType | None = None
-          ) -> pa.Table:  # fmt: skip
+def _with(
+    table: pa.Table, name: str, values: list[Any], kind: pa.DataType | None = None
+) -> pa.Table:
     index = table.column_names.index(name)
     return table.set_column(index, name, pa.array(values, kind))
 
@@ -169,63 +187,89 @@ def _bad_files() -> Iterator[Any]:
     income = base.column("income").to_pylist()
     ids = base.column("prediction_id").to_pylist()
     yield pytest.param(
-        parquet(_with(base, "income", [*income[:3], float("nan"), *income[4:]])), PARQUET,
-        "rows.3.income", id="nan-feature",
-    )  # fmt: skip
+        parquet(_with(base, "income", [*income[:3], float("nan"), *income[4:]])),
+        PARQUET,
+        "rows.3.income",
+        id="nan-feature",
+    )
     bad_csv = csv(base).replace(f"{income[4]}".encode(), b"lots")
     yield pytest.param(bad_csv, "text/csv", "rows.4.income", id="csv-not-a-number")
     yield pytest.param(
-        parquet(_with(base, "prediction_id", [*ids[:2], None, *ids[3:]])), PARQUET,
-        "rows.2.prediction_id", id="missing-id",
-    )  # fmt: skip
+        parquet(_with(base, "prediction_id", [*ids[:2], None, *ids[3:]])),
+        PARQUET,
+        "rows.2.prediction_id",
+        id="missing-id",
+    )
     yield pytest.param(
-        parquet(_with(base, "prediction_id", [*ids[:5], ids[1]])), PARQUET,
-        "rows.5.prediction_id", id="repeated-id",
-    )  # fmt: skip
+        parquet(_with(base, "prediction_id", [*ids[:5], ids[1]])),
+        PARQUET,
+        "rows.5.prediction_id",
+        id="repeated-id",
+    )
     yield pytest.param(
-        parquet(_with(base, "prediction_id", [*ids[:1], "x" * 129, *ids[2:]])), PARQUET,
-        "rows.1.prediction_id", id="long-id",
-    )  # fmt: skip
+        parquet(_with(base, "prediction_id", [*ids[:1], "x" * 129, *ids[2:]])),
+        PARQUET,
+        "rows.1.prediction_id",
+        id="long-id",
+    )
     yield pytest.param(
-        parquet(_with(base, "timestamp", [s.replace(tzinfo=None) for s in stamps],
-                      pa.timestamp("us"))), PARQUET,
-        "columns.timestamp", id="naive-timestamps",
-    )  # fmt: skip
+        parquet(
+            _with(base, "timestamp", [s.replace(tzinfo=None) for s in stamps], pa.timestamp("us"))
+        ),
+        PARQUET,
+        "columns.timestamp",
+        id="naive-timestamps",
+    )
     future = datetime.now(UTC) + timedelta(days=2)
     yield pytest.param(
-        parquet(_with(base, "timestamp", [*stamps[:4], future, stamps[5]],
-                      pa.timestamp("us", "UTC"))), PARQUET,
-        "rows.4.timestamp", id="future",
-    )  # fmt: skip
+        parquet(
+            _with(base, "timestamp", [*stamps[:4], future, stamps[5]], pa.timestamp("us", "UTC"))
+        ),
+        PARQUET,
+        "rows.4.timestamp",
+        id="future",
+    )
     yield pytest.param(
-        parquet(base.append_column("colour", pa.array(["red"] * 6))), PARQUET,
-        "columns.colour", id="unknown-column",
-    )  # fmt: skip
+        parquet(base.append_column("colour", pa.array(["red"] * 6))),
+        PARQUET,
+        "columns.colour",
+        id="unknown-column",
+    )
     yield pytest.param(
         parquet(base.drop_columns(["income"])), PARQUET, "columns.income", id="missing-feature"
     )
     yield pytest.param(
-        parquet(base.drop_columns(["label", "score"])), PARQUET, "columns.label",
+        parquet(base.drop_columns(["label", "score"])),
+        PARQUET,
+        "columns.label",
         id="no-prediction",
-    )  # fmt: skip
+    )
     both_missing = _with(
         _with(base, "label", [1, 0, None, 1, 1, 0], pa.int64()),
-        "score", [0.1, 0.2, None, 0.4, 0.5, 0.6], pa.float64(),
-    )  # fmt: skip
+        "score",
+        [0.1, 0.2, None, 0.4, 0.5, 0.6],
+        pa.float64(),
+    )
     yield pytest.param(parquet(both_missing), PARQUET, "rows.2.label", id="row-without-output")
     yield pytest.param(
-        parquet(_with(base, "score", [0.1, 0.2, 0.3, float("inf"), 0.5, 0.6])), PARQUET,
-        "rows.3.score", id="infinite-score",
-    )  # fmt: skip
+        parquet(_with(base, "score", [0.1, 0.2, 0.3, float("inf"), 0.5, 0.6])),
+        PARQUET,
+        "rows.3.score",
+        id="infinite-score",
+    )
     yield pytest.param(b"not parquet at all", PARQUET, "file", id="unreadable")
     yield pytest.param(parquet(base), "application/zip", "file", id="unsupported")
 
 
 @pytest.mark.parametrize(("data", "content_type", "loc"), list(_bad_files()))
 def test_bad_files_are_422_naming_row_and_column_and_store_nothing(
-    client: TestClient, setup: Setup, session_factory: sessionmaker[Session],
-    data: bytes, content_type: str, loc: str,
-) -> None:  # fmt: skip
+    client: TestClient,
+    setup: Setup,
+    session_factory: sessionmaker[Session],
+    data: bytes,
+    content_type: str,
+    loc: str,
+) -> None:
     response = upload(client, setup, data, content_type)
     assert response.status_code == 422, response.text
     assert response.json()["details"][0]["loc"] == loc
@@ -275,9 +319,10 @@ def test_large_files_are_cut_into_time_ordered_blocks(
     assert response.json()["new"] == count
     with session_factory() as s:
         spans = s.execute(
-            select(PredictionBlock.first_ts, PredictionBlock.last_ts, PredictionBlock.row_count)
-            .order_by(PredictionBlock.id)
-        ).all()  # fmt: skip
+            select(
+                PredictionBlock.first_ts, PredictionBlock.last_ts, PredictionBlock.row_count
+            ).order_by(PredictionBlock.id)
+        ).all()
     # Cut at UTC midnight (BASE_TIME + 86,400 s), then at FILE_BLOCK_ROWS rows.
     assert BASE_TIME.time() == time(0)
     assert count > 86_400
@@ -321,8 +366,9 @@ def test_who_may_upload(client: TestClient, setup: Setup) -> None:
 def test_a_file_over_the_upload_limit_is_413(
     engine: Engine, setup: Setup, session_factory: sessionmaker[Session]
 ) -> None:
-    settings = make_settings(engine.url.render_as_string(hide_password=False),
-                             max_upload_bytes=4096)  # fmt: skip
+    settings = make_settings(
+        engine.url.render_as_string(hide_password=False), max_upload_bytes=4096
+    )
     with TestClient(create_app(settings, engine=engine)) as small:
         response = upload(small, setup, parquet(frame(400)))
     assert response.status_code == 413

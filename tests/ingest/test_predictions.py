@@ -66,9 +66,12 @@ def test_a_window_of_decisions_is_loaded_without_fetching_the_features(
     def load(columns: list[str]) -> pa.Table:
         with session_factory() as s:
             return service.load_window(
-                s, version_id=setup.version_id, start=BASE_TIME,
-                end=BASE_TIME + timedelta(hours=1), columns=columns,
-            )  # fmt: skip
+                s,
+                version_id=setup.version_id,
+                start=BASE_TIME,
+                end=BASE_TIME + timedelta(hours=1),
+                columns=columns,
+            )
 
     window = load([LABEL, SCORE, "gender"])
     assert window.column("gender").to_pylist() == [r["features"]["gender"] for r in rows]
@@ -275,9 +278,10 @@ def test_a_batch_over_the_batch_size_limit_is_413(client: TestClient, setup: Set
         yield b'"}'
 
     response = client.post(
-        f"{setup.url}/predictions", content=streamed(),
+        f"{setup.url}/predictions",
+        content=streamed(),
         headers={**setup.engineer, "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
 
@@ -337,9 +341,13 @@ def test_concurrent_overlapping_batches_and_retries_are_all_accepted(
         try:
             with unit_of_work(session_factory) as session:
                 result = service.log_predictions(
-                    session, principal=principal, model_id=setup.model_id, number=1,
-                    batch=batch, idempotency_key=key,
-                )  # fmt: skip
+                    session,
+                    principal=principal,
+                    model_id=setup.model_id,
+                    number=1,
+                    batch=batch,
+                    idempotency_key=key,
+                )
             results.append((key, result.new, result.duplicates))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
@@ -370,9 +378,10 @@ def test_a_body_that_is_not_a_json_batch_is_4xx(
     client: TestClient, setup: Setup, body: bytes, status: int
 ) -> None:
     response = client.post(
-        f"{setup.url}/predictions", content=body,
+        f"{setup.url}/predictions",
+        content=body,
         headers={**setup.engineer, "Content-Type": "application/json"},
-    )  # fmt: skip
+    )
     assert response.status_code == status, response.text
     if status == 400:
         assert response.json()["error"] == "malformed_json"

@@ -110,9 +110,10 @@ def test_a_batch_across_midnight_becomes_one_block_per_day(
     assert _log(client, setup, rows)["new"] == 3
     with session_factory() as s:
         spans = s.execute(
-            select(PredictionBlock.first_ts, PredictionBlock.last_ts, PredictionBlock.row_count)
-            .order_by(PredictionBlock.first_ts)
-        ).all()  # fmt: skip
+            select(
+                PredictionBlock.first_ts, PredictionBlock.last_ts, PredictionBlock.row_count
+            ).order_by(PredictionBlock.first_ts)
+        ).all()
     assert [(first.date(), last.date(), n) for first, last, n in spans] == [
         (BASE_TIME.date(), BASE_TIME.date(), 1),
         ((BASE_TIME + DAY).date(), (BASE_TIME + DAY).date(), 2),
@@ -194,8 +195,9 @@ def test_a_window_query_reads_only_its_partitions(
     # Blocks: the window's day, and the day before (a block starts less than a day before
     # any row it holds). Labels: the window's day only. Never the other days or DEFAULT.
     assert set(re.findall(r"prediction_blocks_(?:p\d+|default)\b", blocks)) <= {
-        "prediction_blocks_p20261103", "prediction_blocks_p20261104",
-    }  # fmt: skip
+        "prediction_blocks_p20261103",
+        "prediction_blocks_p20261104",
+    }
     assert "prediction_blocks_p20261104" in blocks
     assert set(re.findall(r"prediction_labels_(?:p\d+|default)\b", labels)) == {
         "prediction_labels_p20261104"

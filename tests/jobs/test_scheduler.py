@@ -146,8 +146,9 @@ def test_stagger_spreads_consecutive_models_evenly() -> None:
     assert all(196 <= n <= 204 for n in buckets.values()), buckets
     # Any 20 consecutive ids (20 models in 10 minutes): at most 3 are due in the same minute.
     for first in range(1, 1000, 97):
-        minutes = Counter(int(stagger(m, hour, SPREAD).total_seconds() // 60)
-                          for m in range(first, first + 20))  # fmt: skip
+        minutes = Counter(
+            int(stagger(m, hour, SPREAD).total_seconds() // 60) for m in range(first, first + 20)
+        )
         assert max(minutes.values()) <= 3
 
 

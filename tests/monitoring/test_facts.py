@@ -12,36 +12,74 @@ from driftguard.monitoring.report_models import RunReports
 
 def drift_row(feature: str, psi: float | None, p_value_adjusted: float | None) -> dict[str, Any]:
     unmeasured = dict.fromkeys(
-        ("ks_statistic", "ks_statistic_upper_bound", "ks_error_bound", "wasserstein",
-         "chi_square", "p_value"),
-    )  # fmt: skip
+        (
+            "ks_statistic",
+            "ks_statistic_upper_bound",
+            "ks_error_bound",
+            "wasserstein",
+            "chi_square",
+            "p_value",
+        ),
+    )
     return {
-        "feature": feature, "kind": "numeric", "method": "ks_grid", "psi": psi,
-        "jensen_shannon": None if psi is None else psi / 2, "p_value_adjusted": p_value_adjusted,
-        "n_reference": 100, "n_current": 100, "n_missing": 0, **unmeasured,
-    }  # fmt: skip
+        "feature": feature,
+        "kind": "numeric",
+        "method": "ks_grid",
+        "psi": psi,
+        "jensen_shannon": None if psi is None else psi / 2,
+        "p_value_adjusted": p_value_adjusted,
+        "n_reference": 100,
+        "n_current": 100,
+        "n_missing": 0,
+        **unmeasured,
+    }
 
 
 GENDER = {
-    "disparate_impact_ratio": 0.7, "demographic_parity_difference": 0.2,
-    "demographic_parity_ratio": 0.7, "equal_opportunity_difference": None,
-    "equalized_odds_difference": None, "groups": [], "n": 100, "min_group_size": 30,
+    "disparate_impact_ratio": 0.7,
+    "demographic_parity_difference": 0.2,
+    "demographic_parity_ratio": 0.7,
+    "equal_opportunity_difference": None,
+    "equalized_odds_difference": None,
+    "groups": [],
+    "n": 100,
+    "min_group_size": 30,
     "undefined_rates": "exclude",
-}  # fmt: skip
-REPORTS = RunReports.from_payloads({
-    "drift": {"method": "counts", "correction": "benjamini-hochberg", "skipped": [], "features": [
-        drift_row("income", 0.4, 1e-6), drift_row("region", None, None),
-    ]},
-    "fairness": {"attributes": {
-        "gender": GENDER,
-        "age_band": {"skipped": "numeric attribute; declare a banded category"},
-    }},
-    "data_quality": {"method": "counts", "features": [
-        {"name": "income", "n": 100, "n_missing": 1, "missing_rate": 0.01,
-         "n_unseen": None, "out_of_range_rate": 0.0, "unseen_rate": 0.0},
-    ]},
-    "performance": {"n_labelled": 500, "accuracy": 0.8, "roc_auc": 0.72, "f1": None},
-})  # fmt: skip
+}
+REPORTS = RunReports.from_payloads(
+    {
+        "drift": {
+            "method": "counts",
+            "correction": "benjamini-hochberg",
+            "skipped": [],
+            "features": [
+                drift_row("income", 0.4, 1e-6),
+                drift_row("region", None, None),
+            ],
+        },
+        "fairness": {
+            "attributes": {
+                "gender": GENDER,
+                "age_band": {"skipped": "numeric attribute; declare a banded category"},
+            }
+        },
+        "data_quality": {
+            "method": "counts",
+            "features": [
+                {
+                    "name": "income",
+                    "n": 100,
+                    "n_missing": 1,
+                    "missing_rate": 0.01,
+                    "n_unseen": None,
+                    "out_of_range_rate": 0.0,
+                    "unseen_rate": 0.0,
+                },
+            ],
+        },
+        "performance": {"n_labelled": 500, "accuracy": 0.8, "roc_auc": 0.72, "f1": None},
+    }
+)
 
 
 def test_reports_become_facts_with_unmeasured_values_kept_as_none() -> None:

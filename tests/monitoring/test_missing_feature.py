@@ -28,9 +28,10 @@ def test_an_all_missing_numeric_feature_is_reported_not_fatal(
     for end, skipped in ((timedelta(minutes=100), True), (timedelta(minutes=200), False)):
         window = {"start": BASE_TIME.isoformat(), "end": (BASE_TIME + end).isoformat()}
         response = client.post(
-            f"{setup.url}/monitoring/runs", json={**window, "method": method},
+            f"{setup.url}/monitoring/runs",
+            json={**window, "method": method},
             headers=setup.engineer,
-        )  # fmt: skip
+        )
         assert response.status_code == 201, response.text
         run = response.json()
         assert run["status"] == "completed", run["error"]

@@ -105,9 +105,10 @@ def test_a_purged_window_reports_the_same_drift_from_its_counts(
     assert reports["performance"] == {"unavailable": PERFORMANCE_UNAVAILABLE, "source": "counts"}
     assert reports["drift"]["purged"] == {"blocks": 1, "predictions": 300, "left_out": []}
     drift, raw_counts, raw_exact = (
-        features(reports["drift"]), features(counted["reports"]["drift"]),
+        features(reports["drift"]),
+        features(counted["reports"]["drift"]),
         features(exact["reports"]["drift"]),
-    )  # fmt: skip
+    )
     assert set(drift) == set(raw_exact) == {"income", "region", "gender"}
     for name, row in drift.items():
         # PSI and Jensen-Shannon: the same counts, the same numbers (and the exact method's).

@@ -31,17 +31,25 @@ def store_history(factory: sessionmaker[Session], version_id: int, hours: int) -
         for h in range(hours):
             start = BASE_TIME + h * HOUR
             run = MonitoringRun(
-                version_id=version_id, window_start=start, window_end=start + HOUR,
-                trigger="scheduled", schedule_key=f"{version_id}:{h}", status="completed",
-            )  # fmt: skip
+                version_id=version_id,
+                window_start=start,
+                window_end=start + HOUR,
+                trigger="scheduled",
+                schedule_key=f"{version_id}:{h}",
+                status="completed",
+            )
             session.add(run)
             session.flush()
             kinds = ["drift", "data_quality", *(["performance"] if h < 3 else [])]
             for kind in kinds:
                 report = MonitoringReport(
-                    run_id=run.id, version_id=version_id, kind=kind, window_start=start,
-                    window_end=start + HOUR, payload={"hour": h},
-                )  # fmt: skip
+                    run_id=run.id,
+                    version_id=version_id,
+                    kind=kind,
+                    window_start=start,
+                    window_end=start + HOUR,
+                    payload={"hour": h},
+                )
                 session.add(report)
 
 
@@ -81,9 +89,13 @@ def history(setup: Setup, session_factory: sessionmaker[Session]) -> int:
         first = session.get(ModelVersion, setup.version_id)
         assert first is not None
         retired = ModelVersion(
-            model_id=first.model_id, number=2, task_type=first.task_type,
-            features=first.features, target=first.target, training_metrics={},
-        )  # fmt: skip
+            model_id=first.model_id,
+            number=2,
+            task_type=first.task_type,
+            features=first.features,
+            target=first.target,
+            training_metrics={},
+        )
         session.add(retired)
         session.flush()
         retired_id = retired.id
@@ -106,9 +118,10 @@ def test_reports_past_the_retention_go_and_each_versions_newest_stays(
     assert result.finished
     assert result.batches == 8  # 30 reports, 4 a batch
     assert {(k, e) for v, k, e in after if v == history} == {
-        ("drift", BASE_TIME + 5 * HOUR), ("data_quality", BASE_TIME + 5 * HOUR),
+        ("drift", BASE_TIME + 5 * HOUR),
+        ("data_quality", BASE_TIME + 5 * HOUR),
         ("performance", BASE_TIME + 3 * HOUR),
-    }  # fmt: skip
+    }
     # Every batch is audited with what it removed.
     audits = purge_audits(session_factory)
     assert len(audits) == result.batches

@@ -207,9 +207,13 @@ def test_a_scheduled_window_cannot_run_twice(
         assert version is not None
         with pytest.raises(IntegrityError):
             execute_run(
-                session, version=version, start=start, end=end, trigger="scheduled",
+                session,
+                version=version,
+                start=start,
+                end=end,
+                trigger="scheduled",
                 schedule_key=key,
-            )  # fmt: skip
+            )
         session.rollback()
 
 

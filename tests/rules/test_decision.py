@@ -8,8 +8,12 @@ from driftguard.rules.document import Rule
 
 def rule(**fields: object) -> Rule:
     base: dict[str, object] = {
-        "name": "r", "fact": "drift.psi", "operator": "<", "threshold": 0.25, "severity": "block"
-    }  # fmt: skip
+        "name": "r",
+        "fact": "drift.psi",
+        "operator": "<",
+        "threshold": 0.25,
+        "severity": "block",
+    }
     return Rule.model_validate({**base, **fields})
 
 
@@ -38,11 +42,15 @@ def test_whole_version_facts_and_every_operator() -> None:
 
 
 def test_the_default_policy_asks_more_of_production_than_of_staging() -> None:
-    healthy = Facts({
-        "reference.rows": {"": 1000.0}, "drift.psi": {"income": 0.05},
-        "drift.p_value_adjusted": {"income": 0.4}, "alerts.open_critical": {"": 0.0},
-        "mri.score": {"": 20.0},
-    })  # fmt: skip
+    healthy = Facts(
+        {
+            "reference.rows": {"": 1000.0},
+            "drift.psi": {"income": 0.05},
+            "drift.p_value_adjusted": {"income": 0.4},
+            "alerts.open_critical": {"": 0.0},
+            "mri.score": {"": 20.0},
+        }
+    )
     production = evaluate_deployment(DEFAULT_POLICY, healthy, environment="production")
     assert (production.outcome, production.required_approvals) == ("pending_approval", 2)
     assert production.approver_roles == ("approver",)
@@ -60,9 +68,20 @@ def test_the_default_policy_asks_more_of_production_than_of_staging() -> None:
 
 
 def test_warnings_never_block() -> None:
-    policy = parse_policy({"rules": [{"name": "w", "fact": "mri.score", "operator": "<",
-                                      "threshold": 10, "severity": "warn"}],
-                           "approvals": [{"required": 0}]})  # fmt: skip
+    policy = parse_policy(
+        {
+            "rules": [
+                {
+                    "name": "w",
+                    "fact": "mri.score",
+                    "operator": "<",
+                    "threshold": 10,
+                    "severity": "warn",
+                }
+            ],
+            "approvals": [{"required": 0}],
+        }
+    )
     decision = evaluate_deployment(policy, Facts({"mri.score": {"": 50.0}}), environment="x")
     assert decision.outcome == "approved"
     assert [w.rule for w in decision.warnings] == ["w"]

@@ -61,11 +61,13 @@ def test_a_bad_rule_is_refused_with_its_path(
         ({"mri": {"weights": {"drift": 0.9}}}, "mri.weights"),
         ({"mri": {"bands": {"medium": 60, "high": 50}}}, "mri.bands"),
         ({"approvals": [{"required": 11}]}, "approvals.0.required"),
-        ({"monitoring": {"rules": [{**RULE, "severity": "warning", "fact": "mri.score"}]}},
-         "monitoring.rules.0.fact"),
+        (
+            {"monitoring": {"rules": [{**RULE, "severity": "warning", "fact": "mri.score"}]}},
+            "monitoring.rules.0.fact",
+        ),
         ({"rules": [RULE, RULE]}, "rules"),
     ],
-)  # fmt: skip
+)
 def test_bad_documents_name_the_offending_path(document: dict[str, object], path: str) -> None:
     assert path in [p for p, _ in problems(document)]
 

@@ -59,13 +59,17 @@ def policies(draw: st.DrawFn) -> PolicyDocument:
         )
         ordered = ["<", "<=", ">", ">="]
         operators = ordered if FACTS[fact].per_subject else [*ordered, "==", "!="]
-        rules.append({
-            "name": f"r{i}", "fact": fact, "operator": draw(st.sampled_from(operators)),
-            "threshold": draw(st.sampled_from([0, 0.1, 0.25, 1, 30, 50])),
-            "severity": draw(st.sampled_from(["block", "warn"])),
-            "when_missing": draw(st.sampled_from(["fail", "pass"])),
-            "environments": draw(st.sampled_from([None, ["production"], ["staging"]])),
-        })  # fmt: skip
+        rules.append(
+            {
+                "name": f"r{i}",
+                "fact": fact,
+                "operator": draw(st.sampled_from(operators)),
+                "threshold": draw(st.sampled_from([0, 0.1, 0.25, 1, 30, 50])),
+                "severity": draw(st.sampled_from(["block", "warn"])),
+                "when_missing": draw(st.sampled_from(["fail", "pass"])),
+                "environments": draw(st.sampled_from([None, ["production"], ["staging"]])),
+            }
+        )
     weights = draw(st.permutations([0.05, 0.1, 0.15, 0.2, 0.25, 0.25]))
     names = ["drift", "fairness", "performance", "data_quality", "staleness", "alerts"]
     document: dict[str, Any] = {
@@ -73,11 +77,13 @@ def policies(draw: st.DrawFn) -> PolicyDocument:
         "approvals": draw(st.sampled_from([[], [{"required": 2, "environments": ["production"]}]])),
         "mri": {
             "weights": dict(zip(names, weights, strict=True)),
-            "scales": {"psi": draw(st.sampled_from([0.25, 0.5, 3])),
-                       "missing_evidence": draw(st.sampled_from([0, 0.5, 1]))},
+            "scales": {
+                "psi": draw(st.sampled_from([0.25, 0.5, 3])),
+                "missing_evidence": draw(st.sampled_from([0, 0.5, 1])),
+            },
             "tier_factors": {"tier_2": draw(st.sampled_from([0.3, 0.8, 1]))},
         },
-    }  # fmt: skip
+    }
     return parse_policy(document)
 
 
@@ -144,8 +150,9 @@ def test_ties_go_to_the_first_subject_by_name() -> None:
         }
     )
     facts = Facts({"drift.psi": {"zip": 0.5, "age": 0.5, "region": 0.5}, "model.tier": {"": 1.0}})
-    verdict = judge_portfolio(document, table_of([facts], document, beside=False), np.arange(1),
-                              environment="production").verdict(0)  # fmt: skip
+    verdict = judge_portfolio(
+        document, table_of([facts], document, beside=False), np.arange(1), environment="production"
+    ).verdict(0)
     assert verdict.blocking == (("low", "drift.psi", "age"), ("high", "drift.psi", "age"))
     assert verdict == scalar_verdict(facts, document, "production")
 

@@ -16,25 +16,35 @@ MRI = Mri()
 # One raw measurement per component; None = not measured.
 measurement = st.one_of(st.none(), st.floats(0, 1e4, allow_nan=False))
 fraction = st.one_of(st.none(), st.floats(0, 1, allow_nan=False))
-inputs = st.fixed_dictionaries({
-    "psi": measurement, "impact": fraction, "degradation": measurement, "missing": fraction,
-    "days": measurement, "alerts": st.integers(0, 50), "critical": st.integers(0, 50),
-    "tier": st.sampled_from([1, 2, 3]), "sensitive": st.integers(0, 3),
-})  # fmt: skip
+inputs = st.fixed_dictionaries(
+    {
+        "psi": measurement,
+        "impact": fraction,
+        "degradation": measurement,
+        "missing": fraction,
+        "days": measurement,
+        "alerts": st.integers(0, 50),
+        "critical": st.integers(0, 50),
+        "tier": st.sampled_from([1, 2, 3]),
+        "sensitive": st.integers(0, 3),
+    }
+)
 
 
 def facts_of(x: dict[str, float | int | None]) -> Facts:
-    return Facts({
-        "drift.psi": {"f": x["psi"]},
-        "fairness.disparate_impact_ratio": {"g": x["impact"]},
-        "performance.degradation": {"": x["degradation"]},
-        "data_quality.missing_rate": {"f": x["missing"]},
-        "validation.days_since": {"": x["days"]},
-        "alerts.open": {"": float(x["alerts"]) + float(x["critical"])},  # type: ignore[arg-type]
-        "alerts.open_critical": {"": float(x["critical"])},  # type: ignore[arg-type]
-        "model.tier": {"": float(x["tier"])},  # type: ignore[arg-type]
-        "model.sensitive_attributes": {"": float(x["sensitive"])},  # type: ignore[arg-type]
-    })  # fmt: skip
+    return Facts(
+        {
+            "drift.psi": {"f": x["psi"]},
+            "fairness.disparate_impact_ratio": {"g": x["impact"]},
+            "performance.degradation": {"": x["degradation"]},
+            "data_quality.missing_rate": {"f": x["missing"]},
+            "validation.days_since": {"": x["days"]},
+            "alerts.open": {"": float(x["alerts"]) + float(x["critical"])},  # type: ignore[arg-type]
+            "alerts.open_critical": {"": float(x["critical"])},  # type: ignore[arg-type]
+            "model.tier": {"": float(x["tier"])},  # type: ignore[arg-type]
+            "model.sensitive_attributes": {"": float(x["sensitive"])},  # type: ignore[arg-type]
+        }
+    )
 
 
 @given(inputs)
@@ -75,8 +85,17 @@ def test_bands_tiers_and_missing_evidence() -> None:
     assert nothing.score == pytest.approx(100 * 0.5 * (1 - MRI.weights.fairness))
     assert {c.name: c.evidence for c in nothing.components}["fairness"] == "not_applicable"
     assert (nothing.score, nothing.band) == (pytest.approx(40.0), "medium")
-    worst = {"psi": 9.0, "impact": 0.0, "degradation": 1.0, "missing": 1.0, "days": 9e3,
-             "alerts": 9, "critical": 9, "tier": 1, "sensitive": 1}  # fmt: skip
+    worst = {
+        "psi": 9.0,
+        "impact": 0.0,
+        "degradation": 1.0,
+        "missing": 1.0,
+        "days": 9e3,
+        "alerts": 9,
+        "critical": 9,
+        "tier": 1,
+        "sensitive": 1,
+    }
     top = compute_mri(facts_of(worst), MRI)  # type: ignore[arg-type]
     assert (top.score, top.band) == (pytest.approx(100.0), "critical")
     low_tier = compute_mri(facts_of({**worst, "tier": 3}), MRI)  # type: ignore[arg-type]

@@ -110,11 +110,13 @@ def test_counts_round_trip_through_bytes() -> None:
 def _version_1_bytes(counts: WindowCounts) -> bytes:
     """Counts as version 1 wrote them (``.npz``); stored rows may still hold this format."""
     header = {
-        "format": "driftguard.stats.window_counts", "version": 1,
-        "profile_id": counts.profile_id, "feature_names": list(counts.feature_names),
+        "format": "driftguard.stats.window_counts",
+        "version": 1,
+        "profile_id": counts.profile_id,
+        "feature_names": list(counts.feature_names),
         "n_missing": list(counts.n_missing),
         "has_grid": [g is not None for g in counts.grid_counts],
-    }  # fmt: skip
+    }
     arrays = {"header": np.frombuffer(json.dumps(header).encode(), np.uint8)}
     for k, (bins, grid) in enumerate(zip(counts.bin_counts, counts.grid_counts, strict=True)):
         arrays[f"f{k}_bins"] = bins
@@ -136,11 +138,13 @@ def _version_2_bytes(counts: WindowCounts) -> bytes:
     """Counts as version 2 wrote them: every count as one uncompressed int64 buffer."""
     arrays = [a for pair in zip(counts.bin_counts, counts.grid_counts, strict=True) for a in pair]
     header = {
-        "format": "driftguard.stats.window_counts", "version": 2,
-        "profile_id": counts.profile_id, "feature_names": list(counts.feature_names),
+        "format": "driftguard.stats.window_counts",
+        "version": 2,
+        "profile_id": counts.profile_id,
+        "feature_names": list(counts.feature_names),
         "n_missing": list(counts.n_missing),
         "lengths": [-1 if a is None else int(a.shape[0]) for a in arrays],
-    }  # fmt: skip
+    }
     text = json.dumps(header).encode()
     body = np.concatenate([a for a in arrays if a is not None]).astype("<i8").tobytes()
     return b"DGWC\x02" + len(text).to_bytes(4, "little") + text + body
@@ -155,20 +159,29 @@ def test_counts_stored_in_version_2_still_load() -> None:
 
 @pytest.mark.parametrize(
     ("largest", "dtype"),
-    [(0, "<u1"), (255, "<u1"), (256, "<u2"), (65_535, "<u2"), (65_536, "<u4"),
-     (2**32 - 1, "<u4"), (2**32, "<i8"), (2**62, "<i8")],
-)  # fmt: skip
+    [
+        (0, "<u1"),
+        (255, "<u1"),
+        (256, "<u2"),
+        (65_535, "<u2"),
+        (65_536, "<u4"),
+        (2**32 - 1, "<u4"),
+        (2**32, "<i8"),
+        (2**62, "<i8"),
+    ],
+)
 def test_counts_of_any_size_round_trip_in_their_narrowest_type(largest: int, dtype: str) -> None:
     profile = fit_profile({"x": np.arange(100.0)})
     counts = count_window(profile, {"x": [1.0, 2.0]})
     grid = counts.grid_counts[0]
     assert grid is not None
     big = WindowCounts(
-        profile_id=counts.profile_id, feature_names=counts.feature_names,
+        profile_id=counts.profile_id,
+        feature_names=counts.feature_names,
         bin_counts=(np.full_like(counts.bin_counts[0], largest),),
         grid_counts=(np.arange(grid.shape[0], dtype=np.int64) % 7 + largest // 2,),
         n_missing=(largest,),
-    )  # fmt: skip
+    )
     data = big.to_bytes()
     restored = WindowCounts.from_bytes(data)
     np.testing.assert_array_equal(restored.bin_counts[0], big.bin_counts[0])

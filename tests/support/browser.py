@@ -85,16 +85,25 @@ def live_server(directory: Path) -> Iterator[LiveServer]:
     try:
         factory, hasher = build_session_factory(engine), build_hasher(settings)
         portfolio = seed_portfolio(
-            http, factory, hasher,
-            model_name=HOSTILE["model_name"], description=HOSTILE["description"],
-            use_case=HOSTILE["use_case"], team_name=HOSTILE["team_name"],
-            display_name=HOSTILE["display_name"], group=HOSTILE["group"],
-        )  # fmt: skip
+            http,
+            factory,
+            hasher,
+            model_name=HOSTILE["model_name"],
+            description=HOSTILE["description"],
+            use_case=HOSTILE["use_case"],
+            team_name=HOSTILE["team_name"],
+            display_name=HOSTILE["display_name"],
+            group=HOSTILE["group"],
+        )
         review = seed_pending_review(
-            http, factory, hasher, portfolio, reason=HOSTILE["reason"],
+            http,
+            factory,
+            hasher,
+            portfolio,
+            reason=HOSTILE["reason"],
             policy_description=HOSTILE["policy_description"],
             policy_comment=HOSTILE["policy_source"],
-        )  # fmt: skip
+        )
         yield LiveServer(url=url, portfolio=portfolio, review=review, http=http)
     finally:
         http.close()

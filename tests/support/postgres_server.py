@@ -58,16 +58,33 @@ class PrivatePostgres:
 
     def init(self) -> None:
         self._run(
-            "initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync", "-E",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "--no-sync",
+            "-E",
             "UTF8",
-        )  # fmt: skip
+        )
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.data / "server.log"),
-            "-w", "-t", str(BOOT_SECONDS), "start",
-        )  # fmt: skip
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.data / "server.log"),
+            "-w",
+            "-t",
+            str(BOOT_SECONDS),
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", str(BOOT_SECONDS), "stop")

@@ -84,10 +84,20 @@ class Server(Process):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         command = [
-            sys.executable, "-m", "uvicorn", "driftguard.api.asgi:app", "--factory",
-            "--http", "driftguard.api.http_protocol:GuardedH11Protocol",
-            "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "driftguard.api.asgi:app",
+            "--factory",
+            "--http",
+            "driftguard.api.http_protocol:GuardedH11Protocol",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "warning",
+        ]
         super().__init__(name, command, env, logs)
 
     def wait_ready(self) -> None:

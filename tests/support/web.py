@@ -60,9 +60,14 @@ def seed_portfolio(
         _rename(factory, engineer, display_name)
     headers = auth_headers(http, engineer)
     model = create_model(
-        http, headers, team, name=model_name, description=description, use_case=use_case,
+        http,
+        headers,
+        team,
+        name=model_name,
+        description=description,
+        use_case=use_case,
         tags=["retail", "eu"],
-    )  # fmt: skip
+    )
     create_version(http, headers, model["id"])
     create_version(http, headers, model["id"], stage="staging")
     url = f"/api/v1/models/{model['id']}/versions/2"
@@ -90,10 +95,17 @@ def seed_portfolio(
     other_headers = auth_headers(http, outsider)
     other_model = create_model(http, other_headers, other, name="other-team-model")
     return Portfolio(
-        team=team, other_team=other, admin=admin, auditor=auditor, engineer=engineer,
-        viewer=viewer, outsider=outsider, model_id=model["id"],
-        other_model_id=other_model["id"], engineer_headers=headers,
-    )  # fmt: skip
+        team=team,
+        other_team=other,
+        admin=admin,
+        auditor=auditor,
+        engineer=engineer,
+        viewer=viewer,
+        outsider=outsider,
+        model_id=model["id"],
+        other_model_id=other_model["id"],
+        engineer_headers=headers,
+    )
 
 
 def _rename(factory: sessionmaker[Session], email: str, display_name: str) -> None:
@@ -177,10 +189,14 @@ def seed_pending_review(
     assert activated.status_code == 200, activated.text
     requested = http.post(
         "/api/v1/deployments",
-        json={"model_id": portfolio.model_id, "version": 2, "environment": "staging",
-              "reason": reason},
+        json={
+            "model_id": portfolio.model_id,
+            "version": 2,
+            "environment": "staging",
+            "reason": reason,
+        },
         headers=portfolio.engineer_headers,
-    )  # fmt: skip
+    )
     assert requested.status_code == 201, requested.text
     deployment = requested.json()
     assert deployment["status"] == "pending_approval", deployment["decision"]

@@ -83,9 +83,10 @@ def test_two_approvers_approve_through_the_pages(
     url = f"/deployments/{review.deployment_id}/approve"
     token = web_sign_in(client, review.approvers[0])
     first = client.post(
-        url, data={"csrf_token": token, "comment": "fine by me", "next": "/approvals"},
+        url,
+        data={"csrf_token": token, "comment": "fine by me", "next": "/approvals"},
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert first.status_code == 303
     assert first.headers["location"] == "/approvals"
     queue = client.get("/approvals").text
@@ -186,9 +187,10 @@ def test_the_deployment_page_shows_the_decision_and_takes_it_to_production(
     assert "<strong>request</strong>" in page.text  # the history's first event
     assert ">Deploy</button>" not in page.text
     approved = client.post(
-        f"{here}/approve", data={"csrf_token": token, "comment": "ok", "next": here},
+        f"{here}/approve",
+        data={"csrf_token": token, "comment": "ok", "next": here},
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert approved.headers["location"] == here
     again = client.post(f"{here}/approve", data={"csrf_token": token, "next": here})
     assert again.status_code == 409
@@ -220,9 +222,10 @@ def test_the_requester_cancels_with_a_reason_kept_in_the_history(
     assert bad.status_code == 422
     assert 'id="reason-error"' in bad.text
     done = client.post(
-        f"{here}/cancel", data={"csrf_token": token, "reason": "wrong version"},
+        f"{here}/cancel",
+        data={"csrf_token": token, "reason": "wrong version"},
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert done.status_code == 303
     page = client.get(here)
     assert "(pending approval → cancelled)" in page.text
@@ -285,9 +288,10 @@ def test_a_deployer_rolls_back_from_the_page_with_a_reason(
     assert ">Roll back</button>" in page.text
     assert f'href="/deployments/{review.deployment_id}"' in page.text  # the one it replaced
     done = client.post(
-        f"{here}/rollback", data={"csrf_token": token, "reason": "latency regression"},
+        f"{here}/rollback",
+        data={"csrf_token": token, "reason": "latency regression"},
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert done.status_code == 303
     page = client.get(here)
     assert "(deployed → rolled back)" in page.text

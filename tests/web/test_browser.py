@@ -176,8 +176,11 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         "/": [HOSTILE["model_name"]],
         "/models": [HOSTILE["model_name"], HOSTILE["team_name"]],
         f"/models/{portfolio.model_id}": [
-            HOSTILE["model_name"], HOSTILE["description"], HOSTILE["use_case"],
-            HOSTILE["team_name"], HOSTILE["group"],
+            HOSTILE["model_name"],
+            HOSTILE["description"],
+            HOSTILE["use_case"],
+            HOSTILE["team_name"],
+            HOSTILE["group"],
         ],
         "/alerts?status=resolved": [HOSTILE_NOTE, HOSTILE["model_name"]],
         "/alerts": [HOSTILE["model_name"]],
@@ -187,9 +190,10 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         f"/deployments/{server.review.deployment_id}": [HOSTILE["reason"]],
         "/policies": [HOSTILE["policy_description"]],
         f"/policies/{server.review.policy_id}": [
-            HOSTILE["policy_description"], HOSTILE["policy_source"],
+            HOSTILE["policy_description"],
+            HOSTILE["policy_source"],
         ],
-    }  # fmt: skip
+    }
     for email in (portfolio.engineer, portfolio.admin):
         page.context.clear_cookies()
         sign_in(page, server.url, email)
@@ -219,17 +223,20 @@ def _second_request(server: LiveServer) -> int:
     uploaded = server.http.put(url, json={"rows": reference_rows(50)}, headers=headers)
     assert uploaded.status_code == 200, uploaded.text
     body = {
-        "model_id": server.portfolio.model_id, "version": 1, "environment": "staging",
+        "model_id": server.portfolio.model_id,
+        "version": 1,
+        "environment": "staging",
         "reason": HOSTILE["reason"],
-    }  # fmt: skip
+    }
     requested = server.http.post("/api/v1/deployments", json=body, headers=headers)
     assert requested.status_code == 201, requested.text
     deployment_id: int = requested.json()["id"]
     approver = auth_headers(server.http, server.review.approvers[0])
     approved = server.http.post(
-        f"/api/v1/deployments/{deployment_id}/approve", json={"comment": HOSTILE_COMMENT},
+        f"/api/v1/deployments/{deployment_id}/approve",
+        json={"comment": HOSTILE_COMMENT},
         headers=approver,
-    )  # fmt: skip
+    )
     assert approved.json()["status"] == "pending_approval", approved.text
     return deployment_id
 

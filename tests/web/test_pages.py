@@ -252,9 +252,12 @@ def test_recent_reports_are_the_newest_windows_oldest_first(
 ) -> None:
     with unit_of_work(session_factory) as session:
         reports = runs.recent_reports(
-            session, principal=Principal(user_id=None, platform_role=Role.ADMIN),
-            model_id=portfolio.model_id, number=2, limits={"drift": 2, "fairness": 1},
-        )  # fmt: skip
+            session,
+            principal=Principal(user_id=None, platform_role=Role.ADMIN),
+            model_id=portfolio.model_id,
+            number=2,
+            limits={"drift": 2, "fairness": 1},
+        )
     drift = [r.window_start for r in reports["drift"]]
     assert drift == sorted(drift)
     assert drift[-1] == BASE_TIME + timedelta(days=2)  # the third and last window

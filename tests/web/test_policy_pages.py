@@ -47,10 +47,14 @@ def test_an_admin_creates_activates_and_revises_a_policy(
     assert client.get("/policies/new").status_code == 200
     created = client.post(
         "/policies",
-        data={"csrf_token": token, "name": "four-eyes", "description": "<b>two</b> people",
-              "source": FOUR_EYES_POLICY},
+        data={
+            "csrf_token": token,
+            "name": "four-eyes",
+            "description": "<b>two</b> people",
+            "source": FOUR_EYES_POLICY,
+        },
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert created.status_code == 303
     here = created.headers["location"]
     page = client.get(here)
@@ -67,10 +71,13 @@ def test_an_admin_creates_activates_and_revises_a_policy(
     assert "Activate version 1" not in page.text
     revised = client.post(
         "/policies",
-        data={"csrf_token": token, "policy_id": here.rsplit("/", 1)[1],
-              "source": FOUR_EYES_POLICY.replace("required: 2", "required: 3")},
+        data={
+            "csrf_token": token,
+            "policy_id": here.rsplit("/", 1)[1],
+            "source": FOUR_EYES_POLICY.replace("required: 2", "required: 3"),
+        },
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert revised.headers["location"] == here
     assert "Activate version 2" in client.get(here).text
     listed = client.get("/policies").text
@@ -151,13 +158,19 @@ def test_a_simulation_takes_a_team_and_a_hypothetical_fact(
         True,
     ]
     for fields, field, text in [
-        ({"what_if_fact": "drift.psi", "what_if_feature": "salary", "what_if_value": "1"},
-         "what_if_feature", "no model in scope has a feature named"),
-        ({"what_if_fact": "alerts.open", "what_if_value": "many"}, "what_if_value",
-         "must be a number"),
+        (
+            {"what_if_fact": "drift.psi", "what_if_feature": "salary", "what_if_value": "1"},
+            "what_if_feature",
+            "no model in scope has a feature named",
+        ),
+        (
+            {"what_if_fact": "alerts.open", "what_if_value": "many"},
+            "what_if_value",
+            "must be a number",
+        ),
         ({"what_if_fact": "model.tier", "what_if_value": "nan"}, "what_if_value", "finite"),
         ({"what_if_fact": "mri.score", "what_if_value": "1"}, "what_if_fact", "computed"),
-    ]:  # fmt: skip
+    ]:
         bad = client.post("/policies/simulate", data={**form, **fields})
         assert bad.status_code == 422, fields
         assert f'id="{field}-error"' in bad.text, fields

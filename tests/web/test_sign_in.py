@@ -46,10 +46,14 @@ def test_a_page_without_a_session_redirects_to_sign_in_and_back(
     assert 'name="next" value="/models?q=abc"' in form.text
     signed_in = client.post(
         "/login",
-        data={"email": email, "password": PASSWORD, "csrf_token": csrf_of(form.text),
-              "next": "/models?q=abc"},
+        data={
+            "email": email,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(form.text),
+            "next": "/models?q=abc",
+        },
         follow_redirects=False,
-    )  # fmt: skip
+    )
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/models?q=abc"
 

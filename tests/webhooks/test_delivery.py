@@ -45,9 +45,13 @@ def deliveries(client: TestClient, team: Team, hook: str) -> list[dict[str, obje
 
 
 def test_a_test_event_arrives_signed(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     hook, secret = add_webhook(client, team, receiver.url)
     queued = client.post(f"{hook}/test", headers=team.engineer)
     assert queued.status_code == 202
@@ -103,9 +107,13 @@ def test_deliver_all_due_drains_batch_after_batch(
 
 
 def test_a_500_is_retried_with_the_same_message_id(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     hook, secret = add_webhook(client, team, receiver.url)
     client.post(f"{hook}/test", headers=team.engineer)
     receiver.script.extend([500])
@@ -127,9 +135,13 @@ def test_a_500_is_retried_with_the_same_message_id(
 
 
 def test_it_gives_up_after_the_maximum_attempts(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     assert settings.webhook_max_attempts == 3
     hook, _ = add_webhook(client, team, receiver.url)
     client.post(f"{hook}/test", headers=team.engineer)
@@ -144,13 +156,18 @@ def test_it_gives_up_after_the_maximum_attempts(
 
 
 def test_an_unreachable_target_is_logged_and_retried_later(
-    engine: Engine, client: TestClient, team: Team, http: httpx2.Client,
+    engine: Engine,
+    client: TestClient,
+    team: Team,
+    http: httpx2.Client,
     session_factory: sessionmaker[Session],
-) -> None:  # fmt: skip
+) -> None:
     settings = make_settings(
-        engine.url.render_as_string(hide_password=False), webhook_allow_private_targets=True,
-        webhook_backoff_seconds=60, webhook_timeout_seconds=1,
-    )  # fmt: skip
+        engine.url.render_as_string(hide_password=False),
+        webhook_allow_private_targets=True,
+        webhook_backoff_seconds=60,
+        webhook_timeout_seconds=1,
+    )
     # A port nothing listens on (the receiver's, after it has stopped).
     from support.webhooks import loopback_receiver
 
@@ -177,9 +194,13 @@ def test_backoff_doubles_up_to_the_cap() -> None:
 
 
 def test_slack_format(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     hook, secret = add_webhook(client, team, receiver.url, format="slack")
     client.post(f"{hook}/test", headers=team.engineer)
     deliver_due(session_factory, settings=settings, http=http)
@@ -193,9 +214,13 @@ def test_slack_format(
 
 
 def test_disabled_endpoints_wait_and_deleted_ones_are_dropped(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     hook, _ = add_webhook(client, team, receiver.url)
     client.post(f"{hook}/test", headers=team.engineer)
     client.patch(hook, json={"enabled": False}, headers=team.engineer)
@@ -209,12 +234,16 @@ def test_disabled_endpoints_wait_and_deleted_ones_are_dropped(
 
 
 def test_the_server_delivers_in_the_background(
-    engine: Engine, team: Team, receiver: Receiver,
-) -> None:  # fmt: skip
+    engine: Engine,
+    team: Team,
+    receiver: Receiver,
+) -> None:
     settings = make_settings(
-        engine.url.render_as_string(hide_password=False), webhook_allow_private_targets=True,
-        webhook_delivery_enabled=True, webhook_tick_seconds=0.05,
-    )  # fmt: skip
+        engine.url.render_as_string(hide_password=False),
+        webhook_allow_private_targets=True,
+        webhook_delivery_enabled=True,
+        webhook_tick_seconds=0.05,
+    )
     with TestClient(create_app(settings, engine=engine)) as server:
         hook, secret = add_webhook(server, team, receiver.url)
         server.post(f"{hook}/test", headers=team.engineer)
@@ -262,9 +291,13 @@ def test_shutdown_waits_for_a_delivery_under_way(
 
 
 def test_delivery_refuses_private_targets_when_not_allowed(
-    engine: Engine, client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
+    engine: Engine,
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
     session_factory: sessionmaker[Session],
-) -> None:  # fmt: skip
+) -> None:
     hook, _ = add_webhook(client, team, receiver.url)  # saved while allowed
     client.post(f"{hook}/test", headers=team.engineer)
     strict = make_settings(engine.url.render_as_string(hide_password=False))

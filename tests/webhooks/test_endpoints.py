@@ -72,9 +72,10 @@ def test_update_and_delete(client: TestClient, team: Team) -> None:
     created = create(client, team)
     url = f"{team.url}/{created['id']}"
     changed = client.patch(
-        url, json={"enabled": False, "format": "slack", "url": "https://a.example.org/x"},
+        url,
+        json={"enabled": False, "format": "slack", "url": "https://a.example.org/x"},
         headers=team.engineer,
-    )  # fmt: skip
+    )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["enabled"], changed.json()["format"]) == (False, "slack")
     assert changed.json()["url"] == "https://a.example.org/x"

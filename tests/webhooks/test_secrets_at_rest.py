@@ -47,10 +47,14 @@ def in_production_with(settings: Settings, *keys: str) -> Settings:
 
 
 def test_the_stored_column_is_ciphertext_and_deliveries_still_verify(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
     caplog: pytest.LogCaptureFixture,
-) -> None:  # fmt: skip
+) -> None:
     caplog.set_level(logging.DEBUG)
     hook, secret = add_webhook(client, team, receiver.url)
     [token] = stored(session_factory)
@@ -69,22 +73,34 @@ def test_the_stored_column_is_ciphertext_and_deliveries_still_verify(
 
 
 def test_a_webhook_cannot_be_created_without_a_key(
-    team: Team, engine: Engine, settings: Settings, session_factory: sessionmaker[Session],
+    team: Team,
+    engine: Engine,
+    settings: Settings,
+    session_factory: sessionmaker[Session],
     hasher: PasswordHasher,
-) -> None:  # fmt: skip
+) -> None:
     # Outside production the key is derived from a configured JWT secret; with neither there
     # is no key that would outlive the process: a clear 503, nothing stored.
-    keyless = Settings(**{
-        **settings.model_dump(exclude={"jwt_secret", "secrets_key"}), "environment": "test",
-    })  # fmt: skip
+    keyless = Settings(
+        **{
+            **settings.model_dump(exclude={"jwt_secret", "secrets_key"}),
+            "environment": "test",
+        }
+    )
     assert "jwt_secret" not in keyless.model_fields_set
     engineer = make_user(session_factory, hasher, teams={team.id: Role.ML_ENGINEER})
     with TestClient(create_app(keyless, engine=engine)) as other:
-        response = other.post(team.url, json={"url": "https://hooks.example.com/x"},
-                              headers=auth_headers(other, engineer))  # fmt: skip
+        response = other.post(
+            team.url,
+            json={"url": "https://hooks.example.com/x"},
+            headers=auth_headers(other, engineer),
+        )
         # Permissions are checked before the key is wanted: another team's is still a 404.
-        elsewhere = other.post("/api/v1/teams/999999/webhooks", json={"url": "https://a.example"},
-                               headers=auth_headers(other, engineer))  # fmt: skip
+        elsewhere = other.post(
+            "/api/v1/teams/999999/webhooks",
+            json={"url": "https://a.example"},
+            headers=auth_headers(other, engineer),
+        )
     assert response.status_code == 503, response.text
     assert response.json()["error"] == "secrets_key_missing"
     assert "DRIFTGUARD_SECRETS_KEY" in response.json()["message"]
@@ -93,9 +109,13 @@ def test_a_webhook_cannot_be_created_without_a_key(
 
 
 def test_a_wrong_key_fails_the_delivery_clearly_and_sends_nothing(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+) -> None:
     hook, _ = add_webhook(client, team, receiver.url)
     client.post(f"{hook}/test", headers=team.engineer)
     wrong = in_production_with(settings, new_key())
@@ -110,10 +130,14 @@ def test_a_wrong_key_fails_the_delivery_clearly_and_sends_nothing(
 
 
 def test_rotation_re_encrypts_under_the_new_key(
-    client: TestClient, team: Team, receiver: Receiver, http: httpx2.Client,
-    session_factory: sessionmaker[Session], settings: Settings,
+    client: TestClient,
+    team: Team,
+    receiver: Receiver,
+    http: httpx2.Client,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     old, new = new_key(), new_key()
     monkeypatch.setenv("DRIFTGUARD_DATABASE_URL", settings.database_url)
     monkeypatch.setenv("DRIFTGUARD_ENVIRONMENT", "test")
@@ -147,9 +171,12 @@ def test_rotation_re_encrypts_under_the_new_key(
 
 
 def test_rotation_without_the_old_key_changes_nothing_and_says_why(
-    client: TestClient, team: Team, session_factory: sessionmaker[Session],
-    settings: Settings, monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+    client: TestClient,
+    team: Team,
+    session_factory: sessionmaker[Session],
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     add_webhook(client, team, "https://hooks.example.com/a")
     before = stored(session_factory)
     monkeypatch.setenv("DRIFTGUARD_DATABASE_URL", settings.database_url)

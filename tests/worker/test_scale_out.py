@@ -69,16 +69,27 @@ def _seed(engine: Engine) -> Seeded:
         session.add(team)
         session.flush()
         for i, key in enumerate(keys):
-            session.add(ApiKey(team_id=team.id, name=f"k{i}", prefix=key[:12],
-                               key_hash=hash_secret(key), role=Role.ML_ENGINEER))  # fmt: skip
+            session.add(
+                ApiKey(
+                    team_id=team.id,
+                    name=f"k{i}",
+                    prefix=key[:12],
+                    key_hash=hash_secret(key),
+                    role=Role.ML_ENGINEER,
+                )
+            )
         for name in ("a", "b", "killed"):
             model = RegisteredModel(team_id=team.id, name=name, next_version_number=2)
             session.add(model)
             session.flush()
             version = ModelVersion(
-                model_id=model.id, number=1, task_type=TaskType.BINARY_CLASSIFICATION,
-                features=body["features"], target=body["target"], training_metrics={},
-            )  # fmt: skip
+                model_id=model.id,
+                number=1,
+                task_type=TaskType.BINARY_CLASSIFICATION,
+                features=body["features"],
+                target=body["target"],
+                training_metrics={},
+            )
             session.add(version)
             session.flush()
             versions[name] = (model.id, version.id)
@@ -126,15 +137,20 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
     prefix = f"scale-{uuid.uuid4().hex[:8]}"
     queue = prefix  # no other test's tasks on it, nor restored to it after a crash
     env = {
-        "DRIFTGUARD_DATABASE_URL": database, "DRIFTGUARD_REDIS_URL": REDIS_URL,
-        "DRIFTGUARD_BROKER_URL": REDIS_URL, "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
-        "DRIFTGUARD_ENVIRONMENT": "test", "DRIFTGUARD_LOG_LEVEL": "INFO",
+        "DRIFTGUARD_DATABASE_URL": database,
+        "DRIFTGUARD_REDIS_URL": REDIS_URL,
+        "DRIFTGUARD_BROKER_URL": REDIS_URL,
+        "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
+        "DRIFTGUARD_ENVIRONMENT": "test",
+        "DRIFTGUARD_LOG_LEVEL": "INFO",
         "DRIFTGUARD_RATE_LIMIT_API": f"{RATE_LIMIT}/hour",
         "DRIFTGUARD_RATE_LIMIT_KEY_PREFIX": prefix,
-        "DRIFTGUARD_SCHEDULER_TICK_SECONDS": "1", "DRIFTGUARD_WEBHOOK_TICK_SECONDS": "1",
+        "DRIFTGUARD_SCHEDULER_TICK_SECONDS": "1",
+        "DRIFTGUARD_WEBHOOK_TICK_SECONDS": "1",
         "DRIFTGUARD_BROKER_VISIBILITY_TIMEOUT_SECONDS": str(VISIBILITY_SECONDS),
-        "DRIFTGUARD_DB_POOL_SIZE": "4", "DRIFTGUARD_BROKER_QUEUE": queue,
-    }  # fmt: skip
+        "DRIFTGUARD_DB_POOL_SIZE": "4",
+        "DRIFTGUARD_BROKER_QUEUE": queue,
+    }
     settings = make_settings(
         database, redis_url=REDIS_URL, broker_url=REDIS_URL, broker_queue=queue
     )
@@ -180,16 +196,20 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
         for name, (model_id, _) in seeded.versions.items():
             base = f"/api/v1/models/{model_id}/versions/1"
             reply = httpx2.put(
-                f"{server_a.url}{base}/reference", json={"rows": reference_rows(300)},
-                headers=ingest, timeout=30,
-            )  # fmt: skip
+                f"{server_a.url}{base}/reference",
+                json={"rows": reference_rows(300)},
+                headers=ingest,
+                timeout=30,
+            )
             assert reply.status_code == 200, reply.text
             rows = _rows(name, 200, now)
             for i, server in enumerate((server_a, server_b, server_a, server_b)):
                 reply = httpx2.post(
-                    f"{server.url}{base}/predictions", json={"rows": rows[i * 50 : (i + 1) * 50]},
-                    headers=ingest, timeout=30,
-                )  # fmt: skip
+                    f"{server.url}{base}/predictions",
+                    json={"rows": rows[i * 50 : (i + 1) * 50]},
+                    headers=ingest,
+                    timeout=30,
+                )
                 assert reply.status_code == 200, reply.text
                 acknowledged += 1
 
@@ -262,18 +282,23 @@ def test_two_servers_two_workers_one_scheduler(database: str, tmp_path: Path) ->
                 select(ModelVersion.id).where(ModelVersion.id == version_id).with_for_update()
             )
             client_app.send_task(
-                RUN_WINDOW, args=[model_id, version_id, start_at.isoformat(), end_at.isoformat()],
+                RUN_WINDOW,
+                args=[model_id, version_id, start_at.isoformat(), end_at.isoformat()],
                 task_id=window_task_id(item),
-            )  # fmt: skip
+            )
             blocked: list[str] = []
 
             def someone_blocked() -> bool:
-                names = watching.execute(
-                    text(
-                        "SELECT application_name FROM pg_stat_activity "
-                        "WHERE wait_event_type = 'Lock' AND application_name LIKE 'dg-worker-%'"
+                names = (
+                    watching.execute(
+                        text(
+                            "SELECT application_name FROM pg_stat_activity "
+                            "WHERE wait_event_type = 'Lock' AND application_name LIKE 'dg-worker-%'"
+                        )
                     )
-                ).scalars().all()  # fmt: skip
+                    .scalars()
+                    .all()
+                )
                 blocked[:] = [str(n) for n in names]
                 return bool(names)
 

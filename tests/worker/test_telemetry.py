@@ -159,11 +159,14 @@ def test_a_prefork_worker_serves_the_sum_of_its_processes(tmp_path: Path) -> Non
     (directory / "counter_1.db").write_bytes(b"stale")
     port, token = free_port(), "worker-scrape-token-" + "w" * 20
     env = {
-        "DRIFTGUARD_DATABASE_URL": database, "DRIFTGUARD_BROKER_URL": REDIS_URL,
-        "DRIFTGUARD_ENVIRONMENT": "test", "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
-        "DRIFTGUARD_METRICS_TOKEN": token, "PROMETHEUS_MULTIPROC_DIR": str(directory),
+        "DRIFTGUARD_DATABASE_URL": database,
+        "DRIFTGUARD_BROKER_URL": REDIS_URL,
+        "DRIFTGUARD_ENVIRONMENT": "test",
+        "DRIFTGUARD_JWT_SECRET": TEST_SECRET,
+        "DRIFTGUARD_METRICS_TOKEN": token,
+        "PROMETHEUS_MULTIPROC_DIR": str(directory),
         "DRIFTGUARD_BROKER_QUEUE": queue,
-    }  # fmt: skip
+    }
     client, runtime = build_celery(settings, tasks=False)
     with client.connection_for_write() as connection:
         connection.default_channel.queue_purge(queue)

@@ -125,6 +125,10 @@ class AdmissionMiddleware:
             waiting=self.admission.waiting,
         )
         await send_error(
-            scope, send, 503, "overloaded", "the server is busy; retry after the delay given in "
-            "the Retry-After header", extra_headers=[(b"retry-after", self.retry_after)],
-        )  # fmt: skip
+            scope,
+            send,
+            503,
+            "overloaded",
+            "the server is busy; retry after the delay given in the Retry-After header",
+            extra_headers=[(b"retry-after", self.retry_after)],
+        )

@@ -137,9 +137,13 @@ class RequireCredentialsMiddleware:
             scope, prefix=self.prefix, public=self.public
         ):
             await send_error(
-                scope, send, 401, "unauthenticated", "authentication required",
+                scope,
+                send,
+                401,
+                "unauthenticated",
+                "authentication required",
                 extra_headers=[(b"www-authenticate", b"Bearer")],
-            )  # fmt: skip
+            )
             return
         await self.app(scope, receive, send)
 

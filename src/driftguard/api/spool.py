@@ -50,9 +50,10 @@ async def spooled_body(request: Request) -> AsyncIterator[SpooledFile]:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 raise InvalidError(
-                    "file: send the file in a multipart field named 'file'", code="no_file",
+                    "file: send the file in a multipart field named 'file'",
+                    code="no_file",
                     details=[ErrorDetail(loc="file", msg="is missing")],
-                )  # fmt: skip
+                )
             yield SpooledFile(upload.file, upload.filename, upload.content_type)
         return
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:

@@ -54,8 +54,11 @@ FEATURES = {
 SENSITIVE = {"gender", "age_band", "country"}
 # Two approvers per team: the default policy wants two distinct approvals for production.
 DEMO_ROLES = (
-    (Role.ML_ENGINEER, ""), (Role.APPROVER, ""), (Role.APPROVER, "-2"), (Role.VIEWER, ""),
-)  # fmt: skip
+    (Role.ML_ENGINEER, ""),
+    (Role.APPROVER, ""),
+    (Role.APPROVER, "-2"),
+    (Role.VIEWER, ""),
+)
 # Models that get reference data, two weeks of predictions and labels, and daily reports.
 MONITORED_MODELS = 9
 WORDS = [
@@ -182,18 +185,27 @@ def seed_demo(
         if task is TaskType.BINARY_CLASSIFICATION and monitored < MONITORED_MODELS:
             monitored += 1
             seed_monitoring(
-                session, engineer=engineer, model_id=model.id, number=version.number,
-                features=[f.model_dump(mode="json") for f in version.features], seed=index,
-                drifting=monitored % 3 == 1, biased=monitored % 3 == 2,
-            )  # fmt: skip
+                session,
+                engineer=engineer,
+                model_id=model.id,
+                number=version.number,
+                features=[f.model_dump(mode="json") for f in version.features],
+                seed=index,
+                drifting=monitored % 3 == 1,
+                biased=monitored % 3 == 2,
+            )
             team_id = team_ids[slug]
             reviewers = [
                 Principal(user_id=u, team_roles={team_id: Role.APPROVER}) for u in approvers[slug]
             ]
             seed_governance(
-                session, engineer=engineer, approvers=reviewers, model_id=model.id,
-                number=version.number, go_live=monitored % 6 == 3,
-            )  # fmt: skip
+                session,
+                engineer=engineer,
+                approvers=reviewers,
+                model_id=model.id,
+                number=version.number,
+                go_live=monitored % 6 == 3,
+            )
         else:
             score_versions(session, model_id=model.id)
     return credentials

@@ -26,10 +26,14 @@ CATEGORIES = {
     "age_band": ["18-30", "31-50", "51+"],
 }
 NUMERIC = {  # mean, standard deviation
-    "income": (4_200.0, 1_300.0), "debt_to_income": (0.32, 0.11), "age": (41.0, 12.0),
-    "amount": (85.0, 40.0), "hour_of_day": (14.0, 5.0),
-    "tenure_months": (30.0, 14.0), "monthly_spend": (62.0, 20.0),
-}  # fmt: skip
+    "income": (4_200.0, 1_300.0),
+    "debt_to_income": (0.32, 0.11),
+    "age": (41.0, 12.0),
+    "amount": (85.0, 40.0),
+    "hour_of_day": (14.0, 5.0),
+    "tenure_months": (30.0, 14.0),
+    "monthly_spend": (62.0, 20.0),
+}
 DAYS = 14
 PER_DAY = 400
 LABELLED_DAYS = 10
@@ -75,9 +79,13 @@ def seed_monitoring(
     start = end - timedelta(days=DAYS)
     reference = pa.table(_rows(features, 2_000, rng, 0.0))
     service.set_reference(
-        session, principal=engineer, model_id=model_id, number=number, table=reference,
+        session,
+        principal=engineer,
+        model_id=model_id,
+        number=number,
+        table=reference,
         source_format="demo",
-    )  # fmt: skip
+    )
     sensitive = next((f["name"] for f in features if f.get("sensitive")), None)
     for day in range(DAYS):
         drift = max(0.0, (day - 6) / 7) * 0.5 if drifting else 0.0
@@ -85,10 +93,13 @@ def seed_monitoring(
         risk = rng.normal(0, 1, PER_DAY)
         # The model's scores favour the first group of the sensitive attribute.
         unfair = np.asarray(
-            [0.9 if biased and sensitive and columns[sensitive][i] == CATEGORIES[sensitive][0]
-             else 0.0
-             for i in range(PER_DAY)]
-        )  # fmt: skip
+            [
+                0.9
+                if biased and sensitive and columns[sensitive][i] == CATEGORIES[sensitive][0]
+                else 0.0
+                for i in range(PER_DAY)
+            ]
+        )
         score = 1 / (1 + np.exp(-(risk - unfair)))
         truth = rng.random(PER_DAY) < 1 / (1 + np.exp(-risk))
         day_start = start + timedelta(days=day)
@@ -102,26 +113,36 @@ def seed_monitoring(
             for i in range(PER_DAY)
         ]
         service.log_predictions(
-            session, principal=engineer, model_id=model_id, number=number,
+            session,
+            principal=engineer,
+            model_id=model_id,
+            number=number,
             batch=PredictionBatch.model_validate({"rows": rows}),
-        )  # fmt: skip
+        )
         if day < LABELLED_DAYS:
             labels = [
                 {"prediction_id": r["prediction_id"], "label": int(truth[i])}
                 for i, r in enumerate(rows)
             ]
             service.log_labels(
-                session, principal=engineer, model_id=model_id, number=number,
+                session,
+                principal=engineer,
+                model_id=model_id,
+                number=number,
                 batch=LabelBatch.model_validate({"labels": labels}),
-            )  # fmt: skip
+            )
     for day in range(DAYS):
         window = RunRequest(start=start + timedelta(days=day), end=start + timedelta(days=day + 1))
         # Not re-scored per window: the fortnight is replayed in one instant, so each score
         # would be stamped now and count in today's team trend; seed_governance scores once.
         after_run.request_run(
-            session, principal=engineer, model_id=model_id, number=number, window=window,
+            session,
+            principal=engineer,
+            model_id=model_id,
+            number=number,
+            window=window,
             rescore=False,
-        )  # fmt: skip
+        )
 
 
 def seed_governance(
@@ -141,23 +162,37 @@ def seed_governance(
 
     environments = ("staging", "production")
     staged = deployments.request(
-        session, principal=engineer, environments=environments,
-        data=DeploymentCreate(model_id=model_id, version=number, environment="staging",
-                              reason="shadow traffic before production"),
-    )  # fmt: skip
+        session,
+        principal=engineer,
+        environments=environments,
+        data=DeploymentCreate(
+            model_id=model_id,
+            version=number,
+            environment="staging",
+            reason="shadow traffic before production",
+        ),
+    )
     if staged.status == "approved":
         deployments.deploy(session, principal=engineer, deployment_id=staged.id)
     production = deployments.request(
-        session, principal=engineer, environments=environments,
-        data=DeploymentCreate(model_id=model_id, version=number, environment="production",
-                              reason="quarterly model refresh"),
-    )  # fmt: skip
+        session,
+        principal=engineer,
+        environments=environments,
+        data=DeploymentCreate(
+            model_id=model_id,
+            version=number,
+            environment="production",
+            reason="quarterly model refresh",
+        ),
+    )
     if production.status == "pending_approval" and go_live:
         for approver in approvers[: production.decision.required_approvals]:
             deployments.approve(
-                session, principal=approver, deployment_id=production.id,
+                session,
+                principal=approver,
+                deployment_id=production.id,
                 comment="validation report reviewed",
-            )  # fmt: skip
+            )
         deployments.deploy(session, principal=engineer, deployment_id=production.id)
     model = session.get(RegisteredModel, model_id)
     version = session.get(ModelVersion, production.version_id)

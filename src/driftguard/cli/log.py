@@ -57,16 +57,24 @@ def log_predictions(
             if file.suffix.lower() == ".parquet" and pq.read_metadata(file).num_rows > FILE_ROWS:
                 table = pq.read_table(file)
                 result = client.log_predictions(
-                    _model(model), version, table, id_col=id_col, timestamp_col=timestamp_col,
-                    prediction_col=prediction_col if prediction_col in table.column_names
-                    else None,
+                    _model(model),
+                    version,
+                    table,
+                    id_col=id_col,
+                    timestamp_col=timestamp_col,
+                    prediction_col=prediction_col if prediction_col in table.column_names else None,
                     score_col=score_col if score_col in table.column_names else None,
-                )  # fmt: skip
+                )
             else:
                 result = client.upload_predictions(
-                    _model(model), version, file, id_col=id_col, timestamp_col=timestamp_col,
-                    label_col=prediction_col, score_col=score_col,
-                )  # fmt: skip
+                    _model(model),
+                    version,
+                    file,
+                    id_col=id_col,
+                    timestamp_col=timestamp_col,
+                    label_col=prediction_col,
+                    score_col=score_col,
+                )
         except (DriftGuardAPIError, LookupError, ValueError) as exc:
             typer.echo(f"error: {exc}", err=True)
             for detail in getattr(exc, "details", [])[:20]:

@@ -58,10 +58,14 @@ def worker(
     app, _ = build_celery(settings)
     app.worker_main(
         [
-            "worker", f"--concurrency={concurrency}", f"--pool={pool}",
-            f"--loglevel={settings.log_level}", "--without-gossip", "--without-mingle",
+            "worker",
+            f"--concurrency={concurrency}",
+            f"--pool={pool}",
+            f"--loglevel={settings.log_level}",
+            "--without-gossip",
+            "--without-mingle",
         ]
-    )  # fmt: skip
+    )
 
 
 def _serve_metrics(settings: Settings, *, host: str, port: int) -> None:
@@ -82,9 +86,11 @@ def _serve_metrics(settings: Settings, *, host: str, port: int) -> None:
         raise typer.Exit(78) from exc  # EX_CONFIG
     try:
         serve_metrics(
-            directory, host=host, port=port,
+            directory,
+            host=host,
+            port=port,
             token=None if token is None else token.get_secret_value(),
-        )  # fmt: skip
+        )
     except OSError as exc:
         typer.echo(f"--metrics-port: cannot listen on {host}:{port}: {exc.strerror}", err=True)
         raise typer.Exit(78) from exc

@@ -85,10 +85,17 @@ class Client:
         self.close()
 
     def _request(
-        self, method: str, path: str, *, json: Any = None, params: Any = None,
-        idempotency_key: str | None = None, content: bytes | Path | None = None,
-        content_type: str | None = None, files: dict[str, tuple[str, bytes, str]] | None = None,
-    ) -> Any:  # fmt: skip
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Any = None,
+        idempotency_key: str | None = None,
+        content: bytes | Path | None = None,
+        content_type: str | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> Any:
         headers = dict(self._headers)
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
@@ -204,9 +211,13 @@ class Client:
             return totals
         for chunk in chunks(table, BATCH_ROWS):
             rows = prediction_rows(
-                chunk, id_col=id_col, timestamp_col=timestamp_col, prediction_col=prediction_col,
-                score_col=score_col, feature_cols=features,
-            )  # fmt: skip
+                chunk,
+                id_col=id_col,
+                timestamp_col=timestamp_col,
+                prediction_col=prediction_col,
+                score_col=score_col,
+                feature_cols=features,
+            )
             # Same chunk, same key: a retry after a lost response replays the first answer.
             content = json.dumps([path, rows], sort_keys=True, default=str).encode()
             key = "sdk-" + hashlib.sha256(content).hexdigest()[:40]
@@ -236,9 +247,11 @@ class Client:
         if kind is None:
             raise ValueError(f"file: must end in one of {', '.join(sorted(FILE_TYPES))}")
         params = {
-            "id_col": id_col, "timestamp_col": timestamp_col, "label_col": label_col,
+            "id_col": id_col,
+            "timestamp_col": timestamp_col,
+            "label_col": label_col,
             "score_col": score_col,
-        }  # fmt: skip
+        }
         path = f"{self._version_path(model, version)}/predictions/upload"
         result: dict[str, int] = self._upload(path, source, kind, params)
         return result
@@ -256,9 +269,13 @@ class Client:
             digest.update(data)
         key = "sdk-" + digest.hexdigest()[:40]
         return self._request(
-            "POST", path, params=params, content=data, content_type=content_type,
+            "POST",
+            path,
+            params=params,
+            content=data,
+            content_type=content_type,
             idempotency_key=key,
-        )  # fmt: skip
+        )
 
     def log_labels(
         self, model: int | str, version: int, data: Any, *, id_col: str, label_col: str
@@ -337,8 +354,10 @@ class Client:
     ) -> dict[str, Any]:
         """Ask to deploy; the answer carries the policy's decision (blocked or pending)."""
         body = {
-            "model_id": self.model_id(model), "version": version, "environment": environment,
+            "model_id": self.model_id(model),
+            "version": version,
+            "environment": environment,
             "reason": reason,
-        }  # fmt: skip
+        }
         answer: dict[str, Any] = self._request("POST", "/api/v1/deployments", json=body)
         return answer

@@ -157,9 +157,12 @@ class DashboardCache:
 
 
 def build_cache(
-    *, redis_url: str | None, ttl_seconds: int, prefix: str,
+    *,
+    redis_url: str | None,
+    ttl_seconds: int,
+    prefix: str,
     on_fallback: Callable[[], None] | None = None,
-) -> DashboardCache:  # fmt: skip
+) -> DashboardCache:
     store: Store = (
         RedisStore(redis_url, prefix=f"{prefix}:dashboard") if redis_url else MemoryStore()
     )

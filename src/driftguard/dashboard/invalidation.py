@@ -14,9 +14,16 @@ from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelTag, ModelVersion, RegisteredModel
 
 WATCHED = (
-    Team, RegisteredModel, ModelTag, ModelVersion, MonitoringRun, Alert, Deployment,
-    DeploymentApproval, RiskScore,
-)  # fmt: skip
+    Team,
+    RegisteredModel,
+    ModelTag,
+    ModelVersion,
+    MonitoringRun,
+    Alert,
+    Deployment,
+    DeploymentApproval,
+    RiskScore,
+)
 _PENDING = "driftguard.dashboard_stale"
 
 

@@ -40,9 +40,14 @@ def request_run(
     )
     principal.require_in_team(Permission.MONITORING_RUN, model.team_id)
     run = execute_run(
-        session, version=version, start=window.start, end=window.end, trigger="manual",
-        method=window.method, actor_id=principal.user_id,
-    )  # fmt: skip
+        session,
+        version=version,
+        start=window.start,
+        end=window.end,
+        trigger="manual",
+        method=window.method,
+        actor_id=principal.user_id,
+    )
     return after_run(session, run, model=model, version=version, actor=principal, rescore=rescore)
 
 
@@ -72,9 +77,13 @@ def after_run(
         )
         store_snapshot(session, version=version, run=run, facts=facts)
     audit.record(
-        session, actor=actor, action="monitoring.run", object_type="monitoring_run",
-        object_id=run.id, after=read.model_dump(exclude={"reports"}),
-    )  # fmt: skip
+        session,
+        actor=actor,
+        action="monitoring.run",
+        object_type="monitoring_run",
+        object_id=run.id,
+        after=read.model_dump(exclude={"reports"}),
+    )
     if rescore and run.status == "completed":
         risk.refresh(session, model=model, version=version, trigger="monitoring_run")
     return read

@@ -78,9 +78,15 @@ def apply_findings(
             changes.append((RESOLVED, alert))
     for finding in findings.values():
         alert = Alert(
-            team_id=model.team_id, model_id=model.id, version_id=version.id, rule=finding.rule,
-            subject=finding.subject, fact=finding.fact, status="open", opened_at=now,
-        )  # fmt: skip
+            team_id=model.team_id,
+            model_id=model.id,
+            version_id=version.id,
+            rule=finding.rule,
+            subject=finding.subject,
+            fact=finding.fact,
+            status="open",
+            opened_at=now,
+        )
         _refresh(alert, finding, run, now)
         session.add(alert)
         changes.append((OPENED, alert))
@@ -142,9 +148,14 @@ def acknowledge(session: Session, *, principal: Principal, alert_id: int) -> Ale
     session.flush()
     read = AlertRead.model_validate(alert)
     audit.record(
-        session, actor=principal, action="alert.acknowledge", object_type="alert",
-        object_id=alert.id, before={"status": "open"}, after={"status": read.status},
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="alert.acknowledge",
+        object_type="alert",
+        object_id=alert.id,
+        before={"status": "open"},
+        after={"status": read.status},
+    )
     return read
 
 
@@ -164,7 +175,12 @@ def resolve(session: Session, *, principal: Principal, alert_id: int, comment: s
     read = AlertRead.model_validate(alert)
     after = {"status": read.status, "resolution": read.resolution}
     audit.record(
-        session, actor=principal, action="alert.resolve", object_type="alert",
-        object_id=alert.id, before=before, after=after,
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="alert.resolve",
+        object_type="alert",
+        object_id=alert.id,
+        before=before,
+        after=after,
+    )
     return read

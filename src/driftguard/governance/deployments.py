@@ -97,20 +97,30 @@ def request(
     )
     decision = decision_read(evaluation)
     deployment = Deployment(
-        team_id=model.team_id, model_id=model.id, version_id=version.id,
-        environment=data.environment, status=evaluation.decision.outcome, revision=1,
-        reason=data.reason, requested_by_id=principal.user_id,
-        requested_by_api_key_id=principal.api_key_id, **_decision_columns(evaluation, decision),
-    )  # fmt: skip
+        team_id=model.team_id,
+        model_id=model.id,
+        version_id=version.id,
+        environment=data.environment,
+        status=evaluation.decision.outcome,
+        revision=1,
+        reason=data.reason,
+        requested_by_id=principal.user_id,
+        requested_by_api_key_id=principal.api_key_id,
+        **_decision_columns(evaluation, decision),
+    )
     session.add(deployment)
     session.flush()
     _event(session, deployment, principal, "request", None, deployment.status, data.reason)
     # The score the decision judged (under the policy in force for this environment) is kept.
     risk.store(
-        session, model=model, version=version, risk=evaluation.risk,
-        policy_hash=evaluation.policy.applied.content_hash, trigger="deployment_request",
+        session,
+        model=model,
+        version=version,
+        risk=evaluation.risk,
+        policy_hash=evaluation.policy.applied.content_hash,
+        trigger="deployment_request",
         at=deployment.created_at,
-    )  # fmt: skip
+    )
     return _finish(session, principal, deployment, "deployment.request", before=None, new=True)
 
 
@@ -242,8 +252,14 @@ def deploy(session: Session, *, principal: Principal, deployment_id: int) -> Dep
     )
     if live is not None:
         _claim(session, live)
-        _move(session, principal, live, "supersede", "superseded",
-              f"replaced by deployment {deployment.id}")  # fmt: skip
+        _move(
+            session,
+            principal,
+            live,
+            "supersede",
+            "superseded",
+            f"replaced by deployment {deployment.id}",
+        )
         _set_stage(session, live, leaving=True)
     deployment.previous_id = live.id if live is not None else None
     deployment.deployed_at = utcnow()
@@ -270,8 +286,14 @@ def rollback(
     _claim(session, previous)
     _move(session, principal, deployment, "rollback", "rolled_back", reason)
     _set_stage(session, deployment, leaving=True)
-    _move(session, principal, previous, "restore", "deployed",
-          f"restored by the rollback of deployment {deployment.id}")  # fmt: skip
+    _move(
+        session,
+        principal,
+        previous,
+        "restore",
+        "deployed",
+        f"restored by the rollback of deployment {deployment.id}",
+    )
     _set_stage(session, previous, leaving=False)
     return _finish(session, principal, deployment, "deployment.rollback", before=before)
 
@@ -362,8 +384,9 @@ def _reevaluate(
         setattr(deployment, key, value)
     session.flush()
     changed = f"facts or policy changed; re-evaluated under {decision.policy.name}"
-    _event(session, deployment, principal, "reevaluate", deployment.status, deployment.status,
-           changed)  # fmt: skip
+    _event(
+        session, deployment, principal, "reevaluate", deployment.status, deployment.status, changed
+    )
     if evaluation.decision.outcome == "blocked":
         _move(session, principal, deployment, "block", "blocked", _reasons(decision))
         return True
@@ -459,10 +482,14 @@ def _finish(
     transaction, so it has no approvals yet)."""
     read = _reads(session, [deployment], new=new)[0]
     audit.record(
-        session, actor=principal, action=action, object_type="deployment",
-        object_id=deployment.id, before=before,
+        session,
+        actor=principal,
+        action=action,
+        object_type="deployment",
+        object_id=deployment.id,
+        before=before,
         after={"status": read.status, "revision": read.revision, "policy": deployment.policy_hash},
-    )  # fmt: skip
+    )
     return read
 
 
@@ -576,5 +603,7 @@ def history(
     rows = session.scalars(query.order_by(DeploymentEvent.id).limit(limit).offset(offset)).all()
     return Page(
         items=[DeploymentEventRead.model_validate(e) for e in rows],
-        total=total, limit=limit, offset=offset,
-    )  # fmt: skip
+        total=total,
+        limit=limit,
+        offset=offset,
+    )

@@ -48,13 +48,17 @@ class Subject:
     @classmethod
     def of(cls, model: RegisteredModel, version: ModelVersion) -> Subject:
         return cls(
-            model_id=model.id, model_name=model.name, team_id=model.team_id,
-            materiality=model.materiality.value, criticality=model.criticality.value,
-            version_id=version.id, version_number=version.number,
+            model_id=model.id,
+            model_name=model.name,
+            team_id=model.team_id,
+            materiality=model.materiality.value,
+            criticality=model.criticality.value,
+            version_id=version.id,
+            version_number=version.number,
             registered_at=version.created_at,
             features=frozenset(str(f.get("name")) for f in version.features),
             sensitive=version.sensitive_attributes,
-        )  # fmt: skip
+        )
 
     tier: int = field(init=False)
 
@@ -107,9 +111,11 @@ def gather_portfolio(
     snapshots = inputs.snapshots
     # One tuple per column, in the order of ``subjects`` (None where there is no snapshot).
     found = list(
-        zip(*[snapshots[s.version_id][0] if s.version_id in snapshots else blank
-              for s in subjects], strict=True)
-    ) or [()] * len(columns)  # fmt: skip
+        zip(
+            *[snapshots[s.version_id][0] if s.version_id in snapshots else blank for s in subjects],
+            strict=True,
+        )
+    ) or [()] * len(columns)
     # A snapshot without a summary holds a value that is not a number.
     irregular = frozenset(row for row, missing in enumerate(found[0]) if missing)
     values = {
@@ -124,9 +130,14 @@ def gather_portfolio(
 
 
 _WHOLE_FACTS = (
-    "monitoring.hours_since_last_run", "alerts.open", "alerts.open_critical", "reference.rows",
-    "validation.days_since", "model.tier", "model.sensitive_attributes",
-)  # fmt: skip
+    "monitoring.hours_since_last_run",
+    "alerts.open",
+    "alerts.open_critical",
+    "reference.rows",
+    "validation.days_since",
+    "model.tier",
+    "model.sensitive_attributes",
+)
 
 
 @dataclass(frozen=True, slots=True)

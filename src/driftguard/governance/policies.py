@@ -112,15 +112,21 @@ def create_policy(
     ):
         raise ConflictError(f"a policy named {data.name!r} exists", code="name_taken")
     policy = Policy(
-        name=data.name, description=data.description, next_version_number=1,
+        name=data.name,
+        description=data.description,
+        next_version_number=1,
         created_by_id=principal.user_id,
-    )  # fmt: skip
+    )
     session.add(policy)
     session.flush()
     audit.record(
-        session, actor=principal, action="policy.create", object_type="policy",
-        object_id=policy.id, after={"name": policy.name, "description": policy.description},
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="policy.create",
+        object_type="policy",
+        object_id=policy.id,
+        after={"name": policy.name, "description": policy.description},
+    )
     return _add_version(session, principal, policy, data.source, document)
 
 
@@ -160,17 +166,25 @@ def _add_version(
         - 1
     )
     version = PolicyVersion(
-        policy_id=policy.id, number=number, content_hash=digest, source=source,
-        document=document.model_dump(mode="json"), is_active=False,
+        policy_id=policy.id,
+        number=number,
+        content_hash=digest,
+        source=source,
+        document=document.model_dump(mode="json"),
+        is_active=False,
         created_by_id=principal.user_id,
-    )  # fmt: skip
+    )
     session.add(version)
     session.flush()
     read = PolicyVersionRead.model_validate(version)
     audit.record(
-        session, actor=principal, action="policy.version.create", object_type="policy_version",
-        object_id=version.id, after=read.model_dump(mode="json", exclude={"source"}),
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="policy.version.create",
+        object_type="policy_version",
+        object_id=version.id,
+        after=read.model_dump(mode="json", exclude={"source"}),
+    )
     return read
 
 
@@ -208,10 +222,14 @@ def activate(
     session.flush()
     read = PolicyVersionRead.model_validate(version)
     audit.record(
-        session, actor=principal, action="policy.activate", object_type="policy",
-        object_id=policy.id, before={"active_version": previous},
+        session,
+        actor=principal,
+        action="policy.activate",
+        object_type="policy",
+        object_id=policy.id,
+        before={"active_version": previous},
         after={"active_version": number, "content_hash": version.content_hash},
-    )  # fmt: skip
+    )
     return read
 
 
@@ -223,9 +241,14 @@ def deactivate(session: Session, *, principal: Principal, policy_id: int) -> Pol
     session.add(PolicyActivation(policy_id=policy.id, version_id=None, actor_id=principal.user_id))
     session.flush()
     audit.record(
-        session, actor=principal, action="policy.deactivate", object_type="policy",
-        object_id=policy.id, before={"active_version": previous}, after={"active_version": None},
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="policy.deactivate",
+        object_type="policy",
+        object_id=policy.id,
+        before={"active_version": previous},
+        after={"active_version": None},
+    )
     return _reads(session, [policy])[0]
 
 
@@ -261,8 +284,10 @@ def list_versions(
     ).all()
     return Page(
         items=[PolicyVersionRead.model_validate(v) for v in rows],
-        total=total, limit=limit, offset=offset,
-    )  # fmt: skip
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
 
 
 def read_version(session: Session, *, policy_id: int, number: int) -> PolicyVersionRead:

@@ -40,9 +40,14 @@ def refresh(
     now = datetime.now(UTC)
     risk, policy_hash = compute(session, model=model, version=version, now=now)
     return store(
-        session, model=model, version=version, risk=risk, policy_hash=policy_hash,
-        trigger=trigger, at=now,
-    )  # fmt: skip
+        session,
+        model=model,
+        version=version,
+        risk=risk,
+        policy_hash=policy_hash,
+        trigger=trigger,
+        at=now,
+    )
 
 
 def store(
@@ -57,11 +62,17 @@ def store(
 ) -> RiskScoreRead:
     """Keep a computed score, with its breakdown, in the version's history."""
     row = RiskScore(
-        version_id=version.id, model_id=model.id, team_id=model.team_id, score=risk.score,
-        band=risk.band, tier=risk.tier, policy_hash=policy_hash,
-        components=[dataclasses.asdict(c) for c in risk.components], trigger=trigger,
+        version_id=version.id,
+        model_id=model.id,
+        team_id=model.team_id,
+        score=risk.score,
+        band=risk.band,
+        tier=risk.tier,
+        policy_hash=policy_hash,
+        components=[dataclasses.asdict(c) for c in risk.components],
+        trigger=trigger,
         computed_at=at,
-    )  # fmt: skip
+    )
     session.add(row)
     session.flush()
     _make_current(session, row)
@@ -72,10 +83,14 @@ def _make_current(session: Session, row: RiskScore) -> None:
     """``row`` becomes its model's current score (concurrent stores leave the last one) and
     counts in its team's trend for the day."""
     values = {
-        "team_id": row.team_id, "version_id": row.version_id, "risk_score_id": row.id,
-        "score": row.score, "band": row.band, "main_driver": main_driver(row.components),
+        "team_id": row.team_id,
+        "version_id": row.version_id,
+        "risk_score_id": row.id,
+        "score": row.score,
+        "band": row.band,
+        "main_driver": main_driver(row.components),
         "computed_at": row.computed_at,
-    }  # fmt: skip
+    }
     insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
         insert(ModelRisk)
@@ -83,9 +98,11 @@ def _make_current(session: Session, row: RiskScore) -> None:
         .on_conflict_do_update(index_elements=[ModelRisk.model_id], set_=values)
     )
     day = insert(RiskTrend).values(
-        team_id=row.team_id, day=row.computed_at.astimezone(UTC).date(), score_sum=row.score,
+        team_id=row.team_id,
+        day=row.computed_at.astimezone(UTC).date(),
+        score_sum=row.score,
         scores=1,
-    )  # fmt: skip
+    )
     session.execute(
         day.on_conflict_do_update(
             index_elements=[RiskTrend.team_id, RiskTrend.day],
@@ -105,11 +122,17 @@ def main_driver(components: Sequence[Mapping[str, Any]]) -> str:
 
 def _read(row: RiskScore) -> RiskScoreRead:
     return RiskScoreRead(
-        id=row.id, model_id=row.model_id, version_id=row.version_id, score=row.score,
-        band=row.band, tier=row.tier, policy_hash=row.policy_hash,
+        id=row.id,
+        model_id=row.model_id,
+        version_id=row.version_id,
+        score=row.score,
+        band=row.band,
+        tier=row.tier,
+        policy_hash=row.policy_hash,
         components=[RiskComponentRead.model_validate(c) for c in row.components],
-        trigger=row.trigger, computed_at=row.computed_at,
-    )  # fmt: skip
+        trigger=row.trigger,
+        computed_at=row.computed_at,
+    )
 
 
 def current(session: Session, *, principal: Principal, model_id: int, number: int) -> RiskScoreRead:
@@ -129,11 +152,17 @@ def current(session: Session, *, principal: Principal, model_id: int, number: in
     risk, policy_hash = compute(session, model=model, version=version, now=now)
     components = [dataclasses.asdict(c) for c in risk.components]
     return RiskScoreRead(
-        id=None, model_id=model.id, version_id=version.id, score=risk.score, band=risk.band,
-        tier=risk.tier, policy_hash=policy_hash,
+        id=None,
+        model_id=model.id,
+        version_id=version.id,
+        score=risk.score,
+        band=risk.band,
+        tier=risk.tier,
+        policy_hash=policy_hash,
         components=[RiskComponentRead.model_validate(c) for c in components],
-        trigger="computed_now", computed_at=now,
-    )  # fmt: skip
+        trigger="computed_now",
+        computed_at=now,
+    )
 
 
 def history(

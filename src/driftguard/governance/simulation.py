@@ -97,16 +97,20 @@ class _Side:
     def put_columnar(self, verdicts: Verdicts, policy: str) -> None:
         rows = verdicts.rows
         self.outcome[rows], self.score[rows], self.band[rows] = (
-            verdicts.outcome, verdicts.score, verdicts.band
-        )  # fmt: skip
+            verdicts.outcome,
+            verdicts.score,
+            verdicts.band,
+        )
         for k, row in enumerate(rows.tolist()):
             self._columnar[row] = (verdicts, k)
             self.policy[row] = policy
 
     def put(self, row: int, verdict: Verdict, policy: str) -> None:
         self.outcome[row], self.score[row], self.band[row] = (
-            verdict.outcome, verdict.score, verdict.band
-        )  # fmt: skip
+            verdict.outcome,
+            verdict.score,
+            verdict.band,
+        )
         self._scalar[row], self.policy[row] = verdict, policy
 
     def verdict(self, row: int) -> Verdict:
@@ -305,11 +309,13 @@ def _subjects(
     left empty."""
     connection = session.connection()  # plain rows: no ORM loading for ten thousand of them
     models = select(
-        RegisteredModel.id, RegisteredModel.name, RegisteredModel.team_id,
+        RegisteredModel.id,
+        RegisteredModel.name,
+        RegisteredModel.team_id,
         # The stored level names, without building ten thousand enum members.
         type_coerce(RegisteredModel.materiality, String),
         type_coerce(RegisteredModel.criticality, String),
-    ).where(RegisteredModel.archived_at.is_(None))  # fmt: skip
+    ).where(RegisteredModel.archived_at.is_(None))
     teams = principal.teams_with(Permission.MODELS_READ)
     if teams is not None:
         models = models.where(RegisteredModel.team_id.in_(teams))
@@ -340,16 +346,23 @@ def _subjects(
         versions[version_id] = (model_id, number, created_at, names, sensitive)
     wanted_live = {v for m, v in live.items() if m in by_id and v not in versions}
     if wanted_live:
-        for version_id, model_id, number, created_at, names, sensitive in fetch_all(connection,
+        for version_id, model_id, number, created_at, names, sensitive in fetch_all(
+            connection,
             select(
-                ModelVersion.id, ModelVersion.model_id, ModelVersion.number,
-                driver_time(connection, ModelVersion.created_at), features,
+                ModelVersion.id,
+                ModelVersion.model_id,
+                ModelVersion.number,
+                driver_time(connection, ModelVersion.created_at),
+                features,
                 ModelVersion.sensitive_attributes,
-            ).where(ModelVersion.id.in_(wanted_live))
-        ):  # fmt: skip
+            ).where(ModelVersion.id.in_(wanted_live)),
+        ):
             versions[version_id] = (model_id, number, created_at, names, sensitive)
-    latest = {model_id: version_id for version_id, (model_id, *_) in versions.items()
-              if version_id not in wanted_live}  # fmt: skip
+    latest = {
+        model_id: version_id
+        for version_id, (model_id, *_) in versions.items()
+        if version_id not in wanted_live
+    }
     subjects = []
     for model_id in sorted(by_id):
         chosen = live.get(model_id) or latest.get(model_id)
@@ -359,13 +372,18 @@ def _subjects(
         _, number, created_at, names, sensitive = versions[chosen]
         subjects.append(
             Subject(
-                model_id=model_id, model_name=name, team_id=team_id,
-                materiality=materiality, criticality=criticality,
-                version_id=chosen, version_number=number, registered_at=created_at,
+                model_id=model_id,
+                model_name=name,
+                team_id=team_id,
+                materiality=materiality,
+                criticality=criticality,
+                version_id=chosen,
+                version_number=number,
+                registered_at=created_at,
                 features=frozenset(str(f.get("name")) for f in names or ()),
                 sensitive=sensitive,
             )
-        )  # fmt: skip
+        )
     return subjects
 
 
@@ -379,9 +397,13 @@ def _newest_versions(
     elsewhere the newest numbers joined back to their rows."""
     version = ModelVersion
     columns = (
-        version.model_id, version.id, version.number,
-        driver_time(connection, version.created_at), features, version.sensitive_attributes,
-    )  # fmt: skip
+        version.model_id,
+        version.id,
+        version.number,
+        driver_time(connection, version.created_at),
+        features,
+        version.sensitive_attributes,
+    )
     live = version.stage != Stage.ARCHIVED
     if connection.dialect.name == "postgresql":
         return (
@@ -473,16 +495,23 @@ def _outcome(
 ) -> ModelOutcome:
     blocking = scenario.verdict(row).blocking
     return ModelOutcome(
-        model_id=subject.model_id, model_name=subject.model_name, team_id=subject.team_id,
+        model_id=subject.model_id,
+        model_name=subject.model_name,
+        team_id=subject.team_id,
         version=subject.version_number,
-        current_outcome=str(baseline.outcome[row]), scenario_outcome=str(scenario.outcome[row]),
-        current_mri=float(baseline.score[row]), scenario_mri=float(scenario.score[row]),
-        current_band=str(baseline.band[row]), scenario_band=str(scenario.band[row]),
-        current_policy=baseline.policy[row], scenario_policy=scenario.policy[row],
-        scenario_blocking=[f"{rule}: {fact}{'[' + on + ']' if on else ''}"
-                           for rule, fact, on in blocking],
+        current_outcome=str(baseline.outcome[row]),
+        scenario_outcome=str(scenario.outcome[row]),
+        current_mri=float(baseline.score[row]),
+        scenario_mri=float(scenario.score[row]),
+        current_band=str(baseline.band[row]),
+        scenario_band=str(scenario.band[row]),
+        current_policy=baseline.policy[row],
+        scenario_policy=scenario.policy[row],
+        scenario_blocking=[
+            f"{rule}: {fact}{'[' + on + ']' if on else ''}" for rule, fact, on in blocking
+        ],
         changed=changed,
-    )  # fmt: skip
+    )
 
 
 def _summary(baseline: _Side, scenario: _Side, changed: npt.NDArray[np.bool_]) -> SimulationSummary:
@@ -525,9 +554,12 @@ def _replay(
         subject = models[deployment.model_id]
         was_blocked = deployment.decision.get("outcome") == "blocked"
         would = _judge(
-            Facts(deployment.facts), candidates.scenario, subject, subject.tier,
+            Facts(deployment.facts),
+            candidates.scenario,
+            subject,
+            subject.tier,
             deployment.environment,
-        )  # fmt: skip
+        )
         would_block = would.decision.outcome == "blocked"
         newly_blocked += would_block and not was_blocked
         newly_allowed += was_blocked and not would_block
@@ -555,16 +587,23 @@ def _replay_monitoring(
 ) -> ReplayMonitoring:
     """Alerts the baseline and the scenario monitoring thresholds raise over stored windows."""
     runs = session.execute(
-        select(MonitoringRun.id, ModelVersion.model_id, ModelVersion.task_type,
-               ModelVersion.training_metrics)
+        select(
+            MonitoringRun.id,
+            ModelVersion.model_id,
+            ModelVersion.task_type,
+            ModelVersion.training_metrics,
+        )
         .join(ModelVersion, ModelVersion.id == MonitoringRun.version_id)
-        .where(MonitoringRun.window_end >= since, MonitoringRun.status == "completed",
-               ModelVersion.model_id.in_(list(models)),
-               # A run whose reports were purged (report retention) has nothing to replay.
-               exists().where(MonitoringReport.run_id == MonitoringRun.id))
+        .where(
+            MonitoringRun.window_end >= since,
+            MonitoringRun.status == "completed",
+            ModelVersion.model_id.in_(list(models)),
+            # A run whose reports were purged (report retention) has nothing to replay.
+            exists().where(MonitoringReport.run_id == MonitoringRun.id),
+        )
         .order_by(MonitoringRun.id.desc())
         .limit(MAX_REPLAY_RUNS + 1)
-    ).all()  # fmt: skip
+    ).all()
     truncated = len(runs) > MAX_REPLAY_RUNS
     runs = runs[:MAX_REPLAY_RUNS]
     reports: dict[int, dict[str, dict[str, Any]]] = {}

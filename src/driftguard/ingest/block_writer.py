@@ -87,19 +87,31 @@ def _prepare(profile: stats.Profile | None, schema: FeatureSchema, table: pa.Tab
         with suppress(stats.StatsInputError):
             counts = count_table(profile, schema, table).to_bytes()
     return _Block(
-        first=span["min"], last=span["max"], rows=table.num_rows, data=encode_block(table, schema),
-        ids=table.column(ID).combine_chunks(), ts=ts, counts=counts,
-    )  # fmt: skip
+        first=span["min"],
+        last=span["max"],
+        rows=table.num_rows,
+        data=encode_block(table, schema),
+        ids=table.column(ID).combine_chunks(),
+        ts=ts,
+        counts=counts,
+    )
 
 
 def _write(session: Session, version_id: int, profile: stats.Profile | None, block: _Block) -> None:
     block_id = repository.add_block(
-        session, version_id=version_id, first=block.first, last=block.last, rows=block.rows,
+        session,
+        version_id=version_id,
+        first=block.first,
+        last=block.last,
+        rows=block.rows,
         data=block.data,
-    )  # fmt: skip
+    )
     repository.add_records(session, version_id=version_id, ids=block.ids, ts=block.ts)
     if profile is not None and block.counts is not None:
         repository.save_counts(
-            session, block=(block_id, block.first, block.last), version_id=version_id,
-            profile_id=profile.profile_id, counts=block.counts,
-        )  # fmt: skip
+            session,
+            block=(block_id, block.first, block.last),
+            version_id=version_id,
+            profile_id=profile.profile_id,
+            counts=block.counts,
+        )

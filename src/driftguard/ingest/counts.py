@@ -45,9 +45,12 @@ def window_counts(
     for block_id, table in _decoded(session, list(missing.values())):
         counts = count_table(profile, schema, table)
         repository.save_counts(
-            session, block=missing[block_id], version_id=version_id,
-            profile_id=profile.profile_id, counts=counts.to_bytes(),
-        )  # fmt: skip
+            session,
+            block=missing[block_id],
+            version_id=version_id,
+            profile_id=profile.profile_id,
+            counts=counts.to_bytes(),
+        )
         parts.append(counts)
     for _, table in _decoded(session, edges):
         inside = in_window(table, start, end)
@@ -95,9 +98,12 @@ def count_before_purge(
         except stats.StatsInputError:
             continue
         repository.save_counts(
-            session, block=missing[block_id], version_id=version_id,
-            profile_id=profile.profile_id, counts=counts.to_bytes(),
-        )  # fmt: skip
+            session,
+            block=missing[block_id],
+            version_id=version_id,
+            profile_id=profile.profile_id,
+            counts=counts.to_bytes(),
+        )
         counted += 1
     return counted
 

@@ -116,9 +116,13 @@ def _cell(feature: Feature, value: object, loc: str, problems: Problems) -> obje
 
 
 _KINDS = {
-    str: "a string", int: "an integer", float: "a float", bool: "a boolean",
-    dict: "an object", list: "an array",
-}  # fmt: skip
+    str: "a string",
+    int: "an integer",
+    float: "a float",
+    bool: "a boolean",
+    dict: "an object",
+    list: "an array",
+}
 
 
 def _kind(value: object) -> str:

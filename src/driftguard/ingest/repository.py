@@ -98,9 +98,14 @@ def add_block(
     data: EncodedBlock,
 ) -> int:
     block = PredictionBlock(
-        id=_next_block_id(session), version_id=version_id, first_ts=first, last_ts=last,
-        row_count=rows, decisions=data.decisions, features=data.features,
-    )  # fmt: skip
+        id=_next_block_id(session),
+        version_id=version_id,
+        first_ts=first,
+        last_ts=last,
+        row_count=rows,
+        decisions=data.decisions,
+        features=data.features,
+    )
     session.add(block)
     session.flush()
     return block.id
@@ -263,15 +268,17 @@ def counted_spans(
     overlapped the window, whether the block is still stored or was purged since."""
     rows = session.execute(
         select(
-            PredictionBlockCounts.block_id, PredictionBlockCounts.profile_id,
-            PredictionBlockCounts.first_ts, PredictionBlockCounts.last_ts,
+            PredictionBlockCounts.block_id,
+            PredictionBlockCounts.profile_id,
+            PredictionBlockCounts.first_ts,
+            PredictionBlockCounts.last_ts,
         ).where(
             PredictionBlockCounts.version_id == version_id,
             PredictionBlockCounts.first_ts < end,
             PredictionBlockCounts.first_ts > start - BLOCK_SPAN,
             PredictionBlockCounts.last_ts >= start,
         )
-    )  # fmt: skip
+    )
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 

@@ -134,9 +134,10 @@ def log_predictions(
     version = _writable_version(session, principal=principal, model_id=model_id, number=number)
     # Only a keyed request is ever compared with another (serialising 10,000 rows costs).
     request_hash = (
-        "" if idempotency_key is None
+        ""
+        if idempotency_key is None
         else hashlib.sha256(batch.model_dump_json().encode()).hexdigest()
-    )  # fmt: skip
+    )
     replay = _replay(session, version.id, idempotency_key, request_hash)
     if replay is not None:
         return replay
@@ -201,24 +202,34 @@ def _store(
     if known:
         table = table.filter(pa.array([i not in known for i in ids]))
     result = IngestResult(
-        received=len(ids), new=table.num_rows, duplicates=len(ids) - table.num_rows,
-        first_timestamp=None, last_timestamp=None,
-    )  # fmt: skip
+        received=len(ids),
+        new=table.num_rows,
+        duplicates=len(ids) - table.num_rows,
+        first_timestamp=None,
+        last_timestamp=None,
+    )
     if table.num_rows:
         span = pc.min_max(table.column(TS)).as_py()
         store_blocks(session, version, list(blocks(table, span["min"], span["max"])))
         result.first_timestamp, result.last_timestamp = span["min"], span["max"]
     if idempotency_key is not None:
         repository.add_receipt(
-            session, version_id=version.id, key=idempotency_key,
-            request_hash=request_hash, response=result.model_dump_json(),
-        )  # fmt: skip
+            session,
+            version_id=version.id,
+            key=idempotency_key,
+            request_hash=request_hash,
+            response=result.model_dump_json(),
+        )
     session.flush()
     if result.new:
         audit.record(
-            session, actor=principal, action="predictions.log", object_type="model_version",
-            object_id=version.id, after=result.model_dump(),
-        )  # fmt: skip
+            session,
+            actor=principal,
+            action="predictions.log",
+            object_type="model_version",
+            object_id=version.id,
+            after=result.model_dump(),
+        )
     return result
 
 
@@ -248,10 +259,13 @@ def log_labels(
     )
     if result.stored:
         audit.record(
-            session, actor=principal, action="labels.log", object_type="model_version",
+            session,
+            actor=principal,
+            action="labels.log",
+            object_type="model_version",
             object_id=version.id,
             after={"received": result.received, "new": len(new), "changed": len(changed)},
-        )  # fmt: skip
+        )
     return result
 
 
@@ -305,9 +319,13 @@ def set_reference(
     repository.replace_reference(session, reference)
     read = ReferenceRead.model_validate(reference)
     audit.record(
-        session, actor=principal, action="reference.set", object_type="reference_dataset",
-        object_id=reference.id, after=read.model_dump(),
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="reference.set",
+        object_type="reference_dataset",
+        object_id=reference.id,
+        after=read.model_dump(),
+    )
     return read
 
 

@@ -145,13 +145,20 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
             )
         )
     result = PurgeResult(
-        before=cutoff, partitions_dropped=tuple(dropped), blocks=counts["prediction_blocks"],
-        labels=counts["prediction_labels"], records=records, blocks_counted=counted,
-    )  # fmt: skip
+        before=cutoff,
+        partitions_dropped=tuple(dropped),
+        blocks=counts["prediction_blocks"],
+        labels=counts["prediction_labels"],
+        records=records,
+        blocks_counted=counted,
+    )
     audit.record(
-        session, actor=actor, action="predictions.purge", object_type="prediction_storage",
+        session,
+        actor=actor,
+        action="predictions.purge",
+        object_type="prediction_storage",
         after=asdict(result),
-    )  # fmt: skip
+    )
     return result
 
 
@@ -163,9 +170,12 @@ def _count_before_purge(session: Session, version_id: int, cutoff: datetime) -> 
     if profile is None or version is None:
         return 0  # no reference yet: nothing to count against
     return count_before_purge(
-        session, version_id=version_id, profile=profile,
-        schema=FeatureSchema.from_version(version.features), before=cutoff,
-    )  # fmt: skip
+        session,
+        version_id=version_id,
+        profile=profile,
+        schema=FeatureSchema.from_version(version.features),
+        before=cutoff,
+    )
 
 
 def _deleted(result: Result[Any]) -> int:
@@ -192,9 +202,11 @@ def maintain(session: Session, settings: Settings, now: datetime) -> Maintenance
             return MaintenanceResult(created=(), purged=None, skipped=True)
         session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))
     created = ensure(
-        session, days=settings.prediction_partition_days,
-        ahead=settings.prediction_partitions_ahead, now=now,
-    )  # fmt: skip
+        session,
+        days=settings.prediction_partition_days,
+        ahead=settings.prediction_partitions_ahead,
+        now=now,
+    )
     purged = None
     if settings.prediction_retention_days:
         cutoff = period_start(now - timedelta(days=settings.prediction_retention_days), 1)
@@ -203,8 +215,9 @@ def maintain(session: Session, settings: Settings, now: datetime) -> Maintenance
     if created or purged:
         logger.info(
             "prediction storage maintained: %d partitions created, purge %s",
-            len(created), purged,
-        )  # fmt: skip
+            len(created),
+            purged,
+        )
     return MaintenanceResult(created=tuple(created), purged=purged)
 
 

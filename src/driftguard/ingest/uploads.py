@@ -102,8 +102,9 @@ def read_reference_file(
     )
 
 
-def _batches(file: BinaryIO, fmt: FileFormat, schema: FeatureSchema, columns: FileColumns
-             ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+def _batches(
+    file: BinaryIO, fmt: FileFormat, schema: FeatureSchema, columns: FileColumns
+) -> Iterator[pa.RecordBatch]:
     if fmt == "parquet":
         yield from pq.ParquetFile(file).iter_batches(batch_size=READ_BATCH_ROWS)
     elif fmt == "arrow":
@@ -174,8 +175,9 @@ def _cast_rows(
     return None
 
 
-def _text_to_types(table: pa.Table, schema: FeatureSchema, columns: FileColumns,
-                   problems: Problems) -> pa.Table:  # fmt: skip
+def _text_to_types(
+    table: pa.Table, schema: FeatureSchema, columns: FileColumns, problems: Problems
+) -> pa.Table:
     """CSV columns are read as text; give numbers and booleans their types, by row."""
     wanted = {columns.score: (pa.float64(), "a number")}
     for feature in schema.features:
@@ -192,8 +194,11 @@ def _text_to_types(table: pa.Table, schema: FeatureSchema, columns: FileColumns,
 
 
 def _ids(column: pa.Array, name: str, problems: Problems) -> pa.Array | None:
-    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)
-            or pa.types.is_integer(column.type)):  # fmt: skip
+    if not (
+        pa.types.is_string(column.type)
+        or pa.types.is_large_string(column.type)
+        or pa.types.is_integer(column.type)
+    ):
         problems.add(f"columns.{name}", f"expected text or integers, got {column.type}")
         return None
     ids = column.cast(pa.string())
@@ -302,9 +307,10 @@ def block_table(
     if from_text:
         table = _text_to_types(table, schema, columns, problems)
     features = feature_columns_from_table(
-        table.drop_columns([n for n in columns.reserved() if n in names]), schema,
+        table.drop_columns([n for n in columns.reserved() if n in names]),
+        schema,
         problems=problems,
-    )  # fmt: skip
+    )
     problems.raise_if_any("predictions rejected")
 
     def column(name: str) -> pa.Array:
@@ -315,12 +321,14 @@ def block_table(
     stamps = _timestamps(column(columns.timestamp), columns.timestamp, problems)
     labels = (
         _labels(column(columns.label), columns.label, problems)
-        if columns.label in names else pa.nulls(n, pa.string())
-    )  # fmt: skip
+        if columns.label in names
+        else pa.nulls(n, pa.string())
+    )
     scores = (
         _scores(column(columns.score), columns.score, problems)
-        if columns.score in names else pa.nulls(n, pa.float64())
-    )  # fmt: skip
+        if columns.score in names
+        else pa.nulls(n, pa.float64())
+    )
     if labels is not None and scores is not None:
         check_label_or_score(labels, scores, columns.label, problems)
     problems.raise_if_any("predictions rejected")

@@ -27,10 +27,13 @@ def record(
         return False
     session.add(
         DeadLetter(
-            task_id=task_id, task_name=task_name, arguments=arguments,
-            error=error[:MAX_ERROR_LENGTH], attempts=attempts,
+            task_id=task_id,
+            task_name=task_name,
+            arguments=arguments,
+            error=error[:MAX_ERROR_LENGTH],
+            attempts=attempts,
         )
-    )  # fmt: skip
+    )
     session.flush()
     return True
 
@@ -49,9 +52,11 @@ def list_dead_letters(
         .offset(offset)
     ).all()
     return Page[DeadLetterRead](
-        items=[DeadLetterRead.model_validate(r) for r in rows], total=total, limit=limit,
+        items=[DeadLetterRead.model_validate(r) for r in rows],
+        total=total,
+        limit=limit,
         offset=offset,
-    )  # fmt: skip
+    )
 
 
 def count(session: Session) -> int:

@@ -182,9 +182,13 @@ def run_window(factory: sessionmaker[Session], item: Due) -> bool:
             if taken is not None or version is None or model is None:
                 return False
             run = execute_run(
-                session, version=version, start=item.start, end=item.end,
-                trigger="scheduled", schedule_key=item.key,
-            )  # fmt: skip
+                session,
+                version=version,
+                start=item.start,
+                end=item.end,
+                trigger="scheduled",
+                schedule_key=item.key,
+            )
             after_run(session, run, model=model, version=version, actor=SYSTEM)
         return True
     except IntegrityError:

@@ -32,10 +32,12 @@ def counts_drift_report(profile: stats.Profile, counts: stats.WindowCounts) -> d
         features = [feature_drift_row(f, method="ks_grid") for f in drift.features]
     report: dict[str, Any] = jsonable(
         {
-            "method": "counts", "correction": CORRECTION, "features": features,
+            "method": "counts",
+            "correction": CORRECTION,
+            "features": features,
             "skipped": skipped_rows(skipped),
         }
-    )  # fmt: skip
+    )
     return report
 
 

@@ -120,10 +120,12 @@ def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> di
         features = [feature_drift_row(f, method="ks") for f in drift.features]
     report: dict[str, Any] = jsonable(
         {
-            "method": "exact", "correction": CORRECTION, "features": features,
+            "method": "exact",
+            "correction": CORRECTION,
+            "features": features,
             "skipped": skipped_rows(skipped),
         }
-    )  # fmt: skip
+    )
     return report
 
 

@@ -86,10 +86,17 @@ def purge_reports(
             ids = [report_id for _, report_id in found]
             session.execute(delete(MonitoringReport).where(MonitoringReport.id.in_(ids)))
             audit.record(
-                session, actor=SYSTEM, action="reports.purge", object_type="monitoring_reports",
-                after={"before": before, "reports": len(ids), "first_id": min(ids),
-                       "last_id": max(ids)},
-            )  # fmt: skip
+                session,
+                actor=SYSTEM,
+                action="reports.purge",
+                object_type="monitoring_reports",
+                after={
+                    "before": before,
+                    "reports": len(ids),
+                    "first_id": min(ids),
+                    "last_id": max(ids),
+                },
+            )
         purged, batches, after = purged + len(ids), batches + 1, found[-1]
         if len(found) < batch:
             return ReportPurge(before, purged, batches, finished=True)
@@ -106,7 +113,9 @@ def apply_retention(
     if result.reports:
         logger.info(
             "monitoring reports purged: %d in %d batches (window ended before %s)%s",
-            result.reports, result.batches, result.before.isoformat(),
+            result.reports,
+            result.batches,
+            result.before.isoformat(),
             "" if result.finished else "; more next round",
-        )  # fmt: skip
+        )
     return result

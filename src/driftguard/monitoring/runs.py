@@ -61,10 +61,15 @@ def execute_run(
             "this version has no reference data; upload it before monitoring", code="no_reference"
         )
     run = MonitoringRun(
-        version_id=version.id, window_start=start, window_end=end, trigger=trigger,
-        schedule_key=schedule_key, status="completed", reference_id=reference.id,
+        version_id=version.id,
+        window_start=start,
+        window_end=end,
+        trigger=trigger,
+        schedule_key=schedule_key,
+        status="completed",
+        reference_id=reference.id,
         created_by_id=actor_id,
-    )  # fmt: skip
+    )
     session.add(run)
     session.flush()
     schema = FeatureSchema.from_version(version.features)
@@ -74,9 +79,12 @@ def execute_run(
     # when part of the window was purged: then every report comes from counts).
     needed = None if method == "exact" else [LABEL, SCORE, *schema.sensitive()]
     window = load_window(
-        session, version_id=version.id, start=start, end=end,
+        session,
+        version_id=version.id,
+        start=start,
+        end=end,
         columns=[] if purged.found else needed,
-    )  # fmt: skip
+    )
     run.n_predictions = window.num_rows + purged.predictions
     if run.n_predictions == 0 and not purged.found:
         run.status = "no_data"
@@ -87,15 +95,27 @@ def execute_run(
     try:
         reports = (
             purged_reports(
-                session, version_id=version.id, profile=profile, schema=schema, purged=purged,
-                start=start, end=end,
+                session,
+                version_id=version.id,
+                profile=profile,
+                schema=schema,
+                purged=purged,
+                start=start,
+                end=end,
             )
             if purged.found
             else _reports(
-                session, version=version, profile=profile, schema=schema, window=window,
-                labels=labels, method=method, start=start, end=end,
+                session,
+                version=version,
+                profile=profile,
+                schema=schema,
+                window=window,
+                labels=labels,
+                method=method,
+                start=start,
+                end=end,
             )
-        )  # fmt: skip
+        )
     except stats.StatsInputError as exc:
         run.status, run.error = "failed", str(exc)
         reports = {}
@@ -164,11 +184,18 @@ def _reports(
 def run_read(session: Session, run: MonitoringRun) -> RunRead:
     reports = {r.kind: r.payload for r in repository.reports_of_run(session, run.id)}
     return RunRead(
-        id=run.id, version_id=run.version_id, window_start=run.window_start,
-        window_end=run.window_end, trigger=run.trigger, status=run.status,
-        n_predictions=run.n_predictions, n_labelled=run.n_labelled, error=run.error,
-        created_at=run.created_at, reports=reports,
-    )  # fmt: skip
+        id=run.id,
+        version_id=run.version_id,
+        window_start=run.window_start,
+        window_end=run.window_end,
+        trigger=run.trigger,
+        status=run.status,
+        n_predictions=run.n_predictions,
+        n_labelled=run.n_labelled,
+        error=run.error,
+        created_at=run.created_at,
+        reports=reports,
+    )
 
 
 def report_history(

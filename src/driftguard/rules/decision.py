@@ -93,10 +93,17 @@ def _result(
     rule: Rule, subject: str, observed: float | None, *, passed: bool, missing: bool
 ) -> RuleResult:
     return RuleResult(
-        rule=rule.name, fact=rule.fact, subject=subject, observed=observed,
-        operator=rule.operator, threshold=float(rule.threshold), severity=rule.severity,
-        passed=passed, missing=missing, message=rule.message,
-    )  # fmt: skip
+        rule=rule.name,
+        fact=rule.fact,
+        subject=subject,
+        observed=observed,
+        operator=rule.operator,
+        threshold=float(rule.threshold),
+        severity=rule.severity,
+        passed=passed,
+        missing=missing,
+        message=rule.message,
+    )
 
 
 def evaluate_deployment(document: PolicyDocument, facts: Facts, *, environment: str) -> Decision:

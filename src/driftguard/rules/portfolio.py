@@ -40,9 +40,13 @@ _ORDERED = frozenset({"<", "<=", ">", ">="})
 _HIGHEST_DECIDES = frozenset({"<", "<=", "==", "!="})
 # decision.COMPARE's operators, element-wise.
 _COMPARE: dict[str, Callable[[Floats, float], npt.NDArray[np.bool_]]] = {
-    "<": np.less, "<=": np.less_equal, ">": np.greater, ">=": np.greater_equal,
-    "==": np.equal, "!=": np.not_equal,
-}  # fmt: skip
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
+    "==": np.equal,
+    "!=": np.not_equal,
+}
 
 
 def summarise(facts: Mapping[str, Mapping[str, float | None]]) -> Summary | None:
@@ -86,12 +90,23 @@ def key(fact: str, *, highest: bool) -> Key:
 
 # The columns the MRI reads (see risk.component_measurements).
 MRI_READS = frozenset(
-    {key(fact, highest=True) for fact in (
-        "drift.psi", "performance.degradation", "data_quality.missing_rate",
-        "data_quality.out_of_range_rate", "data_quality.unseen_rate", "validation.days_since",
-        "alerts.open", "alerts.open_critical", "model.tier", "model.sensitive_attributes",
-    )} | {key("fairness.disparate_impact_ratio", highest=False)}
-)  # fmt: skip
+    {
+        key(fact, highest=True)
+        for fact in (
+            "drift.psi",
+            "performance.degradation",
+            "data_quality.missing_rate",
+            "data_quality.out_of_range_rate",
+            "data_quality.unseen_rate",
+            "validation.days_since",
+            "alerts.open",
+            "alerts.open_critical",
+            "model.tier",
+            "model.sensitive_attributes",
+        )
+    }
+    | {key("fairness.disparate_impact_ratio", highest=False)}
+)
 
 
 def reads(document: PolicyDocument) -> frozenset[Key]:

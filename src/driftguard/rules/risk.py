@@ -148,10 +148,14 @@ def compute_mri(facts: Facts, mri: Mri) -> RiskScore:
         weight = float(weights[name])
         components.append(
             Component(
-                name=name, measurement=measurement, value=value, weight=weight,
-                contribution=100 * factor * weight * value, evidence=evidence,
+                name=name,
+                measurement=measurement,
+                value=value,
+                weight=weight,
+                contribution=100 * factor * weight * value,
+                evidence=evidence,
             )
-        )  # fmt: skip
+        )
     score = sum(c.contribution for c in components)
     return RiskScore(
         score=score,

@@ -158,8 +158,14 @@ class WindowCounts:
                 n_missing=tuple(int(v) for v in header["n_missing"]),
             )
         except (
-            OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile, zlib.error
-        ) as exc:  # fmt: skip
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            EOFError,
+            zipfile.BadZipFile,
+            zlib.error,
+        ) as exc:
             raise StatsInputError("data", f"is not serialised WindowCounts ({exc})") from None
 
     @classmethod

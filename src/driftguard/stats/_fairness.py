@@ -208,9 +208,10 @@ def fairness_metrics(
         )
     pred = as_binary(y_pred, name="y_pred")
     uniques, codes = (
-        _checked_codes(groups) if isinstance(groups, GroupCodes)
+        _checked_codes(groups)
+        if isinstance(groups, GroupCodes)
         else factorize(as_labels(groups, name="groups"))
-    )  # fmt: skip
+    )
     check_same_length(y_pred=pred, groups=codes)
     truth = None
     if y_true is not None:

@@ -174,9 +174,19 @@ def line_chart(
     lookup = [dict(values) for _, values in series]
     rows = tuple((m, tuple(table.get(m) for table in lookup)) for m in moments)
     return LineChart(
-        title, y_label, WIDTH, HEIGHT, left, right, top, bottom, tuple(lines), x_ticks, y_ticks,
+        title,
+        y_label,
+        WIDTH,
+        HEIGHT,
+        left,
+        right,
+        top,
+        bottom,
+        tuple(lines),
+        x_ticks,
+        y_ticks,
         rows,
-    )  # fmt: skip
+    )
 
 
 def bar_chart(

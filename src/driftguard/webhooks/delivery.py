@@ -85,8 +85,9 @@ def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, cipher: SecretCip
         secret = cipher.decrypt(endpoint.secret_encrypted)
     except SecretsKeyError as exc:
         problem = f"not sent: the signing secret cannot be decrypted ({exc.code}): {exc}"
-    return Job(delivery.id, endpoint.id, delivery.message_id, endpoint.url, secret,
-               delivery.body, problem)  # fmt: skip
+    return Job(
+        delivery.id, endpoint.id, delivery.message_id, endpoint.url, secret, delivery.body, problem
+    )
 
 
 def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[Job]:
@@ -114,9 +115,11 @@ def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
     error: str | None = None
     try:
         response = http.post(
-            job.url, content=job.body.encode(), headers=signed_headers(job, moment),
+            job.url,
+            content=job.body.encode(),
+            headers=signed_headers(job, moment),
             follow_redirects=False,
-        )  # fmt: skip
+        )
         status = response.status_code
         if not 200 <= status < 300:
             error = f"the target answered {status}"
@@ -137,19 +140,25 @@ def record(
     delivery.attempts += 1
     if outcome.ok:
         delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
-            "delivered", outcome.attempted_at, None,
-        )  # fmt: skip
+            "delivered",
+            outcome.attempted_at,
+            None,
+        )
     elif delivery.attempts >= settings.webhook_max_attempts:
         delivery.status, delivery.next_attempt_at = "failed", None
     else:
         delivery.next_attempt_at = utcnow() + backoff(settings, delivery.attempts)
     session.add(
         WebhookAttempt(
-            delivery_id=delivery.id, number=delivery.attempts, attempted_at=outcome.attempted_at,
-            status_code=outcome.status_code, error=outcome.error,
-            duration_ms=round(outcome.duration_ms, 3), next_attempt_at=delivery.next_attempt_at,
+            delivery_id=delivery.id,
+            number=delivery.attempts,
+            attempted_at=outcome.attempted_at,
+            status_code=outcome.status_code,
+            error=outcome.error,
+            duration_ms=round(outcome.duration_ms, 3),
+            next_attempt_at=delivery.next_attempt_at,
         )
-    )  # fmt: skip
+    )
     session.flush()
     return delivery
 
@@ -170,12 +179,14 @@ def deliver_due(
         if not outcome.ok:
             # The endpoint and message ids only: a webhook URL may carry a credential.
             logger.warning(
-                "webhook delivery failed", extra={
-                    "webhook_id": job.endpoint_id, "message_id": job.message_id,
+                "webhook delivery failed",
+                extra={
+                    "webhook_id": job.endpoint_id,
+                    "message_id": job.message_id,
                     "error": outcome.error,
                     "status": None if delivery is None else delivery.status,
                 },
-            )  # fmt: skip
+            )
     return len(jobs)
 
 

@@ -75,16 +75,20 @@ def _check_target(url: str, *, allow_private: bool) -> None:
     problem = None if allow_private else literal_problem(url)
     if problem is not None:
         raise InvalidError(
-            f"url: {problem}", code="webhook_target_refused",
+            f"url: {problem}",
+            code="webhook_target_refused",
             details=[ErrorDetail(loc="url", msg=problem)],
-        )  # fmt: skip
+        )
 
 
 def _snapshot(endpoint: WebhookEndpoint) -> dict[str, object]:
     return {
-        "team_id": endpoint.team_id, "url": masked_url(endpoint.url), "format": endpoint.format,
-        "description": endpoint.description, "enabled": endpoint.enabled,
-    }  # fmt: skip
+        "team_id": endpoint.team_id,
+        "url": masked_url(endpoint.url),
+        "format": endpoint.format,
+        "description": endpoint.description,
+        "enabled": endpoint.enabled,
+    }
 
 
 def create_endpoint(
@@ -101,16 +105,24 @@ def create_endpoint(
     _check_target(data.url, allow_private=allow_private)
     secret = new_secret()
     endpoint = WebhookEndpoint(
-        team_id=team_id, url=data.url, format=data.format, description=data.description,
-        enabled=data.enabled, secret_encrypted=cipher.encrypt(secret),
+        team_id=team_id,
+        url=data.url,
+        format=data.format,
+        description=data.description,
+        enabled=data.enabled,
+        secret_encrypted=cipher.encrypt(secret),
         created_by_id=principal.user_id,
-    )  # fmt: skip
+    )
     session.add(endpoint)
     session.flush()
     audit.record(
-        session, actor=principal, action="webhook.create", object_type="webhook",
-        object_id=endpoint.id, after=_snapshot(endpoint),
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="webhook.create",
+        object_type="webhook",
+        object_id=endpoint.id,
+        after=_snapshot(endpoint),
+    )
     return WebhookRead.model_validate(endpoint), secret
 
 
@@ -150,9 +162,14 @@ def update_endpoint(
     endpoint.updated_at = utcnow()
     session.flush()
     audit.record(
-        session, actor=principal, action="webhook.update", object_type="webhook",
-        object_id=endpoint.id, before=before, after=_snapshot(endpoint),
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="webhook.update",
+        object_type="webhook",
+        object_id=endpoint.id,
+        before=before,
+        after=_snapshot(endpoint),
+    )
     return WebhookRead.model_validate(endpoint)
 
 
@@ -166,9 +183,13 @@ def delete_endpoint(
     session.delete(endpoint)
     session.flush()
     audit.record(
-        session, actor=principal, action="webhook.delete", object_type="webhook",
-        object_id=endpoint_id, before=before,
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="webhook.delete",
+        object_type="webhook",
+        object_id=endpoint_id,
+        before=before,
+    )
 
 
 def rotate_secrets(session: Session, *, cipher: SecretCipher, actor: Actor) -> int:
@@ -179,18 +200,27 @@ def rotate_secrets(session: Session, *, cipher: SecretCipher, actor: Actor) -> i
         endpoint.secret_encrypted = cipher.rotate(endpoint.secret_encrypted)
     session.flush()
     audit.record(
-        session, actor=actor, action="secrets.rotate", object_type="webhook",
+        session,
+        actor=actor,
+        action="secrets.rotate",
+        object_type="webhook",
         after={"webhooks": len(endpoints)},
-    )  # fmt: skip
+    )
     return len(endpoints)
 
 
 def _queue(session: Session, endpoint: WebhookEndpoint, event: WebhookEvent) -> WebhookDelivery:
     delivery = WebhookDelivery(
-        endpoint_id=endpoint.id, message_id=f"msg_{uuid.uuid4().hex}", event_type=event.type,
-        alert_id=event.alert_id, body=render(event, endpoint.format), status="pending",
-        attempts=0, next_attempt_at=utcnow(), created_at=utcnow(),
-    )  # fmt: skip
+        endpoint_id=endpoint.id,
+        message_id=f"msg_{uuid.uuid4().hex}",
+        event_type=event.type,
+        alert_id=event.alert_id,
+        body=render(event, endpoint.format),
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+        created_at=utcnow(),
+    )
     session.add(delivery)
     return delivery
 
@@ -213,17 +243,22 @@ def send_test(
     endpoint = _endpoint(session, team_id, endpoint_id)
     now = utcnow()
     event = WebhookEvent(
-        type=TEST_EVENT, occurred_at=now,
+        type=TEST_EVENT,
+        occurred_at=now,
         data={"team_id": team_id, "webhook_id": endpoint.id, "message": "a test event"},
         title="DriftGuard test event: this webhook works",
         facts=[("Team", str(team_id)), ("Webhook", str(endpoint.id))],
-    )  # fmt: skip
+    )
     delivery = _queue(session, endpoint, event)
     session.flush()
     audit.record(
-        session, actor=principal, action="webhook.test", object_type="webhook",
-        object_id=endpoint.id, after={"message_id": delivery.message_id},
-    )  # fmt: skip
+        session,
+        actor=principal,
+        action="webhook.test",
+        object_type="webhook",
+        object_id=endpoint.id,
+        after={"message_id": delivery.message_id},
+    )
     return DeliveryRead.model_validate({**_delivery_fields(delivery), "log": []})
 
 

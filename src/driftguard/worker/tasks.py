@@ -58,9 +58,11 @@ def task_options(runtime: Runtime) -> dict[str, Any]:
         def before_start(self, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
             request = self.request
             telemetry.attempt_started(
-                self.name, task_id=task_id, attempt=self._attempt(),
+                self.name,
+                task_id=task_id,
+                attempt=self._attempt(),
                 published_at=published_at(request.headers, request.eta),
-            )  # fmt: skip
+            )
 
         def on_success(
             self, retval: Any, task_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -99,9 +101,13 @@ def task_options(runtime: Runtime) -> dict[str, Any]:
             try:
                 with unit_of_work(runtime.factory) as session:
                     recorded = dead_letters.record(
-                        session, task_id=task_id, task_name=self.name, arguments=list(args),
-                        error=describe(exc), attempts=attempts,
-                    )  # fmt: skip
+                        session,
+                        task_id=task_id,
+                        task_name=self.name,
+                        arguments=list(args),
+                        error=describe(exc),
+                        attempts=attempts,
+                    )
             except Exception:  # the database may be what failed: the log line must survive
                 logger.exception("dead letter not recorded", extra={"task_id": task_id})
                 return

@@ -33,9 +33,14 @@ def list_alerts(
 ) -> Page[AlertRead]:
     """Alerts of the models the caller may see, newest first."""
     return alerts.list_alerts(
-        session, principal=principal, statuses=status or alerts.ACTIVE, model_id=model_id,
-        severity=severity, limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        statuses=status or alerts.ACTIVE,
+        model_id=model_id,
+        severity=severity,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("/{alert_id}/acknowledge")

@@ -29,9 +29,15 @@ Approver = Annotated[Principal, require(Permission.DEPLOYMENTS_APPROVE)]
 Deployer = Annotated[Principal, require(Permission.DEPLOYMENTS_DEPLOY)]
 DeploymentId = ObjectId
 Status = Literal[
-    "blocked", "pending_approval", "approved", "rejected", "cancelled", "deployed",
-    "superseded", "rolled_back",
-]  # fmt: skip
+    "blocked",
+    "pending_approval",
+    "approved",
+    "rejected",
+    "cancelled",
+    "deployed",
+    "superseded",
+    "rolled_back",
+]
 
 
 @router.post("/deployments", status_code=201)
@@ -58,9 +64,14 @@ def list_deployments(
     """Deployment requests the caller may see, newest first (``status=pending_approval`` is
     the approval queue)."""
     return deployments.list_deployments(
-        session, principal=principal, model_id=model_id, environment=environment,
-        statuses=status, limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        model_id=model_id,
+        environment=environment,
+        statuses=status,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/deployments/{deployment_id}")
@@ -142,6 +153,10 @@ def gate_check(
     approval pending — the answer of ``driftguard gate check``. Writes nothing."""
     found = gate.find_model(session, principal=principal, name=model, team_id=team_id)
     return gate.check(
-        session, principal=principal, model=found, number=version, environment=environment,
+        session,
+        principal=principal,
+        model=found,
+        number=version,
+        environment=environment,
         environments=frozenset(settings.deployment_environments),
-    )  # fmt: skip
+    )

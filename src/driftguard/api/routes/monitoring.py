@@ -56,6 +56,13 @@ def list_reports(
     """Stored reports as a time series (oldest window first), optionally of one kind and
     within ``[from, to]``."""
     return runs.report_history(
-        session, principal=principal, model_id=model_id, number=number, kind=kind,
-        start=start, end=end, limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        kind=kind,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )

@@ -51,9 +51,11 @@ def get_schema(_: Reader) -> dict[str, Any]:
 def get_default(_: Reader) -> DefaultPolicyRead:
     """The built-in policy, in force wherever no active stored policy applies."""
     return DefaultPolicyRead(
-        name=DEFAULT_POLICY_NAME, source=DEFAULT_POLICY_YAML, content_hash=service.DEFAULT_HASH,
+        name=DEFAULT_POLICY_NAME,
+        source=DEFAULT_POLICY_YAML,
+        content_hash=service.DEFAULT_HASH,
         document=DEFAULT_POLICY.model_dump(mode="json"),
-    )  # fmt: skip
+    )
 
 
 @router.post("/validate")
@@ -104,9 +106,12 @@ def add_version(
     principal: Writer,
 ) -> PolicyVersionRead:
     return service.add_version(
-        session, principal=principal, policy_id=policy_id, data=body,
+        session,
+        principal=principal,
+        policy_id=policy_id,
+        data=body,
         environments=settings.deployment_environments,
-    )  # fmt: skip
+    )
 
 
 @router.get("/{policy_id}/versions/{number}")

@@ -72,8 +72,14 @@ async def upload_predictions(
         request_hash = await file_sha256(spooled, salt=repr(columns))
         return await run_in_threadpool(
             lambda: service.log_prediction_file(
-                session, principal=principal, model_id=model_id, number=number,
-                file=spooled.file, file_format=file_format, columns=columns,
-                request_hash=request_hash, idempotency_key=idempotency_key,
+                session,
+                principal=principal,
+                model_id=model_id,
+                number=number,
+                file=spooled.file,
+                file_format=file_format,
+                columns=columns,
+                request_hash=request_hash,
+                idempotency_key=idempotency_key,
             )
-        )  # fmt: skip
+        )

@@ -54,9 +54,13 @@ def log_predictions(
     """Log up to 10,000 predictions. The batch is stored whole or not at all; rows whose
     ``prediction_id`` is already stored are counted as duplicates, not stored twice."""
     return service.log_predictions(
-        session, principal=principal, model_id=model_id, number=number, batch=body,
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        batch=body,
         idempotency_key=idempotency_key,
-    )  # fmt: skip
+    )
 
 
 @router.post("/labels")
@@ -83,9 +87,13 @@ def set_reference(
 ) -> ReferenceRead:
     """Set (or replace) the reference data set from JSON rows."""
     return service.set_reference(
-        session, principal=principal, model_id=model_id, number=number, rows=body.rows,
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        rows=body.rows,
         source_format="json",
-    )  # fmt: skip
+    )
 
 
 @router.post("/reference/upload")
@@ -99,9 +107,13 @@ def upload_reference(
     """Set (or replace) the reference data set from a CSV or Parquet file."""
     table, source_format = read_reference_file(file.file, file.filename, file.content_type)
     return service.set_reference(
-        session, principal=principal, model_id=model_id, number=number, table=table,
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        table=table,
         source_format=source_format,
-    )  # fmt: skip
+    )
 
 
 @router.get("/reference")

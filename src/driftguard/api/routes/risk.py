@@ -42,9 +42,15 @@ def risk_history(
     offset: OffsetQuery = 0,
 ) -> Page[RiskScoreRead]:
     return risk.history(
-        session, principal=principal, model_id=model_id, number=number, start=start, end=end,
-        limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        start=start,
+        end=end,
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.post("", status_code=201)

@@ -39,9 +39,13 @@ def create_webhook(
 ) -> WebhookCreated:
     """Add an endpoint. Its signing secret (``whsec_…``) is in this response only."""
     read, secret = service.create_endpoint(
-        session, principal=principal, team_id=team_id, data=body,
-        allow_private=settings.webhook_allow_private_targets, cipher=secret_cipher(settings),
-    )  # fmt: skip
+        session,
+        principal=principal,
+        team_id=team_id,
+        data=body,
+        allow_private=settings.webhook_allow_private_targets,
+        cipher=secret_cipher(settings),
+    )
     return WebhookCreated(**read.model_dump(), secret=secret)
 
 
@@ -70,9 +74,13 @@ def update_webhook(
     principal: Manager,
 ) -> WebhookRead:
     return service.update_endpoint(
-        session, principal=principal, team_id=team_id, endpoint_id=webhook_id, data=body,
+        session,
+        principal=principal,
+        team_id=team_id,
+        endpoint_id=webhook_id,
+        data=body,
         allow_private=settings.webhook_allow_private_targets,
-    )  # fmt: skip
+    )
 
 
 @router.delete("/{webhook_id}", status_code=204)
@@ -102,6 +110,10 @@ def list_deliveries(
 ) -> Page[DeliveryRead]:
     """Deliveries newest first, each with its log of attempts (status, error, duration, next)."""
     return service.list_deliveries(
-        session, principal=principal, team_id=team_id, endpoint_id=webhook_id,
-        limit=limit, offset=offset,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        team_id=team_id,
+        endpoint_id=webhook_id,
+        limit=limit,
+        offset=offset,
+    )

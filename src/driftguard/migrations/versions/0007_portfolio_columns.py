@@ -197,12 +197,19 @@ def _model_risk() -> None:
         connection.execute(
             current.insert(),
             [
-                {"model_id": model_id, "team_id": team_id, "version_id": version_id,
-                 "risk_score_id": score_id, "score": score, "band": band,
-                 "main_driver": _main_driver(components), "computed_at": at}
+                {
+                    "model_id": model_id,
+                    "team_id": team_id,
+                    "version_id": version_id,
+                    "risk_score_id": score_id,
+                    "score": score,
+                    "band": band,
+                    "main_driver": _main_driver(components),
+                    "computed_at": at,
+                }
                 for model_id, team_id, version_id, score_id, score, band, components, at in rows
             ],
-        )  # fmt: skip
+        )
 
 
 def _main_driver(components: list[dict[str, object]]) -> str:

@@ -102,17 +102,21 @@ def upgrade() -> None:
     _split_blocks_at_midnight()
     if postgres:
         _partition(
-            "prediction_blocks", "first_ts", primary_key=["id"],
+            "prediction_blocks",
+            "first_ts",
+            primary_key=["id"],
             indexes={"ix_prediction_blocks_version_id_span": "version_id, first_ts, last_ts"},
             foreign_keys=[_FK_BLOCK_VERSION],
-        )  # fmt: skip
+        )
         op.execute("ALTER SEQUENCE prediction_blocks_id_seq OWNED BY prediction_blocks.id")
         op.drop_table("prediction_blocks_unpartitioned")
         _partition(
-            "prediction_labels", "ts", primary_key=["version_id", "prediction_id"],
+            "prediction_labels",
+            "ts",
+            primary_key=["version_id", "prediction_id"],
             indexes={"ix_prediction_labels_version_id_ts": "version_id, ts"},
             foreign_keys=[_FK_LABEL_RECORD],
-        )  # fmt: skip
+        )
         op.drop_table("prediction_labels_unpartitioned")
 
 
@@ -164,9 +168,13 @@ def _encode(table: pa.Table) -> bytes:
 
 
 def _partition(
-    name: str, key: str, *, primary_key: list[str], indexes: dict[str, str],
+    name: str,
+    key: str,
+    *,
+    primary_key: list[str],
+    indexes: dict[str, str],
     foreign_keys: list[str],
-) -> None:  # fmt: skip
+) -> None:
     """Replace table ``name`` by a table partitioned by range on ``key``: a partition per UTC
     day that holds rows and a DEFAULT one, filled from the old table, which is left as
     ``<name>_unpartitioned`` for the caller to drop."""
@@ -221,15 +229,17 @@ def _unpartition(
 def downgrade() -> None:
     if op.get_context().dialect.name == "postgresql":
         _unpartition(
-            "prediction_labels", primary_key=["version_id", "prediction_id"],
+            "prediction_labels",
+            primary_key=["version_id", "prediction_id"],
             indexes={"ix_prediction_labels_version_id_ts": "version_id, ts"},
             foreign_keys=[_FK_LABEL_RECORD],
-        )  # fmt: skip
+        )
         _unpartition(
-            "prediction_blocks", primary_key=["id"],
+            "prediction_blocks",
+            primary_key=["id"],
             indexes={"ix_prediction_blocks_version_id_span": "version_id, first_ts, last_ts"},
             foreign_keys=[_FK_BLOCK_VERSION],
-        )  # fmt: skip
+        )
 
     with op.batch_alter_table("prediction_labels", schema=None) as batch_op:
         batch_op.drop_index("ix_prediction_labels_version_id_ts")

@@ -80,9 +80,11 @@ def _convert(source: str, target: str, column: sa.types.TypeEngine[str], encrypt
     op.add_column(TABLE, sa.Column(target, column, server_default="", nullable=False))
     connection = op.get_bind()
     endpoints = sa.table(
-        TABLE, sa.column("id", sa.Integer()), sa.column(source, sa.Text()),
+        TABLE,
+        sa.column("id", sa.Integer()),
+        sa.column(source, sa.Text()),
         sa.column(target, sa.Text()),
-    )  # fmt: skip
+    )
     rows = connection.execute(sa.select(endpoints.c.id, endpoints.c[source])).all()
     if rows:
         cipher = _cipher()

@@ -69,9 +69,13 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
-    split = bind.execute(
-        sa.select(_blocks.c.id).where(_blocks.c.decisions.is_not(None)).order_by(_blocks.c.id)
-    ).scalars().all()  # fmt: skip
+    split = (
+        bind.execute(
+            sa.select(_blocks.c.id).where(_blocks.c.decisions.is_not(None)).order_by(_blocks.c.id)
+        )
+        .scalars()
+        .all()
+    )
     parts = sa.select(_blocks.c.id, _blocks.c.decisions, _blocks.c.features)
     for block_id, decisions, features in _batched(bind, parts, _blocks.c.id, split):
         merged = _merge(_decode(decisions), _decode(features))
@@ -83,9 +87,11 @@ def downgrade() -> None:
 
 
 def _counts_as_version_2(bind: sa.Connection) -> None:
-    block_ids = bind.execute(
-        sa.select(_counts.c.block_id).distinct().order_by(_counts.c.block_id)
-    ).scalars().all()  # fmt: skip
+    block_ids = (
+        bind.execute(sa.select(_counts.c.block_id).distinct().order_by(_counts.c.block_id))
+        .scalars()
+        .all()
+    )
     rows = sa.select(_counts.c.block_id, _counts.c.profile_id, _counts.c.counts)
     for block_id, profile_id, data in _batched(bind, rows, _counts.c.block_id, block_ids):
         older = _version_2(data)

@@ -52,9 +52,14 @@ def _page(
 ) -> Response:
     query, errors = parse_fields(AlertQuery, dict(request.query_params))
     result = alerts.list_alerts(
-        session, principal=user.principal, statuses=STATUSES[query.status], model_id=None,
-        severity=query.severity, limit=PAGE_SIZE, offset=(query.page - 1) * PAGE_SIZE,
-    )  # fmt: skip
+        session,
+        principal=user.principal,
+        statuses=STATUSES[query.status],
+        model_id=None,
+        severity=query.severity,
+        limit=PAGE_SIZE,
+        offset=(query.page - 1) * PAGE_SIZE,
+    )
     names = registry_service.model_names(
         session, principal=user.principal, model_ids=[a.model_id for a in result.items]
     )

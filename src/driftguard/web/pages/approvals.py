@@ -61,10 +61,15 @@ def _queue(
 ) -> Response:
     query, errors = parse_fields(QueueQuery, dict(request.query_params))
     result = deployments.list_deployments(
-        session, principal=user.principal, model_id=None, environment=None,
-        statuses=("pending_approval",), limit=PAGE_SIZE, offset=(query.page - 1) * PAGE_SIZE,
+        session,
+        principal=user.principal,
+        model_id=None,
+        environment=None,
+        statuses=("pending_approval",),
+        limit=PAGE_SIZE,
+        offset=(query.page - 1) * PAGE_SIZE,
         oldest_first=True,
-    )  # fmt: skip
+    )
     names = registry_service.model_names(
         session, principal=user.principal, model_ids=[d.model_id for d in result.items]
     )
@@ -105,14 +110,23 @@ def _review(
     back = safe_next(str(form.get("next") or "/approvals"))
     if errors and back == f"/deployments/{deployment_id}":
         return deployment_page(
-            request, session, user, deployment_id, problem=("", errors), text=raw[:10_000],
+            request,
+            session,
+            user,
+            deployment_id,
+            problem=("", errors),
+            text=raw[:10_000],
             status_code=422,
-        )  # fmt: skip
+        )
     if errors:
         return _queue(
-            request, session, user, problem=(deployment_id, "", errors), comment=raw[:10_000],
+            request,
+            session,
+            user,
+            problem=(deployment_id, "", errors),
+            comment=raw[:10_000],
             status_code=422,
-        )  # fmt: skip
+        )
     try:
         review(
             session, principal=user.principal, deployment_id=deployment_id, comment=fields.comment
@@ -126,9 +140,13 @@ def _review(
             session.rollback()
         field_errors = {d.loc: d.msg for d in exc.details if d.loc == "comment"}
         return _queue(
-            request, session, user, problem=(deployment_id, exc.message, field_errors),
-            comment=raw[:10_000], status_code=STATUS_BY_KIND[exc.kind],
-        )  # fmt: skip
+            request,
+            session,
+            user,
+            problem=(deployment_id, exc.message, field_errors),
+            comment=raw[:10_000],
+            status_code=STATUS_BY_KIND[exc.kind],
+        )
     return RedirectResponse(back, status_code=303)
 
 

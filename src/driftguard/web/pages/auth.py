@@ -120,9 +120,13 @@ def sign_in(
             errors[name] = f"enter your {name}"
     if errors:
         return _form_page(
-            request, binding=binding, next_path=target, email=email[:320], errors=errors,
+            request,
+            binding=binding,
+            next_path=target,
+            email=email[:320],
+            errors=errors,
             status_code=422,
-        )  # fmt: skip
+        )
     try:
         limiter.hit(limiter.login, "login:account", fields.email.lower())
         limiter.hit(limiter.login, "login:address", client or "unknown")

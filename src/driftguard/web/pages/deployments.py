@@ -128,22 +128,36 @@ def refused(
         session.rollback()
     fields = {d.loc: d.msg for d in exc.details if d.loc in ("comment", "reason")}
     return deployment_page(
-        request, session, user, deployment_id, problem=(exc.message, fields), text=text,
+        request,
+        session,
+        user,
+        deployment_id,
+        problem=(exc.message, fields),
+        text=text,
         status_code=STATUS_BY_KIND[exc.kind],
-    )  # fmt: skip
+    )
 
 
 def _with_reason(
-    verb: str, deployment_id: int, request: Request, session: Session, user: SignedIn,
+    verb: str,
+    deployment_id: int,
+    request: Request,
+    session: Session,
+    user: SignedIn,
     form: CheckedForm,
-) -> Response:  # fmt: skip
+) -> Response:
     raw = str(form.get("reason") or "")[:10_000]
     fields, errors = parse_fields(ReasonFields, {"reason": form.get("reason")})
     if errors:
         return deployment_page(
-            request, session, user, deployment_id, problem=("", errors), text=raw,
+            request,
+            session,
+            user,
+            deployment_id,
+            problem=("", errors),
+            text=raw,
             status_code=422,
-        )  # fmt: skip
+        )
     move = deployments.rollback if verb == "rollback" else deployments.cancel
     try:
         move(session, principal=user.principal, deployment_id=deployment_id, reason=fields.reason)
@@ -154,9 +168,12 @@ def _with_reason(
 
 @router.post("/deployments/{deployment_id}/deploy")
 def deploy(
-    deployment_id: ObjectId, request: Request, session: DbSession, user: Deployer,
+    deployment_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Deployer,
     form: CheckedForm,
-) -> Response:  # fmt: skip
+) -> Response:
     try:
         deployments.deploy(session, principal=user.principal, deployment_id=deployment_id)
     except DriftGuardError as exc:
@@ -166,15 +183,21 @@ def deploy(
 
 @router.post("/deployments/{deployment_id}/rollback")
 def rollback(
-    deployment_id: ObjectId, request: Request, session: DbSession, user: Deployer,
+    deployment_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Deployer,
     form: CheckedForm,
-) -> Response:  # fmt: skip
+) -> Response:
     return _with_reason("rollback", deployment_id, request, session, user, form)
 
 
 @router.post("/deployments/{deployment_id}/cancel")
 def cancel(
-    deployment_id: ObjectId, request: Request, session: DbSession, user: Requester,
+    deployment_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Requester,
     form: CheckedForm,
-) -> Response:  # fmt: skip
+) -> Response:
     return _with_reason("cancel", deployment_id, request, session, user, form)

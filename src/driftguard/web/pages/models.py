@@ -167,9 +167,12 @@ def model_page(
     model = registry_service.read_model(session, principal=principal, model_id=model_id)
     team = identity_service.get_team(session, principal=principal, team_id=model.team_id)
     versions = registry_service.list_versions(
-        session, principal=principal, model_id=model.id, stage=None,
+        session,
+        principal=principal,
+        model_id=model.id,
+        stage=None,
         page=PageRequest(limit=50, offset=0, sort=(("number", True),)),
-    )  # fmt: skip
+    )
     number = version or model.latest_version
     selected = None
     drift = performance = None
@@ -183,9 +186,12 @@ def model_page(
             session, principal=principal, model_id=model.id, number=number
         )
         reports = runs.recent_reports(
-            session, principal=principal, model_id=model.id, number=number,
+            session,
+            principal=principal,
+            model_id=model.id,
+            number=number,
             limits={"drift": HISTORY, "fairness": 1, "performance": HISTORY},
-        )  # fmt: skip
+        )
         drift = drift_chart(reports["drift"])
         latest_fairness = (
             FairnessReport.model_validate(reports["fairness"][-1].payload)
@@ -204,18 +210,34 @@ def model_page(
         score = risk.current(session, principal=principal, model_id=model.id, number=number)
         # The newest points, drawn oldest first.
         scores = risk.history(
-            session, principal=principal, model_id=model.id, number=number,
-            start=datetime.now(UTC) - timedelta(days=RISK_DAYS), end=None, limit=RISK_POINTS,
-            offset=0, newest_first=True,
-        ).items[::-1]  # fmt: skip
+            session,
+            principal=principal,
+            model_id=model.id,
+            number=number,
+            start=datetime.now(UTC) - timedelta(days=RISK_DAYS),
+            end=None,
+            limit=RISK_POINTS,
+            offset=0,
+            newest_first=True,
+        ).items[::-1]
     active = alerts.list_alerts(
-        session, principal=principal, statuses=alerts.ACTIVE, model_id=model.id,
-        severity=None, limit=50, offset=0,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        statuses=alerts.ACTIVE,
+        model_id=model.id,
+        severity=None,
+        limit=50,
+        offset=0,
+    )
     requests = deployments.list_deployments(
-        session, principal=principal, model_id=model.id, environment=None, statuses=None,
-        limit=DEPLOYMENTS, offset=0,
-    )  # fmt: skip
+        session,
+        principal=principal,
+        model_id=model.id,
+        environment=None,
+        statuses=None,
+        limit=DEPLOYMENTS,
+        offset=0,
+    )
     context = {
         "user": user,
         "model": model,

@@ -200,9 +200,15 @@ def save_draft(
         errors["source"] = "write the policy here"
     if errors or fields.source is None:
         return editor(
-            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            request,
+            session,
+            user,
+            settings,
+            policy=policy,
+            raw=raw,
+            errors=errors,
             status_code=422,
-        )  # fmt: skip
+        )
     environments = settings.deployment_environments
     try:
         if policy is None:
@@ -215,18 +221,29 @@ def save_draft(
             )
         else:
             saved = policies.add_version(
-                session, principal=user.principal, policy_id=policy.id,
-                data=PolicyVersionCreate(source=fields.source), environments=environments,
-            )  # fmt: skip
+                session,
+                principal=user.principal,
+                policy_id=policy.id,
+                data=PolicyVersionCreate(source=fields.source),
+                environments=environments,
+            )
     except DriftGuardError as exc:
         if exc.kind is ErrorKind.NOT_FOUND:
             raise
         session.rollback()
         errors, problems, message = _refusal(exc)
         return editor(
-            request, session, user, settings, policy=policy, raw=raw, errors=errors,
-            problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind],
-        )  # fmt: skip
+            request,
+            session,
+            user,
+            settings,
+            policy=policy,
+            raw=raw,
+            errors=errors,
+            problems=problems,
+            message=message,
+            status_code=STATUS_BY_KIND[exc.kind],
+        )
     return RedirectResponse(f"/policies/{saved.policy_id}", status_code=303)
 
 
@@ -247,32 +264,54 @@ def simulate_draft(
         errors["source"] = "write the policy here"
     if errors or fields.source is None:
         return editor(
-            request, session, user, settings, policy=policy, raw=raw, errors=errors,
+            request,
+            session,
+            user,
+            settings,
+            policy=policy,
+            raw=raw,
+            errors=errors,
             status_code=422,
-        )  # fmt: skip
+        )
     try:
         data = SimulationRequest(
-            policy=fields.source, policy_id=fields.policy_id, environment=fields.environment,
-            scope=SimulationScope(team_id=fields.team_id), overrides=fields.override(),
-        )  # fmt: skip
+            policy=fields.source,
+            policy_id=fields.policy_id,
+            environment=fields.environment,
+            scope=SimulationScope(team_id=fields.team_id),
+            overrides=fields.override(),
+        )
         result = simulation.simulate(
-            sandbox, principal=user.principal, data=data,
+            sandbox,
+            principal=user.principal,
+            data=data,
             environments=settings.deployment_environments,
-        )  # fmt: skip
+        )
     except DriftGuardError as exc:
         errors, problems, message = _refusal(exc)
         return editor(
-            request, session, user, settings, policy=policy, raw=raw, errors=errors,
-            problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind],
-        )  # fmt: skip
+            request,
+            session,
+            user,
+            settings,
+            policy=policy,
+            raw=raw,
+            errors=errors,
+            problems=problems,
+            message=message,
+            status_code=STATUS_BY_KIND[exc.kind],
+        )
     return editor(request, session, user, settings, policy=policy, raw=raw, result=result)
 
 
 @router.get("/policies/{policy_id}")
 def policy_page(
-    policy_id: ObjectId, request: Request, session: DbSession, user: Reader,
+    policy_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Reader,
     settings: SettingsDep,
-) -> Response:  # fmt: skip
+) -> Response:
     policy = policies.read_policy(session, policy_id=policy_id)
     versions = policies.list_versions(session, policy_id=policy.id, limit=VERSIONS, offset=0)
     latest = versions.items[0].source if versions.items else ""
@@ -290,14 +329,17 @@ def policy_page(
         "what_if_facts": WHAT_IF_FACTS,
         "can_write": user.can(Permission.POLICIES_WRITE),
         "can_simulate": user.can(Permission.SIMULATIONS_RUN),
-    }  # fmt: skip
+    }
     return render(request, "policy.html", context)
 
 
 @router.post("/policies/{policy_id}/versions/{number}/activate")
 def activate(
-    policy_id: ObjectId, number: VersionNumber, session: DbSession, user: Writer,
+    policy_id: ObjectId,
+    number: VersionNumber,
+    session: DbSession,
+    user: Writer,
     form: CheckedForm,
-) -> Response:  # fmt: skip
+) -> Response:
     policies.activate(session, principal=user.principal, policy_id=policy_id, number=number)
     return RedirectResponse(f"/policies/{policy_id}", status_code=303)
