@@ -10,6 +10,7 @@ TABLE_MODULES = (
     "driftguard.registry.orm",
     "driftguard.ingest.orm",
     "driftguard.monitoring.orm",
+    "driftguard.lifecycle.orm",
     "driftguard.governance.orm",
     "driftguard.webhooks.orm",
     "driftguard.jobs.orm",

@@ -10,12 +10,13 @@ class Role(StrEnum):
     ML_ENGINEER = "ml_engineer"
     APPROVER = "approver"
     AUDITOR = "auditor"
+    VALIDATOR = "validator"
     VIEWER = "viewer"
 
 
 # Platform roles span every team; team roles apply inside the team of a membership or API key.
 PLATFORM_ROLES = frozenset({Role.ADMIN, Role.AUDITOR})
-TEAM_ROLES = frozenset({Role.ML_ENGINEER, Role.APPROVER, Role.VIEWER})
+TEAM_ROLES = frozenset({Role.ML_ENGINEER, Role.APPROVER, Role.VALIDATOR, Role.VIEWER})
 
 
 class Permission(StrEnum):
@@ -40,6 +41,16 @@ class Permission(StrEnum):
     DEPLOYMENTS_APPROVE = "deployments:approve"
     DEPLOYMENTS_DEPLOY = "deployments:deploy"
     DEAD_LETTERS_READ = "dead_letters:read"
+    # The model-risk lifecycle (lifecycle/): the inventory record, independent validation and its
+    # findings, periodic review, human oversight and incidents.
+    CARDS_WRITE = "cards:write"
+    VALIDATIONS_WRITE = "validations:write"
+    FINDINGS_WRITE = "findings:write"
+    FINDINGS_REMEDIATE = "findings:remediate"
+    REVIEWS_ATTEST = "reviews:attest"
+    DEPLOYMENTS_SUSPEND = "deployments:suspend"
+    OVERRIDES_WRITE = "overrides:write"
+    INCIDENTS_WRITE = "incidents:write"
 
 
 _READ = frozenset(
@@ -71,8 +82,31 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         Permission.DEPLOYMENTS_REQUEST,
         Permission.DEPLOYMENTS_DEPLOY,
         Permission.WEBHOOKS_MANAGE,
+        Permission.CARDS_WRITE,
+        Permission.FINDINGS_REMEDIATE,
+        Permission.REVIEWS_ATTEST,
+        Permission.OVERRIDES_WRITE,
+        Permission.INCIDENTS_WRITE,
     },
     Role.APPROVER: _READ
-    | {Permission.ALERTS_MANAGE, Permission.SIMULATIONS_RUN, Permission.DEPLOYMENTS_APPROVE},
+    | {
+        Permission.ALERTS_MANAGE,
+        Permission.SIMULATIONS_RUN,
+        Permission.DEPLOYMENTS_APPROVE,
+        Permission.DEPLOYMENTS_SUSPEND,
+        Permission.INCIDENTS_WRITE,
+    },
+    # Independent validation: a validator challenges models, never builds or ships them (no
+    # model, prediction or deployment-request permission), so effective challenge holds by role
+    # as well as per version (whoever created a version or requested its deployment cannot
+    # validate it, checked in lifecycle/).
+    Role.VALIDATOR: _READ
+    | {
+        Permission.VALIDATIONS_WRITE,
+        Permission.FINDINGS_WRITE,
+        Permission.REVIEWS_ATTEST,
+        Permission.INCIDENTS_WRITE,
+        Permission.SIMULATIONS_RUN,
+    },
     Role.VIEWER: _READ,
 }

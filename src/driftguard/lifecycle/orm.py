@@ -1,0 +1,3 @@
+"""Tables of the model-risk lifecycle."""
+
+from __future__ import annotations
