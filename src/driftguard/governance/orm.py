@@ -128,7 +128,7 @@ class Deployment(IdMixin, Base):
     )
     environment: Mapped[str] = mapped_column(String(32))
     # blocked | pending_approval | approved | rejected | cancelled | deployed | superseded |
-    # rolled_back
+    # rolled_back | suspended
     status: Mapped[str] = mapped_column(String(24))
     revision: Mapped[int] = mapped_column(Integer, default=1)
     reason: Mapped[str] = mapped_column(Text, default="")
@@ -156,6 +156,11 @@ class Deployment(IdMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deployed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Human oversight (``governance.oversight``): the suspended deployment of the same version
+    # and environment this request resumes; its deploy supersedes that one. No foreign key:
+    # SQLite adds a referencing column only by rebuilding the table (migration 0018), and both
+    # rows belong to one model, so they go together.
+    resumes_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
 
 
 class DeploymentApproval(IdMixin, Base):

@@ -152,3 +152,41 @@ class IngestReceipt(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     response: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- human oversight: per-prediction overrides (EU AI Act Art. 14) ---------------------------
+
+
+class PredictionOverride(Base):
+    """A human's override of one prediction's decision: what the model decided, what the human
+    decided instead, and why. One per version and ``prediction_id`` (a retry changes nothing).
+
+    ``prediction_ts`` is the overridden prediction's time, copied from its key row when the
+    override is logged (None when the version had no prediction of that id then): monitoring
+    counts a window's overrides by it, so the count survives the purge of raw predictions. No
+    foreign key to ``prediction_records`` for the same reason, and because an override may name
+    a prediction that was never logged."""
+
+    __tablename__ = "prediction_overrides"
+    __table_args__ = (
+        Index("ix_prediction_overrides_version_id_prediction_ts", "version_id", "prediction_ts"),
+    )
+
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True
+    )
+    prediction_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    prediction_ts: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    original_decision: Mapped[str] = mapped_column(Text)
+    final_decision: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    # The human who decided, as the caller names them (a machine key logging for people).
+    overridden_by: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    # The caller who logged it.
+    logged_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    logged_by_api_key_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
