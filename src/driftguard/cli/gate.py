@@ -79,6 +79,12 @@ def render(answer: dict[str, Any]) -> str:
             f"{rule['rule']:<26} {rule['severity']:<8} {result:<8} {observed:>12}  "
             f"{rule['fact']}{subject} {rule['operator']} {rule['threshold']:g}"
         )
+    suspension = answer.get("suspension")
+    if suspension:
+        lines.append(
+            f"SUSPENDED: deployment {suspension['deployment_id']} since "
+            f"{suspension['suspended_at']}: {suspension['reason']}"
+        )
     if answer["outcome"] == "pending":
         pending = answer["deployment_id"]
         lines.append(

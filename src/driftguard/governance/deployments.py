@@ -7,6 +7,10 @@
                     ├─► rejected        (any eligible approver; final)
                     └─► cancelled       (requester or a deployer; final, also from approved)
 
+    deployed ──► suspended ──► superseded      (human oversight, ``governance.oversight``: a
+                                                stop at once; resumed only by deploying a resume
+                                                request, which always needs four-eyes approval)
+
 Every transition is a conditional update on the request's ``revision`` and appends a history row
 in the same transaction: twenty concurrent approvals or deploys of one request take effect once,
 on SQLite and PostgreSQL alike. Approving or deploying first re-evaluates the policy if the facts
@@ -69,8 +73,12 @@ def request(
     principal: Principal,
     data: DeploymentCreate,
     environments: Collection[str],
+    resumes: Deployment | None = None,
 ) -> DeploymentRead:
-    """Evaluate the policy in force and store the decision: blocked, pending or approved."""
+    """Evaluate the policy in force and store the decision: blocked, pending or approved.
+
+    ``resumes``: the suspended deployment of this version and environment that the request
+    resumes (``governance.oversight.resume``); without it, a suspended version is refused."""
     require_environment(data.environment, environments)
     model, version = registry_service.resolve_version(
         session, principal=principal, model_id=data.model_id, number=data.version
@@ -92,20 +100,28 @@ def request(
             f"deployment {open_id} of this version to {data.environment} is still open",
             code="deployment_open",
         )
+    suspended_id = suspended_in(session, version_id=version.id, environment=data.environment)
+    if suspended_id is not None and (resumes is None or resumes.id != suspended_id):
+        raise ConflictError(
+            f"version {version.number} is suspended in {data.environment} (deployment "
+            f"{suspended_id}); resuming it needs a resume request and four-eyes approval",
+            code="deployment_suspended",
+        )
     evaluation = evaluate(
         session, model=model, version=version, environment=data.environment, now=_now()
     )
-    decision = decision_read(evaluation)
+    decision = _decision(evaluation, resume=resumes is not None)
     deployment = Deployment(
         team_id=model.team_id,
         model_id=model.id,
         version_id=version.id,
         environment=data.environment,
-        status=evaluation.decision.outcome,
+        status=decision.outcome,
         revision=1,
         reason=data.reason,
         requested_by_id=principal.user_id,
         requested_by_api_key_id=principal.api_key_id,
+        resumes_id=resumes.id if resumes is not None else None,
         **_decision_columns(evaluation, decision),
     )
     session.add(deployment)
@@ -124,6 +140,25 @@ def request(
     return _finish(session, principal, deployment, "deployment.request", before=None, new=True)
 
 
+# A resume request always waits for this many approvals, whatever the policy asks of a first
+# deployment to its environment (a human stopped the model; two others let it run again).
+RESUME_APPROVALS = 2
+
+
+def _decision(evaluation: Evaluation, *, resume: bool) -> DecisionRead:
+    """The policy's decision; for a resume request, with the four-eyes floor applied."""
+    decision = decision_read(evaluation)
+    if not resume or decision.outcome == "blocked":
+        return decision
+    return decision.model_copy(
+        update={
+            "outcome": "pending_approval",
+            "required_approvals": max(decision.required_approvals, RESUME_APPROVALS),
+            "approver_roles": decision.approver_roles or [Role.APPROVER.value],
+        }
+    )
+
+
 def _decision_columns(evaluation: Evaluation, decision: DecisionRead) -> dict[str, Any]:
     return {
         "policy_name": evaluation.policy.applied.name,
@@ -132,7 +167,7 @@ def _decision_columns(evaluation: Evaluation, decision: DecisionRead) -> dict[st
         "facts_hash": facts_hash(evaluation.facts),
         "facts": evaluation.facts.as_dict(),
         "decision": decision.model_dump(mode="json"),
-        "required_approvals": evaluation.decision.required_approvals,
+        "required_approvals": decision.required_approvals,
         "decided_at": utcnow(),
     }
 
@@ -262,10 +297,49 @@ def deploy(session: Session, *, principal: Principal, deployment_id: int) -> Dep
         )
         _set_stage(session, live, leaving=True)
     deployment.previous_id = live.id if live is not None else None
+    if deployment.resumes_id is not None:
+        _end_suspension(session, principal, deployment, replaced=live)
     deployment.deployed_at = utcnow()
     _move(session, principal, deployment, "deploy", "deployed", "")
     _set_stage(session, deployment, leaving=False)
     return _finish(session, principal, deployment, "deployment.deploy", before=before)
+
+
+def _end_suspension(
+    session: Session, principal: Principal, deployment: Deployment, *, replaced: Deployment | None
+) -> None:
+    """A resume request goes live: it supersedes the suspended deployment it resumes, and,
+    when nothing else was live meanwhile, takes over what that one replaced (for rollback)."""
+    suspended = session.get(
+        Deployment, deployment.resumes_id, with_for_update=True, populate_existing=True
+    )
+    assert suspended is not None  # same model; deleted only together
+    _require_status(suspended, ("suspended",), "resume")
+    _claim(session, suspended)
+    _move(
+        session,
+        principal,
+        suspended,
+        "resume",
+        "superseded",
+        f"resumed by deployment {deployment.id}",
+    )
+    if replaced is None:
+        deployment.previous_id = suspended.previous_id
+
+
+def suspended_in(session: Session, *, version_id: int, environment: str) -> int | None:
+    """The suspended deployment of a version in an environment, if there is one."""
+    return session.scalar(
+        select(Deployment.id)
+        .where(
+            Deployment.version_id == version_id,
+            Deployment.environment == environment,
+            Deployment.status == "suspended",
+        )
+        .order_by(Deployment.id.desc())
+        .limit(1)
+    )
 
 
 def rollback(
@@ -379,7 +453,7 @@ def _reevaluate(
         and evaluation.policy.applied.content_hash == deployment.policy_hash
     ):
         return False
-    decision = decision_read(evaluation)
+    decision = _decision(evaluation, resume=deployment.resumes_id is not None)
     for key, value in _decision_columns(evaluation, decision).items():
         setattr(deployment, key, value)
     session.flush()
@@ -387,7 +461,7 @@ def _reevaluate(
     _event(
         session, deployment, principal, "reevaluate", deployment.status, deployment.status, changed
     )
-    if evaluation.decision.outcome == "blocked":
+    if decision.outcome == "blocked":
         _move(session, principal, deployment, "block", "blocked", _reasons(decision))
         return True
     return False
@@ -431,9 +505,12 @@ def _set_stage(session: Session, deployment: Deployment, *, leaving: bool) -> No
 
 
 def _require_status(deployment: Deployment, allowed: Iterable[str], verb: str) -> None:
+    """409 naming the current state and the states the transition needs."""
+    allowed = tuple(allowed)
     if deployment.status not in allowed:
         raise ConflictError(
-            f"deployment {deployment.id} is {deployment.status}; cannot {verb} it",
+            f"deployment {deployment.id} is {deployment.status}; cannot {verb} it "
+            f"(only when {' or '.join(allowed)})",
             code="invalid_transition",
         )
 
@@ -477,9 +554,10 @@ def _finish(
     *,
     before: dict[str, Any] | None,
     new: bool = False,
+    note: dict[str, Any] | None = None,
 ) -> DeploymentRead:
     """Record ``action`` on ``deployment`` and read it back (``new``: created by this
-    transaction, so it has no approvals yet)."""
+    transaction, so it has no approvals yet; ``note``: more for the audit record)."""
     read = _reads(session, [deployment], new=new)[0]
     audit.record(
         session,
@@ -488,7 +566,12 @@ def _finish(
         object_type="deployment",
         object_id=deployment.id,
         before=before,
-        after={"status": read.status, "revision": read.revision, "policy": deployment.policy_hash},
+        after={
+            "status": read.status,
+            "revision": read.revision,
+            "policy": deployment.policy_hash,
+            **(note or {}),
+        },
     )
     return read
 
@@ -527,6 +610,7 @@ def _reads(
             facts=d.facts,
             approvals=approvals.get(d.id, []),
             previous_id=d.previous_id,
+            resumes_id=d.resumes_id,
             created_at=d.created_at,
             updated_at=d.updated_at,
             decided_at=d.decided_at,

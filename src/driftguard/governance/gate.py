@@ -8,8 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from driftguard.errors import ErrorDetail, InvalidError, NotFoundError
+from driftguard.governance.deployments import suspended_in
 from driftguard.governance.evaluation import decision_read, evaluate, require_environment
 from driftguard.governance.orm import Deployment
+from driftguard.governance.oversight import suspension_of
 from driftguard.governance.schemas import GateRead
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -47,9 +49,10 @@ def check(
     environment: str,
     environments: frozenset[str],
 ) -> GateRead:
-    """Judge now, without writing: blocked if a block rule fails; allowed when an approved or
-    deployed request exists (or no approval is required); otherwise pending, with the open
-    request if there is one."""
+    """Judge now, without writing: blocked if a block rule fails, or while the version is
+    suspended in the environment (until its resume request is approved); allowed when an
+    approved or deployed request exists (or no approval is required); otherwise pending, with
+    the open request if there is one."""
     require_environment(environment, environments)
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model.id, number=number
@@ -58,7 +61,7 @@ def check(
         session, model=model, version=version, environment=environment, now=datetime.now(UTC)
     )
     requests = session.execute(
-        select(Deployment.id, Deployment.status)
+        select(Deployment.id, Deployment.status, Deployment.resumes_id)
         .where(
             Deployment.version_id == version.id,
             Deployment.environment == environment,
@@ -66,15 +69,23 @@ def check(
         )
         .order_by(Deployment.id.desc())
     ).all()
-    cleared = [d for d, status in requests if status in ("approved", "deployed")]
+    suspended = suspended_in(session, version_id=version.id, environment=environment)
+    if suspended is not None:
+        # While suspended, only the approved request that resumes the suspension clears it.
+        requests = [r for r in requests if r.resumes_id == suspended]
+    cleared = [d for d, status, _ in requests if status in ("approved", "deployed")]
     outcome = evaluation.decision.outcome
-    if outcome == "blocked":
+    suspension = None
+    if suspended is not None and not cleared:
+        suspension = suspension_of(session, deployment_id=suspended)
+        answer, code = "blocked", 1
+    elif outcome == "blocked":
         answer, code = "blocked", 1
     elif outcome == "approved" or cleared:
         answer, code = "allowed", 0
     else:
         answer, code = "pending", 2
-    deployment_id = cleared[0] if cleared else (requests[0][0] if requests else None)
+    deployment_id = cleared[0] if cleared else (requests[0][0] if requests else suspended)
     return GateRead(
         outcome=answer,
         exit_code=code,
@@ -83,4 +94,5 @@ def check(
         environment=environment,
         deployment_id=deployment_id,
         decision=decision_read(evaluation),
+        suspension=suspension,
     )

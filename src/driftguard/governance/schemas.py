@@ -190,6 +190,8 @@ class DeploymentRead(ReadSchema):
     updated_at: datetime
     decided_at: datetime
     deployed_at: datetime | None
+    # Human oversight: the suspended deployment this request resumes.
+    resumes_id: int | None = None
 
 
 class DeploymentEventRead(ReadSchema):
@@ -204,6 +206,27 @@ class DeploymentEventRead(ReadSchema):
     at: datetime
 
 
+class SuspensionRead(ReadSchema):
+    """A deployment stopped by a human (``governance.oversight``): who, when and why."""
+
+    deployment_id: int
+    reason: str
+    suspended_at: datetime
+    suspended_by_id: int | None
+    suspended_by_api_key_id: int | None
+
+
+class DeploymentReason(CreateSchema):
+    """Why: required, not blank (suspending or resuming a deployment)."""
+
+    reason: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=10_000, pattern=r"^[^\x00]*$"
+        ),
+    ]
+
+
 class GateRead(ReadSchema):
     """The CI gate's answer: exit code 0 allowed, 1 blocked, 2 approval pending."""
 
@@ -214,6 +237,8 @@ class GateRead(ReadSchema):
     environment: str
     deployment_id: int | None
     decision: DecisionRead
+    # Set when the version is suspended in the environment (then the answer is blocked).
+    suspension: SuspensionRead | None = None
 
 
 class SimulationScope(CreateSchema):

@@ -7,12 +7,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from driftguard.api.deps import require
-from driftguard.governance import deployments, gate
+from driftguard.governance import deployments, gate, oversight
 from driftguard.governance.schemas import (
     DeploymentComment,
     DeploymentCreate,
     DeploymentEventRead,
     DeploymentRead,
+    DeploymentReason,
     EnvironmentName,
     GateRead,
 )
@@ -27,6 +28,7 @@ Reader = Annotated[Principal, require(Permission.MODELS_READ)]
 Requester = Annotated[Principal, require(Permission.DEPLOYMENTS_REQUEST)]
 Approver = Annotated[Principal, require(Permission.DEPLOYMENTS_APPROVE)]
 Deployer = Annotated[Principal, require(Permission.DEPLOYMENTS_DEPLOY)]
+Suspender = Annotated[Principal, require(Permission.DEPLOYMENTS_SUSPEND)]
 DeploymentId = ObjectId
 Status = Literal[
     "blocked",
@@ -37,6 +39,7 @@ Status = Literal[
     "deployed",
     "superseded",
     "rolled_back",
+    "suspended",
 ]
 
 
@@ -136,6 +139,41 @@ def cancel(
     """Withdraw an open request: its requester, or anyone who may deploy in the team."""
     return deployments.cancel(
         session, principal=principal, deployment_id=deployment_id, reason=body.comment
+    )
+
+
+# --- human oversight (governance.oversight) ----------------------------------------------------
+
+
+@router.post("/deployments/{deployment_id}/suspend")
+def suspend(
+    deployment_id: DeploymentId, body: DeploymentReason, session: DbSession, principal: Suspender
+) -> DeploymentRead:
+    """Stop a live deployment at once (approver of its team, or admin): the gate answers
+    blocked for the version in that environment, open requests of it there are cancelled, and
+    a ``deployment.suspended`` webhook event goes out."""
+    return oversight.suspend(
+        session, principal=principal, deployment_id=deployment_id, reason=body.reason
+    )
+
+
+@router.post("/deployments/{deployment_id}/resume", status_code=201)
+def resume(
+    deployment_id: DeploymentId,
+    body: DeploymentReason,
+    session: DbSession,
+    settings: SettingsDep,
+    principal: Requester,
+) -> DeploymentRead:
+    """Open the request that resumes a suspended deployment: a new deployment request of the
+    same version and environment (``resumes_id``) that needs two approvals; deploying it
+    supersedes the suspended deployment."""
+    return oversight.resume(
+        session,
+        principal=principal,
+        deployment_id=deployment_id,
+        reason=body.reason,
+        environments=settings.deployment_environments,
     )
 
 
