@@ -34,6 +34,7 @@ from driftguard.ingest.orm import (
     PredictionBlock,
     PredictionBlockCounts,
     PredictionLabel,
+    PredictionOverride,
     PredictionRecord,
     ReferenceDataset,
 )
@@ -427,3 +428,59 @@ def replace_reference(session: Session, reference: ReferenceDataset) -> None:
         session.flush()
     session.add(reference)
     session.flush()
+
+
+# --- human oversight: per-prediction overrides -------------------------------------------------
+
+
+def overrides_of(
+    session: Session, version_id: int, ids: Sequence[str]
+) -> dict[str, PredictionOverride]:
+    """The stored overrides of ``ids`` of a version."""
+    found: dict[str, PredictionOverride] = {}
+    for chunk in _chunks(ids):
+        rows = session.scalars(
+            select(PredictionOverride).where(
+                PredictionOverride.version_id == version_id,
+                PredictionOverride.prediction_id.in_(chunk),
+            )
+        )
+        found.update((row.prediction_id, row) for row in rows)
+    return found
+
+
+def count_overrides(session: Session, version_id: int, start: datetime, end: datetime) -> int:
+    """Overrides of the version's predictions made in ``start <= ts < end``."""
+    return (
+        session.scalar(
+            select(func.count()).where(
+                PredictionOverride.version_id == version_id,
+                PredictionOverride.prediction_ts >= start,
+                PredictionOverride.prediction_ts < end,
+            )
+        )
+        or 0
+    )
+
+
+def has_overrides(session: Session, version_id: int) -> bool:
+    """Whether any override of the version was ever logged."""
+    found = session.scalar(
+        select(PredictionOverride.version_id)
+        .where(PredictionOverride.version_id == version_id)
+        .limit(1)
+    )
+    return found is not None
+
+
+def list_overrides(
+    session: Session, version_id: int, *, limit: int, offset: int
+) -> tuple[list[PredictionOverride], int]:
+    query = select(PredictionOverride).where(PredictionOverride.version_id == version_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(PredictionOverride.created_at, PredictionOverride.prediction_id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return list(rows), total

@@ -105,3 +105,59 @@ class ReferenceRead(ReadSchema):
     is_active: bool
     created_at: datetime
     replaced_at: datetime | None
+
+
+# --- human oversight: per-prediction overrides -------------------------------------------------
+
+Decision = (
+    StrictBool
+    | StrictInt
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=_NO_NUL)]
+)
+
+
+class OverrideIn(CreateSchema):
+    """A human's decision in place of the model's, for one logged prediction."""
+
+    prediction_id: PredictionId
+    original_decision: Decision = Field(description="what the model decided")
+    final_decision: Decision = Field(description="what the human decided instead")
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=_NO_NUL),
+    ]
+    overridden_by: (
+        Annotated[
+            str,
+            StringConstraints(
+                strip_whitespace=True, min_length=1, max_length=256, pattern=r"^[^\x00-\x1f\x7f]+$"
+            ),
+        ]
+        | None
+    ) = Field(default=None, description="the human who decided, when a machine key logs it")
+
+
+class OverrideBatch(CreateSchema):
+    overrides: Annotated[list[OverrideIn], Field(min_length=1, max_length=MAX_BATCH_ROWS)]
+
+
+class OverrideResult(ReadSchema):
+    received: int
+    new: int
+    # Already logged with the same content: a retry changes nothing.
+    duplicates: int
+    # Ids the version has no prediction of: stored, but counted in no monitoring window.
+    unmatched_prediction_ids: list[str]
+
+
+class OverrideRead(ReadSchema):
+    prediction_id: str
+    prediction_ts: datetime | None
+    original_decision: str
+    final_decision: str
+    reason: str
+    overridden_by: str | None
+    logged_by_id: int | None
+    logged_by_api_key_id: int | None
+    created_at: datetime

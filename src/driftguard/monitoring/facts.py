@@ -63,6 +63,8 @@ def report_facts(reports: RunReports, *, task_type: str, training: Mapping[str, 
         for key, value in measured.items():
             put(f"performance.{key}", WHOLE, value)
         put("performance.degradation", WHOLE, degradation(measured, task_type, training))
+    if reports.oversight is not None:
+        put("oversight.override_rate", WHOLE, reports.oversight.override_rate)
     return Facts(values)
 
 

@@ -182,11 +182,22 @@ class PerformanceReport(StoredReport):
         return self.skipped is None and self.unavailable is None
 
 
+class OversightReport(StoredReport):
+    """Human oversight in the window (EU AI Act Art. 14): how many of its predictions a human
+    overrode (``ingest.overrides``, counted by the prediction's time). Stored only for versions
+    with at least one override logged."""
+
+    n_predictions: int
+    n_overrides: int
+    override_rate: float
+
+
 REPORT_MODELS: Final[Mapping[str, type[StoredReport]]] = {
     "drift": DriftReport,
     "data_quality": QualityReport,
     "fairness": FairnessReport,
     "performance": PerformanceReport,
+    "oversight": OversightReport,
 }
 
 
@@ -199,6 +210,7 @@ class RunReports(BaseModel):
     data_quality: QualityReport | None = None
     fairness: FairnessReport | None = None
     performance: PerformanceReport | None = None
+    oversight: OversightReport | None = None
 
     @classmethod
     def from_payloads(cls, payloads: Mapping[str, Mapping[str, Any]]) -> RunReports:

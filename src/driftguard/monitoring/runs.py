@@ -122,6 +122,8 @@ def execute_run(
     if reports is None:
         run.status, run.error = "no_data", nothing_counted(purged)
         reports = {}
+    if run.status == "completed" and ingest_repository.has_overrides(session, version.id):
+        reports["oversight"] = oversight_report(session, version.id, run.n_predictions, start, end)
     source: Source = COUNTS if purged.found else RAW
     for kind, payload in reports.items():
         session.add(
@@ -136,6 +138,18 @@ def execute_run(
         )
     session.flush()
     return run
+
+
+def oversight_report(
+    session: Session, version_id: int, n_predictions: int, start: datetime, end: datetime
+) -> dict[str, object]:
+    """Overrides of the window's predictions over its predictions."""
+    overridden = ingest_repository.count_overrides(session, version_id, start, end)
+    return {
+        "n_predictions": n_predictions,
+        "n_overrides": overridden,
+        "override_rate": overridden / n_predictions if n_predictions else 0.0,
+    }
 
 
 def _window_labels(

@@ -61,6 +61,12 @@ _SPECS = (
         "days since the version was last approved for deployment, or since it was registered",
     ),
     FactSpec("mri.score", False, "Model Risk Index, 0-100"),
+    # Human oversight (EU AI Act Art. 14).
+    FactSpec(
+        "oversight.override_rate",
+        False,
+        "share of the latest window's predictions a human overrode (versions logging overrides)",
+    ),
 )
 FACTS: Mapping[str, FactSpec] = {spec.name: spec for spec in _SPECS}
 # The facts a monitoring rule may watch: those a single run measures per subject.

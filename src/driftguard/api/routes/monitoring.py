@@ -47,7 +47,7 @@ def list_reports(
     number: VersionNumber,
     session: DbSession,
     principal: Reader,
-    kind: Literal["drift", "data_quality", "fairness", "performance"] | None = None,
+    kind: Literal["drift", "data_quality", "fairness", "performance", "oversight"] | None = None,
     start: Annotated[Timestamp | None, Query(alias="from")] = None,
     end: Annotated[Timestamp | None, Query(alias="to")] = None,
     limit: LimitQuery = 50,

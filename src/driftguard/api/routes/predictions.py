@@ -9,19 +9,23 @@ from fastapi import APIRouter, Header, UploadFile
 from driftguard.api.deps import require
 from driftguard.api.json_body import FastJsonRoute
 from driftguard.http.deps import DbSession
-from driftguard.http.params import ObjectId, VersionNumber
+from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.ingest import service
+from driftguard.ingest import overrides, service
 from driftguard.ingest.schemas import (
     IngestResult,
     LabelBatch,
     LabelResult,
+    OverrideBatch,
+    OverrideRead,
+    OverrideResult,
     PredictionBatch,
     ReferenceRead,
     ReferenceRows,
 )
 from driftguard.ingest.uploads import read_reference_file
+from driftguard.schemas import Page
 
 # Batches of up to 10,000 rows: parsed by pydantic-core (see api.json_body).
 router = APIRouter(
@@ -124,3 +128,39 @@ def get_reference(
         session, principal=principal, model_id=model_id, number=number
     )
     return ReferenceRead.model_validate(reference)
+
+
+# --- human oversight: per-prediction overrides (ingest.overrides) -------------------------------
+
+OverrideWriter = Annotated[Principal, require(Permission.OVERRIDES_WRITE)]
+
+
+@router.post("/overrides")
+def log_overrides(
+    model_id: ModelId,
+    number: VersionNumber,
+    body: OverrideBatch,
+    session: DbSession,
+    principal: OverrideWriter,
+) -> OverrideResult:
+    """Log humans' overrides of predictions' decisions, all or nothing. One per
+    ``prediction_id``: the same override sent again changes nothing, a different one is a
+    conflict. Ids the version has no prediction of are stored and reported as unmatched."""
+    return overrides.log_overrides(
+        session, principal=principal, model_id=model_id, number=number, batch=body
+    )
+
+
+@router.get("/overrides")
+def list_overrides(
+    model_id: ModelId,
+    number: VersionNumber,
+    session: DbSession,
+    principal: Reader,
+    limit: LimitQuery = 50,
+    offset: OffsetQuery = 0,
+) -> Page[OverrideRead]:
+    """The version's overrides, oldest first."""
+    return overrides.list_overrides(
+        session, principal=principal, model_id=model_id, number=number, limit=limit, offset=offset
+    )
