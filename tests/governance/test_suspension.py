@@ -272,3 +272,22 @@ def test_the_gate_command_exits_blocked_for_a_suspended_version(
     assert blocked.output.startswith(f"BLOCKED: model {org.model_id} version 1 → staging")
     assert f"SUSPENDED: deployment {deployed['id']}" in blocked.output
     assert "complaints about unfair refusals" in blocked.output
+
+
+def test_a_resumed_deployment_can_still_be_rolled_back_to_what_the_suspended_one_replaced(
+    client: TestClient, org: Org
+) -> None:
+    monitor(client, org)
+    first = live(client, org, "staging")
+    second = live(client, org, "staging")
+    assert second["previous_id"] == first["id"]
+    suspend(client, org.approvers[0], second["id"])
+    opened = resume(client, org.engineer, second["id"]).json()
+    for approver in org.approvers[1:]:
+        assert act(client, approver, opened["id"], "approve").status_code == 200
+    resumed = act(client, org.engineer, opened["id"], "deploy").json()
+    assert (resumed["status"], resumed["previous_id"]) == ("deployed", first["id"])
+    rolled = act(client, org.engineer, opened["id"], "rollback", "still wrong")
+    assert rolled.json()["status"] == "rolled_back", rolled.text
+    restored = client.get(f"/api/v1/deployments/{first['id']}", headers=org.viewer).json()
+    assert restored["status"] == "deployed"
