@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
+from driftguard.client import Client, DriftGuardAPIError
 from driftguard.db.session import unit_of_work
 from driftguard.errors import ConflictError, StaleError
 from driftguard.identity.orm import User
@@ -531,3 +532,25 @@ def test_card_facts_join_the_model_and_the_version_card(
         count = session.scalar(select(func.count()).select_from(ModelCardRevision))
     assert (after.lifecycle, after.complete) == ("validation", True)
     assert count == 1
+
+
+# --- the SDK ------------------------------------------------------------------------------------
+
+
+def test_the_sdk_reads_and_writes_cards_with_an_api_key(client: TestClient, team: Team) -> None:
+    key = client.post(
+        f"/api/v1/teams/{team.id}/api-keys", json={"name": "ci"}, headers=team.engineer
+    )
+    assert key.status_code == 201, key.text
+    sdk = Client(api_key=key.json()["key"], http=client, backoff_seconds=0)
+    written = sdk.put_card(team.model_id, full_card(team))
+    assert (written["revision"], written["created_by_api_key_id"]) == (1, key.json()["id"])
+    assert sdk.get_card(team.model_id) == written
+    version = sdk.put_card(team.model_id, {"changes": "first"}, version=1)
+    assert sdk.get_card(team.model_id, version=1) == version
+    with pytest.raises(DriftGuardAPIError) as stale:
+        sdk.put_card(team.model_id, {"changes": "second"}, version=1, if_match=7)
+    assert (stale.value.status, stale.value.code) == (412, "precondition_failed")
+    assert (
+        sdk.put_card(team.model_id, {"changes": "second"}, version=1, if_match=1)["revision"] == 2
+    )

@@ -230,6 +230,8 @@ def put_model_card(
 ) -> ModelCardRead:
     """Write the model's card: a new revision, or none if ``data`` is the current one."""
     model = _writable(session, principal, model_id)
+    if data.vendor_name is not None and not data.vendor_name.strip():
+        data = data.model_copy(update={"vendor_name": None})
     head = session.get(ModelCard, model.id, populate_existing=True)
     current = LifecycleStatus(head.lifecycle_status) if head is not None else None
     target = data.lifecycle_status or current or LifecycleStatus.DEVELOPMENT
@@ -387,7 +389,7 @@ def _check_precondition(
 
 def _check_model_content(session: Session, model: RegisteredModel, data: ModelCardContent) -> None:
     problems: list[ErrorDetail] = []
-    if data.third_party and not (data.vendor_name or "").strip():
+    if data.third_party and data.vendor_name is None:
         problems.append(ErrorDetail("vendor_name", "required when third_party is true"))
     if not data.third_party and data.vendor_name is not None:
         problems.append(ErrorDetail("vendor_name", "only for a third-party model"))
