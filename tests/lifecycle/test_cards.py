@@ -3,19 +3,25 @@ what a retired model may no longer do."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from driftguard.audit.orm import AuditRecord
+from driftguard.cli import cards as card_command
+from driftguard.cli.main import app as cli
 from driftguard.client import Client, DriftGuardAPIError
 from driftguard.db.session import unit_of_work
 from driftguard.errors import ConflictError, StaleError
@@ -554,3 +560,40 @@ def test_the_sdk_reads_and_writes_cards_with_an_api_key(client: TestClient, team
     assert (
         sdk.put_card(team.model_id, {"changes": "second"}, version=1, if_match=1)["revision"] == 2
     )
+
+
+def test_the_cli_shows_and_puts_cards(
+    client: TestClient, team: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = client.post(
+        f"/api/v1/teams/{team.id}/api-keys", json={"name": "ci"}, headers=team.engineer
+    )
+
+    class Borrowed(Client):
+        def close(self) -> None:  # the test's HTTP client outlives each command
+            return None
+
+    monkeypatch.setattr(
+        card_command,
+        "make_client",
+        lambda url, api_key: Borrowed(api_key=key.json()["key"], http=client, backoff_seconds=0),
+    )
+    path = tmp_path / "card.yaml"
+    path.write_text(yaml.safe_dump(full_card(team, sections={})))
+    model = str(team.model_id)
+    written = CliRunner().invoke(cli, ["card", "put", str(path), "--model", model])
+    assert written.exit_code == 0, written.output
+    assert written.output.startswith("revision 1 (")
+    assert written.output.rstrip().endswith(", complete")
+    shown = CliRunner().invoke(cli, ["card", "show", "--model", model])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.output)["intended_use"] == full_card(team)["intended_use"]
+    path.write_text(json.dumps({"changes": "first"}))
+    draft = CliRunner().invoke(cli, ["card", "put", str(path), "--model", model, "--version", "1"])
+    assert "incomplete: training_data_start" in draft.output
+    path.write_text(json.dumps({"changes": "second"}))
+    stale = CliRunner().invoke(
+        cli, ["card", "put", str(path), "--model", model, "--version", "1", "--if-match", "9"]
+    )
+    assert stale.exit_code == 3
+    assert "412 precondition_failed" in stale.output
