@@ -187,9 +187,23 @@ def test_each_change_is_a_new_immutable_revision_listed_newest_first(
             .order_by(ModelCardRevision.number)
         ).all()
     assert list(stored) == [one["content_hash"], two["content_hash"]]
-    assert [
-        r.after["revision"] for r in changes(session_factory, "model_card.revise", team.model_id)
-    ] == [1, 2]  # type: ignore[index]
+    first_record, second_record = changes(session_factory, "model_card.revise", team.model_id)
+    assert (first_record.before, first_record.after) == (
+        None,
+        {
+            "revision": 1,
+            "content_hash": one["content_hash"],
+            "lifecycle_status": "development",
+            "complete": False,
+        },
+    )
+    assert second_record.before == {
+        "revision": 1,
+        "content_hash": one["content_hash"],
+        "lifecycle_status": "development",
+    }
+    assert second_record.after is not None
+    assert second_record.after["revision"] == 2
 
 
 def test_an_identical_put_makes_no_revision(

@@ -245,6 +245,7 @@ def put_model_card(
         _check_transition(model.id, current, target)
     elif current is LifecycleStatus.RETIRED:
         raise ConflictError(f"model {model.id} is retired; its card is final", code="model_retired")
+    before = None if head is None else _head_state(head)
     number = _advance_model_head(session, model, head, digest, target, content)
     row = ModelCardRevision(
         model_id=model.id,
@@ -264,7 +265,7 @@ def put_model_card(
         action="model_card.revise",
         object_type="model",
         object_id=model.id,
-        before=None if head is None else {"revision": number - 1},
+        before=before,
         after={
             "revision": number,
             "content_hash": digest,
@@ -313,6 +314,7 @@ def put_version_card(
             code="model_retired",
         )
     done = completeness(content, REQUIRED_VERSION_FIELDS)
+    before = None if head is None else _head_state(head)
     if head is None:
         revision = 1
         session.add(
@@ -350,7 +352,7 @@ def put_version_card(
         action="version_card.revise",
         object_type="model_version",
         object_id=version.id,
-        before=None if head is None else {"revision": revision - 1},
+        before=before,
         after={"revision": revision, "content_hash": digest, "complete": done.complete},
     )
     return _version_read(version, row)
@@ -466,10 +468,18 @@ def _advance_model_head(
     )
 
 
+def _head_state(head: ModelCard | VersionCard) -> dict[str, Any]:
+    state: dict[str, Any] = {"revision": head.revision, "content_hash": head.content_hash}
+    if isinstance(head, ModelCard):
+        state["lifecycle_status"] = head.lifecycle_status
+    return state
+
+
 def _claim(
     session: Session, statement: Any, revision: int, values: dict[str, Any], what: str
 ) -> int:
-    """Move a head from ``revision`` to the next, or fail if another write moved it first."""
+    """Move a head from ``revision`` to the next, or fail if another write moved it first.
+    The head is updated in the database only: read it again (``populate_existing``) to see it."""
     claimed = session.execute(
         statement.values(revision=revision + 1, updated_at=utcnow(), **values).execution_options(
             synchronize_session=False
