@@ -25,11 +25,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from driftguard.audit import service as audit
-from driftguard.db.base import utcnow
 from driftguard.errors import (
     ConflictError,
     ErrorDetail,
@@ -40,6 +38,7 @@ from driftguard.errors import (
 from driftguard.identity import repository as identity_repository
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
+from driftguard.lifecycle import repository
 from driftguard.lifecycle.orm import ModelCard, ModelCardRevision, VersionCard, VersionCardRevision
 from driftguard.lifecycle.schemas import (
     AiActClass,
@@ -113,7 +112,7 @@ def content_hash(content: Mapping[str, Any]) -> str:
 
 def read_model_card(session: Session, *, principal: Principal, model_id: int) -> ModelCardRead:
     model = registry_service.get_model(session, principal=principal, model_id=model_id)
-    head = session.get(ModelCard, model.id)
+    head = repository.model_head(session, model.id)
     if head is None:
         raise NotFoundError(f"model {model.id} has no card yet; PUT one to write it")
     return _model_read(_model_revision(session, model.id, head.revision))
@@ -123,11 +122,7 @@ def list_model_card_revisions(
     session: Session, *, principal: Principal, model_id: int, limit: int, offset: int
 ) -> Page[ModelCardRead]:
     model = registry_service.get_model(session, principal=principal, model_id=model_id)
-    query = select(ModelCardRevision).where(ModelCardRevision.model_id == model.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ModelCardRevision.number.desc()).limit(limit).offset(offset)
-    ).all()
+    rows, total = repository.model_revisions(session, model.id, limit=limit, offset=offset)
     return Page(items=[_model_read(r) for r in rows], total=total, limit=limit, offset=offset)
 
 
@@ -137,7 +132,7 @@ def read_version_card(
     model, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )
-    head = session.get(VersionCard, version.id)
+    head = repository.version_head(session, version.id)
     if head is None:
         raise NotFoundError(
             f"version {version.number} of model {model.id} has no card yet; PUT one to write it"
@@ -151,32 +146,20 @@ def list_version_card_revisions(
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )
-    query = select(VersionCardRevision).where(VersionCardRevision.version_id == version.id)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(VersionCardRevision.number.desc()).limit(limit).offset(offset)
-    ).all()
+    rows, total = repository.version_revisions(session, version.id, limit=limit, offset=offset)
     return Page(
         items=[_version_read(version, r) for r in rows], total=total, limit=limit, offset=offset
     )
 
 
 def _model_revision(session: Session, model_id: int, number: int) -> ModelCardRevision:
-    row = session.scalar(
-        select(ModelCardRevision).where(
-            ModelCardRevision.model_id == model_id, ModelCardRevision.number == number
-        )
-    )
+    row = repository.model_revision(session, model_id, number)
     assert row is not None, "a card's head names a stored revision"
     return row
 
 
 def _version_revision(session: Session, version_id: int, number: int) -> VersionCardRevision:
-    row = session.scalar(
-        select(VersionCardRevision).where(
-            VersionCardRevision.version_id == version_id, VersionCardRevision.number == number
-        )
-    )
+    row = repository.version_revision(session, version_id, number)
     assert row is not None, "a card's head names a stored revision"
     return row
 
@@ -232,7 +215,7 @@ def put_model_card(
     model = _writable(session, principal, model_id)
     if data.vendor_name is not None and not data.vendor_name.strip():
         data = data.model_copy(update={"vendor_name": None})
-    head = session.get(ModelCard, model.id, populate_existing=True)
+    head = repository.model_head(session, model.id)
     current = LifecycleStatus(head.lifecycle_status) if head is not None else None
     target = data.lifecycle_status or current or LifecycleStatus.DEVELOPMENT
     content = data.model_dump(mode="json") | {"lifecycle_status": target.value}
@@ -300,7 +283,7 @@ def put_version_card(
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model.id, number=number
     )
-    head = session.get(VersionCard, version.id, populate_existing=True)
+    head = repository.version_head(session, version.id)
     content = data.model_dump(mode="json")
     digest = content_hash(content)
     if head is not None and head.content_hash == digest:
@@ -327,15 +310,13 @@ def put_version_card(
             )
         )
     else:
-        revision = _claim(
+        moved = repository.advance_version_head(
             session,
-            update(VersionCard).where(
-                VersionCard.version_id == version.id, VersionCard.revision == head.revision
-            ),
-            head.revision,
-            {"content_hash": digest, "complete": done.complete},
-            f"version {version.number}'s card",
+            version.id,
+            revision=head.revision,
+            values={"content_hash": digest, "complete": done.complete},
         )
+        revision = _claimed(moved, head.revision, f"version {version.number}'s card")
     row = VersionCardRevision(
         version_id=version.id,
         number=revision,
@@ -363,9 +344,7 @@ def _writable(session: Session, principal: Principal, model_id: int) -> Register
     (PostgreSQL; on SQLite the writer already holds the database's write lock)."""
     model = registry_service.get_model(session, principal=principal, model_id=model_id)
     principal.require_in_team(Permission.CARDS_WRITE, model.team_id)
-    session.execute(
-        select(RegisteredModel.id).where(RegisteredModel.id == model.id).with_for_update()
-    )
+    repository.lock_model(session, model.id)
     return model
 
 
@@ -457,15 +436,17 @@ def _advance_model_head(
             )
         )
         return 1
-    return _claim(
+    moved = repository.advance_model_head(
         session,
-        update(ModelCard).where(
-            ModelCard.model_id == model.id, ModelCard.revision == head.revision
-        ),
-        head.revision,
-        {"content_hash": digest, "lifecycle_status": target.value, "complete": done.complete},
-        f"model {model.id}'s card",
+        model.id,
+        revision=head.revision,
+        values={
+            "content_hash": digest,
+            "lifecycle_status": target.value,
+            "complete": done.complete,
+        },
     )
+    return _claimed(moved, head.revision, f"model {model.id}'s card")
 
 
 def _head_state(head: ModelCard | VersionCard) -> dict[str, Any]:
@@ -475,17 +456,10 @@ def _head_state(head: ModelCard | VersionCard) -> dict[str, Any]:
     return state
 
 
-def _claim(
-    session: Session, statement: Any, revision: int, values: dict[str, Any], what: str
-) -> int:
-    """Move a head from ``revision`` to the next, or fail if another write moved it first.
-    The head is updated in the database only: read it again (``populate_existing``) to see it."""
-    claimed = session.execute(
-        statement.values(revision=revision + 1, updated_at=utcnow(), **values).execution_options(
-            synchronize_session=False
-        )
-    ).rowcount  # type: ignore[attr-defined]
-    if claimed != 1:
+def _claimed(moved: bool, revision: int, what: str) -> int:
+    """The new revision's number, or a conflict if another write moved the head first (the
+    model's lock makes that a safeguard, not a path)."""
+    if not moved:
         raise ConflictError(
             f"{what} was changed by another request; reload and retry", code="concurrent_change"
         )
@@ -497,9 +471,7 @@ def _claim(
 
 def lifecycle_status(session: Session, model_id: int) -> LifecycleStatus | None:
     """The model's lifecycle status, from its card (None: no card written yet)."""
-    status = session.scalar(
-        select(ModelCard.lifecycle_status).where(ModelCard.model_id == model_id)
-    )
+    status = repository.lifecycle_status(session, model_id)
     return None if status is None else LifecycleStatus(status)
 
 
@@ -532,18 +504,7 @@ def card_facts(session: Session, version_ids: Collection[int]) -> dict[int, Card
     """The card facts of many versions in one query (versions not found are left out)."""
     if not version_ids:
         return {}
-    rows = session.execute(
-        select(
-            ModelVersion.id,
-            ModelCard.lifecycle_status,
-            ModelCard.complete,
-            VersionCard.complete,
-        )
-        .select_from(ModelVersion)
-        .outerjoin(ModelCard, ModelCard.model_id == ModelVersion.model_id)
-        .outerjoin(VersionCard, VersionCard.version_id == ModelVersion.id)
-        .where(ModelVersion.id.in_(list(version_ids)))
-    )
+    rows = repository.card_fact_rows(session, version_ids)
     return {
         version_id: CardFacts(
             lifecycle=None if status is None else LifecycleStatus(status),
