@@ -37,6 +37,7 @@ from driftguard.api.routes import (
     alerts,
     audit,
     auth,
+    cards,
     dashboard,
     dead_letters,
     deployments,
@@ -310,6 +311,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         simulations,
         dashboard,
         dead_letters,
+        cards,
     ):
         api.include_router(module.router)
     app.include_router(api)

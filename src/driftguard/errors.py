@@ -6,6 +6,7 @@ vocabulary: the API maps kinds to statuses in ``api/errors.py``, the CLI to exit
     DriftGuardError
     ├── NotFoundError        the object does not exist *or the caller may not see it*
     ├── ConflictError        the request clashes with the current state (duplicate name, ...)
+    ├── StaleError           the caller's precondition (``If-Match``) names an outdated state
     ├── InvalidError         the input is well-formed but not acceptable
     ├── UnauthenticatedError no or bad credentials
     ├── ForbiddenError       authenticated, but not allowed
@@ -23,6 +24,7 @@ from enum import StrEnum
 class ErrorKind(StrEnum):
     NOT_FOUND = "not_found"
     CONFLICT = "conflict"
+    STALE = "stale"
     INVALID = "invalid"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
@@ -62,6 +64,12 @@ class NotFoundError(DriftGuardError):
 class ConflictError(DriftGuardError):
     code: str = "conflict"
     kind: ErrorKind = field(default=ErrorKind.CONFLICT, init=False)
+
+
+@dataclass(eq=False)
+class StaleError(DriftGuardError):
+    code: str = "precondition_failed"
+    kind: ErrorKind = field(default=ErrorKind.STALE, init=False)
 
 
 @dataclass(eq=False)

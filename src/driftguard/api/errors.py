@@ -45,6 +45,7 @@ _DESCRIPTIONS = {
     403: "Authenticated, but the role does not allow this",
     404: "Not found, or not visible to the caller",
     409: "Conflicts with the current state",
+    412: "`If-Match` names a state that is no longer current; reload and retry",
     413: "Request body too large",
     429: "Too many requests; retry after `Retry-After` seconds",
     422: "Invalid input; `details` names each field",

@@ -13,6 +13,7 @@ EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
     ErrorKind.INVALID: 3,
     ErrorKind.NOT_FOUND: 4,
     ErrorKind.CONFLICT: 5,
+    ErrorKind.STALE: 5,
     ErrorKind.UNAUTHENTICATED: 6,
     ErrorKind.FORBIDDEN: 6,
     ErrorKind.TOO_LARGE: 3,

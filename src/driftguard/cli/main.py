@@ -8,6 +8,7 @@ import typer
 
 from driftguard.cli.audit import audit_app
 from driftguard.cli.backup import backup, restore
+from driftguard.cli.cards import card_app
 from driftguard.cli.errors import exit_on_domain_error
 from driftguard.cli.gate import gate_app
 from driftguard.cli.groups import command_group
@@ -29,6 +30,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(gate_app, name="gate")
 app.add_typer(predictions_app, name="predictions")
 app.add_typer(secrets_app, name="secrets")
+app.add_typer(card_app, name="card")
 app.command()(backup)
 app.command()(restore)
 app.command()(worker)

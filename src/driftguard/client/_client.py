@@ -95,8 +95,9 @@ class Client:
         content: bytes | Path | None = None,
         content_type: str | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
-        headers = dict(self._headers)
+        headers = dict(self._headers) | (extra_headers or {})
         if idempotency_key is not None:
             headers["Idempotency-Key"] = idempotency_key
         if content_type is not None:
@@ -360,4 +361,34 @@ class Client:
             "reason": reason,
         }
         answer: dict[str, Any] = self._request("POST", "/api/v1/deployments", json=body)
+        return answer
+
+    # --- model cards ----------------------------------------------------------------------------
+
+    def _card_path(self, model: int | str, version: int | None) -> str:
+        if version is None:
+            return f"/api/v1/models/{self.model_id(model)}/card"
+        return f"{self._version_path(model, version)}/card"
+
+    def get_card(self, model: int | str, version: int | None = None) -> dict[str, Any]:
+        """The model's card (or, with ``version``, that version's), with ``complete`` and the
+        required fields still ``missing``."""
+        answer: dict[str, Any] = self._request("GET", self._card_path(model, version))
+        return answer
+
+    def put_card(
+        self,
+        model: int | str,
+        card: dict[str, Any],
+        version: int | None = None,
+        *,
+        if_match: int | str | None = None,
+    ) -> dict[str, Any]:
+        """Write the model's card (or a version's): a new revision, or none when ``card`` is the
+        current one, so a retry is safe. ``if_match`` (the revision number or content hash the
+        change was made from) refuses to overwrite a newer revision (412)."""
+        headers = None if if_match is None else {"If-Match": str(if_match)}
+        answer: dict[str, Any] = self._request(
+            "PUT", self._card_path(model, version), json=card, extra_headers=headers
+        )
         return answer

@@ -58,6 +58,7 @@ from driftguard.governance.schemas import (
 )
 from driftguard.identity.permissions import Permission, Role
 from driftguard.identity.principal import Principal
+from driftguard.lifecycle import cards
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
 from driftguard.schemas import Page
@@ -88,6 +89,7 @@ def request(
         raise ConflictError(f"model {model.id} is archived", code="archived")
     if version.stage is Stage.ARCHIVED:
         raise ConflictError(f"version {version.number} is archived", code="archived")
+    cards.require_deployable(session, model)
     open_id = session.scalar(
         select(Deployment.id).where(
             Deployment.version_id == version.id,
@@ -274,6 +276,7 @@ def deploy(session: Session, *, principal: Principal, deployment_id: int) -> Dep
     principal.require_in_team(Permission.DEPLOYMENTS_DEPLOY, deployment.team_id)
     _require_status(deployment, ("approved",), "deploy")
     model, version = _model_version(session, deployment)
+    cards.require_deployable(session, model)
     before = _snapshot(deployment)
     _claim(session, deployment)
     if _reevaluate(session, principal, deployment, model, version):

@@ -29,6 +29,7 @@ TITLES = {
     ErrorKind.NOT_FOUND: "Not found",
     ErrorKind.FORBIDDEN: "Not allowed",
     ErrorKind.CONFLICT: "Not possible right now",
+    ErrorKind.STALE: "Changed meanwhile",
     ErrorKind.INVALID: "Check your input",
     ErrorKind.RATE_LIMITED: "Too many requests",
     ErrorKind.UNAVAILABLE: "Temporarily unavailable",

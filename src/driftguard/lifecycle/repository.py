@@ -1,0 +1,131 @@
+"""Lifecycle queries. Visibility is settled before these run: callers pass ids of objects the
+caller may see (the registry's ``get_model`` / ``resolve_version`` check the team in SQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from driftguard.db.base import utcnow
+from driftguard.lifecycle.orm import ModelCard, ModelCardRevision, VersionCard, VersionCardRevision
+from driftguard.registry.orm import ModelVersion, RegisteredModel
+
+# --- model cards --------------------------------------------------------------------------------
+
+
+def lock_model(session: Session, model_id: int) -> None:
+    """Serialise the writers of one model's cards: the model row's lock on PostgreSQL (SQLite
+    writers already hold the database's write lock, taken at ``BEGIN IMMEDIATE``)."""
+    session.execute(
+        select(RegisteredModel.id).where(RegisteredModel.id == model_id).with_for_update()
+    )
+
+
+def model_head(session: Session, model_id: int) -> ModelCard | None:
+    return session.get(ModelCard, model_id, populate_existing=True)
+
+
+def version_head(session: Session, version_id: int) -> VersionCard | None:
+    return session.get(VersionCard, version_id, populate_existing=True)
+
+
+def model_revision(session: Session, model_id: int, number: int) -> ModelCardRevision | None:
+    return session.scalar(
+        select(ModelCardRevision).where(
+            ModelCardRevision.model_id == model_id, ModelCardRevision.number == number
+        )
+    )
+
+
+def version_revision(session: Session, version_id: int, number: int) -> VersionCardRevision | None:
+    return session.scalar(
+        select(VersionCardRevision).where(
+            VersionCardRevision.version_id == version_id, VersionCardRevision.number == number
+        )
+    )
+
+
+def model_revisions(
+    session: Session, model_id: int, *, limit: int, offset: int
+) -> tuple[Sequence[ModelCardRevision], int]:
+    """A page of the card's revisions, newest first, and how many there are."""
+    query = select(ModelCardRevision).where(ModelCardRevision.model_id == model_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(ModelCardRevision.number.desc()).limit(limit).offset(offset)
+    ).all()
+    return rows, total
+
+
+def version_revisions(
+    session: Session, version_id: int, *, limit: int, offset: int
+) -> tuple[Sequence[VersionCardRevision], int]:
+    query = select(VersionCardRevision).where(VersionCardRevision.version_id == version_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(VersionCardRevision.number.desc()).limit(limit).offset(offset)
+    ).all()
+    return rows, total
+
+
+def advance_model_head(
+    session: Session, model_id: int, *, revision: int, values: dict[str, Any]
+) -> bool:
+    """Move the model card's head from ``revision`` to the next; False if it had moved."""
+    return _advance(
+        session,
+        update(ModelCard).where(ModelCard.model_id == model_id, ModelCard.revision == revision),
+        revision,
+        values,
+    )
+
+
+def advance_version_head(
+    session: Session, version_id: int, *, revision: int, values: dict[str, Any]
+) -> bool:
+    return _advance(
+        session,
+        update(VersionCard).where(
+            VersionCard.version_id == version_id, VersionCard.revision == revision
+        ),
+        revision,
+        values,
+    )
+
+
+def _advance(session: Session, statement: Any, revision: int, values: dict[str, Any]) -> bool:
+    """A conditional update of a head. The database row moves, not the loaded object: read the
+    head again (``model_head``, ``version_head``) to see it."""
+    moved = session.execute(
+        statement.values(revision=revision + 1, updated_at=utcnow(), **values).execution_options(
+            synchronize_session=False
+        )
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(moved == 1)
+
+
+def lifecycle_status(session: Session, model_id: int) -> str | None:
+    return session.scalar(select(ModelCard.lifecycle_status).where(ModelCard.model_id == model_id))
+
+
+def card_fact_rows(
+    session: Session, version_ids: Collection[int]
+) -> list[tuple[int, str | None, bool | None, bool | None]]:
+    """Per version: its id, its model's lifecycle status and whether the model's card and its
+    own card are complete (None where a card was never written), in one query."""
+    rows = session.execute(
+        select(
+            ModelVersion.id,
+            ModelCard.lifecycle_status,
+            ModelCard.complete,
+            VersionCard.complete,
+        )
+        .select_from(ModelVersion)
+        .outerjoin(ModelCard, ModelCard.model_id == ModelVersion.model_id)
+        .outerjoin(VersionCard, VersionCard.version_id == ModelVersion.id)
+        .where(ModelVersion.id.in_(list(version_ids)))
+    )
+    return [(version_id, status, model, version) for version_id, status, model, version in rows]
