@@ -40,6 +40,7 @@ from driftguard.api.routes import (
     dashboard,
     dead_letters,
     deployments,
+    findings,
     health,
     metrics,
     models,
@@ -51,6 +52,7 @@ from driftguard.api.routes import (
     simulations,
     teams,
     users,
+    validations,
     webhooks,
 )
 from driftguard.api.slow_clients import BodyDeadline, BodyDeadlineMiddleware
@@ -310,6 +312,9 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         simulations,
         dashboard,
         dead_letters,
+        # independent validation and findings (issue #18)
+        validations,
+        findings,
     ):
         api.include_router(module.router)
     app.include_router(api)
