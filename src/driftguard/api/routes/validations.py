@@ -143,7 +143,16 @@ async def upload_document(
         )
 
 
-@router.get("/{validation_id}/documents/{document_id}")
+@router.get(
+    "/{validation_id}/documents/{document_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {kind: {} for kind in sorted(validations.DOCUMENT_TYPES)},
+            "description": "the document's bytes, as uploaded",
+        }
+    },
+)
 def download_document(
     model_id: ObjectId,
     number: VersionNumber,
@@ -152,7 +161,7 @@ def download_document(
     session: DbSession,
     principal: Reader,
 ) -> Response:
-    """The document's bytes as uploaded (its SHA-256 in ``Digest``-like ``X-Content-SHA256``)."""
+    """The document's bytes as uploaded, with its SHA-256 in ``X-Content-SHA256``."""
     document = validations.document(
         session,
         principal=principal,
