@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import hashlib
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
 from driftguard.db.session import unit_of_work
+from driftguard.errors import ForbiddenError
+from driftguard.identity.permissions import Role
+from driftguard.identity.principal import Principal
 from driftguard.lifecycle import validations
+from driftguard.lifecycle.schemas_validation import ValidationCreate
 from driftguard.registry.orm import ModelVersion
 from support.registry import create_version
 
@@ -242,3 +247,19 @@ def test_status_by_version_is_the_latest_validation_of_each(
         statuses = validations.status_by_version(session, list(ids.values()))
         assert validations.status_by_version(session, []) == {}
     assert statuses == {ids[1]: "open", ids[2]: "approved"}
+
+
+def test_api_keys_cannot_validate(
+    client: TestClient, org: Org, session_factory: sessionmaker[Session]
+) -> None:
+    key = Principal(user_id=None, team_roles={org.team: Role.VALIDATOR}, api_key_id=1)
+    refused = pytest.raises(ForbiddenError, match=r"independence: .*API keys cannot validate")
+    with refused, unit_of_work(session_factory) as session:
+        validations.open_validation(
+            session,
+            principal=key,
+            model_id=org.model_id,
+            number=1,
+            data=ValidationCreate(scope="s", method="m"),
+        )
+    assert client.get(org.url, headers=org.validator).json()["total"] == 0
