@@ -317,3 +317,51 @@ def test_twenty_concurrent_closes_close_once(
     assert status == "closed"
     # Through the API as well: once closed, every further close is 409.
     assert post(client, org.validator, f"{url}/close").status_code == 409
+
+
+def test_a_validator_corrects_an_open_finding_and_the_change_is_history(
+    client: TestClient, org: Org, session_factory: sessionmaker[Session]
+) -> None:
+    validation = open_validation(client, org)
+    finding = raise_finding(client, org, validation["id"], severity="medium")
+    url = f"{org.url}/{validation['id']}/findings/{finding['id']}"
+    later = (today() + timedelta(days=90)).isoformat()
+    response = client.patch(
+        url, json={"severity": "critical", "due_date": later}, headers=org.validator
+    )
+    assert response.status_code == 200, response.text
+    assert (response.json()["severity"], response.json()["due_date"]) == ("critical", later)
+    assert response.json()["revision"] == finding["revision"] + 1
+    # The same checks as on creation, each naming its field; nothing is written.
+    yesterday = (today() - timedelta(days=1)).isoformat()
+    response = client.patch(
+        url, json={"owner_id": org.outsider_id, "due_date": yesterday}, headers=org.validator
+    )
+    assert response.status_code == 422
+    assert {d["loc"] for d in response.json()["details"]} == {"owner_id", "due_date"}
+    assert client.patch(url, json={"severity": None}, headers=org.validator).status_code == 422
+    assert client.patch(url, json={"status": "closed"}, headers=org.validator).status_code == 422
+    assert client.patch(url, json={"title": "x"}, headers=org.owner).status_code == 403
+    assert client.patch(url, json={"title": "x"}, headers=org.outsider).status_code == 404
+    # A no-op changes nothing and records nothing.
+    same = client.patch(url, json={"severity": "critical"}, headers=org.validator)
+    assert same.json()["revision"] == finding["revision"] + 1
+    history = client.get(f"{url}/history", headers=org.viewer).json()["items"]
+    assert [(e["action"], e["note"]) for e in history] == [
+        ("create", ""),
+        ("update", f"severity: medium → critical; due_date: {finding['due_date']} → {later}"),
+    ]
+    post(client, org.owner, f"{url}/remediation", "done")
+    post(client, org.validator, f"{url}/close", "ok")
+    response = client.patch(url, json={"title": "late edit"}, headers=org.validator)
+    assert response.status_code == 409
+    assert "closed" in response.json()["message"]
+    with unit_of_work(session_factory) as session:
+        actions = session.scalars(
+            select(AuditRecord.action).where(
+                AuditRecord.object_type == "finding",
+                AuditRecord.object_id == str(finding["id"]),
+                AuditRecord.action == "finding.update",
+            )
+        ).all()
+    assert actions == ["finding.update"]

@@ -37,6 +37,7 @@ from driftguard.lifecycle.schemas_validation import (
     FindingCreate,
     FindingEventRead,
     FindingRead,
+    FindingUpdate,
 )
 from driftguard.registry.orm import ModelVersion
 from driftguard.schemas import Page
@@ -71,22 +72,7 @@ def create(
     )
     principal.require_in_team(Permission.FINDINGS_WRITE, model.team_id)
     validations.require_independent(session, principal, version, "raise findings")
-    problems: list[ErrorDetail] = []
-    if data.due_date < today():
-        problems.append(ErrorDetail("due_date", f"{data.due_date} is in the past"))
-    member = session.scalar(
-        select(Membership.user_id).where(
-            Membership.team_id == model.team_id, Membership.user_id == data.owner_id
-        )
-    )
-    if member is None:
-        problems.append(ErrorDetail("owner_id", "not a member of the model's team"))
-    if problems:
-        raise InvalidError(
-            "; ".join(f"{p.loc}: {p.msg}" for p in problems),
-            code="invalid_finding",
-            details=problems,
-        )
+    _check_owner_and_due_date(session, model.team_id, data.owner_id, data.due_date)
     if validation.status != "open":
         raise ConflictError(
             f"validation {validation.id} is {validation.status}; findings are raised while it "
@@ -111,6 +97,73 @@ def create(
     session.flush()
     _event(session, finding, principal, "create", None, "open", data.description)
     return _finish(session, principal, finding, "finding.create", before=None)
+
+
+def _check_owner_and_due_date(
+    session: Session, team_id: int, owner_id: int | None, due_date: date | None
+) -> None:
+    """422 naming each field: an owner outside the model's team, a due date in the past."""
+    problems: list[ErrorDetail] = []
+    if due_date is not None and due_date < today():
+        problems.append(ErrorDetail("due_date", f"{due_date} is in the past"))
+    if owner_id is not None:
+        member = session.scalar(
+            select(Membership.user_id).where(
+                Membership.team_id == team_id, Membership.user_id == owner_id
+            )
+        )
+        if member is None:
+            problems.append(ErrorDetail("owner_id", "not a member of the model's team"))
+    if problems:
+        raise InvalidError(
+            "; ".join(f"{p.loc}: {p.msg}" for p in problems),
+            code="invalid_finding",
+            details=problems,
+        )
+
+
+def update(
+    session: Session,
+    *,
+    principal: Principal,
+    model_id: int,
+    number: int,
+    validation_id: int,
+    finding_id: int,
+    data: FindingUpdate,
+) -> FindingRead:
+    """Correct a finding that is not closed (title, description, severity, owner, due date);
+    the change is history like a transition."""
+    finding = _visible(session, principal, model_id, number, validation_id, finding_id)
+    _require_validator(session, principal, finding, "edit a finding")
+    changes = data.model_dump(exclude_unset=True)
+    nulls = [key for key, value in changes.items() if value is None]
+    if nulls:
+        raise InvalidError(
+            f"{', '.join(nulls)}: may not be null",
+            details=[ErrorDetail(key, "may not be null") for key in nulls],
+        )
+    _check_owner_and_due_date(session, finding.team_id, data.owner_id, data.due_date)
+    if finding.status == "closed":
+        raise ConflictError(
+            f"finding {finding.id} is closed; cannot edit it (only open or "
+            "remediation_submitted findings can be)",
+            code="invalid_transition",
+        )
+    changed = {k: v for k, v in changes.items() if getattr(finding, k) != v}
+    if not changed:
+        return to_read(finding)  # nothing to record
+    before = {**_snapshot(finding), **{k: getattr(finding, k) for k in changed}}
+    validations.claim(session, finding)
+    for key, value in changed.items():
+        setattr(finding, key, value)
+    finding.updated_at = utcnow()
+    session.flush()
+    what = "; ".join(f"{k}: {before[k]} → {v}" for k, v in changed.items() if k != "description")
+    if "description" in changed:
+        what = "; ".join(filter(None, [what, "description edited"]))
+    _event(session, finding, principal, "update", finding.status, finding.status, what)
+    return _finish(session, principal, finding, "finding.update", before=before)
 
 
 def submit_remediation(

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from driftguard.schemas import CreateSchema, Id, LongText, ReadSchema
+from driftguard.schemas import CreateSchema, Id, LongText, ReadSchema, UpdateSchema
 
 # Free text that must say something (no NUL: PostgreSQL cannot store it).
 Statement = Annotated[
@@ -91,6 +91,16 @@ class FindingCreate(CreateSchema):
     owner_id: Id
     # Today or later.
     due_date: date
+
+
+class FindingUpdate(UpdateSchema):
+    """The fields a validator may correct while the finding is not closed (absent: unchanged)."""
+
+    title: Title | None = None
+    description: LongText | None = None
+    severity: Severity | None = None
+    owner_id: Id | None = None
+    due_date: date | None = None
 
 
 class FindingNote(CreateSchema):

@@ -18,6 +18,7 @@ from driftguard.lifecycle.schemas_validation import (
     FindingNote,
     FindingRead,
     FindingStatus,
+    FindingUpdate,
     Severity,
 )
 from driftguard.schemas import Page
@@ -111,6 +112,29 @@ def read_finding(
         number=number,
         validation_id=validation_id,
         finding_id=finding_id,
+    )
+
+
+@router.patch(PREFIX + "/{finding_id}")
+def update_finding(
+    model_id: ObjectId,
+    number: VersionNumber,
+    validation_id: ObjectId,
+    finding_id: ObjectId,
+    body: FindingUpdate,
+    session: DbSession,
+    principal: Validator,
+) -> FindingRead:
+    """Correct the title, description, severity, owner or due date of a finding that is not
+    closed (409 once closed); the same checks as on creation, and a history row."""
+    return findings.update(
+        session,
+        principal=principal,
+        model_id=model_id,
+        number=number,
+        validation_id=validation_id,
+        finding_id=finding_id,
+        data=body,
     )
 
 
