@@ -22,7 +22,7 @@ from driftguard.lifecycle.orm import Finding, FindingEvent
 from support.identity import auth_headers, make_user
 from support.registry import create_model, create_version
 
-from .conftest import Org, open_validation, raise_finding
+from .validation_setup import Org, open_validation, org_fixture, raise_finding, settings_fixture  # noqa: F401 - fixtures
 
 THREADS = 20
 

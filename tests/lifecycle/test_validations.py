@@ -19,7 +19,7 @@ from driftguard.lifecycle.schemas_validation import ValidationCreate
 from driftguard.registry.orm import ModelVersion
 from support.registry import create_version
 
-from .conftest import Org, add_report, open_validation
+from .validation_setup import Org, add_report, open_validation, org_fixture, settings_fixture  # noqa: F401 - fixtures
 
 
 def test_a_validator_opens_a_validation_citing_reports_of_the_version(

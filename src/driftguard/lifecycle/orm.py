@@ -20,8 +20,6 @@ from driftguard.db.base import Base, BigId, IdMixin, UTCDateTime, utcnow
 # --- independent validation and findings (issue #18 part 2) -----------------------------------
 # Kept in one block so the other lifecycle tables can be appended beside it without conflicts.
 
-VALIDATION_OUTCOMES = ("approved", "approved_with_conditions", "rejected")
-FINDING_SEVERITIES = ("low", "medium", "high", "critical")
 # A finding counts as open until a validator closes it (a submitted remediation is not yet
 # accepted).
 FINDING_OPEN_STATUSES = ("open", "remediation_submitted")

@@ -1,4 +1,6 @@
-"""A team with a model version, its author, validators, an owner and outsiders."""
+"""A team with a model version, its author, validators, an owner and outsiders: the fixtures and
+builders of the validation and findings tests (a module of its own, not a conftest, so the other
+lifecycle tests keep their own fixtures; the test modules import ``org`` and ``settings``)."""
 
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ class Org:
     url: str  # /api/v1/models/{id}/versions/1/validations
 
 
-@pytest.fixture
-def settings(engine: Engine) -> Settings:
+@pytest.fixture(name="settings")
+def settings_fixture(engine: Engine) -> Settings:
     # More people sign in than the default login limit lets one address per minute.
     return make_settings(
         engine.url.render_as_string(hide_password=False), rate_limit_login="200/minute"
@@ -58,8 +60,10 @@ def user_id(factory: sessionmaker[Session], email: str) -> int:
     return found
 
 
-@pytest.fixture
-def org(client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher) -> Org:
+@pytest.fixture(name="org")
+def org_fixture(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> Org:
     team, other = make_team(session_factory), make_team(session_factory)
 
     def person(**kwargs: Any) -> tuple[Headers, int]:
