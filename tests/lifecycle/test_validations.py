@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -11,11 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.orm import AuditRecord
 from driftguard.db.session import unit_of_work
-from driftguard.errors import ForbiddenError
+from driftguard.errors import ConflictError, ForbiddenError
 from driftguard.identity.permissions import Role
 from driftguard.identity.principal import Principal
 from driftguard.lifecycle import validations
-from driftguard.lifecycle.schemas_validation import ValidationCreate
+from driftguard.lifecycle.schemas_validation import ValidationCreate, ValidationOutcome
 from driftguard.registry.orm import ModelVersion
 from support.registry import create_version
 
@@ -263,3 +264,35 @@ def test_api_keys_cannot_validate(
             data=ValidationCreate(scope="s", method="m"),
         )
     assert client.get(org.url, headers=org.validator).json()["total"] == 0
+
+
+def test_twenty_concurrent_outcomes_take_effect_once(
+    client: TestClient, org: Org, session_factory: sessionmaker[Session]
+) -> None:
+    opened = open_validation(client, org)
+    validator = Principal(user_id=org.validator_id, team_roles={org.team: Role.VALIDATOR})
+    verdicts = ["approved", "rejected"] * 10
+
+    def attempt(outcome: str) -> str:
+        try:
+            with unit_of_work(session_factory) as session:
+                validations.record_outcome(
+                    session,
+                    principal=validator,
+                    model_id=org.model_id,
+                    number=1,
+                    validation_id=opened["id"],
+                    data=ValidationOutcome.model_validate({"outcome": outcome}),
+                )
+            return outcome
+        except ConflictError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=len(verdicts)) as pool:
+        outcomes = list(pool.map(attempt, verdicts))
+    winners = [o for o in outcomes if o in ("approved", "rejected")]
+    assert len(winners) == 1, outcomes
+    assert set(outcomes) - set(winners) <= {"invalid_transition", "concurrent_change"}
+    final = client.get(f"{org.url}/{opened['id']}", headers=org.viewer).json()
+    assert final["status"] == winners[0]
+    assert final["revision"] == opened["revision"] + 1
