@@ -41,6 +41,7 @@ from driftguard.api.routes import (
     dashboard,
     dead_letters,
     deployments,
+    findings,
     health,
     metrics,
     models,
@@ -52,6 +53,7 @@ from driftguard.api.routes import (
     simulations,
     teams,
     users,
+    validations,
     webhooks,
 )
 from driftguard.api.slow_clients import BodyDeadline, BodyDeadlineMiddleware
@@ -312,6 +314,8 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         dashboard,
         dead_letters,
         cards,
+        validations,
+        findings,
     ):
         api.include_router(module.router)
     app.include_router(api)

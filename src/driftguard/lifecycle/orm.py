@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from driftguard.db.base import Base, BigId, IdMixin, JsonDocument, UTCDateTime, utcnow
@@ -89,3 +99,151 @@ class VersionCardRevision(IdMixin, Base):
     )
     created_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- independent validation and findings (issue #18 part 2) -----------------------------------
+# Kept in one block so the other lifecycle tables can be appended beside it without conflicts.
+
+# A finding counts as open until a validator closes it (a submitted remediation is not yet
+# accepted).
+FINDING_OPEN_STATUSES = ("open", "remediation_submitted")
+
+
+class Validation(IdMixin, Base):
+    """An independent validation of one model version: ``open`` until its outcome, then final.
+
+    ``revision`` changes with every transition; a transition is a conditional update on the
+    revision it read, so concurrent outcomes take effect once.
+    """
+
+    __tablename__ = "validations"
+    __table_args__ = (
+        # The latest validation of each version (``status_by_version``), and a version's list.
+        Index("ix_validations_version_id_id", "version_id", "id"),
+        Index("ix_validations_team_id_status", "team_id", "status"),
+    )
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    # open | approved | approved_with_conditions | rejected
+    status: Mapped[str] = mapped_column(String(32))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    scope: Mapped[str] = mapped_column(Text)
+    method: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[str] = mapped_column(Text, default="")
+    outcome_note: Mapped[str] = mapped_column(Text, default="")
+    opened_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    decided_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ValidationReport(IdMixin, Base):
+    """A monitoring report of the version cited as evidence. What it was (kind and window) is
+    copied, so the evidence still names it after report retention has purged the report."""
+
+    __tablename__ = "validation_reports"
+
+    validation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("validations.id", ondelete="CASCADE"), index=True
+    )
+    report_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("monitoring_reports.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    cited_report_id: Mapped[int] = mapped_column(BigId)
+    kind: Mapped[str] = mapped_column(String(32))
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ValidationDocument(IdMixin, Base):
+    """A small document uploaded as evidence, stored whole with its SHA-256."""
+
+    __tablename__ = "validation_documents"
+
+    validation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("validations.id", ondelete="CASCADE"), index=True
+    )
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Finding(IdMixin, Base):
+    """A validation finding: ``open → remediation_submitted → closed``, and back to ``open``
+    when the validator rejects the remediation. Transitions claim ``revision``."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        # The overdue list: open findings by due date.
+        Index("ix_findings_status_due_date", "status", "due_date"),
+        Index("ix_findings_team_id_status_due_date", "team_id", "status", "due_date"),
+        Index("ix_findings_version_id_status", "version_id", "status"),
+    )
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE"), index=True
+    )
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    validation_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("validations.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(16))  # low | medium | high | critical
+    owner_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    due_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(32))  # open | remediation_submitted | closed
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    remediation_note: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class FindingEvent(IdMixin, Base):
+    """One change of a finding: who, when, from which status to which, and the note."""
+
+    __tablename__ = "finding_events"
+
+    finding_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("findings.id", ondelete="CASCADE"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(Text, default="")
+    actor_user_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    actor_api_key_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
+    )
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- end of independent validation and findings -----------------------------------------------

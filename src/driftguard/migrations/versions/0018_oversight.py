@@ -6,7 +6,7 @@ version and prediction id, with the prediction's time when it was known (monitor
 window's overrides by it).
 
 Revision ID: 0018
-Revises: 0016
+Revises: 0017
 Create Date: 2026-12-08
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 import driftguard.db.base
 
 revision: str = "0018"
-down_revision: str | None = "0016"
+down_revision: str | None = "0017"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
