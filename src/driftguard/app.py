@@ -41,6 +41,7 @@ from driftguard.api.routes import (
     dead_letters,
     deployments,
     health,
+    incidents,
     metrics,
     models,
     monitoring,
@@ -310,6 +311,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         simulations,
         dashboard,
         dead_letters,
+        incidents,
     ):
         api.include_router(module.router)
     app.include_router(api)
