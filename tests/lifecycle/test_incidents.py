@@ -674,6 +674,20 @@ def test_late_incidents_are_announced_once(
     # The alert shows with the others.
     listed = client.get("/api/v1/alerts", headers=org.viewer).json()
     assert [a["subject"] for a in listed["items"]] == [f"incident {overdue}"]
+    # Reported at last: the next rounds resolve its alert, once.
+    act(client, org.engineer, overdue, "report", authority_reference="MSA-4")
+    for _ in range(2):
+        run_maintenance(session_factory, settings, jobs=[INCIDENT_JOB])
+    with unit_of_work(session_factory) as session:
+        alert = session.scalars(select(Alert).where(Alert.rule == LATE_RULE)).one()
+        assert alert.status == "resolved"
+        assert alert.resolution is not None
+        assert alert.resolution.startswith("incident reported at")
+        kinds = session.scalars(select(WebhookDelivery.event_type)).all()
+        assert sorted(kinds) == ["alert.resolved", LATE_EVENT]
+        assert entries(session, overdue, "deadline_missed") == 1
+    assert client.get("/api/v1/alerts", headers=org.viewer).json()["items"] == []
+    assert client.get(f"/api/v1/incidents/{overdue}", headers=org.viewer).json()["late"] is True
 
 
 def test_processes_announcing_at_once_announce_each_late_incident_once(

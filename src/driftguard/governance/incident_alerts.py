@@ -1,14 +1,18 @@
 """Serious incidents past their reporting deadline, announced once each: an alert of the
 incident's version and an ``incident.late`` webhook event, in the transaction that marks the
-incident announced (``lifecycle.incidents.mark_late``). Run by the ``incident_deadlines``
-maintenance job; any number of processes may run it at once."""
+incident announced (``lifecycle.incidents.mark_late``). Once the incident is reported (or
+closed), its alert resolves (``alert.resolved``). Run by the ``incident_deadlines`` maintenance
+job; any number of processes may run it at once."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from driftguard.governance.alert_events import RESOLVED, announce
+from driftguard.governance.alerts import ACTIVE
 from driftguard.governance.orm import Alert
 from driftguard.lifecycle import incidents
 from driftguard.lifecycle.orm import Incident
@@ -19,6 +23,7 @@ from driftguard.webhooks.payloads import WebhookEvent
 LATE_EVENT = "incident.late"
 LATE_RULE = "incident_reporting_deadline"
 LATE_FACT = "incident.late"
+_SUBJECT = "incident "  # the alert's subject: "incident {id}"
 
 
 def announce_late(session: Session, now: datetime) -> list[int]:
@@ -42,6 +47,34 @@ def announce_late(session: Session, now: datetime) -> list[int]:
     return announced
 
 
+def settle_reported(session: Session, now: datetime) -> list[int]:
+    """Resolve the open late-incident alerts whose incident is now reported or closed; returns
+    the ids of the alerts resolved."""
+    active = session.scalars(
+        select(Alert)
+        .where(Alert.rule == LATE_RULE, Alert.status.in_(ACTIVE))
+        .with_for_update(skip_locked=True)
+    ).all()
+    resolved: list[int] = []
+    for alert in active:
+        incident = session.get(Incident, int(alert.subject.removeprefix(_SUBJECT)))
+        if incident is not None and incident.status == "open":
+            continue
+        alert.status, alert.resolved_at = "resolved", now
+        when = incident.reported_at if incident is not None else None
+        alert.resolution = (
+            f"incident reported at {when.isoformat()}" if when else "incident no longer open"
+        )
+        session.flush()
+        model = session.get(RegisteredModel, alert.model_id)
+        version = session.get(ModelVersion, alert.version_id)
+        assert model is not None
+        assert version is not None
+        announce(session, [(RESOLVED, alert)], model_name=model.name, version_number=version.number)
+        resolved.append(alert.id)
+    return resolved
+
+
 def _alert(session: Session, incident: Incident, now: datetime) -> Alert:
     deadline = incident.reporting_deadline
     assert deadline is not None  # late() lists only incidents with a deadline
@@ -51,7 +84,7 @@ def _alert(session: Session, incident: Incident, now: datetime) -> Alert:
         model_id=incident.model_id,
         version_id=incident.version_id,
         rule=LATE_RULE,
-        subject=f"incident {incident.id}",
+        subject=f"{_SUBJECT}{incident.id}",
         fact=LATE_FACT,
         severity="critical",
         status="open",

@@ -65,9 +65,11 @@ def _audit_checkpoint(context: MaintenanceContext) -> None:
 
 def _incident_deadlines(context: MaintenanceContext) -> None:
     """Serious incidents past their reporting deadline: an alert and an ``incident.late``
-    webhook event each, once (the incident is marked in the same transaction)."""
+    webhook event each, once (the incident is marked in the same transaction); the alerts of
+    those since reported resolve."""
     with unit_of_work(context.factory) as session:
         incident_alerts.announce_late(session, context.now)
+        incident_alerts.settle_reported(session, context.now)
 
 
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (

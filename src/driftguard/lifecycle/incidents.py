@@ -34,6 +34,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import TableClause
 
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM
@@ -142,7 +143,7 @@ def _check_input(data: IncidentCreate, now: datetime) -> None:
 
 def _linked(
     session: Session,
-    target: Any,
+    target: TableClause,
     ids: Sequence[int],
     version: ModelVersion,
     field: str,
@@ -228,9 +229,9 @@ def close(
 def add_entry(
     session: Session, *, principal: Principal, incident_id: int, data: IncidentEntryCreate
 ) -> IncidentEntryRead:
-    """Append an entry to the timeline of an incident that is not closed."""
-    incident = _visible(session, principal, incident_id)
-    principal.require_in_team(Permission.INCIDENTS_WRITE, incident.team_id)
+    """Append an entry to the timeline of an incident that is not closed (under the incident's
+    row lock, so no entry lands after a concurrent close's)."""
+    incident = _writable(session, principal, incident_id)
     if incident.status == "closed":
         raise ConflictError(
             f"incident {incident.id} is closed; its timeline takes no more entries",
