@@ -440,6 +440,12 @@ def test_the_timeline_is_ordered_and_append_only(
     assert client.get(url, headers=org.viewer).json()["items"][1]["text"] == (
         "branch rules changed"
     )
+    # What the guard lets through: the cascade from a deleted incident (hence model) to its entries.
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM incidents WHERE id = :id"), {"id": incident_id})
+    with unit_of_work(session_factory) as session:
+        left = select(func.count()).where(IncidentEntry.incident_id == incident_id)
+        assert session.scalar(left) == 0
 
 
 # --- links ------------------------------------------------------------------------------------
