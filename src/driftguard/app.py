@@ -43,6 +43,7 @@ from driftguard.api.routes import (
     deployments,
     findings,
     health,
+    incidents,
     metrics,
     models,
     monitoring,
@@ -316,6 +317,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         cards,
         validations,
         findings,
+        incidents,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -220,6 +220,14 @@ class Settings(BaseSettings):
     http_body_min_rate_bytes: int = Field(default=500, ge=1)
     http_max_connections_per_client: int = Field(default=64, ge=1, le=100_000)
 
+    # Incidents (lifecycle/incidents.py): days from awareness to the report a serious incident
+    # owes its market surveillance authority, per EU AI Act Art. 73 category. A deadline is
+    # computed and stored when the incident is recorded; changing these moves later ones only.
+    incident_deadline_days_death_or_serious_harm_to_health: int = Field(default=10, ge=1, le=366)
+    incident_deadline_days_widespread_infringement: int = Field(default=2, ge=1, le=366)
+    incident_deadline_days_critical_infrastructure_disruption: int = Field(default=2, ge=1, le=366)
+    incident_deadline_days_other_serious: int = Field(default=15, ge=1, le=366)
+
     @model_validator(mode="before")
     @classmethod
     def _split_lists(cls, data: object) -> object:
@@ -384,6 +392,19 @@ class Settings(BaseSettings):
             return []
         previous = [key.get_secret_value().encode() for key in self.audit_previous_keys]
         return [self.audit_signing_key(), *previous]
+
+    def incident_deadline_days(self) -> dict[str, int]:
+        """Days to report a serious incident, per Art. 73 category."""
+        return {
+            "death_or_serious_harm_to_health": (
+                self.incident_deadline_days_death_or_serious_harm_to_health
+            ),
+            "widespread_infringement": self.incident_deadline_days_widespread_infringement,
+            "critical_infrastructure_disruption": (
+                self.incident_deadline_days_critical_infrastructure_disruption
+            ),
+            "other_serious": self.incident_deadline_days_other_serious,
+        }
 
 
 def _refuse_weak_secret(name: str, value: str, hint: str) -> None:

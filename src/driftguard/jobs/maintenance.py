@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit import checkpoints
 from driftguard.audit.keys import AuditKeyring
 from driftguard.db.base import utcnow
-from driftguard.db.session import reading
+from driftguard.db.session import reading, unit_of_work
+from driftguard.governance import incident_alerts
 from driftguard.ingest import storage_maintenance
 from driftguard.monitoring import retention
 from driftguard.settings import Settings
@@ -62,6 +63,15 @@ def _audit_checkpoint(context: MaintenanceContext) -> None:
         checkpoints.write_to_directory(directory, document)
 
 
+def _incident_deadlines(context: MaintenanceContext) -> None:
+    """Serious incidents past their reporting deadline: an alert and an ``incident.late``
+    webhook event each, once (the incident is marked in the same transaction); the alerts of
+    those since reported resolve."""
+    with unit_of_work(context.factory) as session:
+        incident_alerts.announce_late(session, context.now)
+        incident_alerts.settle_reported(session, context.now)
+
+
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     # The audit chain's head signed into a directory outside the database (truncation evidence).
     MaintenanceJob("audit_checkpoint", _audit_checkpoint),
@@ -69,6 +79,8 @@ MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     MaintenanceJob("prediction_storage", _prediction_storage),
     # Monitoring reports past their retention purged (each version's newest of a kind kept).
     MaintenanceJob("report_retention", _report_retention),
+    # Serious incidents not reported by their Art. 73 deadline announced, once each.
+    MaintenanceJob("incident_deadlines", _incident_deadlines),
 )
 
 
