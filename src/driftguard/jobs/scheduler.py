@@ -181,7 +181,7 @@ def run_window(factory: sessionmaker[Session], item: Due) -> bool:
             model = session.get(RegisteredModel, item.model_id)
             if taken is not None or version is None or model is None:
                 return False
-            run = execute_run(
+            outcome = execute_run(
                 session,
                 version=version,
                 start=item.start,
@@ -189,7 +189,7 @@ def run_window(factory: sessionmaker[Session], item: Due) -> bool:
                 trigger="scheduled",
                 schedule_key=item.key,
             )
-            after_run(session, run, model=model, version=version, actor=SYSTEM)
+            after_run(session, outcome, model=model, version=version, actor=SYSTEM)
         return True
     except IntegrityError:
         logger.info("window %s was taken by another process", item.key)
