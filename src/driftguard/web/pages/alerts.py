@@ -85,6 +85,8 @@ def _page(
 
 @router.get("/alerts")
 def alert_list(request: Request, session: DbSession, user: Reader) -> Response:
+    """The alerts page: the caller's teams' alerts, filtered by status and severity, with
+    acknowledge and resolve forms."""
     return _page(request, session, user)
 
 
@@ -92,6 +94,7 @@ def alert_list(request: Request, session: DbSession, user: Reader) -> Response:
 def acknowledge(
     alert_id: ObjectId, session: DbSession, user: Manager, form: CheckedForm
 ) -> Response:
+    """Acknowledge an open alert from the alerts page, then go back to it."""
     alerts.acknowledge(session, principal=user.principal, alert_id=alert_id)
     return RedirectResponse(safe_next(str(form.get("next") or "/alerts")), status_code=303)
 
@@ -100,6 +103,8 @@ def acknowledge(
 def resolve(
     alert_id: ObjectId, request: Request, session: DbSession, user: Manager, form: CheckedForm
 ) -> Response:
+    """Resolve an alert with the form's comment; an invalid comment redraws the page naming the
+    field."""
     fields, errors = parse_fields(ResolveFields, {"comment": form.get("comment")})
     if errors:
         comment = str(form.get("comment") or "")[:2000]

@@ -91,6 +91,7 @@ def _queue(
 
 @router.get("/approvals")
 def approval_queue(request: Request, session: DbSession, user: Reader) -> Response:
+    """The queue of deployment requests pending approval that the caller can see, oldest first."""
     return _queue(request, session, user)
 
 
@@ -158,6 +159,8 @@ def approve(
     user: Approver,
     form: CheckedForm,
 ) -> Response:
+    """Approve a deployment request, with the form's comment; a refusal redraws the page it came
+    from with the reason."""
     return _review(deployments.approve, deployment_id, request, session, user, form)
 
 
@@ -169,4 +172,6 @@ def reject(
     user: Approver,
     form: CheckedForm,
 ) -> Response:
+    """Reject a deployment request, with the form's comment; a refusal redraws the page it came
+    from with the reason."""
     return _review(deployments.reject, deployment_id, request, session, user, form)

@@ -46,6 +46,7 @@ def _start_of(day: date | None, *, plus_days: int = 0) -> datetime | None:
 
 @router.get("/audit")
 def audit_log(request: Request, session: DbSession, user: Auditor) -> Response:
+    """The audit trail, filtered by actor, action, object and days, one page at a time."""
     query, errors = parse_fields(AuditQuery, dict(request.query_params))
     flt = AuditFilter(
         actor_user_id=query.actor,

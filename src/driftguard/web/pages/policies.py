@@ -109,6 +109,7 @@ WHAT_IF_FACTS = (
 
 @router.get("/policies")
 def policy_list(request: Request, session: DbSession, user: Reader) -> Response:
+    """The stored policies, one page at a time."""
     query, errors = parse_fields(ListQuery, dict(request.query_params))
     result = policies.list_policies(session, limit=PAGE_SIZE, offset=(query.page - 1) * PAGE_SIZE)
     context = {
@@ -143,6 +144,8 @@ def editor(
     result: Simulation | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The policy editor page: the form as submitted, its problems, and a simulation's result
+    when one ran."""
     context = {
         "user": user,
         "policy": policy,
@@ -182,6 +185,7 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
 def new_policy(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep
 ) -> Response:
+    """An empty policy editor."""
     raw = dict.fromkeys(_raw_names(), "")
     return editor(request, session, user, settings, policy=None, raw=raw)
 
@@ -312,6 +316,8 @@ def policy_page(
     user: Reader,
     settings: SettingsDep,
 ) -> Response:
+    """A policy's page: its versions (newest first), the active one, and an editor for the next
+    version."""
     policy = policies.read_policy(session, policy_id=policy_id)
     versions = policies.list_versions(session, policy_id=policy.id, limit=VERSIONS, offset=0)
     latest = versions.items[0].source if versions.items else ""
@@ -341,5 +347,6 @@ def activate(
     user: Writer,
     form: CheckedForm,
 ) -> Response:
+    """Put a policy version in force, then go back to the policy's page."""
     policies.activate(session, principal=user.principal, policy_id=policy_id, number=number)
     return RedirectResponse(f"/policies/{policy_id}", status_code=303)
