@@ -22,6 +22,8 @@ LOAD_BATCH = 16  # blocks read from the database at a time
 def count_table(
     profile: stats.Profile, schema: FeatureSchema, table: pa.Table
 ) -> stats.WindowCounts:
+    """A table's per-feature counts in the reference profile's bins (missing values counted
+    apart)."""
     data = stats_columns({f.name: table.column(f.name) for f in schema.features}, schema)
     return stats.count_window(profile, data, nan_policy="omit")
 
@@ -60,6 +62,7 @@ def window_counts(
 
 
 def merged(parts: Sequence[stats.WindowCounts]) -> stats.WindowCounts | None:
+    """The sum of per-block counts, or None when there are none."""
     if not parts:
         return None
     total = parts[0]

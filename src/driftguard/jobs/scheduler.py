@@ -43,6 +43,7 @@ class Due:
 
     @property
     def key(self) -> str:
+        """The window's schedule key (version, start, end): unique, so a window is reported once."""
         return f"{self.version_id}:{self.start.isoformat()}:{self.end.isoformat()}"
 
 
@@ -93,6 +94,8 @@ def _scheduled(*columns: Any) -> Select[Any]:
 
 
 def scheduled_versions(session: Session) -> int:
+    """How many versions the scheduler monitors (a live model with an interval, a live version
+    with reference data)."""
     return session.scalar(_scheduled(func.count())) or 0
 
 
