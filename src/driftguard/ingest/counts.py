@@ -45,15 +45,7 @@ def window_counts(
     parts = [stats.WindowCounts.from_bytes(data) for data in cached.values()]
     missing = {s[0]: s for s in whole if s[0] not in cached}
     for block_id, table in _decoded(session, list(missing.values())):
-        counts = count_table(profile, schema, table)
-        repository.save_counts(
-            session,
-            block=missing[block_id],
-            version_id=version_id,
-            profile_id=profile.profile_id,
-            counts=counts.to_bytes(),
-        )
-        parts.append(counts)
+        parts.append(_count_block(session, missing[block_id], table, version_id, profile, schema))
     for _, table in _decoded(session, edges):
         inside = in_window(table, start, end)
         if inside.num_rows:
@@ -97,18 +89,31 @@ def count_before_purge(
     counted = 0
     for block_id, table in _decoded(session, list(missing.values())):
         try:
-            counts = count_table(profile, schema, table)
+            _count_block(session, missing[block_id], table, version_id, profile, schema)
         except stats.StatsInputError:
             continue
-        repository.save_counts(
-            session,
-            block=missing[block_id],
-            version_id=version_id,
-            profile_id=profile.profile_id,
-            counts=counts.to_bytes(),
-        )
         counted += 1
     return counted
+
+
+def _count_block(
+    session: Session,
+    block: tuple[int, datetime, datetime],
+    table: pa.Table,
+    version_id: int,
+    profile: stats.Profile,
+    schema: FeatureSchema,
+) -> stats.WindowCounts:
+    """Count a stored block's rows against ``profile`` and keep the counts for later windows."""
+    counts = count_table(profile, schema, table)
+    repository.save_counts(
+        session,
+        block=block,
+        version_id=version_id,
+        profile_id=profile.profile_id,
+        counts=counts.to_bytes(),
+    )
+    return counts
 
 
 def _decoded(

@@ -181,6 +181,45 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
     return errors, problems, message
 
 
+def _refused(
+    request: Request,
+    session: Session,
+    user: SignedIn,
+    settings: SettingsDep,
+    *,
+    policy: PolicyRead | None,
+    raw: dict[str, str],
+    exc: DriftGuardError,
+) -> Response:
+    """The editor again, showing why the service refused the draft, with the error's status."""
+    errors, problems, message = _refusal(exc)
+    return editor(
+        request,
+        session,
+        user,
+        settings,
+        policy=policy,
+        raw=raw,
+        errors=errors,
+        problems=problems,
+        message=message,
+        status_code=STATUS_BY_KIND[exc.kind],
+    )
+
+
+def _draft(
+    session: Session, form: CheckedForm
+) -> tuple[dict[str, str], DraftFields, FieldErrors, PolicyRead | None]:
+    """A submitted draft: its raw fields, the parsed ones and their errors (a missing source
+    among them), and the policy it is a new version of, if it names one."""
+    raw = _raw(form)
+    fields, errors = parse_fields(DraftFields, raw)
+    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    if fields.source is None and "source" not in errors:
+        errors["source"] = "write the policy here"
+    return raw, fields, errors, policy
+
+
 @router.get("/policies/new")
 def new_policy(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep
@@ -195,13 +234,9 @@ def save_draft(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep, form: CheckedForm
 ) -> Response:
     """A new policy (its version 1), or, with ``policy_id``, a new version of that policy."""
-    raw = _raw(form)
-    fields, errors = parse_fields(DraftFields, raw)
-    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    raw, fields, errors, policy = _draft(session, form)
     if policy is None and fields.name is None and "name" not in errors:
         errors["name"] = "a new policy needs a name"
-    if fields.source is None and "source" not in errors:
-        errors["source"] = "write the policy here"
     if errors or fields.source is None:
         return editor(
             request,
@@ -235,19 +270,7 @@ def save_draft(
         if exc.kind is ErrorKind.NOT_FOUND:
             raise
         session.rollback()
-        errors, problems, message = _refusal(exc)
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            problems=problems,
-            message=message,
-            status_code=STATUS_BY_KIND[exc.kind],
-        )
+        return _refused(request, session, user, settings, policy=policy, raw=raw, exc=exc)
     return RedirectResponse(f"/policies/{saved.policy_id}", status_code=303)
 
 
@@ -261,11 +284,7 @@ def simulate_draft(
     form: CheckedForm,
 ) -> Response:
     """The draft judged across the caller's portfolio in a read-only, rolled-back transaction."""
-    raw = _raw(form)
-    fields, errors = parse_fields(DraftFields, raw)
-    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
-    if fields.source is None and "source" not in errors:
-        errors["source"] = "write the policy here"
+    raw, fields, errors, policy = _draft(session, form)
     if errors or fields.source is None:
         return editor(
             request,
@@ -292,19 +311,7 @@ def simulate_draft(
             environments=settings.deployment_environments,
         )
     except DriftGuardError as exc:
-        errors, problems, message = _refusal(exc)
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            problems=problems,
-            message=message,
-            status_code=STATUS_BY_KIND[exc.kind],
-        )
+        return _refused(request, session, user, settings, policy=policy, raw=raw, exc=exc)
     return editor(request, session, user, settings, policy=policy, raw=raw, result=result)
 
 
