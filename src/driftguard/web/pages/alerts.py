@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from fastapi import Request, Response
@@ -15,7 +14,7 @@ from driftguard.http.deps import DbSession
 from driftguard.http.params import ObjectId
 from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service
-from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.forms import FieldErrors, page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission, safe_next
 from driftguard.web.templating import render
@@ -68,7 +67,7 @@ def _page(
         "query": query,
         "errors": errors,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "model_names": names,
         "manageable": {
             a.id

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -29,7 +28,7 @@ from driftguard.registry.orm import Stage
 from driftguard.registry.repository import ModelFilter, PageRequest
 from driftguard.schemas import Id, SearchText, Tag
 from driftguard.web.charts import BarChart, LineChart, bar_chart, line_chart
-from driftguard.web.forms import parse_fields
+from driftguard.web.forms import page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render
@@ -87,7 +86,7 @@ def inventory(request: Request, session: DbSession, user: Reader) -> Response:
         "raw": request.query_params,
         "errors": errors,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "teams": teams,
         "team_names": {t.id: t.name for t in teams},
         "stages": [s.value for s in Stage],

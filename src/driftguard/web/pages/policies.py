@@ -3,7 +3,6 @@ new policy or version, and a simulation of the draft before anything is saved.""
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import Request, Response
@@ -31,7 +30,7 @@ from driftguard.identity import service as identity
 from driftguard.identity.permissions import Permission
 from driftguard.rules import FACTS
 from driftguard.schemas import Id, Name, ShortText
-from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.forms import FieldErrors, page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission
 from driftguard.web.templating import render
@@ -116,7 +115,7 @@ def policy_list(request: Request, session: DbSession, user: Reader) -> Response:
         "user": user,
         "query": query,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "can_write": user.can(Permission.POLICIES_WRITE),
     }
     return render(request, "policies.html", context, status_code=422 if errors else 200)
