@@ -3,6 +3,8 @@ new policy or version, and a simulation of the draft before anything is saved.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import Request, Response
@@ -180,29 +182,11 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
     return errors, problems, message
 
 
-def _refused(
-    request: Request,
-    session: Session,
-    user: SignedIn,
-    settings: SettingsDep,
-    *,
-    policy: PolicyRead | None,
-    raw: dict[str, str],
-    exc: DriftGuardError,
-) -> Response:
+def _refused(page: Callable[..., Response], exc: DriftGuardError) -> Response:
     """The editor again, showing why the service refused the draft, with the error's status."""
     errors, problems, message = _refusal(exc)
-    return editor(
-        request,
-        session,
-        user,
-        settings,
-        policy=policy,
-        raw=raw,
-        errors=errors,
-        problems=problems,
-        message=message,
-        status_code=STATUS_BY_KIND[exc.kind],
+    return page(
+        errors=errors, problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind]
     )
 
 
@@ -234,19 +218,11 @@ def save_draft(
 ) -> Response:
     """A new policy (its version 1), or, with ``policy_id``, a new version of that policy."""
     raw, fields, errors, policy = _draft(session, form)
+    page = partial(editor, request, session, user, settings, policy=policy, raw=raw)
     if policy is None and fields.name is None and "name" not in errors:
         errors["name"] = "a new policy needs a name"
     if errors or fields.source is None:
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            status_code=422,
-        )
+        return page(errors=errors, status_code=422)
     environments = settings.deployment_environments
     try:
         if policy is None:
@@ -269,7 +245,7 @@ def save_draft(
         if exc.kind is ErrorKind.NOT_FOUND:
             raise
         session.rollback()
-        return _refused(request, session, user, settings, policy=policy, raw=raw, exc=exc)
+        return _refused(page, exc)
     return RedirectResponse(f"/policies/{saved.policy_id}", status_code=303)
 
 
@@ -284,17 +260,9 @@ def simulate_draft(
 ) -> Response:
     """The draft judged across the caller's portfolio in a read-only, rolled-back transaction."""
     raw, fields, errors, policy = _draft(session, form)
+    page = partial(editor, request, session, user, settings, policy=policy, raw=raw)
     if errors or fields.source is None:
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            status_code=422,
-        )
+        return page(errors=errors, status_code=422)
     try:
         data = SimulationRequest(
             policy=fields.source,
@@ -310,8 +278,8 @@ def simulate_draft(
             environments=settings.deployment_environments,
         )
     except DriftGuardError as exc:
-        return _refused(request, session, user, settings, policy=policy, raw=raw, exc=exc)
-    return editor(request, session, user, settings, policy=policy, raw=raw, result=result)
+        return _refused(page, exc)
+    return page(result=result)
 
 
 @router.get("/policies/{policy_id}")
