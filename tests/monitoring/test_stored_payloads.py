@@ -6,7 +6,7 @@ SQLite the stored text is compared byte for byte; PostgreSQL's jsonb orders keys
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,6 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
 from driftguard.ingest import storage_maintenance
 from driftguard.monitoring.orm import MonitoringReport
@@ -32,16 +31,7 @@ EXPECTED: dict[str, dict[str, Any]] = json.loads(
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _no_dated_partitions(engine: Engine) -> Iterator[None]:
-    """The purge creates dated partitions on PostgreSQL, which outlive the per-test TRUNCATE."""
-    yield
-    if engine.dialect.name == "postgresql":
-        with Session(engine) as s, s.begin():
-            for table in pg.partitioned_tables():
-                for part in pg.partitions(s, table.name):
-                    if not part.is_default:
-                        pg.drop_partition(s, table.name, part.name)
+pytestmark = pytest.mark.usefixtures("no_dated_partitions")
 
 
 def post(client: TestClient, setup: Setup, path: str, body: dict[str, Any], url: str = "") -> Any:
