@@ -102,7 +102,7 @@ def bench(url: str, label: str, args: argparse.Namespace) -> None:
         with unit_of_work(factory) as session:
             version = session.get(ModelVersion, version_id)
             assert version is not None
-            run = execute_run(session, version=version, start=START, end=end, trigger="manual")
+            run = execute_run(session, version=version, start=START, end=end, trigger="manual").run
             assert run.status == "completed", run.error
             assert run.n_predictions == args.rows
         times.append(time.perf_counter() - t0)

@@ -183,6 +183,9 @@ def _checked_out(engine: Engine) -> float:
 
 
 def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
+    """The API and the web UI in one ASGI app: the lifespan builds engines, caches and background
+    loops; every route must carry a permission guard or be a reviewed public route."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own_engine = engine is None

@@ -53,9 +53,12 @@ class SecretCipher:
         return self.fernet
 
     def encrypt(self, plaintext: str) -> str:
+        """A secret encrypted under the first key, as a Fernet token."""
         return self._keys().encrypt(plaintext.encode()).decode()
 
     def decrypt(self, token: str) -> str:
+        """The secret in a token, under whichever configured key opens it; refused when none
+        does."""
         try:
             return self._keys().decrypt(token.encode()).decode()
         except InvalidToken as exc:

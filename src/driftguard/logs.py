@@ -122,5 +122,7 @@ def configure_logging(settings: Settings, *, stream: TextIO | None = None) -> No
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    """A structlog logger under ``name`` (configured by :func:`configure_logging` where a process
+    starts)."""
     logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
     return logger

@@ -354,15 +354,20 @@ class Settings(BaseSettings):
 
     @property
     def admission_limit(self) -> int:
+        """Requests admitted at once: ``max_in_flight`` if set, else a default capped by what the
+        threads and pool can serve."""
         return self.max_in_flight or min(DEFAULT_MAX_IN_FLIGHT, self.admission_ceiling)
 
     @property
     def admission_queue(self) -> int:
+        """Requests that may wait for admission: ``admission_queue_size`` if set, else as many as
+        are admitted."""
         size = self.admission_queue_size
         return self.admission_limit if size is None else size
 
     @property
     def scheduler_stagger(self) -> timedelta:
+        """The span over which models' scheduled runs are spread, as a timedelta."""
         return timedelta(seconds=self.scheduler_stagger_seconds)
 
     @property
@@ -372,6 +377,7 @@ class Settings(BaseSettings):
 
     @property
     def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
         return self.database_url.startswith("sqlite")
 
     def audit_signing_key(self) -> bytes:
@@ -430,4 +436,5 @@ def is_fernet_key(value: str) -> bool:
 
 
 def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment (``DRIFTGUARD_*``), with ``overrides`` on top."""
     return Settings(**overrides)  # type: ignore[arg-type]

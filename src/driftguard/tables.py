@@ -18,5 +18,6 @@ TABLE_MODULES = (
 
 
 def import_all_tables() -> None:
+    """Import every package's ``orm.py``, so the metadata holds the whole schema."""
     for module in TABLE_MODULES:
         importlib.import_module(module)

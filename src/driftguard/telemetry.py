@@ -110,6 +110,7 @@ class Telemetry:
         self.last_scheduled_run.set_function(last_run)
 
     def watch_in_flight(self, in_flight: Callable[[], float]) -> None:
+        """Read the requests in flight at scrape time from ``in_flight``."""
         self.requests_in_flight.set_function(in_flight)
 
     def watch_pool(self, checked_out: Callable[[], float]) -> None:
@@ -117,8 +118,10 @@ class Telemetry:
         self.db_pool_in_use.set_function(checked_out)
 
     def observe_request(self, *, method: str, route: str, status: int, seconds: float) -> None:
+        """Count a finished request and its latency, by method, route template and status."""
         self.http_requests.labels(method, route, str(status)).inc()
         self.http_latency.labels(method, route).observe(seconds)
 
     def render(self) -> bytes:
+        """Every metric in the Prometheus text format."""
         return generate_latest(self.registry)

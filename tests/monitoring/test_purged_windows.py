@@ -4,17 +4,15 @@ with a reason, and every report saying which path it came from."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db import partitions as pg
 from driftguard.db.session import unit_of_work
 from driftguard.ingest import storage_maintenance
 from driftguard.ingest.orm import PredictionBlock, PredictionBlockCounts
@@ -25,16 +23,7 @@ from support.versions import Setup
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(autouse=True)
-def _no_dated_partitions(engine: Engine) -> Iterator[None]:
-    """Partitions outlive the per-test TRUNCATE on PostgreSQL: start and end without them."""
-    yield
-    if engine.dialect.name == "postgresql":
-        with Session(engine) as s, s.begin():
-            for table in pg.partitioned_tables():
-                for part in pg.partitions(s, table.name):
-                    if not part.is_default:
-                        pg.drop_partition(s, table.name, part.name)
+pytestmark = pytest.mark.usefixtures("no_dated_partitions")
 
 
 def day_rows(day: int, count: int, *, first: int, seed: int = 0) -> list[dict[str, Any]]:

@@ -45,6 +45,7 @@ class Admission:
 
     @property
     def waiting(self) -> int:
+        """How many requests are queued for a slot."""
         return len(self._waiters)
 
     def try_enter(self) -> bool:

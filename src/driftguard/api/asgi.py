@@ -24,4 +24,6 @@ def serving_app(settings: Settings) -> FastAPI:
 
 
 def app() -> FastAPI:
+    """The app process managers start (``--factory``): the serving app, with settings from the
+    environment."""
     return serving_app(load_settings())

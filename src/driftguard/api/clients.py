@@ -25,6 +25,8 @@ def _trusted(address: str, networks: Networks) -> bool:
 
 
 def client_address(scope: Scope, trusted_proxies: Networks) -> str | None:
+    """The client's address: the direct peer, or behind trusted proxies the right-most
+    ``X-Forwarded-For`` hop that is not one of them."""
     peer = scope.get("client")
     address: str | None = peer[0] if peer else None
     if address is None or not trusted_proxies or not _trusted(address, trusted_proxies):

@@ -57,6 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def request_id_of(request: Request) -> str:
+    """The id the request-id middleware gave this request ("" outside it)."""
     return str(getattr(request.state, "request_id", ""))
 
 
@@ -68,6 +69,7 @@ def error_response(
     details: list[ErrorDetail] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
+    """The one error body (``error``, ``message``, ``details``, ``request_id``) with a status."""
     body: dict[str, Any] = {
         "error": code,
         "message": message,
@@ -177,6 +179,8 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors, validation errors, database errors and anything unexpected to the one
+    error body."""
     app.add_exception_handler(DriftGuardError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -61,6 +61,7 @@ class ConnectionLimits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ConnectionLimits:
+        """The limits the settings configure; trusted proxies are never capped per address."""
         return cls(
             header_timeout_seconds=settings.http_header_timeout_seconds,
             max_connections_per_client=settings.http_max_connections_per_client,
@@ -68,6 +69,8 @@ class ConnectionLimits:
         )
 
     def capped(self, address: str) -> bool:
+        """Whether connections from this address count against the per-client cap (not a trusted
+        proxy's)."""
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -92,6 +95,7 @@ class GuardedH11Protocol(H11Protocol):
         return cls.limits
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        """Count the connection against its address and refuse it (429) past the per-client cap."""
         super().connection_made(transport)
         limits = self._limits()
         address = self.client[0] if self.client else None
@@ -106,6 +110,7 @@ class GuardedH11Protocol(H11Protocol):
         self._arm_header_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        """Release the connection's place in its address's count."""
         self._disarm_header_timer()
         if self._counted is not None:
             self.open_by_address[self._counted] -= 1
@@ -115,6 +120,7 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        """Feed bytes to h11, timing how long a request's headers take to arrive."""
         cycle = self.cycle
         waiting_for_headers = cycle is None or cycle.response_complete
         if waiting_for_headers and self._header_timer is None:

@@ -78,6 +78,8 @@ def _body_model(route: APIRoute) -> type[BaseModel] | None:
 
 class FastJsonRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, given a request whose JSON body pydantic-core validates straight
+        from its bytes."""
         handler = super().get_route_handler()
         model = _body_model(self)
         shape = JsonShape.of(model)

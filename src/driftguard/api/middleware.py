@@ -88,6 +88,8 @@ class BodySizeLimitMiddleware:
         self.overrides = tuple(overrides)
 
     def limit_for(self, path: str) -> int:
+        """The body size limit of a path: the first override whose pattern matches, else the
+        default."""
         for pattern, limit in self.overrides:
             if pattern.match(path):
                 return limit

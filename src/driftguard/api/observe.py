@@ -36,6 +36,8 @@ UNAUDITED_PREFIXES = ("/static/",)
 
 
 def route_template(scope: Scope, templates: Mapping[int, str]) -> str:
+    """The matched route's path template (``/models/{model_id}``), for logs and metric labels that
+    stay few."""
     route = scope.get("route")
     if route is None:
         return UNMATCHED_ROUTE

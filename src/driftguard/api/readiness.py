@@ -39,6 +39,8 @@ class Readiness:
         self._running: asyncio.Task[bool] | None = None
 
     async def database_ready(self) -> bool:
+        """Whether the database answered a check within the answer bound; a slow check keeps running
+        for the next probe."""
         if self._running is None or self._running.done():
             self._running = asyncio.create_task(anyio.to_thread.run_sync(self._check))
         try:

@@ -59,6 +59,7 @@ class AuditKeyring:
         return self._keys[0] if self._keys else None
 
     def get(self, key_id: str) -> AuditKey | None:
+        """The key with this id (current or retired), or None when it is not configured."""
         return self._by_id.get(key_id)
 
     def __iter__(self) -> Iterator[AuditKey]:

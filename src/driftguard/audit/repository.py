@@ -61,6 +61,7 @@ def _filtered(flt: AuditFilter) -> Select[AuditRecord]:
 def list_records(
     session: Session, *, flt: AuditFilter, limit: int, offset: int
 ) -> tuple[Sequence[AuditRecord], int]:
+    """A page of records matching the filter, newest first, and how many match."""
     query = _filtered(flt)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(AuditRecord.seq.desc()).limit(limit).offset(offset))
@@ -85,14 +86,17 @@ def chain(session: Session, *, batch: int = 1000) -> Iterator[AuditRecord]:
 
 
 def last_seq_before(session: Session, moment: datetime) -> int | None:
+    """The highest sequence number recorded before ``moment``, or None."""
     return session.scalar(select(func.max(AuditRecord.seq)).where(AuditRecord.recorded_at < moment))
 
 
 def get_record(session: Session, seq: int) -> AuditRecord | None:
+    """The record with this sequence number, or None."""
     return session.get(AuditRecord, seq)
 
 
 def delete_through(session: Session, seq: int) -> int:
+    """Delete every record up to and including ``seq``; how many went."""
     result = session.execute(
         delete(AuditRecord)
         .where(AuditRecord.seq <= seq)

@@ -11,10 +11,14 @@ class Actor(Protocol):
     """Who acts: a user, a team API key, or neither (the system, e.g. a CLI command)."""
 
     @property
-    def user_id(self) -> int | None: ...
+    def user_id(self) -> int | None:
+        """The acting user, or None (an API key or the system)."""
+        ...
 
     @property
-    def api_key_id(self) -> int | None: ...
+    def api_key_id(self) -> int | None:
+        """The acting API key, or None."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,6 +75,7 @@ HASHED_FIELDS = (
 
 
 def canonical_json(value: object) -> bytes:
+    """The JSON that is hashed: sorted keys, no spaces, UTF-8."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
@@ -186,6 +187,7 @@ def record_request(session: Session, *, facts: RequestFacts) -> AuditRecord:
 def list_records(
     session: Session, *, flt: AuditFilter, limit: int, offset: int
 ) -> tuple[list[AuditRecord], int]:
+    """A page of audit records matching the filter, newest first, and how many match."""
     rows, total = repository.list_records(session, flt=flt, limit=limit, offset=offset)
     return list(rows), total
 

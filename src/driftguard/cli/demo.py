@@ -84,6 +84,8 @@ WORDS = [
 
 
 def demo_password() -> str:
+    """A random password for a demo user: four words and two digits, long enough for the password
+    policy."""
     return "-".join(secrets.choice(WORDS) for _ in range(4)) + f"-{secrets.randbelow(100):02d}"
 
 

@@ -157,34 +157,21 @@ def seed_governance(
     """Deploy to staging, ask for production; some requests are approved and go live, drifted
     or biased models are blocked with their reasons, the rest wait in the approval queue."""
     from driftguard.governance import deployments, risk
-    from driftguard.governance.schemas import DeploymentCreate
+    from driftguard.governance.schemas import DeploymentCreate, DeploymentRead
     from driftguard.registry.orm import ModelVersion, RegisteredModel
 
-    environments = ("staging", "production")
-    staged = deployments.request(
-        session,
-        principal=engineer,
-        environments=environments,
-        data=DeploymentCreate(
-            model_id=model_id,
-            version=number,
-            environment="staging",
-            reason="shadow traffic before production",
-        ),
-    )
+    def ask(environment: str, reason: str) -> DeploymentRead:
+        data = DeploymentCreate(
+            model_id=model_id, version=number, environment=environment, reason=reason
+        )
+        return deployments.request(
+            session, principal=engineer, environments=("staging", "production"), data=data
+        )
+
+    staged = ask("staging", "shadow traffic before production")
     if staged.status == "approved":
         deployments.deploy(session, principal=engineer, deployment_id=staged.id)
-    production = deployments.request(
-        session,
-        principal=engineer,
-        environments=environments,
-        data=DeploymentCreate(
-            model_id=model_id,
-            version=number,
-            environment="production",
-            reason="quarterly model refresh",
-        ),
-    )
+    production = ask("production", "quarterly model refresh")
     if production.status == "pending_approval" and go_live:
         for approver in approvers[: production.decision.required_approvals]:
             deployments.approve(

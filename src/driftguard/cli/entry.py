@@ -15,6 +15,8 @@ USAGE_ERROR = 64
 
 
 def run(app: typer.Typer, args: list[str], *, prog_name: str) -> None:
+    """Run a Typer app on ``args`` and exit with its code; usage errors exit with
+    ``USAGE_ERROR``, an abort with 130."""
     try:
         code = app(args=args, prog_name=prog_name, standalone_mode=False)
     except typer.Abort:
@@ -30,6 +32,8 @@ def run(app: typer.Typer, args: list[str], *, prog_name: str) -> None:
 
 
 def main() -> None:
+    """The ``driftguard`` console script: ``gate check`` loads only the gate's small app,
+    anything else the full CLI."""
     args = sys.argv[1:]
     if args[:2] == ["gate", "check"]:
         from driftguard.cli.gate import gate_app

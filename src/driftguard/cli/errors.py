@@ -24,6 +24,8 @@ EXIT_CODE_BY_KIND: dict[ErrorKind, int] = {
 
 @contextmanager
 def exit_on_domain_error(echo: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Turn a domain error raised inside the block into its message and details on stderr and the
+    exit code of its kind."""
     try:
         yield
     except DriftGuardError as exc:

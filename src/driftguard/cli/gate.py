@@ -26,6 +26,8 @@ def gate() -> None:
 
 
 def make_client(url: str | None, api_key: str | None) -> Client:
+    """The SDK client the gate talks to (one retry; the URL and key from options or the
+    environment)."""
     from driftguard.client import Client
 
     return Client(url, api_key, retries=1)
@@ -62,6 +64,8 @@ def check(
 
 
 def render(answer: dict[str, Any]) -> str:
+    """A gate answer as text: the outcome, policy and MRI, then one line per rule with its
+    observed value and requirement."""
     decision = answer["decision"]
     policy = decision["policy"]
     head = (

@@ -18,6 +18,7 @@ log_app = command_group("Send predictions from a file.")
 
 
 def make_client() -> Client:
+    """The SDK client ``driftguard log`` uses, configured from the environment."""
     from driftguard.client import Client
 
     return Client()

@@ -38,6 +38,8 @@ app.command()(scheduler)
 
 
 def run_server(settings: Settings, *, host: str, port: int) -> None:
+    """Serve the app with uvicorn, behind the protocol that enforces the header deadline and the
+    per-address connection cap."""
     import uvicorn
 
     from driftguard.api.asgi import serving_app

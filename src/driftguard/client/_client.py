@@ -76,6 +76,7 @@ class Client:
         self._model_ids: dict[str, int] = {}
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self._http.close()
 
     def __enter__(self) -> Client:

@@ -33,6 +33,7 @@ def _clean(value: Any) -> Any:
 
 
 def chunks(table: pa.Table, size: int) -> Iterator[pa.Table]:
+    """The table in slices of at most ``size`` rows."""
     for start in range(0, table.num_rows, size):
         yield table.slice(start, size)
 
@@ -46,6 +47,8 @@ def prediction_rows(
     score_col: str | None,
     feature_cols: Sequence[str],
 ) -> list[dict[str, Any]]:
+    """The table's rows as the JSON rows ``POST …/predictions`` takes: id, timestamp, features,
+    and the prediction's label and score."""
     columns = {name: table.column(name).to_pylist() for name in table.column_names}
     rows = []
     for i in range(table.num_rows):
@@ -67,6 +70,7 @@ def prediction_rows(
 
 
 def parquet_bytes(table: pa.Table) -> bytes:
+    """The table as a zstd-compressed Parquet file, for upload."""
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return bytes(sink.getvalue())

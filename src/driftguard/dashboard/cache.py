@@ -26,11 +26,27 @@ MAX_MEMORY_ENTRIES = 1024
 
 
 class Store(Protocol):
-    def generation(self) -> int: ...
-    def get(self, key: str) -> str | None: ...
-    def put(self, key: str, value: str, ttl_seconds: int) -> None: ...
-    def bump(self) -> None: ...
-    def close(self) -> None: ...
+    """Where cached documents live: strings under keys, with a time to live and a generation."""
+
+    def generation(self) -> int:
+        """The current generation, which every key carries."""
+        ...
+
+    def get(self, key: str) -> str | None:
+        """The live value under ``key``, or None."""
+        ...
+
+    def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Keep ``value`` under ``key`` for ``ttl_seconds``."""
+        ...
+
+    def bump(self) -> None:
+        """Start a new generation: every document cached so far is stale."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
 
 
 class MemoryStore:
@@ -41,9 +57,11 @@ class MemoryStore:
         self._clock = clock
 
     def generation(self) -> int:
+        """The current generation (part of every key)."""
         return self._generation
 
     def get(self, key: str) -> str | None:
+        """The live entry under ``key``, or None when absent or expired."""
         with self._lock:
             entry = self._entries.get(key)
             if entry is None or entry[0] <= self._clock():
@@ -51,6 +69,8 @@ class MemoryStore:
             return entry[1]
 
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Keep ``value`` for ``ttl_seconds``; at the entry cap, expired entries go first, then
+        all of them."""
         with self._lock:
             if len(self._entries) >= MAX_MEMORY_ENTRIES:
                 now = self._clock()
@@ -60,11 +80,13 @@ class MemoryStore:
             self._entries[key] = (self._clock() + ttl_seconds, value)
 
     def bump(self) -> None:
+        """Start a new generation and drop every entry."""
         with self._lock:
             self._generation += 1
             self._entries.clear()
 
     def close(self) -> None:
+        """Nothing to release."""
         return None
 
 
@@ -79,20 +101,25 @@ class RedisStore:
         self._generation_key = f"{prefix}:generation"
 
     def generation(self) -> int:
+        """The shared generation counter (0 before the first bump)."""
         value = self._client.get(self._generation_key)
         return int(str(value)) if value is not None else 0
 
     def get(self, key: str) -> str | None:
+        """The value under ``key``, or None (Redis expires entries itself)."""
         value = self._client.get(key)
         return None if value is None else str(value)
 
     def put(self, key: str, value: str, ttl_seconds: int) -> None:
+        """Store ``value`` with Redis expiry ``ttl_seconds``."""
         self._client.set(key, value, ex=ttl_seconds)
 
     def bump(self) -> None:
+        """Increment the shared generation: every replica's cached documents are stale at once."""
         self._client.incr(self._generation_key)
 
     def close(self) -> None:
+        """Close the Redis connection pool."""
         self._client.close()
 
 
@@ -143,6 +170,7 @@ class DashboardCache:
             self._fall_back()
 
     def close(self) -> None:
+        """Release the store's connections."""
         self.store.close()
 
     def _fall_back(self) -> None:
@@ -163,6 +191,7 @@ def build_cache(
     prefix: str,
     on_fallback: Callable[[], None] | None = None,
 ) -> DashboardCache:
+    """The dashboard cache: Redis when ``redis_url`` is set, else this process's memory."""
     store: Store = (
         RedisStore(redis_url, prefix=f"{prefix}:dashboard") if redis_url else MemoryStore()
     )

@@ -26,6 +26,8 @@ PENDING = 10
 
 
 def governance_section(session: Session, *, visible: Visible, now: datetime) -> GovernanceSection:
+    """The dashboard's governance figures in scope: live models per MRI band, the riskiest,
+    recent deployments, pending approvals and the risk trend."""
     since = now - timedelta(days=WINDOW_DAYS)
     # Each live model's current score (see governance.orm.ModelRisk).
     live = (RegisteredModel.archived_at.is_(None), _in_scope(ModelRisk.team_id, visible))

@@ -103,6 +103,7 @@ def fairness_findings(session: Session, *, visible: Visible, limit: int) -> list
 
 
 def recent_runs(session: Session, *, visible: Visible, limit: int) -> Sequence[RecentRun]:
+    """The newest monitoring runs of models in scope, with their model's id and name."""
     query = (
         select(MonitoringRun, ModelVersion.number, RegisteredModel.id, RegisteredModel.name)
         .join(ModelVersion, ModelVersion.id == MonitoringRun.version_id)

@@ -33,6 +33,7 @@ def scope_key(visible: Visible) -> str:
 def executive(
     session: Session, *, principal: Principal, cache: DashboardCache
 ) -> ExecutiveDashboard:
+    """The executive dashboard for the caller's visible teams, from the cache when fresh."""
     visible = principal.teams_with(Permission.MODELS_READ)
     text = cache.fetch(
         f"executive:v2:{scope_key(visible)}",
@@ -42,6 +43,7 @@ def executive(
 
 
 def build_executive(session: Session, *, visible: Visible) -> ExecutiveDashboard:
+    """The executive dashboard computed from the database (no cache) for the given teams."""
     by_team = repository.models_by_team_and_stage(session, visible=visible)
     by_stage = dict.fromkeys(STAGES, 0)
     for row in by_team:

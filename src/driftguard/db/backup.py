@@ -49,11 +49,14 @@ class Manifest:
     tables: dict[str, TableFingerprint]
 
     def to_json(self) -> bytes:
+        """The manifest as the JSON stored beside a backup's payload, with its format and
+        version."""
         body = {"format": FORMAT, "format_version": FORMAT_VERSION, **asdict(self)}
         return json.dumps(body, indent=2, sort_keys=True).encode()
 
     @classmethod
     def from_json(cls, raw: bytes) -> Manifest:
+        """A manifest read back; anything else is refused as not a DriftGuard backup."""
         try:
             body: dict[str, Any] = json.loads(raw)
             if body.pop("format") != FORMAT or body.pop("format_version") != FORMAT_VERSION:
@@ -79,10 +82,12 @@ class StagedBackup:
 
 
 def bad_backup(message: str) -> InvalidError:
+    """The error for a backup file that cannot be used, naming the file."""
     return InvalidError(message, code="bad_backup", details=[ErrorDetail(loc="FILE", msg=message)])
 
 
 def backend_of(engine: Engine) -> str:
+    """The engine's backend if backups support it (SQLite, PostgreSQL); refused otherwise."""
     name = engine.dialect.name
     if name not in PAYLOAD_NAMES:
         raise InvalidError(f"backups support SQLite and PostgreSQL, not {name}")
@@ -219,6 +224,7 @@ def sqlite_file_engine(path: Path) -> Iterator[Engine]:
 
 
 def is_empty(engine: Engine) -> bool:
+    """Whether the database has no tables at all."""
     with engine.connect() as connection:
         return not inspect(connection).get_table_names()
 

@@ -104,6 +104,8 @@ class BoundedConnection(psycopg.Connection[Any]):
     def wait(
         self, gen: PQGen[RV], interval: float = _WAIT_INTERVAL, timeout: float | None = None
     ) -> RV:
+        """Wait for a server round trip at most the connection's bound; past it, abandon the
+        connection and raise ``OperationalError``."""
         limit = self.round_trip_seconds
         if timeout is not None or limit is None:
             # A caller's own timeout (psycopg's notifies()) is the caller's to handle.

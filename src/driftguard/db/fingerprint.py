@@ -36,6 +36,8 @@ def _quote(connection: Connection, name: str) -> str:
 
 
 def fingerprint_table(connection: Connection, table: str) -> TableFingerprint:
+    """A table's row count and SHA-256 over its rows in primary-key order (what a backup must
+    restore)."""
     inspector = inspect(connection)
     keys = inspector.get_pk_constraint(table).get("constrained_columns") or [
         column["name"] for column in inspector.get_columns(table)

@@ -16,6 +16,7 @@ from driftguard.settings import Settings, load_settings
 
 
 def alembic_config() -> Config:
+    """Alembic's configuration for DriftGuard's migrations (no ``alembic.ini`` needed)."""
     config = Config()
     config.set_main_option("script_location", "driftguard:migrations")
     return config
@@ -32,10 +33,13 @@ def _with_connection(engine: Engine, action: str, revision: str, settings: Setti
 
 
 def upgrade(engine: Engine, revision: str = "head", *, settings: Settings | None = None) -> None:
+    """Migrate the database up to ``revision`` in one transaction; data migrations get
+    ``settings``."""
     _with_connection(engine, "upgrade", revision, settings)
 
 
 def downgrade(engine: Engine, revision: str, *, settings: Settings | None = None) -> None:
+    """Migrate the database down to ``revision`` in one transaction."""
     _with_connection(engine, "downgrade", revision, settings)
 
 
@@ -46,11 +50,13 @@ def migration_settings(config: Config) -> Settings:
 
 
 def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at, or None before the first migration."""
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def head_revision() -> str | None:
+    """The newest revision the code knows."""
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 

@@ -30,6 +30,7 @@ class Partition:
 
     @property
     def is_default(self) -> bool:
+        """Whether this is the DEFAULT partition (rows outside every dated one)."""
         return self.start is None
 
 
@@ -39,6 +40,7 @@ def partitioned_tables() -> list[Table]:
 
 
 def partition_key(table: Table) -> str:
+    """The column a partitioned table is partitioned by."""
     key = table.info["partition_key"]
     assert isinstance(key, str)
     return key
@@ -55,10 +57,12 @@ def is_partition_name(name: str) -> bool:
 
 
 def partition_name(table: str, start: datetime) -> str:
+    """The name of a table's dated partition starting at ``start`` (``<table>_pYYYYMMDD``)."""
     return f"{table}_p{start.astimezone(UTC):%Y%m%d}"
 
 
 def default_name(table: str) -> str:
+    """The name of a table's DEFAULT partition."""
     return f"{table}_default"
 
 

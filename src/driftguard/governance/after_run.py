@@ -17,9 +17,7 @@ from driftguard.governance import policies as policies_service
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.monitoring.facts import report_facts, store_snapshot
-from driftguard.monitoring.orm import MonitoringRun
-from driftguard.monitoring.report_models import RunReports
-from driftguard.monitoring.runs import execute_run, run_read
+from driftguard.monitoring.runs import RunOutcome, execute_run, run_read
 from driftguard.monitoring.schemas import RunRead, RunRequest
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel
@@ -39,7 +37,7 @@ def request_run(
         session, principal=principal, model_id=model_id, number=number
     )
     principal.require_in_team(Permission.MONITORING_RUN, model.team_id)
-    run = execute_run(
+    outcome = execute_run(
         session,
         version=version,
         start=window.start,
@@ -48,12 +46,14 @@ def request_run(
         method=window.method,
         actor_id=principal.user_id,
     )
-    return after_run(session, run, model=model, version=version, actor=principal, rescore=rescore)
+    return after_run(
+        session, outcome, model=model, version=version, actor=principal, rescore=rescore
+    )
 
 
 def after_run(
     session: Session,
-    run: MonitoringRun,
+    outcome: RunOutcome,
     *,
     model: RegisteredModel,
     version: ModelVersion,
@@ -63,11 +63,13 @@ def after_run(
     """The run as read back, after its findings have moved the version's alerts and its facts
     became the version's snapshot (when it is the latest window), audited; a completed run then
     re-scores the version's risk index. ``rescore=False`` is for the demo seed only, which
-    replays a fortnight of windows in one go and scores each version once at the end."""
+    replays a fortnight of windows in one go and scores each version once at the end. The
+    facts come from the run's report models as computed, not re-read from storage."""
+    run = outcome.run
     read = run_read(session, run)
     if run.status == "completed" and alerts.is_latest_window(session, run):
         facts = report_facts(
-            RunReports.from_payloads(read.reports),
+            outcome.reports,
             task_type=version.task_type.value,
             training=version.training_metrics,
         )

@@ -21,7 +21,9 @@ from driftguard.identity.permissions import Permission
 class Caller(Protocol):
     """Whoever makes a request, as far as a guard is concerned."""
 
-    def can(self, permission: Permission) -> bool: ...
+    def can(self, permission: Permission) -> bool:
+        """Whether the caller holds ``permission`` in at least one of its scopes."""
+        ...
 
 
 def permission_guard(permission: Permission, *, identity: Callable[..., Caller]) -> Any:

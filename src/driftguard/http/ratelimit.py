@@ -95,5 +95,6 @@ class RateLimiter:
         )
 
     def close(self) -> None:
+        """Close the Redis connection pool, if the limiter counts in Redis."""
         if self._redis is not None:
             self._redis.storage.close()

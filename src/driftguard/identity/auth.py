@@ -88,6 +88,7 @@ def refresh(session: Session, *, refresh_token: str, settings: Settings) -> Toke
 
 
 def logout(session: Session, *, refresh_token: str) -> None:
+    """End the session a refresh token belongs to: revoke its whole token family, audited."""
     stored = repository.get_refresh_token(session, hash_secret(refresh_token))
     if stored is None:
         raise UnauthenticatedError("refresh token is invalid", code="invalid_token")
@@ -121,6 +122,8 @@ def open_web_session(session: Session, *, secret: str, max_lifetime: timedelta) 
 
 
 def principal_from_access_token(session: Session, *, token: str, settings: Settings) -> Principal:
+    """The caller an access token names, as long as its session is still live (a logout ends it
+    at once)."""
     claims = decode_access_token(settings, token)
     # Logout and refresh-token reuse end the session at once, not when the JWT expires.
     roles = repository.live_session_roles(session, claims.user_id, claims.session_id)
@@ -131,11 +134,13 @@ def principal_from_access_token(session: Session, *, token: str, settings: Setti
 
 
 def principal_for_user(session: Session, user: User) -> Principal:
+    """A user's principal: their platform role and their role in each team."""
     roles = {m.team_id: m.role for m in repository.memberships_of(session, user.id)}
     return Principal(user_id=user.id, platform_role=user.platform_role, team_roles=roles)
 
 
 def principal_from_api_key(session: Session, *, key: str) -> Principal:
+    """The principal of a live API key: its role in its one team, no user."""
     if not key.startswith(API_KEY_PREFIX):
         raise UnauthenticatedError("API key is invalid", code="invalid_api_key")
     stored = repository.get_api_key_by_hash(session, hash_secret(key))

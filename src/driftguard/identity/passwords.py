@@ -26,6 +26,7 @@ _KEYBOARD_WALKS = (
 
 
 def build_hasher(settings: Settings) -> PasswordHasher:
+    """An Argon2id hasher with the settings' cost parameters."""
     return PasswordHasher(
         time_cost=settings.argon2_time_cost,
         memory_cost=settings.argon2_memory_cost_kib,
@@ -35,6 +36,7 @@ def build_hasher(settings: Settings) -> PasswordHasher:
 
 
 def verify_password(hasher: PasswordHasher, password_hash: str, password: str) -> bool:
+    """Whether ``password`` matches the stored hash (a malformed hash never matches)."""
     try:
         return hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

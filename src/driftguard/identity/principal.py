@@ -26,6 +26,8 @@ class Principal:
         return any(permission in ROLE_PERMISSIONS[r] for r in self.team_roles.values())
 
     def can_in_team(self, permission: Permission, team_id: int) -> bool:
+        """Whether ``permission`` holds in ``team_id``: a platform role granting it, or the role
+        there."""
         if self.platform_role is not None and permission in ROLE_PERMISSIONS[self.platform_role]:
             return True
         role = self.team_roles.get(team_id)
@@ -38,5 +40,6 @@ class Principal:
         return frozenset(t for t, r in self.team_roles.items() if permission in ROLE_PERMISSIONS[r])
 
     def require_in_team(self, permission: Permission, team_id: int) -> None:
+        """Raise ``ForbiddenError`` unless ``permission`` holds in ``team_id``."""
         if not self.can_in_team(permission, team_id):
             raise ForbiddenError(f"your role in this team does not allow {permission.value}")

@@ -14,30 +14,36 @@ from driftguard.identity.permissions import Role
 
 
 def get_user_by_email(session: Session, email: str) -> User | None:
+    """The user with this email (compared lower-cased), or None."""
     return session.scalar(select(User).where(User.email == email.lower()))
 
 
 def get_user(session: Session, user_id: int) -> User | None:
+    """The user with this id, or None."""
     return session.get(User, user_id)
 
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
+    """A page of users by id, and how many there are."""
     total = session.scalar(select(func.count()).select_from(User)) or 0
     rows = session.scalars(select(User).order_by(User.id).limit(limit).offset(offset)).all()
     return rows, total
 
 
 def memberships_of(session: Session, user_id: int) -> Sequence[Membership]:
+    """A user's team memberships, by team id."""
     return session.scalars(
         select(Membership).where(Membership.user_id == user_id).order_by(Membership.team_id)
     ).all()
 
 
 def get_membership(session: Session, team_id: int, user_id: int) -> Membership | None:
+    """A user's membership of a team, or None."""
     return session.get(Membership, (team_id, user_id))
 
 
 def get_team(session: Session, team_id: int, *, visible: frozenset[int] | None) -> Team | None:
+    """The team with this id if it is among ``visible`` (None: every team), else None."""
     query = select(Team).where(Team.id == team_id)
     if visible is not None:
         query = query.where(Team.id.in_(visible))
@@ -45,10 +51,12 @@ def get_team(session: Session, team_id: int, *, visible: frozenset[int] | None) 
 
 
 def get_team_by_name(session: Session, name: str) -> Team | None:
+    """The team with this exact name, or None."""
     return session.scalar(select(Team).where(Team.name == name))
 
 
 def list_teams(session: Session, *, visible: frozenset[int] | None) -> Sequence[Team]:
+    """The teams among ``visible`` (None: every team), by name."""
     query = select(Team).order_by(Team.name)
     if visible is not None:
         query = query.where(Team.id.in_(visible))
@@ -56,6 +64,7 @@ def list_teams(session: Session, *, visible: frozenset[int] | None) -> Sequence[
 
 
 def get_refresh_token(session: Session, token_hash: str) -> RefreshToken | None:
+    """The refresh token with this hash (live or not), or None."""
     return session.scalar(select(RefreshToken).where(RefreshToken.token_hash == token_hash))
 
 
@@ -75,6 +84,7 @@ def claim_refresh_token(session: Session, token_id: str) -> bool:
 
 
 def revoke_family(session: Session, family_id: str) -> None:
+    """Revoke every live token of a refresh-token family (one sign-in session)."""
     session.execute(
         update(RefreshToken)
         .where(RefreshToken.family_id == family_id, RefreshToken.revoked_at.is_(None))
@@ -108,6 +118,7 @@ def live_session_roles(
 
 
 def get_api_key_by_hash(session: Session, key_hash: str) -> ApiKey | None:
+    """The API key with this hash (revoked or not), or None."""
     return session.scalar(select(ApiKey).where(ApiKey.key_hash == key_hash))
 
 
@@ -126,16 +137,19 @@ def touch_api_key(session: Session, key_id: int, *, now: datetime, stale_before:
 
 
 def get_api_key(session: Session, team_id: int, key_id: int) -> ApiKey | None:
+    """A team's API key by id, or None (another team's key is not found)."""
     return session.scalar(select(ApiKey).where(ApiKey.id == key_id, ApiKey.team_id == team_id))
 
 
 def list_api_keys(session: Session, team_id: int) -> Sequence[ApiKey]:
+    """A team's API keys, revoked ones included, oldest first."""
     return session.scalars(
         select(ApiKey).where(ApiKey.team_id == team_id).order_by(ApiKey.id)
     ).all()
 
 
 def display_names(session: Session, user_ids: Collection[int]) -> dict[int, str]:
+    """Display names by user id, in one query (unknown ids are left out)."""
     if not user_ids:
         return {}
     query = select(User.id, User.display_name).where(User.id.in_(set(user_ids)))

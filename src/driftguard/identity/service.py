@@ -27,6 +27,7 @@ from driftguard.identity.tokens import API_KEY_PREFIX, hash_secret, new_secret
 
 
 def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
+    """Create a team with a unique name (409 otherwise), audited."""
     if repository.get_team_by_name(session, data.name) is not None:
         raise ConflictError(f"a team named {data.name!r} already exists", code="team_exists")
     team = Team(name=data.name, description=data.description)
@@ -44,10 +45,12 @@ def create_team(session: Session, *, actor: Actor, data: TeamCreate) -> Team:
 
 
 def visible_teams(session: Session, *, principal: Principal) -> Sequence[Team]:
+    """The teams the principal may read, by name."""
     return repository.list_teams(session, visible=principal.teams_with(Permission.TEAMS_READ))
 
 
 def get_team(session: Session, *, principal: Principal, team_id: int) -> Team:
+    """A team the principal may read; any other is ``NotFoundError``."""
     team = repository.get_team(
         session, team_id, visible=principal.teams_with(Permission.TEAMS_READ)
     )
@@ -59,6 +62,8 @@ def get_team(session: Session, *, principal: Principal, team_id: int) -> Team:
 def create_user(
     session: Session, *, actor: Actor, data: UserCreate, hasher: PasswordHasher
 ) -> User:
+    """Create a user: a lower-cased unique email, a password that passes the policy (hashed), at
+    most a platform role; audited."""
     email = data.email.lower()
     if data.platform_role is not None and data.platform_role not in PLATFORM_ROLES:
         raise InvalidError(
@@ -96,6 +101,7 @@ def create_user(
 def add_membership(
     session: Session, *, principal: Principal, team_id: int, data: MembershipCreate
 ) -> Membership:
+    """Give a user a team role (or change it) in a team the principal can see, audited."""
     get_team(session, principal=principal, team_id=team_id)
     if data.role not in TEAM_ROLES:
         raise InvalidError(
@@ -166,11 +172,13 @@ def create_api_key(
 
 
 def list_api_keys(session: Session, *, principal: Principal, team_id: int) -> Sequence[ApiKey]:
+    """A team's API keys, for a principal who manages them there."""
     _require_key_manager(session, principal=principal, team_id=team_id)
     return repository.list_api_keys(session, team_id)
 
 
 def revoke_api_key(session: Session, *, principal: Principal, team_id: int, key_id: int) -> ApiKey:
+    """Revoke a team's API key (a no-op if it already is), audited."""
     _require_key_manager(session, principal=principal, team_id=team_id)
     key = repository.get_api_key(session, team_id, key_id)
     if key is None:
@@ -209,6 +217,7 @@ def bootstrap_admin(
 
 
 def list_users(session: Session, *, limit: int, offset: int) -> tuple[Sequence[User], int]:
+    """A page of every user, and how many there are."""
     return repository.list_users(session, limit=limit, offset=offset)
 
 

@@ -26,6 +26,7 @@ class AccessClaims:
 
 
 def issue_access_token(settings: Settings, *, user_id: int, session_id: str, now: datetime) -> str:
+    """A signed JWT access token for a user's session, expiring after the configured TTL."""
     claims = {
         "iss": settings.jwt_issuer,
         "aud": settings.jwt_audience,
@@ -63,6 +64,7 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims:
 
 
 def new_secret() -> str:
+    """A fresh random secret of 256 bits, URL-safe (refresh tokens, API keys)."""
     return secrets.token_urlsafe(32)
 
 

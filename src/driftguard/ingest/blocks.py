@@ -37,6 +37,7 @@ def decision_columns(schema: FeatureSchema) -> tuple[str, ...]:
 
 
 def encode_block(table: pa.Table, schema: FeatureSchema) -> EncodedBlock:
+    """A block's rows as its two Arrow IPC parts: the decision columns, and the features."""
     decided = set(decision_columns(schema))
     return EncodedBlock(
         decisions=_encode(table.select([n for n in table.column_names if n in decided])),

@@ -22,6 +22,8 @@ LOAD_BATCH = 16  # blocks read from the database at a time
 def count_table(
     profile: stats.Profile, schema: FeatureSchema, table: pa.Table
 ) -> stats.WindowCounts:
+    """A table's per-feature counts in the reference profile's bins (missing values counted
+    apart)."""
     data = stats_columns({f.name: table.column(f.name) for f in schema.features}, schema)
     return stats.count_window(profile, data, nan_policy="omit")
 
@@ -43,15 +45,7 @@ def window_counts(
     parts = [stats.WindowCounts.from_bytes(data) for data in cached.values()]
     missing = {s[0]: s for s in whole if s[0] not in cached}
     for block_id, table in _decoded(session, list(missing.values())):
-        counts = count_table(profile, schema, table)
-        repository.save_counts(
-            session,
-            block=missing[block_id],
-            version_id=version_id,
-            profile_id=profile.profile_id,
-            counts=counts.to_bytes(),
-        )
-        parts.append(counts)
+        parts.append(_count_block(session, missing[block_id], table, version_id, profile, schema))
     for _, table in _decoded(session, edges):
         inside = in_window(table, start, end)
         if inside.num_rows:
@@ -60,6 +54,7 @@ def window_counts(
 
 
 def merged(parts: Sequence[stats.WindowCounts]) -> stats.WindowCounts | None:
+    """The sum of per-block counts, or None when there are none."""
     if not parts:
         return None
     total = parts[0]
@@ -94,18 +89,31 @@ def count_before_purge(
     counted = 0
     for block_id, table in _decoded(session, list(missing.values())):
         try:
-            counts = count_table(profile, schema, table)
+            _count_block(session, missing[block_id], table, version_id, profile, schema)
         except stats.StatsInputError:
             continue
-        repository.save_counts(
-            session,
-            block=missing[block_id],
-            version_id=version_id,
-            profile_id=profile.profile_id,
-            counts=counts.to_bytes(),
-        )
         counted += 1
     return counted
+
+
+def _count_block(
+    session: Session,
+    block: tuple[int, datetime, datetime],
+    table: pa.Table,
+    version_id: int,
+    profile: stats.Profile,
+    schema: FeatureSchema,
+) -> stats.WindowCounts:
+    """Count a stored block's rows against ``profile`` and keep the counts for later windows."""
+    counts = count_table(profile, schema, table)
+    repository.save_counts(
+        session,
+        block=block,
+        version_id=version_id,
+        profile_id=profile.profile_id,
+        counts=counts.to_bytes(),
+    )
+    return counts
 
 
 def _decoded(

@@ -33,6 +33,8 @@ class Feature:
 
     @property
     def arrow_type(self) -> pa.DataType:
+        """The Arrow type a feature's column is stored as: float64, bool, or string for
+        categories."""
         return {"numeric": pa.float64(), "boolean": pa.bool_()}.get(self.kind, pa.string())
 
 
@@ -42,6 +44,7 @@ class FeatureSchema:
 
     @classmethod
     def from_version(cls, features: Sequence[Mapping[str, Any]]) -> FeatureSchema:
+        """The schema from a version's stored feature list (name, type, sensitive)."""
         return cls(
             tuple(
                 Feature(str(f["name"]), str(f["type"]), bool(f.get("sensitive", False)))
@@ -51,9 +54,11 @@ class FeatureSchema:
 
     @property
     def names(self) -> tuple[str, ...]:
+        """Every feature's name, in the version's order."""
         return tuple(f.name for f in self.features)
 
     def sensitive(self) -> tuple[str, ...]:
+        """The sensitive attributes' names (the groups fairness is measured over)."""
         return tuple(f.name for f in self.features if f.sensitive)
 
     def required(self) -> tuple[str, ...]:
@@ -69,11 +74,14 @@ class Problems:
         self.count = 0
 
     def add(self, loc: str, msg: str) -> None:
+        """Note one problem at ``loc``; only the first ``MAX_DETAILS`` are kept, all are counted."""
         self.count += 1
         if len(self.details) < MAX_DETAILS:
             self.details.append(ErrorDetail(loc=loc, msg=msg))
 
     def raise_if_any(self, what: str) -> None:
+        """Raise one ``InvalidError`` naming the first problem and how many more there are, if
+        any was noted."""
         if self.details:
             first = self.details[0]
             more = f" (and {self.count - 1} more problems)" if self.count > 1 else ""

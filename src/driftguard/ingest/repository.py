@@ -98,6 +98,8 @@ def add_block(
     rows: int,
     data: EncodedBlock,
 ) -> int:
+    """Store a block of a version's predictions under a fresh, never reused id, and return the
+    id."""
     block = PredictionBlock(
         id=_next_block_id(session),
         version_id=version_id,
@@ -181,12 +183,15 @@ def prediction_times(session: Session, version_id: int, ids: Sequence[str]) -> d
 
 
 def get_receipt(session: Session, version_id: int, key: str) -> IngestReceipt | None:
+    """The stored response of an earlier request with this idempotency key, or None."""
     return session.get(IngestReceipt, (version_id, key))
 
 
 def add_receipt(
     session: Session, *, version_id: int, key: str, request_hash: str, response: str
 ) -> None:
+    """Keep a request's hash and response under its idempotency key, for a retry to get the same
+    answer."""
     session.add(
         IngestReceipt(version_id=version_id, key=key, request_hash=request_hash, response=response)
     )
@@ -219,6 +224,8 @@ def overlapping_blocks(
 def blocks_overlapping(
     session: Session, version_id: int, start: datetime, end: datetime, *, features: bool = True
 ) -> Sequence[tuple[bytes | None, bytes | None]]:
+    """The two parts of every block that overlaps the window (the features part only if
+    ``features``)."""
     rows = session.execute(overlapping_blocks(version_id, start, end, features=features))
     return [(r[0], r[1]) for r in rows]
 
@@ -305,6 +312,8 @@ def uncounted_blocks(
 
 
 def cached_counts(session: Session, block_ids: Sequence[int], profile_id: str) -> dict[int, bytes]:
+    """The stored counts of these blocks against one reference profile, by block id (missing ones
+    left out)."""
     found: dict[int, bytes] = {}
     for start in range(0, len(block_ids), _IN_CHUNK):
         rows = session.execute(
@@ -412,6 +421,7 @@ def labels_in_window(
 
 
 def active_reference(session: Session, version_id: int) -> ReferenceDataset | None:
+    """The version's active reference data set, or None."""
     return session.scalar(
         select(ReferenceDataset).where(
             ReferenceDataset.version_id == version_id, ReferenceDataset.is_active.is_(True)

@@ -344,6 +344,8 @@ def _reference_rows_table(
 def get_reference(
     session: Session, *, principal: Principal, model_id: int, number: int
 ) -> ReferenceDataset:
+    """The active reference data set of a version the principal can see; ``NotFoundError`` when
+    it has none."""
     _, version = registry_service.resolve_version(
         session, principal=principal, model_id=model_id, number=number
     )

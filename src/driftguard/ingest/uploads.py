@@ -53,6 +53,7 @@ class FileColumns:
     score: str = "score"
 
     def reserved(self) -> tuple[str, str, str, str]:
+        """The columns that are not features: prediction id, timestamp, label and score."""
         return (self.prediction_id, self.timestamp, self.label, self.score)
 
 
@@ -63,6 +64,8 @@ def _file_error(message: str, code: str = "unreadable_file") -> InvalidError:
 
 
 def detect_format(filename: str | None, content_type: str | None) -> FileFormat:
+    """A file's format from its name or content type (Parquet, CSV or Arrow); refused naming the
+    field otherwise."""
     name, kind = (filename or "").lower(), (content_type or "").split(";")[0].strip().lower()
     if name.endswith(".parquet") or kind == "application/vnd.apache.parquet":
         return "parquet"
@@ -347,5 +350,7 @@ def block_table(
 def read_predictions(
     file: BinaryIO, fmt: FileFormat, schema: FeatureSchema, columns: FileColumns
 ) -> pa.Table:
+    """An uploaded predictions file as a block table, checked as a whole (every problem names its
+    row and column)."""
     table = read_table(file, fmt, schema, columns)
     return block_table(table, schema, columns, from_text=fmt == "csv")

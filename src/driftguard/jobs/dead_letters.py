@@ -60,4 +60,5 @@ def list_dead_letters(
 
 
 def count(session: Session) -> int:
+    """How many dead letters are stored (tasks that gave up)."""
     return session.scalar(select(func.count()).select_from(DeadLetter)) or 0

@@ -43,6 +43,7 @@ class Due:
 
     @property
     def key(self) -> str:
+        """The window's schedule key (version, start, end): unique, so a window is reported once."""
         return f"{self.version_id}:{self.start.isoformat()}:{self.end.isoformat()}"
 
 
@@ -93,6 +94,8 @@ def _scheduled(*columns: Any) -> Select[Any]:
 
 
 def scheduled_versions(session: Session) -> int:
+    """How many versions the scheduler monitors (a live model with an interval, a live version
+    with reference data)."""
     return session.scalar(_scheduled(func.count())) or 0
 
 
@@ -181,7 +184,7 @@ def run_window(factory: sessionmaker[Session], item: Due) -> bool:
             model = session.get(RegisteredModel, item.model_id)
             if taken is not None or version is None or model is None:
                 return False
-            run = execute_run(
+            outcome = execute_run(
                 session,
                 version=version,
                 start=item.start,
@@ -189,7 +192,7 @@ def run_window(factory: sessionmaker[Session], item: Due) -> bool:
                 trigger="scheduled",
                 schedule_key=item.key,
             )
-            after_run(session, run, model=model, version=version, actor=SYSTEM)
+            after_run(session, outcome, model=model, version=version, actor=SYSTEM)
         return True
     except IntegrityError:
         logger.info("window %s was taken by another process", item.key)

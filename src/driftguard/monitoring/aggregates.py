@@ -5,40 +5,34 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
 
 from driftguard import stats
-from driftguard.monitoring.reports import (
-    CORRECTION,
-    feature_drift_row,
-    jsonable,
-    skipped_rows,
-    without,
+from driftguard.monitoring.report_models import (
+    DriftFeature,
+    DriftReport,
+    QualityFeature,
+    QualityReport,
 )
+from driftguard.monitoring.reports import CORRECTION, feature_drift_row, skipped_rows, without
 
 
-def counts_drift_report(profile: stats.Profile, counts: stats.WindowCounts) -> dict[str, Any]:
+def counts_drift_report(profile: stats.Profile, counts: stats.WindowCounts) -> DriftReport:
+    """Drift of every profiled feature from the window's merged counts (KS bracketed)."""
     empty = [
         index
         for index, grid in enumerate(counts.grid_counts)
         if grid is not None and int(counts.bin_counts[index].sum()) == 0
     ]
     skipped = [counts.feature_names[i] for i in empty]
-    features: list[dict[str, Any]] = []
+    features: list[DriftFeature] = []
     if len(skipped) < len(counts.feature_names):
         drift = stats.score_counts(
             without(profile, skipped), _without(counts, empty), correction=CORRECTION
         )
         features = [feature_drift_row(f, method="ks_grid") for f in drift.features]
-    report: dict[str, Any] = jsonable(
-        {
-            "method": "counts",
-            "correction": CORRECTION,
-            "features": features,
-            "skipped": skipped_rows(skipped),
-        }
+    return DriftReport(
+        method="counts", correction=CORRECTION, features=features, skipped=skipped_rows(skipped)
     )
-    return report
 
 
 def _without(counts: stats.WindowCounts, drop: Sequence[int]) -> stats.WindowCounts:
@@ -52,7 +46,7 @@ def _without(counts: stats.WindowCounts, drop: Sequence[int]) -> stats.WindowCou
     )
 
 
-def counts_quality_report(profile: stats.Profile, counts: stats.WindowCounts) -> dict[str, Any]:
+def counts_quality_report(profile: stats.Profile, counts: stats.WindowCounts) -> QualityReport:
     """Missing and unseen values from the counts (out-of-range needs the exact method)."""
     features = []
     for index, name in enumerate(counts.feature_names):
@@ -62,14 +56,14 @@ def counts_quality_report(profile: stats.Profile, counts: stats.WindowCounts) ->
         categorical = counts.grid_counts[index] is None
         n_unseen = int(bins[-1]) if categorical else None  # the last bucket pools unseen values
         features.append(
-            {
-                "name": name,
-                "n": n,
-                "n_missing": n_missing,
-                "missing_rate": n_missing / n if n else None,
-                "n_unseen": n_unseen,
-                "unseen_rate": (n_unseen / n if n else None) if n_unseen is not None else None,
-                "out_of_range_rate": None,
-            }
+            QualityFeature(
+                name=name,
+                n=n,
+                n_missing=n_missing,
+                missing_rate=n_missing / n if n else None,
+                n_unseen=n_unseen,
+                unseen_rate=(n_unseen / n if n else None) if n_unseen is not None else None,
+                out_of_range_rate=None,
+            )
         )
-    return {"method": "counts", "features": features, "profile_id": profile.profile_id}
+    return QualityReport(method="counts", features=features, profile_id=profile.profile_id)

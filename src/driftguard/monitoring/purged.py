@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy.orm import Session
 
@@ -24,6 +24,13 @@ from driftguard.ingest import repository
 from driftguard.ingest.counts import merged, rows_counted, window_counts
 from driftguard.ingest.frames import FeatureSchema
 from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
+from driftguard.monitoring.report_models import (
+    FairnessReport,
+    LeftOut,
+    PerformanceReport,
+    PurgedSummary,
+    RunReports,
+)
 
 RAW: Final = "raw"
 COUNTS: Final = "counts"
@@ -51,15 +58,17 @@ class PurgedPart:
 
     @property
     def found(self) -> bool:
+        """Whether any purged block overlapped the window (then every report comes from counts)."""
         return bool(self.blocks or self.edge_blocks or self.uncounted_blocks)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> PurgedSummary:
+        """The ``purged`` part of a report: what was counted, and what was left out and why."""
         left_out = [
-            {"blocks": n, "reason": reason}
+            LeftOut(blocks=n, reason=reason)
             for n, reason in ((self.edge_blocks, EDGE), (self.uncounted_blocks, UNCOUNTED))
             if n
         ]
-        return {"blocks": self.blocks, "predictions": self.predictions, "left_out": left_out}
+        return PurgedSummary(blocks=self.blocks, predictions=self.predictions, left_out=left_out)
 
 
 def purged_part(
@@ -98,7 +107,7 @@ def purged_reports(
     purged: PurgedPart,
     start: datetime,
     end: datetime,
-) -> dict[str, dict[str, Any]] | None:
+) -> RunReports | None:
     """Every report of a window with purged blocks, from counts (whatever method was asked:
     the values an exact run reads are gone); None when there are no counts at all."""
     live = window_counts(
@@ -107,16 +116,16 @@ def purged_reports(
     counts = merged([c for c in (live, purged.counts) if c is not None])
     if counts is None:
         return None
-    described = purged.describe()
-    return {
-        "drift": {**counts_drift_report(profile, counts), "purged": described},
-        "data_quality": {**counts_quality_report(profile, counts), "purged": described},
-        "fairness": {"unavailable": FAIRNESS_UNAVAILABLE},
-        "performance": {"unavailable": PERFORMANCE_UNAVAILABLE},
-    }
+    described = {"purged": purged.describe()}
+    return RunReports(
+        drift=counts_drift_report(profile, counts).model_copy(update=described),
+        data_quality=counts_quality_report(profile, counts).model_copy(update=described),
+        fairness=FairnessReport(unavailable=FAIRNESS_UNAVAILABLE),
+        performance=PerformanceReport(unavailable=PERFORMANCE_UNAVAILABLE),
+    )
 
 
 def nothing_counted(purged: PurgedPart) -> str:
     """Why a window whose raw rows were purged has no reports."""
-    reasons = "; ".join(f"{p['blocks']} {p['reason']}" for p in purged.describe()["left_out"])
+    reasons = "; ".join(f"{p.blocks} {p.reason}" for p in purged.describe().left_out)
     return f"the raw predictions of this window were purged and no stored counts fit it: {reasons}"

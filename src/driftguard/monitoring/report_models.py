@@ -2,11 +2,16 @@
 report (``monitoring.runs``) and everything that reads it back (facts, the model page, the
 portfolio simulation's replay, the API).
 
+The builders (``monitoring.reports``, ``aggregates``, ``purged``) return these models; a run
+serialises each once, when it stores it (:func:`stored_payload`), and hands the same models to
+``governance.after_run``. Readers of stored reports parse them with the models.
+
 Versioning. The payloads stored today are ``schema_version`` 1 and do not carry the field: a
 payload without it reads as version 1, so reports stored before these models existed read
 unchanged, and the writer stores exactly the same JSON as before (:func:`stored_payload` dumps
-only the fields a report set). A future change of shape bumps ``SCHEMA_VERSION`` and stores it
-explicitly, so a reader can always tell the two apart.
+only the fields a report set, and a builder sets exactly the keys the dict it replaced held). A
+future change of shape bumps ``SCHEMA_VERSION`` and stores it explicitly, so a reader can always
+tell the two apart.
 
 Unknown keys are kept (``extra="allow"``) rather than refused: a stored report never fails to
 read because it holds something this version does not name, and nothing is lost when it is
@@ -15,7 +20,7 @@ served back. The writer's reports name every key they hold (tested).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -217,14 +222,21 @@ class RunReports(BaseModel):
         """Parse stored payloads keyed by report kind (unknown kinds are ignored)."""
         return cls.model_validate({k: v for k, v in payloads.items() if k in REPORT_MODELS})
 
+    def present(self) -> Iterator[tuple[str, StoredReport]]:
+        """The reports the run produced, by kind, in the order of :data:`REPORT_MODELS`."""
+        for kind in REPORT_MODELS:
+            report: StoredReport | None = getattr(self, kind)
+            if report is not None:
+                yield kind, report
+
+    def with_source(self, source: Source) -> RunReports:
+        """The same reports, each saying where its figures came from."""
+        stamped = {kind: r.model_copy(update={"source": source}) for kind, r in self.present()}
+        return self.model_copy(update=stamped)
+
 
 def stored_payload(report: StoredReport) -> dict[str, Any]:
     """The JSON document stored for a report: only the fields it set, so a version 1 report
     stores exactly the shape it had before these models."""
     document: dict[str, Any] = report.model_dump(mode="json", exclude_unset=True)
     return document
-
-
-def stored_report(kind: str, payload: Mapping[str, Any], *, source: Source) -> dict[str, Any]:
-    """A freshly computed report of ``kind`` checked against its model, as stored."""
-    return stored_payload(REPORT_MODELS[kind].model_validate({**payload, "source": source}))

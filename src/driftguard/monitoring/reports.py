@@ -1,5 +1,6 @@
-"""Monitoring reports for one window: statistics from ``driftguard.stats`` turned into stored,
-JSON-ready documents. No thresholds here: reports measure; policies (and alerts) decide."""
+"""Monitoring reports for one window: statistics from ``driftguard.stats`` turned into the typed
+report models of ``monitoring.report_models``. No thresholds here: reports measure; policies
+(and alerts) decide."""
 
 from __future__ import annotations
 
@@ -15,13 +16,25 @@ from numpy.typing import NDArray
 
 from driftguard import stats
 from driftguard.ingest.frames import LABEL, MISSING_CATEGORY, SCORE, FeatureSchema
+from driftguard.monitoring.report_models import (
+    AttributeFairness,
+    AttributeSkipped,
+    DriftFeature,
+    DriftReport,
+    FairnessReport,
+    PerformanceReport,
+    QualityReport,
+    SkippedFeature,
+)
 
 # Groups smaller than this are flagged in fairness reports (kept, never dropped).
 MIN_GROUP_SIZE = 30
 
 
 def jsonable(value: Any) -> Any:
-    """Dataclasses, tuples and numpy values as plain JSON values; NaN and infinities as null."""
+    """Dataclasses, tuples and numpy values as plain JSON values; NaN and infinities as null.
+    A statistic's result goes through this on its way into a report model, so a model never
+    holds NaN or a NumPy scalar."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Mapping):
@@ -60,32 +73,40 @@ def binary(labels: pa.Array | pa.ChunkedArray) -> NDArray[np.int64] | None:
     return np.asarray(positive.to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def finite(value: float | None) -> float | None:
+    """A statistic as a plain float, or None when it is missing, NaN or infinite."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
 def feature_drift_row(
     f: stats.FeatureDrift | stats.FeatureCountsDrift, *, method: str
-) -> dict[str, Any]:
+) -> DriftFeature:
     """One feature's line of a drift report, from the exact or the counts statistics."""
     ks = f.ks
-    return {
-        "feature": f.name,
-        "kind": f.kind,
-        "method": method if ks is not None else "chi_square",
-        "psi": f.psi.statistic,
-        "jensen_shannon": f.jensen_shannon.statistic,
-        "ks_statistic": ks.statistic if ks is not None else None,
-        "ks_statistic_upper_bound": getattr(ks, "statistic_upper_bound", None),
-        "ks_error_bound": getattr(ks, "error_bound", None),
-        "wasserstein": (
-            f.wasserstein.statistic
+    bracket = ks if isinstance(ks, stats.KSApproxResult) else None
+    return DriftFeature(
+        feature=f.name,
+        kind=f.kind,
+        method=method if ks is not None else "chi_square",
+        psi=finite(f.psi.statistic),
+        jensen_shannon=finite(f.jensen_shannon.statistic),
+        ks_statistic=finite(ks.statistic) if ks is not None else None,
+        ks_statistic_upper_bound=finite(bracket.statistic_upper_bound) if bracket else None,
+        ks_error_bound=finite(bracket.error_bound) if bracket else None,
+        wasserstein=(
+            finite(f.wasserstein.statistic)
             if isinstance(f, stats.FeatureDrift) and f.wasserstein is not None
             else None
         ),
-        "chi_square": f.chi_square.statistic if f.chi_square is not None else None,
-        "p_value": f.p_value,
-        "p_value_adjusted": f.p_value_adjusted,
-        "n_reference": f.n_reference,
-        "n_current": f.n_current,
-        "n_missing": f.n_missing,
-    }
+        chi_square=finite(f.chi_square.statistic) if f.chi_square is not None else None,
+        p_value=finite(f.p_value),
+        p_value_adjusted=finite(f.p_value_adjusted),
+        n_reference=int(f.n_reference),
+        n_current=int(f.n_current),
+        n_missing=int(f.n_missing),
+    )
 
 
 # A numeric feature with no value in the window has no distribution to compare: its drift is
@@ -101,60 +122,62 @@ def without(profile: stats.Profile, skipped: Collection[str]) -> stats.Profile:
     return dataclasses.replace(profile, features=kept)
 
 
-def skipped_rows(skipped: Collection[str]) -> list[dict[str, str]]:
-    return [{"feature": name, "reason": ALL_MISSING} for name in skipped]
+def skipped_rows(skipped: Collection[str]) -> list[SkippedFeature]:
+    """The drift report's lines for features whose every value is missing in the window."""
+    return [SkippedFeature(feature=name, reason=ALL_MISSING) for name in skipped]
 
 
-def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
+def drift_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> DriftReport:
+    """Drift of every profiled feature from the window's values (exact KS and Wasserstein)."""
     skipped = [
         f.name
         for f in profile.features
         if f.kind == "numeric" and bool(np.isnan(data[f.name]).all())
     ]
-    features: list[dict[str, Any]] = []
+    features: list[DriftFeature] = []
     if len(skipped) < len(profile.features):
         kept = {name: values for name, values in data.items() if name not in skipped}
         drift = stats.score_window(
             without(profile, skipped), kept, correction=CORRECTION, nan_policy="omit"
         )
         features = [feature_drift_row(f, method="ks") for f in drift.features]
-    report: dict[str, Any] = jsonable(
-        {
-            "method": "exact",
-            "correction": CORRECTION,
-            "features": features,
-            "skipped": skipped_rows(skipped),
-        }
+    return DriftReport(
+        method="exact", correction=CORRECTION, features=features, skipped=skipped_rows(skipped)
     )
-    return report
 
 
-def quality_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = jsonable(stats.data_quality(profile, data))
-    return {"method": "exact", **result}
+def quality_report(profile: stats.Profile, data: Mapping[str, NDArray[Any]]) -> QualityReport:
+    """Missing values, type violations, out-of-range values and unseen categories, exactly."""
+    return QualityReport.model_validate(
+        {"method": "exact", **jsonable(stats.data_quality(profile, data))}
+    )
 
 
 def fairness_reports(
     window: pa.Table, schema: FeatureSchema, y_true: NDArray[np.int64] | None
-) -> dict[str, Any]:
+) -> FairnessReport:
     """Per sensitive attribute, when the predicted labels are binary decisions."""
     y_pred = binary(window.column(LABEL))
     if y_pred is None:
-        return {"skipped": "predicted labels are not all binary (0/1 or true/false)"}
-    reports: dict[str, Any] = {}
+        return FairnessReport(skipped="predicted labels are not all binary (0/1 or true/false)")
+    reports: dict[str, AttributeFairness | AttributeSkipped] = {}
     for feature in schema.features:
         if feature.sensitive and feature.kind == "numeric":
-            reports[feature.name] = {"skipped": "numeric attribute; declare a banded category"}
+            reports[feature.name] = AttributeSkipped(
+                skipped="numeric attribute; declare a banded category"
+            )
         elif feature.sensitive:
             groups = group_codes(window.column(feature.name))
             result = stats.fairness_metrics(
                 y_pred, groups, y_true=y_true, min_group_size=MIN_GROUP_SIZE
             )
-            reports[feature.name] = jsonable(result)
-    return {"attributes": reports}
+            reports[feature.name] = AttributeFairness.model_validate(jsonable(result))
+    return FairnessReport(attributes=reports)
 
 
-def performance_report(task_type: str, window: pa.Table, labels: pa.Array) -> dict[str, Any] | None:
+def performance_report(
+    task_type: str, window: pa.Table, labels: pa.Array
+) -> PerformanceReport | None:
     """Against the labels that have arrived; None when none has."""
     index = pc.indices_nonzero(pc.is_valid(labels))
     known = len(index)
@@ -166,20 +189,28 @@ def performance_report(task_type: str, window: pa.Table, labels: pa.Array) -> di
         try:
             truth = pc.cast(arrived, pa.float64()).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            return {"skipped": "some labels are not numbers", "n_labelled": known}
+            return PerformanceReport(skipped="some labels are not numbers", n_labelled=known)
         if np.isnan(scores).any() or not np.isfinite(truth).all():
-            return {
-                "skipped": "some labelled predictions have no numeric score",
-                "n_labelled": known,
-            }
-        return {"n_labelled": known, **jsonable(stats.regression_metrics(truth, scores))}
+            return PerformanceReport(
+                skipped="some labelled predictions have no numeric score", n_labelled=known
+            )
+        return _measured(known, stats.regression_metrics(truth, scores))
     if task_type != "binary_classification":
-        return {"skipped": f"no performance metrics for {task_type} yet", "n_labelled": known}
+        return PerformanceReport(
+            skipped=f"no performance metrics for {task_type} yet", n_labelled=known
+        )
     y_true = binary(arrived)
     y_pred = binary(window.column(LABEL).take(index))
     if y_true is None or y_pred is None:
-        return {"skipped": "labels are not all binary (0/1 or true/false)", "n_labelled": known}
+        return PerformanceReport(
+            skipped="labels are not all binary (0/1 or true/false)", n_labelled=known
+        )
     scores = window.column(SCORE).take(index).to_numpy(zero_copy_only=False)
     y_score = None if np.isnan(scores).any() else scores
-    metrics = stats.classification_metrics(y_true, y_pred, y_score=y_score)
-    return {"n_labelled": known, **jsonable(metrics)}
+    return _measured(known, stats.classification_metrics(y_true, y_pred, y_score=y_score))
+
+
+def _measured(
+    n_labelled: int, metrics: stats.ClassificationMetrics | stats.RegressionMetrics
+) -> PerformanceReport:
+    return PerformanceReport.model_validate({"n_labelled": n_labelled, **jsonable(metrics)})

@@ -22,6 +22,8 @@ def list_reports(
     limit: int,
     offset: int,
 ) -> tuple[Sequence[MonitoringReport], int]:
+    """A version's stored reports, oldest window first, optionally of one kind and within a time
+    range; and how many match."""
     query = select(MonitoringReport).where(MonitoringReport.version_id == version_id)
     if kind is not None:
         query = query.where(MonitoringReport.kind == kind)
@@ -51,6 +53,7 @@ def latest_reports(
 
 
 def reports_of_run(session: Session, run_id: int) -> Sequence[MonitoringReport]:
+    """A run's stored reports, in the order they were stored."""
     return session.scalars(
         select(MonitoringReport)
         .where(MonitoringReport.run_id == run_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 import pyarrow as pa
@@ -21,7 +22,7 @@ from driftguard.monitoring import repository
 from driftguard.monitoring.aggregates import counts_drift_report, counts_quality_report
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.monitoring.purged import COUNTS, RAW, nothing_counted, purged_part, purged_reports
-from driftguard.monitoring.report_models import Source, stored_report
+from driftguard.monitoring.report_models import OversightReport, RunReports, Source, stored_payload
 from driftguard.monitoring.reports import (
     binary,
     drift_report,
@@ -35,6 +36,14 @@ from driftguard.registry.orm import ModelVersion
 from driftguard.schemas import Page
 
 
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    """A stored run and the reports it stored, as models (none unless it completed)."""
+
+    run: MonitoringRun
+    reports: RunReports
+
+
 def execute_run(
     session: Session,
     *,
@@ -45,14 +54,15 @@ def execute_run(
     method: RunMethod = "counts",
     actor_id: int | None = None,
     schedule_key: str | None = None,
-) -> MonitoringRun:
+) -> RunOutcome:
     """Run the window's reports. A duplicate ``schedule_key`` fails on the unique key at flush.
 
     ``counts`` merges cached per-block counts (PSI, Jensen-Shannon and chi-square exact; KS
     bracketed within a stated bound); ``exact`` reads every value (exact KS and Wasserstein,
     out-of-range rates). A window with purged predictions is reported from counts whatever the
     method (see ``monitoring.purged``). Every report says where it came from: ``"source":
-    "raw"`` (every prediction of the window was still stored) or ``"counts"``.
+    "raw"`` (every prediction of the window was still stored) or ``"counts"``. Each report is
+    serialised once, here, as it is stored; the outcome carries the models themselves.
     """
     ingest_repository.lock_version(session, version.id)  # one run of a version at a time
     reference = ingest_repository.active_reference(session, version.id)
@@ -89,7 +99,7 @@ def execute_run(
     if run.n_predictions == 0 and not purged.found:
         run.status = "no_data"
         session.flush()
-        return run
+        return RunOutcome(run, RunReports())
     labels = _window_labels(session, version.id, window, start, end)
     run.n_labelled = len(labels) - labels.null_count
     try:
@@ -118,14 +128,16 @@ def execute_run(
         )
     except stats.StatsInputError as exc:
         run.status, run.error = "failed", str(exc)
-        reports = {}
+        reports = RunReports()
     if reports is None:
         run.status, run.error = "no_data", nothing_counted(purged)
-        reports = {}
+        reports = RunReports()
     if run.status == "completed" and ingest_repository.has_overrides(session, version.id):
-        reports["oversight"] = oversight_report(session, version.id, run.n_predictions, start, end)
+        oversight = oversight_report(session, version.id, run.n_predictions, start, end)
+        reports = reports.model_copy(update={"oversight": oversight})
     source: Source = COUNTS if purged.found else RAW
-    for kind, payload in reports.items():
+    reports = reports.with_source(source)
+    for kind, report in reports.present():
         session.add(
             MonitoringReport(
                 run_id=run.id,
@@ -133,23 +145,23 @@ def execute_run(
                 kind=kind,
                 window_start=start,
                 window_end=end,
-                payload=stored_report(kind, payload, source=source),
+                payload=stored_payload(report),
             )
         )
     session.flush()
-    return run
+    return RunOutcome(run, reports)
 
 
 def oversight_report(
     session: Session, version_id: int, n_predictions: int, start: datetime, end: datetime
-) -> dict[str, object]:
+) -> OversightReport:
     """Overrides of the window's predictions over its predictions."""
     overridden = ingest_repository.count_overrides(session, version_id, start, end)
-    return {
-        "n_predictions": n_predictions,
-        "n_overrides": overridden,
-        "override_rate": overridden / n_predictions if n_predictions else 0.0,
-    }
+    return OversightReport(
+        n_predictions=n_predictions,
+        n_overrides=overridden,
+        override_rate=overridden / n_predictions if n_predictions else 0.0,
+    )
 
 
 def _window_labels(
@@ -175,27 +187,31 @@ def _reports(
     method: RunMethod,
     start: datetime,
     end: datetime,
-) -> dict[str, dict[str, object]]:
+) -> RunReports:
     y_true = binary(labels) if labels.null_count == 0 else None
-    reports: dict[str, dict[str, object]] = {"fairness": fairness_reports(window, schema, y_true)}
+    fairness = fairness_reports(window, schema, y_true)
     if method == "exact":
         data = stats_columns({f.name: window.column(f.name) for f in schema.features}, schema)
-        reports["drift"] = drift_report(profile, data)
-        reports["data_quality"] = quality_report(profile, data)
+        drift, quality = drift_report(profile, data), quality_report(profile, data)
     else:
         counts = window_counts(
             session, version_id=version.id, profile=profile, schema=schema, start=start, end=end
         )
         assert counts is not None  # the window has rows
-        reports["drift"] = counts_drift_report(profile, counts)
-        reports["data_quality"] = counts_quality_report(profile, counts)
-    performance = performance_report(version.task_type.value, window, labels)
-    if performance is not None:
-        reports["performance"] = performance
-    return reports
+        drift, quality = (
+            counts_drift_report(profile, counts),
+            counts_quality_report(profile, counts),
+        )
+    return RunReports(
+        drift=drift,
+        data_quality=quality,
+        fairness=fairness,
+        performance=performance_report(version.task_type.value, window, labels),
+    )
 
 
 def run_read(session: Session, run: MonitoringRun) -> RunRead:
+    """A run as the API reads it back, with its stored reports by kind."""
     reports = {r.kind: r.payload for r in repository.reports_of_run(session, run.id)}
     return RunRead(
         id=run.id,

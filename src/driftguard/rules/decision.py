@@ -51,10 +51,12 @@ class Decision:
 
     @property
     def blocking(self) -> tuple[RuleResult, ...]:
+        """The failed rules of severity ``block``: any one of them blocks the deployment."""
         return tuple(r for r in self.results if not r.passed and r.severity == "block")
 
     @property
     def warnings(self) -> tuple[RuleResult, ...]:
+        """The failed rules of severity ``warn``: reported, never blocking."""
         return tuple(r for r in self.results if not r.passed and r.severity == "warn")
 
 

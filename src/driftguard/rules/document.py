@@ -208,12 +208,15 @@ class PolicyDocument(_Strict):
         return rules
 
     def approvals_for(self, environment: str) -> Approvals | None:
+        """The approval requirement for ``environment``: the first that names it or names none;
+        None when none applies."""
         for requirement in self.approvals:
             if requirement.environments is None or environment in requirement.environments:
                 return requirement
         return None
 
     def applies_to(self, *, environment: str | None, tier: int, team_id: int) -> bool:
+        """Whether the policy's scope covers this environment (None: any), risk tier and team."""
         scope = self.scope
         return (
             (environment is None or scope.environments is None or environment in scope.environments)
@@ -307,6 +310,7 @@ def content_hash(document: PolicyDocument) -> str:
 
 
 def policy_json_schema() -> dict[str, Any]:
+    """The policy document's JSON Schema, with the fact names each kind of rule accepts as enums."""
     schema = PolicyDocument.model_json_schema()
     schema["$defs"]["Rule"]["properties"]["fact"]["enum"] = sorted(FACTS)
     schema["$defs"]["MonitoringRuleDoc"]["properties"]["fact"]["enum"] = sorted(MONITORING_FACTS)

@@ -105,6 +105,7 @@ class Facts:
         return self._values.get(fact, _EMPTY)
 
     def value(self, fact: str) -> float | None:
+        """The whole-version value of ``fact``, or None when not measured."""
         return self._values.get(fact, {}).get(WHOLE)
 
     def with_value(self, fact: str, value: float | None, subject: str = WHOLE) -> Facts:
@@ -116,4 +117,5 @@ class Facts:
         return changed
 
     def as_dict(self) -> dict[str, dict[str, float | None]]:
+        """Every value, by fact then subject, facts sorted (the stored snapshot's shape)."""
         return {fact: dict(by_subject) for fact, by_subject in sorted(self._values.items())}

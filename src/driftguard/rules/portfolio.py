@@ -156,6 +156,8 @@ class FactTable:
         return self._values[key(fact, highest=highest)]
 
     def subject(self, fact: str, row: int, *, highest: bool) -> str:
+        """The subject behind row ``row``'s highest (or lowest) value of ``fact``; the whole
+        version for whole facts."""
         names = self._subjects.get(key(fact, highest=highest))
         return WHOLE if names is None else names[row] or WHOLE
 
@@ -180,6 +182,7 @@ class Verdict:
 
     @classmethod
     def of(cls, decision: Decision, risk: RiskScore) -> Verdict:
+        """A decision and its risk score, reduced to what the portfolio simulation compares."""
         return cls(
             outcome=decision.outcome,
             score=risk.score,

@@ -115,6 +115,7 @@ def _normalise(name: str, measurement: float, mri: Mri) -> float:
 
 
 def band_of(score: float, mri: Mri) -> Band:
+    """The MRI band a score falls in, by the bands' lower bounds."""
     bands = mri.bands
     if score >= bands.critical:
         return "critical"

@@ -1,7 +1,9 @@
-"""Query strings and form fields parsed with Pydantic, each error kept beside its field."""
+"""Query strings and form fields parsed with Pydantic, each error kept beside its field; the
+page count of a paged list."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -25,6 +27,11 @@ def parse_fields(model: type[ModelT], raw: Mapping[str, object]) -> tuple[ModelT
             errors.setdefault(name, _message(error["msg"]))
         kept = {k: v for k, v in data.items() if k not in errors}
         return model.model_validate(kept), errors
+
+
+def page_count(total: int, page_size: int) -> int:
+    """How many pages ``total`` items fill: at least one, so an empty list still has its page."""
+    return max(1, math.ceil(total / page_size))
 
 
 def _message(text: str) -> str:

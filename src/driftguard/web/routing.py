@@ -61,6 +61,8 @@ def _renew_idle_clock(request: Request, response: Response) -> None:
 
 
 def error_page(request: Request, exc: DriftGuardError) -> Response:
+    """The error page of a domain error, with the status its kind maps to (and ``Retry-After``
+    when rate limited)."""
     status = STATUS_BY_KIND[exc.kind]
     context = {
         "title": TITLES.get(exc.kind, "Something went wrong"),
@@ -74,6 +76,7 @@ def error_page(request: Request, exc: DriftGuardError) -> Response:
 
 
 def validation_page(request: Request, exc: RequestValidationError) -> Response:
+    """422 naming each invalid field, or 404 when the path itself is not valid (no such page)."""
     errors = list(exc.errors())
     if any(e["loc"] and e["loc"][0] == "path" for e in errors):
         missing = {"title": "Not found", "message": "there is no such page", "details": []}
@@ -91,6 +94,8 @@ def validation_page(request: Request, exc: RequestValidationError) -> Response:
 
 class WebRoute(APIRoute):
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """The route's handler, answering sign-in redirects and error pages instead of JSON
+        errors."""
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
@@ -129,4 +134,5 @@ def install_page_errors(app: FastAPI) -> None:
 
 
 def web_router() -> APIRouter:
+    """A router for pages: its routes render errors as pages and stay out of the OpenAPI schema."""
     return APIRouter(route_class=WebRoute, include_in_schema=False)

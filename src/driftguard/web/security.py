@@ -54,6 +54,7 @@ class SignedIn:
     csrf_token: str
 
     def can(self, permission: Permission) -> bool:
+        """Whether any of the signed-in user's roles, in any scope, grants ``permission``."""
         return self.principal.can(permission)
 
 
@@ -63,6 +64,7 @@ def _mac(settings: Settings, purpose: bytes, message: str) -> str:
 
 
 def csrf_token(settings: Settings, binding: str) -> str:
+    """The CSRF token of a form: an HMAC of the browser's session (or login) binding."""
     return _mac(settings, b"driftguard-csrf", binding)
 
 
@@ -81,6 +83,7 @@ def last_seen(settings: Settings, session_id: str, stamp: str | None) -> int | N
 
 
 def check_csrf(settings: Settings, binding: str | None, given: object) -> None:
+    """Refuse (403) a form whose CSRF token does not match the browser's binding."""
     if (
         binding is None
         or not isinstance(given, str)
@@ -107,17 +110,20 @@ def set_cookie(
 
 
 def clear_cookie(response: Response, request: Request, settings: Settings, name: str) -> None:
+    """Delete a cookie with the attributes it was set with."""
     response.delete_cookie(
         name, path="/", httponly=True, samesite="lax", secure=_secure(request, settings)
     )
 
 
 def cookie(request: Request, name: str) -> str | None:
+    """A cookie's value, or None when it is absent or longer than any cookie this app sets."""
     value = request.cookies.get(name)
     return value if value and len(value) <= MAX_COOKIE_LENGTH else None
 
 
 def new_login_binding() -> str:
+    """A random value binding a sign-in form's CSRF token to one browser."""
     return secrets.token_urlsafe(32)
 
 

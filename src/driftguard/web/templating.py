@@ -50,14 +50,18 @@ def load_assets() -> dict[str, Asset]:
 
 
 def when(moment: datetime | None) -> str:
+    """A moment as ``YYYY-MM-DD HH:MM UTC`` (a dash for none), for templates."""
     return "—" if moment is None else moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 def day(moment: datetime | None) -> str:
+    """A moment's date as ``YYYY-MM-DD`` (a dash for none), for templates."""
     return "—" if moment is None else moment.strftime("%Y-%m-%d")
 
 
 def number(value: float | int | None, digits: int = 3) -> str:
+    """A number for display: integers with separators, floats with ``digits`` decimals
+    (significant digits when tiny), a dash for none."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "—"
     if isinstance(value, int):
@@ -71,6 +75,8 @@ def pretty_json(value: object) -> str:
 
 
 def build_templates(assets: Mapping[str, Asset]) -> Environment:
+    """The Jinja2 environment of the pages: autoescaped, strict about undefined names, with the
+    display filters and ``asset()`` URLs that carry each file's ETag."""
     environment = Environment(
         loader=PackageLoader("driftguard.web", "templates"),
         autoescape=True,
@@ -87,6 +93,7 @@ def build_templates(assets: Mapping[str, Asset]) -> Environment:
 def render(
     request: Request, name: str, context: Mapping[str, Any], *, status_code: int = 200
 ) -> HTMLResponse:
+    """A template rendered as an HTML response with the pages' security headers."""
     environment: Environment = request.app.state.templates
     html = environment.get_template(name).render(
         {"path": request.url.path, "user": None, **context}

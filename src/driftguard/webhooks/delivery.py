@@ -53,10 +53,13 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the receiver answered 2xx (the delivery is settled)."""
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
 def signed_headers(job: Job, moment: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers of one send: id, timestamp and the signature over them and
+    the body."""
     assert job.secret is not None
     signature = Webhook(job.secret).sign(job.message_id, moment, job.body)
     return {
@@ -91,6 +94,8 @@ def _job(delivery: WebhookDelivery, endpoint: WebhookEndpoint, cipher: SecretCip
 
 
 def claim(factory: sessionmaker[Session], settings: Settings, now: datetime) -> list[Job]:
+    """Claim a batch of due deliveries by moving their next attempt past the lease, in its own
+    transaction; their secrets decrypted."""
     cipher = secret_cipher(settings)
     with unit_of_work(factory) as session:
         jobs = []
@@ -134,6 +139,8 @@ def send(http: httpx2.Client, job: Job, settings: Settings) -> Outcome:
 def record(
     session: Session, *, job: Job, outcome: Outcome, settings: Settings
 ) -> WebhookDelivery | None:
+    """Record one attempt and settle the delivery or schedule its retry; None when it was deleted
+    or settled meanwhile."""
     delivery = session.get(WebhookDelivery, job.delivery_id, with_for_update=True)
     if delivery is None or delivery.status != "pending":
         return None  # deleted with its endpoint meanwhile, or settled by another process

@@ -70,4 +70,5 @@ def slack_body(event: WebhookEvent) -> str:
 
 
 def render(event: WebhookEvent, webhook_format: str) -> str:
+    """An event's body in the endpoint's format: Slack's message, or the standard JSON event."""
     return slack_body(event) if webhook_format == "slack" else standard_body(event)

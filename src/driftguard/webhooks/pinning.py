@@ -70,9 +70,11 @@ class PinnedBackend(httpcore2.NetworkBackend):
         timeout: float | None = None,
         socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
     ) -> httpcore2.NetworkStream:
+        """Refused: webhooks are sent over TCP only."""
         raise httpcore2.ConnectError("webhooks are sent over TCP only")
 
     def sleep(self, seconds: float) -> None:
+        """Block for ``seconds`` (httpcore's retry pause)."""
         time.sleep(seconds)
 
 

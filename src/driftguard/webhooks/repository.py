@@ -12,6 +12,7 @@ from driftguard.webhooks.orm import WebhookAttempt, WebhookDelivery, WebhookEndp
 
 
 def get_endpoint(session: Session, team_id: int, endpoint_id: int) -> WebhookEndpoint | None:
+    """A team's endpoint by id, or None (another team's endpoint is not found)."""
     return session.scalar(
         select(WebhookEndpoint).where(
             WebhookEndpoint.team_id == team_id, WebhookEndpoint.id == endpoint_id
@@ -20,6 +21,7 @@ def get_endpoint(session: Session, team_id: int, endpoint_id: int) -> WebhookEnd
 
 
 def list_endpoints(session: Session, team_id: int) -> Sequence[WebhookEndpoint]:
+    """A team's endpoints, oldest first."""
     return session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.team_id == team_id)
@@ -35,6 +37,7 @@ def all_endpoints(session: Session) -> Sequence[WebhookEndpoint]:
 
 
 def enabled_endpoints(session: Session, team_id: int) -> Sequence[WebhookEndpoint]:
+    """A team's enabled endpoints (the ones an event is queued for), oldest first."""
     return session.scalars(
         select(WebhookEndpoint)
         .where(WebhookEndpoint.team_id == team_id, WebhookEndpoint.enabled.is_(True))
@@ -45,6 +48,7 @@ def enabled_endpoints(session: Session, team_id: int) -> Sequence[WebhookEndpoin
 def list_deliveries(
     session: Session, endpoint_id: int, *, limit: int, offset: int
 ) -> tuple[Sequence[WebhookDelivery], int]:
+    """A page of an endpoint's deliveries, newest first, and how many there are."""
     query = select(WebhookDelivery).where(WebhookDelivery.endpoint_id == endpoint_id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(
@@ -54,6 +58,7 @@ def list_deliveries(
 
 
 def attempts_of(session: Session, delivery_ids: Sequence[int]) -> dict[int, list[WebhookAttempt]]:
+    """The attempts of each delivery, in order (an empty list for one never attempted)."""
     found: dict[int, list[WebhookAttempt]] = {d: [] for d in delivery_ids}
     if delivery_ids:
         rows = session.scalars(

@@ -127,6 +127,7 @@ def create_endpoint(
 
 
 def list_endpoints(session: Session, *, principal: Principal, team_id: int) -> list[WebhookRead]:
+    """The webhook endpoints of a team the principal can see."""
     _team(session, principal, team_id)
     return [_read(e, principal) for e in repository.list_endpoints(session, team_id)]
 
@@ -134,6 +135,7 @@ def list_endpoints(session: Session, *, principal: Principal, team_id: int) -> l
 def get_endpoint(
     session: Session, *, principal: Principal, team_id: int, endpoint_id: int
 ) -> WebhookRead:
+    """One endpoint of a team the principal can see; another team's is not found."""
     _team(session, principal, team_id)
     return _read(_endpoint(session, team_id, endpoint_id), principal)
 
@@ -147,6 +149,8 @@ def update_endpoint(
     data: WebhookUpdate,
     allow_private: bool,
 ) -> WebhookRead:
+    """Change an endpoint's URL, format, description or enabled flag (a new URL is checked as on
+    creation), audited."""
     _manager(session, principal, team_id)
     endpoint = _endpoint(session, team_id, endpoint_id)
     before = _snapshot(endpoint)

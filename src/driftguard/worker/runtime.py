@@ -30,6 +30,8 @@ class Runtime:
 
     @property
     def factory(self) -> sessionmaker[Session]:
+        """The worker process's session factory, built on first use with its engine, audit keys
+        and dashboard cache."""
         if self._factory is None:
             if self._engine is None:
                 self._engine = build_engine(self.settings)
@@ -48,11 +50,14 @@ class Runtime:
 
     @property
     def http(self) -> httpx2.Client:
+        """The webhook delivery HTTP client, built on first use."""
         if self._http is None:
             self._http = build_http_client(self.settings)
         return self._http
 
     def close(self) -> None:
+        """Close what this runtime built: the HTTP client, the cache and (if it owns it) the
+        engine."""
         if self._http is not None:
             self._http.close()
         if self._cache is not None:

@@ -130,6 +130,8 @@ def task_options(runtime: Runtime) -> dict[str, Any]:
 
 
 def register_tasks(app: Celery, runtime: Runtime) -> None:
+    """Register the worker's tasks on ``app``: run a window, plan due windows, deliver webhooks,
+    run maintenance."""
     settings = runtime.settings
     options = task_options(runtime)
 

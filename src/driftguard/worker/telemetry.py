@@ -79,6 +79,7 @@ class WorkerTelemetry:
     def attempt_started(
         self, task: str, *, task_id: str, attempt: int, published_at: float | None
     ) -> None:
+        """Count a task attempt that started, and how long its message waited in the queue."""
         self.started.labels(task).inc()
         self._running[(task_id, attempt)] = time.perf_counter()
         if published_at is not None:
@@ -86,6 +87,7 @@ class WorkerTelemetry:
             self.queue_wait.labels(task).observe(max(0.0, time.time() - published_at))
 
     def attempt_finished(self, task: str, *, task_id: str, attempt: int, outcome: str) -> None:
+        """Count a task attempt's outcome and observe how long it ran."""
         assert outcome in OUTCOMES
         self.finished.labels(task, outcome).inc()
         began = self._running.pop((task_id, attempt), None)

@@ -45,6 +45,7 @@ def list_alerts(
 
 @router.post("/{alert_id}/acknowledge")
 def acknowledge(alert_id: AlertId, session: DbSession, principal: Manager) -> AlertRead:
+    """Acknowledge an open alert: someone is on it. 409 unless the alert is open."""
     return alerts.acknowledge(session, principal=principal, alert_id=alert_id)
 
 
@@ -52,4 +53,6 @@ def acknowledge(alert_id: AlertId, session: DbSession, principal: Manager) -> Al
 def resolve(
     alert_id: AlertId, body: AlertResolve, session: DbSession, principal: Manager
 ) -> AlertRead:
+    """Resolve an open or acknowledged alert by hand, with an optional comment. 409 if it is already
+    resolved."""
     return alerts.resolve(session, principal=principal, alert_id=alert_id, comment=body.comment)

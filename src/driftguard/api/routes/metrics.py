@@ -15,6 +15,7 @@ router = APIRouter(tags=["operations"])
     response_class=Response,
 )
 def metrics(request: Request) -> Response:
+    """The Prometheus metrics of this process, in the text exposition format."""
     # Not async: rendering reads the dead-letter count from the database, in the threadpool.
     telemetry: Telemetry = request.app.state.telemetry
     return Response(telemetry.render(), media_type=CONTENT_TYPE)

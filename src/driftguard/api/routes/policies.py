@@ -68,6 +68,7 @@ def validate(body: PolicyValidate, settings: SettingsDep, _: Reader) -> PolicyVa
 def list_policies(
     session: DbSession, _: Reader, limit: LimitQuery = 50, offset: OffsetQuery = 0
 ) -> Page[PolicyRead]:
+    """Every stored policy, by name, with its active version if any."""
     return service.list_policies(session, limit=limit, offset=offset)
 
 
@@ -83,6 +84,7 @@ def create_policy(
 
 @router.get("/{policy_id}")
 def read_policy(policy_id: PolicyId, session: DbSession, _: Reader) -> PolicyRead:
+    """One policy, with its active version if any."""
     return service.read_policy(session, policy_id=policy_id)
 
 
@@ -94,6 +96,7 @@ def list_versions(
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
 ) -> Page[PolicyVersionRead]:
+    """The policy's versions, each immutable and content-hashed."""
     return service.list_versions(session, policy_id=policy_id, limit=limit, offset=offset)
 
 
@@ -105,6 +108,7 @@ def add_version(
     settings: SettingsDep,
     principal: Writer,
 ) -> PolicyVersionRead:
+    """A new version of the policy, parsed and checked (inactive until activated)."""
     return service.add_version(
         session,
         principal=principal,
@@ -118,6 +122,7 @@ def add_version(
 def read_version(
     policy_id: PolicyId, number: VersionNumber, session: DbSession, _: Reader
 ) -> PolicyVersionRead:
+    """One version of the policy: its source, parsed document and content hash."""
     return service.read_version(session, policy_id=policy_id, number=number)
 
 
@@ -125,9 +130,12 @@ def read_version(
 def activate(
     policy_id: PolicyId, number: VersionNumber, session: DbSession, principal: Writer
 ) -> PolicyVersionRead:
+    """Put this version in force, withdrawing the policy's previously active version. 409 if it is
+    already active."""
     return service.activate(session, principal=principal, policy_id=policy_id, number=number)
 
 
 @router.post("/{policy_id}/deactivate")
 def deactivate(policy_id: PolicyId, session: DbSession, principal: Writer) -> PolicyRead:
+    """Withdraw the policy's active version, so no version of it is in force. 409 if none is."""
     return service.deactivate(session, principal=principal, policy_id=policy_id)

@@ -124,6 +124,8 @@ def upload_reference(
 def get_reference(
     model_id: ModelId, number: VersionNumber, session: DbSession, principal: Reader
 ) -> ReferenceRead:
+    """The version's active reference data set: its row count, source format and profile id (not the
+    rows)."""
     reference = service.get_reference(
         session, principal=principal, model_id=model_id, number=number
     )

@@ -41,6 +41,7 @@ def risk_history(
     limit: LimitQuery = 100,
     offset: OffsetQuery = 0,
 ) -> Page[RiskScoreRead]:
+    """The version's stored Model Risk Index scores, optionally within a time range."""
     return risk.history(
         session,
         principal=principal,

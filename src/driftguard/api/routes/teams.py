@@ -38,6 +38,7 @@ def create_team(
     session: DbSession,
     principal: Annotated[Principal, require(Permission.TEAMS_WRITE)],
 ) -> TeamRead:
+    """A new team, named uniquely (409 if the name is taken)."""
     return TeamRead.model_validate(service.create_team(session, actor=principal, data=body))
 
 
@@ -47,6 +48,7 @@ def get_team(
     session: DbSession,
     principal: Annotated[Principal, require(Permission.TEAMS_READ)],
 ) -> TeamRead:
+    """One team the caller can see (another team's is 404)."""
     return TeamRead.model_validate(service.get_team(session, principal=principal, team_id=team_id))
 
 
@@ -80,6 +82,7 @@ def list_api_keys(
     session: DbSession,
     principal: Annotated[Principal, require(Permission.API_KEYS_MANAGE)],
 ) -> list[ApiKeyRead]:
+    """The team's API keys (their prefixes and metadata; never the secret)."""
     keys = service.list_api_keys(session, principal=principal, team_id=team_id)
     return [ApiKeyRead.model_validate(k) for k in keys]
 
@@ -91,5 +94,6 @@ def revoke_api_key(
     session: DbSession,
     principal: Annotated[Principal, require(Permission.API_KEYS_MANAGE)],
 ) -> ApiKeyRead:
+    """Revoke one of the team's API keys; requests made with it fail from now on."""
     key = service.revoke_api_key(session, principal=principal, team_id=team_id, key_id=key_id)
     return ApiKeyRead.model_validate(key)

@@ -23,6 +23,7 @@ def create_user(
     hasher: HasherDep,
     principal: Annotated[Principal, require(Permission.USERS_WRITE)],
 ) -> UserRead:
+    """Create a user with a password (hashed with Argon2id)."""
     user = service.create_user(session, actor=principal, data=body, hasher=hasher)
     return UserRead.model_validate(user)
 
@@ -34,6 +35,7 @@ def list_users(
     limit: LimitQuery = 50,
     offset: OffsetQuery = 0,
 ) -> Page[UserRead]:
+    """Every user of the installation, paged (users are not team-scoped)."""
     rows, total = service.list_users(session, limit=limit, offset=offset)
     return Page(
         items=[UserRead.model_validate(u) for u in rows], total=total, limit=limit, offset=offset

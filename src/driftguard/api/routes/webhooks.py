@@ -59,6 +59,7 @@ def list_webhooks(team_id: TeamId, session: DbSession, principal: Member) -> lis
 def get_webhook(
     team_id: TeamId, webhook_id: WebhookId, session: DbSession, principal: Member
 ) -> WebhookRead:
+    """One of the team's webhook endpoints (never its signing secret)."""
     return service.get_endpoint(
         session, principal=principal, team_id=team_id, endpoint_id=webhook_id
     )
@@ -73,6 +74,8 @@ def update_webhook(
     settings: SettingsDep,
     principal: Manager,
 ) -> WebhookRead:
+    """Change an endpoint's URL, format, description or enabled flag; a new URL is checked as on
+    creation."""
     return service.update_endpoint(
         session,
         principal=principal,
@@ -87,6 +90,7 @@ def update_webhook(
 def delete_webhook(
     team_id: TeamId, webhook_id: WebhookId, session: DbSession, principal: Manager
 ) -> Response:
+    """Delete an endpoint with its pending deliveries and their log."""
     service.delete_endpoint(session, principal=principal, team_id=team_id, endpoint_id=webhook_id)
     return Response(status_code=204)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Literal
 
 from fastapi import Request, Response
@@ -15,7 +14,7 @@ from driftguard.http.deps import DbSession
 from driftguard.http.params import ObjectId
 from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service
-from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.forms import FieldErrors, page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission, safe_next
 from driftguard.web.templating import render
@@ -68,7 +67,7 @@ def _page(
         "query": query,
         "errors": errors,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "model_names": names,
         "manageable": {
             a.id
@@ -85,6 +84,8 @@ def _page(
 
 @router.get("/alerts")
 def alert_list(request: Request, session: DbSession, user: Reader) -> Response:
+    """The alerts page: the caller's teams' alerts, filtered by status and severity, with
+    acknowledge and resolve forms."""
     return _page(request, session, user)
 
 
@@ -92,6 +93,7 @@ def alert_list(request: Request, session: DbSession, user: Reader) -> Response:
 def acknowledge(
     alert_id: ObjectId, session: DbSession, user: Manager, form: CheckedForm
 ) -> Response:
+    """Acknowledge an open alert from the alerts page, then go back to it."""
     alerts.acknowledge(session, principal=user.principal, alert_id=alert_id)
     return RedirectResponse(safe_next(str(form.get("next") or "/alerts")), status_code=303)
 
@@ -100,6 +102,8 @@ def acknowledge(
 def resolve(
     alert_id: ObjectId, request: Request, session: DbSession, user: Manager, form: CheckedForm
 ) -> Response:
+    """Resolve an alert with the form's comment; an invalid comment redraws the page naming the
+    field."""
     fields, errors = parse_fields(ResolveFields, {"comment": form.get("comment")})
     if errors:
         comment = str(form.get("comment") or "")[:2000]

@@ -4,7 +4,6 @@ the queue, beside the request it concerns."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Annotated
 
@@ -23,7 +22,7 @@ from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission
 from driftguard.registry import service as registry_service
 from driftguard.schemas import LongText
-from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.forms import FieldErrors, page_count, parse_fields
 from driftguard.web.pages.deployments import deployment_page, may_review, refused
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission, safe_next
@@ -78,7 +77,7 @@ def _queue(
         "query": query,
         "errors": errors,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "model_names": names,
         "people": people(session, result.items),
         "reviewable": {d.id for d in result.items if may_review(user, d)},
@@ -91,6 +90,7 @@ def _queue(
 
 @router.get("/approvals")
 def approval_queue(request: Request, session: DbSession, user: Reader) -> Response:
+    """The queue of deployment requests pending approval that the caller can see, oldest first."""
     return _queue(request, session, user)
 
 
@@ -158,6 +158,8 @@ def approve(
     user: Approver,
     form: CheckedForm,
 ) -> Response:
+    """Approve a deployment request, with the form's comment; a refusal redraws the page it came
+    from with the reason."""
     return _review(deployments.approve, deployment_id, request, session, user, form)
 
 
@@ -169,4 +171,6 @@ def reject(
     user: Approver,
     form: CheckedForm,
 ) -> Response:
+    """Reject a deployment request, with the form's comment; a refusal redraws the page it came
+    from with the reason."""
     return _review(deployments.reject, deployment_id, request, session, user, form)

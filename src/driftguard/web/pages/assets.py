@@ -14,6 +14,7 @@ router = web_router()
 
 @router.get("/static/{name}", dependencies=[public()])
 async def asset(name: str, request: Request) -> Response:
+    """A static file, with a long-lived cache and its ETag (304 when the browser has it)."""
     assets: dict[str, Asset] = request.app.state.assets
     found = assets.get(name)
     if found is None:

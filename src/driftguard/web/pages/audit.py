@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -14,7 +13,7 @@ from driftguard.audit.schemas import AuditFilter
 from driftguard.http.deps import DbSession
 from driftguard.identity.permissions import Permission
 from driftguard.schemas import Id
-from driftguard.web.forms import parse_fields
+from driftguard.web.forms import page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render
@@ -46,6 +45,7 @@ def _start_of(day: date | None, *, plus_days: int = 0) -> datetime | None:
 
 @router.get("/audit")
 def audit_log(request: Request, session: DbSession, user: Auditor) -> Response:
+    """The audit trail, filtered by actor, action, object and days, one page at a time."""
     query, errors = parse_fields(AuditQuery, dict(request.query_params))
     flt = AuditFilter(
         actor_user_id=query.actor,
@@ -65,6 +65,6 @@ def audit_log(request: Request, session: DbSession, user: Auditor) -> Response:
         "errors": errors,
         "rows": rows,
         "total": total,
-        "pages": max(1, math.ceil(total / PAGE_SIZE)),
+        "pages": page_count(total, PAGE_SIZE),
     }
     return render(request, "audit.html", context, status_code=422 if errors else 200)

@@ -84,6 +84,7 @@ def sign_in_page(
     next_path: Annotated[str | None, Query(alias="next", max_length=2000)] = None,
     expired: bool = False,
 ) -> Response:
+    """The sign-in form, its CSRF token bound to this browser's login cookie."""
     binding = cookie(request, LOGIN_COOKIE) or new_login_binding()
     return _form_page(
         request,
@@ -110,6 +111,7 @@ def sign_in(
     csrf: Annotated[str, Form(alias=CSRF_FIELD, max_length=128)] = "",
     next_path: Annotated[str, Form(alias="next", max_length=2000)] = "",
 ) -> Response:
+    """Check the credentials (rate limited per address and account) and start a browser session."""
     binding = cookie(request, LOGIN_COOKIE)
     check_csrf(settings, binding, csrf)
     assert binding is not None
@@ -170,6 +172,7 @@ def sign_in(
 def sign_out(
     request: Request, form: CheckedForm, session: DbSession, settings: SettingsDep
 ) -> Response:
+    """End the browser session: revoke its refresh token and clear the session cookies."""
     secret = cookie(request, SESSION_COOKIE)
     assert secret is not None  # the page permission found the session
     auth.logout(session, refresh_token=secret)

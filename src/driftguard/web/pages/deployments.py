@@ -82,6 +82,8 @@ def deployment_page(
     text: str = "",
     status_code: int = 200,
 ) -> Response:
+    """A deployment request's page: its decision with every rule's reasons, approvals and
+    actions."""
     principal = user.principal
     deployment = deployments.read(session, principal=principal, deployment_id=deployment_id)
     events = deployments.history(
@@ -110,6 +112,7 @@ def deployment_page(
 
 @router.get("/deployments/{deployment_id}")
 def show(deployment_id: ObjectId, request: Request, session: DbSession, user: Reader) -> Response:
+    """The page of one deployment request the caller can see."""
     return deployment_page(request, session, user, deployment_id)
 
 
@@ -174,6 +177,7 @@ def deploy(
     user: Deployer,
     form: CheckedForm,
 ) -> Response:
+    """Deploy an approved request; a refusal redraws the page with the reason."""
     try:
         deployments.deploy(session, principal=user.principal, deployment_id=deployment_id)
     except DriftGuardError as exc:
@@ -189,6 +193,7 @@ def rollback(
     user: Deployer,
     form: CheckedForm,
 ) -> Response:
+    """Roll a deployment back, with the form's reason."""
     return _with_reason("rollback", deployment_id, request, session, user, form)
 
 
@@ -200,4 +205,5 @@ def cancel(
     user: Requester,
     form: CheckedForm,
 ) -> Response:
+    """Cancel a deployment request that has not been deployed, with the form's reason."""
     return _with_reason("cancel", deployment_id, request, session, user, form)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Literal
@@ -29,7 +28,7 @@ from driftguard.registry.orm import Stage
 from driftguard.registry.repository import ModelFilter, PageRequest
 from driftguard.schemas import Id, SearchText, Tag
 from driftguard.web.charts import BarChart, LineChart, bar_chart, line_chart
-from driftguard.web.forms import parse_fields
+from driftguard.web.forms import page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render
@@ -65,6 +64,7 @@ class InventoryQuery(BaseModel):
 
 @router.get("/models")
 def inventory(request: Request, session: DbSession, user: Reader) -> Response:
+    """The model inventory: search, filter by team, stage and tag, sort, one page at a time."""
     query, errors = parse_fields(InventoryQuery, dict(request.query_params))
     flt = ModelFilter(
         q=query.q.strip() or None if query.q else None,
@@ -86,7 +86,7 @@ def inventory(request: Request, session: DbSession, user: Reader) -> Response:
         "raw": request.query_params,
         "errors": errors,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "teams": teams,
         "team_names": {t.id: t.name for t in teams},
         "stages": [s.value for s in Stage],
@@ -96,6 +96,7 @@ def inventory(request: Request, session: DbSession, user: Reader) -> Response:
 
 
 def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
+    """PSI per feature over the reports' windows; None when no report has a feature."""
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for report in reports:
         for row in DriftReport.model_validate(report.payload).features:
@@ -106,6 +107,8 @@ def drift_chart(reports: Sequence[ReportRead]) -> LineChart | None:
 
 
 def performance_chart(reports: Sequence[ReportRead]) -> LineChart | None:
+    """Each measured performance metric over the reports' windows; None when nothing was
+    measured."""
     series: dict[str, list[tuple[datetime, float | None]]] = {}
     for report in reports:
         measured = PerformanceReport.model_validate(report.payload)
@@ -149,6 +152,7 @@ def contribution_chart(score: RiskScoreRead) -> BarChart:
 
 
 def risk_chart(scores: Sequence[RiskScoreRead]) -> LineChart | None:
+    """The Model Risk Index over time; None without scores."""
     if not scores:
         return None
     points = [(s.computed_at, s.score) for s in scores]
@@ -163,6 +167,8 @@ def model_page(
     user: Reader,
     version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
+    """A model's page: its versions and, for the chosen one (the newest by default), drift,
+    fairness, performance and risk."""
     principal = user.principal
     model = registry_service.read_model(session, principal=principal, model_id=model_id)
     team = identity_service.get_team(session, principal=principal, team_id=model.team_id)

@@ -30,6 +30,7 @@ BAND_COLOURS = {"low": 2, "medium": 9, "high": 1, "critical": 8}
 
 
 def models_chart(data: ExecutiveDashboard) -> StackedChart:
+    """Models stacked by lifecycle stage, one bar per team."""
     teams: dict[str, list[tuple[str, int]]] = {}
     for row in data.models.by_team:
         teams.setdefault(row.team_name, []).append((row.stage, row.models))
@@ -39,6 +40,7 @@ def models_chart(data: ExecutiveDashboard) -> StackedChart:
 
 
 def alerts_chart(data: ExecutiveDashboard) -> BarChart:
+    """Open alerts counted per severity."""
     counts = data.open_alerts.by_severity
     return bar_chart(
         "Active alerts by severity",
@@ -47,6 +49,7 @@ def alerts_chart(data: ExecutiveDashboard) -> BarChart:
 
 
 def bands_chart(data: ExecutiveDashboard) -> BarChart:
+    """Models counted per Model Risk Index band, in the bands' colours."""
     bands = data.governance.models_by_band
     return bar_chart(
         "Models by Model Risk Index band",
@@ -56,6 +59,7 @@ def bands_chart(data: ExecutiveDashboard) -> BarChart:
 
 
 def risk_trend_chart(data: ExecutiveDashboard) -> LineChart | None:
+    """The portfolio's mean Model Risk Index per day; None without scores."""
     points = [
         (datetime.fromisoformat(p.day).replace(tzinfo=UTC), p.mean_score)
         for p in data.governance.risk_trend
@@ -69,6 +73,7 @@ def risk_trend_chart(data: ExecutiveDashboard) -> LineChart | None:
 def overview(
     request: Request, session: DbSession, user: Reader, cache: DashboardCacheDep
 ) -> Response:
+    """The executive overview: the dashboard's figures and charts for the caller's scope."""
     data = dashboard.executive(session, principal=user.principal, cache=cache)
     context = {
         "user": user,

@@ -3,7 +3,8 @@ new policy or version, and a simulation of the draft before anything is saved.""
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
+from functools import partial
 from typing import Annotated
 
 from fastapi import Request, Response
@@ -31,7 +32,7 @@ from driftguard.identity import service as identity
 from driftguard.identity.permissions import Permission
 from driftguard.rules import FACTS
 from driftguard.schemas import Id, Name, ShortText
-from driftguard.web.forms import FieldErrors, parse_fields
+from driftguard.web.forms import FieldErrors, page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import CheckedForm, SignedIn, page_permission
 from driftguard.web.templating import render
@@ -109,13 +110,14 @@ WHAT_IF_FACTS = (
 
 @router.get("/policies")
 def policy_list(request: Request, session: DbSession, user: Reader) -> Response:
+    """The stored policies, one page at a time."""
     query, errors = parse_fields(ListQuery, dict(request.query_params))
     result = policies.list_policies(session, limit=PAGE_SIZE, offset=(query.page - 1) * PAGE_SIZE)
     context = {
         "user": user,
         "query": query,
         "result": result,
-        "pages": max(1, math.ceil(result.total / PAGE_SIZE)),
+        "pages": page_count(result.total, PAGE_SIZE),
         "can_write": user.can(Permission.POLICIES_WRITE),
     }
     return render(request, "policies.html", context, status_code=422 if errors else 200)
@@ -143,6 +145,8 @@ def editor(
     result: Simulation | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The policy editor page: the form as submitted, its problems, and a simulation's result
+    when one ran."""
     context = {
         "user": user,
         "policy": policy,
@@ -178,10 +182,32 @@ def _refusal(exc: DriftGuardError) -> tuple[FieldErrors, list[tuple[str, str]], 
     return errors, problems, message
 
 
+def _refused(page: Callable[..., Response], exc: DriftGuardError) -> Response:
+    """The editor again, showing why the service refused the draft, with the error's status."""
+    errors, problems, message = _refusal(exc)
+    return page(
+        errors=errors, problems=problems, message=message, status_code=STATUS_BY_KIND[exc.kind]
+    )
+
+
+def _draft(
+    session: Session, form: CheckedForm
+) -> tuple[dict[str, str], DraftFields, FieldErrors, PolicyRead | None]:
+    """A submitted draft: its raw fields, the parsed ones and their errors (a missing source
+    among them), and the policy it is a new version of, if it names one."""
+    raw = _raw(form)
+    fields, errors = parse_fields(DraftFields, raw)
+    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    if fields.source is None and "source" not in errors:
+        errors["source"] = "write the policy here"
+    return raw, fields, errors, policy
+
+
 @router.get("/policies/new")
 def new_policy(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep
 ) -> Response:
+    """An empty policy editor."""
     raw = dict.fromkeys(_raw_names(), "")
     return editor(request, session, user, settings, policy=None, raw=raw)
 
@@ -191,24 +217,12 @@ def save_draft(
     request: Request, session: DbSession, user: Writer, settings: SettingsDep, form: CheckedForm
 ) -> Response:
     """A new policy (its version 1), or, with ``policy_id``, a new version of that policy."""
-    raw = _raw(form)
-    fields, errors = parse_fields(DraftFields, raw)
-    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
+    raw, fields, errors, policy = _draft(session, form)
+    page = partial(editor, request, session, user, settings, policy=policy, raw=raw)
     if policy is None and fields.name is None and "name" not in errors:
         errors["name"] = "a new policy needs a name"
-    if fields.source is None and "source" not in errors:
-        errors["source"] = "write the policy here"
     if errors or fields.source is None:
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            status_code=422,
-        )
+        return page(errors=errors, status_code=422)
     environments = settings.deployment_environments
     try:
         if policy is None:
@@ -231,19 +245,7 @@ def save_draft(
         if exc.kind is ErrorKind.NOT_FOUND:
             raise
         session.rollback()
-        errors, problems, message = _refusal(exc)
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            problems=problems,
-            message=message,
-            status_code=STATUS_BY_KIND[exc.kind],
-        )
+        return _refused(page, exc)
     return RedirectResponse(f"/policies/{saved.policy_id}", status_code=303)
 
 
@@ -257,22 +259,10 @@ def simulate_draft(
     form: CheckedForm,
 ) -> Response:
     """The draft judged across the caller's portfolio in a read-only, rolled-back transaction."""
-    raw = _raw(form)
-    fields, errors = parse_fields(DraftFields, raw)
-    policy = policies.read_policy(session, policy_id=fields.policy_id) if fields.policy_id else None
-    if fields.source is None and "source" not in errors:
-        errors["source"] = "write the policy here"
+    raw, fields, errors, policy = _draft(session, form)
+    page = partial(editor, request, session, user, settings, policy=policy, raw=raw)
     if errors or fields.source is None:
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            status_code=422,
-        )
+        return page(errors=errors, status_code=422)
     try:
         data = SimulationRequest(
             policy=fields.source,
@@ -288,20 +278,8 @@ def simulate_draft(
             environments=settings.deployment_environments,
         )
     except DriftGuardError as exc:
-        errors, problems, message = _refusal(exc)
-        return editor(
-            request,
-            session,
-            user,
-            settings,
-            policy=policy,
-            raw=raw,
-            errors=errors,
-            problems=problems,
-            message=message,
-            status_code=STATUS_BY_KIND[exc.kind],
-        )
-    return editor(request, session, user, settings, policy=policy, raw=raw, result=result)
+        return _refused(page, exc)
+    return page(result=result)
 
 
 @router.get("/policies/{policy_id}")
@@ -312,6 +290,8 @@ def policy_page(
     user: Reader,
     settings: SettingsDep,
 ) -> Response:
+    """A policy's page: its versions (newest first), the active one, and an editor for the next
+    version."""
     policy = policies.read_policy(session, policy_id=policy_id)
     versions = policies.list_versions(session, policy_id=policy.id, limit=VERSIONS, offset=0)
     latest = versions.items[0].source if versions.items else ""
@@ -341,5 +321,6 @@ def activate(
     user: Writer,
     form: CheckedForm,
 ) -> Response:
+    """Put a policy version in force, then go back to the policy's page."""
     policies.activate(session, principal=user.principal, policy_id=policy_id, number=number)
     return RedirectResponse(f"/policies/{policy_id}", status_code=303)
