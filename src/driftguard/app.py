@@ -40,6 +40,7 @@ from driftguard.api.routes import (
     dashboard,
     dead_letters,
     deployments,
+    evidence,
     health,
     metrics,
     models,
@@ -310,6 +311,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         simulations,
         dashboard,
         dead_letters,
+        evidence,
     ):
         api.include_router(module.router)
     app.include_router(api)
