@@ -64,7 +64,14 @@ def org(client: TestClient, session_factory: sessionmaker[Session], hasher: Pass
         return auth_headers(client, make_user(session_factory, hasher, **kwargs))
 
     engineer = user(teams={team: Role.ML_ENGINEER})
-    model = create_model(client, engineer, team, use_case=INJECTED, tags=["credit"])
+    model = create_model(
+        client,
+        engineer,
+        team,
+        use_case=INJECTED,
+        tags=["credit"],
+        description="<script>alert(1)</script> scores SME loans",
+    )
     create_version(client, engineer, model["id"])
     url = f"/api/v1/models/{model['id']}/versions/1"
     response = client.put(

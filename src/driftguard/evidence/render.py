@@ -34,6 +34,10 @@ PALETTE: Final = (
 )
 MAX_POINTS_MARKED = 60  # beyond this many windows a line is drawn without a dot per point
 MAX_LINES = 8  # the most features (by largest PSI) drawn in the drift chart
+# The page (HTML, PDF) lists the newest of long lists; the JSON form holds every one the pack
+# holds, and the page says so. A PDF renderer lays tables out at about 40 rows a second.
+PAGE_AUDIT_RECORDS = 100
+PAGE_DEPLOYMENTS_IN_DETAIL = 5
 
 
 def _moment(value: str) -> datetime:
@@ -146,6 +150,8 @@ def _environment() -> Environment:
     environment.filters["pretty"] = _pretty
     environment.globals["palette"] = PALETTE
     environment.globals["max_points_marked"] = MAX_POINTS_MARKED
+    environment.globals["page_audit_records"] = PAGE_AUDIT_RECORDS
+    environment.globals["page_deployments_in_detail"] = PAGE_DEPLOYMENTS_IN_DETAIL
     return environment
 
 
