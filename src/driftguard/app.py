@@ -77,6 +77,7 @@ from driftguard.web.pages import assets as asset_pages
 from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
 from driftguard.web.pages import deployments as deployment_pages
+from driftguard.web.pages import evidence as evidence_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
 from driftguard.web.pages import policies as policy_pages
@@ -327,6 +328,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         policy_pages,
         audit_pages,
         asset_pages,
+        evidence_pages,
     ):
         app.include_router(page.router)
 

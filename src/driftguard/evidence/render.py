@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -194,3 +196,34 @@ def to_pdf(html: str) -> bytes:
 
 def to_json(pack: EvidencePack) -> bytes:
     return json.dumps(pack.document(), indent=1, ensure_ascii=False, allow_nan=False).encode()
+
+
+PackFormat = Literal["html", "pdf", "json"]
+MEDIA_TYPES: Final[Mapping[str, str]] = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "json": "application/json",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A pack in one format, as a download: its bytes, media type and file name."""
+
+    body: bytes
+    media_type: str
+    filename: str
+
+
+def rendered(pack: EvidencePack, pack_format: PackFormat) -> Rendered:
+    if pack_format == "json":
+        body = to_json(pack)
+    elif pack_format == "html":
+        body = to_html(pack).encode()
+    else:
+        body = to_pdf(to_html(pack))
+    subject = pack.manifest.subject
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", subject.model_name).strip("-") or "model"
+    stamp = pack.manifest.exported_at.strftime("%Y%m%dT%H%M%SZ")
+    filename = f"evidence-{name}-v{subject.version}-{stamp}.{pack_format}"
+    return Rendered(body, MEDIA_TYPES[pack_format], filename)

@@ -26,6 +26,7 @@ from driftguard.evidence.sections import SECTIONS, Limits, Scope, SectionSpec, a
 from driftguard.identity.orm import User
 from driftguard.identity.principal import Principal
 from driftguard.registry import service as registry_service
+from driftguard.settings import Settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,4 +114,11 @@ def _exporter(session: Session, principal: Principal) -> Exporter:
         user_id=principal.user_id,
         api_key_id=principal.api_key_id,
         email=user.email if user is not None else None,
+    )
+
+
+def limits_of(settings: Settings) -> Limits:
+    return Limits(
+        audit_records=settings.evidence_audit_records,
+        reports_per_kind=settings.evidence_reports_per_kind,
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,8 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.api.deps import require
 from driftguard.db.session import unit_of_work
 from driftguard.evidence import exports, render
-from driftguard.evidence.sections import Limits
-from driftguard.evidence.service import EvidencePack, build_pack
+from driftguard.evidence.service import build_pack, limits_of
 from driftguard.http.deps import DbSession, SettingsDep
 from driftguard.http.params import ObjectId, VersionNumber
 from driftguard.identity.permissions import Permission
@@ -23,25 +21,12 @@ from driftguard.identity.principal import Principal
 
 router = APIRouter(tags=["evidence"])
 Reader = Annotated[Principal, require(Permission.MODELS_READ)]
-PackFormat = Literal["html", "pdf", "json"]
-MEDIA_TYPES = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "json": "application/json",
-}
-
-
-def _filename(pack: EvidencePack, extension: str) -> str:
-    subject = pack.manifest.subject
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", subject.model_name).strip("-") or "model"
-    stamp = pack.manifest.exported_at.strftime("%Y%m%dT%H%M%SZ")
-    return f"evidence-{name}-v{subject.version}-{stamp}.{extension}"
 
 
 @router.get(
     "/models/{model_id}/versions/{number}/evidence",
     response_class=Response,
-    responses={200: {"content": {t: {} for t in MEDIA_TYPES.values()}}},
+    responses={200: {"content": {t: {} for t in render.MEDIA_TYPES.values()}}},
 )
 def export_evidence(
     model_id: ObjectId,
@@ -49,7 +34,7 @@ def export_evidence(
     session: DbSession,
     settings: SettingsDep,
     principal: Reader,
-    pack_format: Annotated[PackFormat, Query(alias="format")] = "html",
+    pack_format: Annotated[render.PackFormat, Query(alias="format")] = "html",
 ) -> Response:
     """The version's evidence pack: the model and version, the policy in force with its hash,
     the MRI with its breakdown and history, drift, fairness and performance over time (charts),
@@ -63,24 +48,14 @@ def export_evidence(
         principal=principal,
         model_id=model_id,
         number=number,
-        limits=Limits(
-            audit_records=settings.evidence_audit_records,
-            reports_per_kind=settings.evidence_reports_per_kind,
-        ),
+        limits=limits_of(settings),
         environments=settings.deployment_environments,
     )
-    if pack_format == "json":
-        body = render.to_json(pack)
-    elif pack_format == "html":
-        body = render.to_html(pack).encode()
-    else:
-        body = render.to_pdf(render.to_html(pack))
+    download = render.rendered(pack, pack_format)
     return Response(
-        body,
-        media_type=MEDIA_TYPES[pack_format],
-        headers={
-            "Content-Disposition": f'attachment; filename="{_filename(pack, pack_format)}"',
-        },
+        download.body,
+        media_type=download.media_type,
+        headers={"Content-Disposition": f'attachment; filename="{download.filename}"'},
     )
 
 
