@@ -16,12 +16,13 @@ COPY src ./src
 RUN uv sync --frozen --no-dev --no-editable
 
 FROM ${PYTHON_IMAGE} AS runtime
-# postgresql-client provides pg_dump / pg_restore for `driftguard backup` and `restore`. Debian
-# revisions are not pinned: they leave the archive when superseded, and rebuilding the image is
-# how security fixes arrive.
+# postgresql-client provides pg_dump / pg_restore for `driftguard backup` and `restore`; pango
+# (with a font) lets WeasyPrint render the evidence pack's PDF. Debian revisions are not pinned:
+# they leave the archive when superseded, and rebuilding the image is how security fixes arrive.
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends postgresql-client \
+       libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 driftguard \
     && useradd --system --uid 10001 --gid driftguard --home-dir /var/lib/driftguard \

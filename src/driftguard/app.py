@@ -41,6 +41,7 @@ from driftguard.api.routes import (
     dashboard,
     dead_letters,
     deployments,
+    evidence,
     findings,
     health,
     incidents,
@@ -80,6 +81,7 @@ from driftguard.web.pages import assets as asset_pages
 from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
 from driftguard.web.pages import deployments as deployment_pages
+from driftguard.web.pages import evidence as evidence_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
 from driftguard.web.pages import policies as policy_pages
@@ -321,6 +323,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         validations,
         findings,
         incidents,
+        evidence,
     ):
         api.include_router(module.router)
     app.include_router(api)
@@ -336,6 +339,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         policy_pages,
         audit_pages,
         asset_pages,
+        evidence_pages,
     ):
         app.include_router(page.router)
 

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
     # webhook cannot be aimed at the server itself or its internal network.
     webhook_allow_private_targets: bool = False
 
+    # The evidence pack (GET …/versions/{n}/evidence): how many of the version's newest audit
+    # records and monitoring reports of each kind it holds; each section states its total.
+    evidence_audit_records: int = Field(default=500, ge=1, le=100_000)
+    evidence_reports_per_kind: int = Field(default=1000, ge=1, le=100_000)
+
     # Addresses or networks of reverse proxies whose X-Forwarded-For is believed.
     trusted_proxies: Annotated[list[IPvAnyNetwork], NoDecode] = Field(default_factory=list)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Dialog, Page, expect
@@ -250,3 +251,33 @@ def _watch(message: ConsoleMessage, problems: list[str]) -> None:
     # A blocked inline script means markup got through escaping, even if CSP then stopped it.
     if "Content Security Policy" in message.text or message.type == "error":
         problems.append(f"console: {message.text}")
+
+
+def test_the_evidence_pack_opens_with_its_charts_and_fetches_nothing(
+    page: Page, server: LiveServer
+) -> None:
+    sign_in(page, server.url, server.portfolio.engineer)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Models").click()
+    page.get_by_role("link", name=HOSTILE["model_name"]).click()
+    with page.expect_download() as download:
+        page.locator("p.evidence-pack").get_by_role("link", name="HTML").click()
+    html = Path(download.value.path()).read_text(encoding="utf-8")
+    fetched: list[str] = []
+    page.goto("about:blank")  # out of the site, whose pages forbid inline styles (CSP)
+    page.on("request", lambda request: fetched.append(request.url))
+    page.set_content(html)
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Evidence pack")
+    # The inline style sheet applies: section headings carry its rule.
+    border = page.locator("h2").first.evaluate("h => getComputedStyle(h).borderBottomStyle")
+    assert border == "solid"
+    drift = page.locator("figure", has_text="Drift (PSI) per feature")
+    expect(drift.locator("polyline")).not_to_have_count(0)
+    box = drift.locator("svg").bounding_box()
+    assert box is not None
+    assert box["width"] > 300
+    assert box["height"] > 100
+    expect(
+        page.locator("figure", has_text="MRI contribution by component").locator("rect")
+    ).not_to_have_count(0)
+    assert fetched == []  # one self-contained file: no style sheet, font, image or script
+    screenshot(page, "evidence-pack")

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from driftguard.web.charts import (
+from driftguard.charts import (
     BAR_LABEL_WIDTH,
     WIDTH,
     bar_chart,

@@ -10,6 +10,7 @@ from driftguard.cli.audit import audit_app
 from driftguard.cli.backup import backup, restore
 from driftguard.cli.cards import card_app
 from driftguard.cli.errors import exit_on_domain_error
+from driftguard.cli.evidence import evidence_app
 from driftguard.cli.gate import gate_app
 from driftguard.cli.groups import command_group
 from driftguard.cli.keys import secrets_app
@@ -31,6 +32,7 @@ app.add_typer(gate_app, name="gate")
 app.add_typer(predictions_app, name="predictions")
 app.add_typer(secrets_app, name="secrets")
 app.add_typer(card_app, name="card")
+app.add_typer(evidence_app, name="evidence")
 app.command()(backup)
 app.command()(restore)
 app.command()(worker)

@@ -97,6 +97,7 @@ class Client:
         content_type: str | None = None,
         files: dict[str, tuple[str, bytes, str]] | None = None,
         extra_headers: dict[str, str] | None = None,
+        raw: bool = False,
     ) -> Any:
         headers = dict(self._headers) | (extra_headers or {})
         if idempotency_key is not None:
@@ -137,6 +138,8 @@ class Client:
                 except ValueError:
                     body = {"message": response.text[:500]}
                 raise DriftGuardAPIError(response.status_code, body)
+            if raw:
+                return response.content
             return response.json() if response.content else None
         raise AssertionError("unreachable")
 
@@ -393,3 +396,10 @@ class Client:
             "PUT", self._card_path(model, version), json=card, extra_headers=headers
         )
         return answer
+
+    def evidence(self, model: int | str, version: int, *, pack_format: str = "pdf") -> bytes:
+        """The version's evidence pack as ``pdf``, ``html`` (one self-contained file) or
+        ``json`` (the sections and their hash manifest)."""
+        path = f"{self._version_path(model, version)}/evidence"
+        body: bytes = self._request("GET", path, params={"format": pack_format}, raw=True)
+        return body

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from fastapi import Query, Request, Response
 from pydantic import BaseModel, Field
 
+from driftguard.charts import BarChart, LineChart, bar_chart, line_chart
 from driftguard.governance import alerts, deployments, risk
 from driftguard.governance.schemas import RiskScoreRead
 from driftguard.http.deps import DbSession
@@ -27,7 +28,6 @@ from driftguard.registry import service as registry_service
 from driftguard.registry.orm import Stage
 from driftguard.registry.repository import ModelFilter, PageRequest
 from driftguard.schemas import Id, SearchText, Tag
-from driftguard.web.charts import BarChart, LineChart, bar_chart, line_chart
 from driftguard.web.forms import page_count, parse_fields
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission

@@ -7,11 +7,7 @@ from typing import Annotated
 
 from fastapi import Request, Response
 
-from driftguard.dashboard import service as dashboard
-from driftguard.dashboard.schemas import ExecutiveDashboard
-from driftguard.http.deps import DashboardCacheDep, DbSession
-from driftguard.identity.permissions import Permission
-from driftguard.web.charts import (
+from driftguard.charts import (
     BarChart,
     LineChart,
     StackedChart,
@@ -19,6 +15,10 @@ from driftguard.web.charts import (
     line_chart,
     stacked_chart,
 )
+from driftguard.dashboard import service as dashboard
+from driftguard.dashboard.schemas import ExecutiveDashboard
+from driftguard.http.deps import DashboardCacheDep, DbSession
+from driftguard.identity.permissions import Permission
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render

@@ -1,7 +1,9 @@
-"""Chart geometry for inline SVG, computed on the server; ``templates/_charts.html`` draws it.
+"""Chart geometry for inline SVG, computed on the server; the web UI's ``templates/_charts.html``
+and the evidence pack's ``evidence/templates/_charts.html`` draw it.
 
-No labels are rendered here: every string reaches the page through the template, so it is
-escaped like any other text.
+Pure (the standard library only), below every layer, so the pages (``web/``) and the evidence pack
+(``evidence/``, below ``web/``) share one geometry. No labels are rendered here: every string
+reaches the page through a template, so it is escaped like any other text.
 """
 
 from __future__ import annotations
