@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from driftguard.db.base import Base, BigId, IdMixin, JsonDocument, UTCDateTime, utcnow
@@ -89,3 +89,39 @@ class VersionCardRevision(IdMixin, Base):
     )
     created_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- retention exceptions (retention.py) --------------------------------------------------------
+# The EU AI Act keeps a high-risk system's logs at least six months (Art. 12, 19(1), 26(6)); the
+# purges keep that floor for every version of a model classified high on its card. An exception
+# lets a shorter retention apply to one model, until it expires or is withdrawn. Rows are never
+# deleted: a withdrawn or expired exception stays as history. Writers of one model's exceptions
+# are serialised on the model's row (as the card's writers are).
+
+
+class RetentionException(IdMixin, Base):
+    """An admin's exception to the retention floor for one model: why, until when, by whom."""
+
+    __tablename__ = "retention_exceptions"
+    __table_args__ = (
+        Index("ix_retention_exceptions_model_id_expires_at", "model_id", "expires_at"),
+    )
+
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE")
+    )
+    team_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    withdrawn_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
