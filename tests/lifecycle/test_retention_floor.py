@@ -16,11 +16,13 @@ from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
+from typer.testing import CliRunner
 
 from driftguard.app import create_app
 from driftguard.audit import service as audit
 from driftguard.audit.orm import AuditRecord
 from driftguard.audit.schemas import SYSTEM
+from driftguard.cli.main import app as cli
 from driftguard.db import partitions as pg
 from driftguard.db.base import utcnow
 from driftguard.db.session import unit_of_work
@@ -33,7 +35,7 @@ from driftguard.ingest.orm import PredictionRecord
 from driftguard.lifecycle import retention
 from driftguard.lifecycle.schemas import RetentionExceptionCreate
 from driftguard.settings import Settings
-from support.config import make_settings
+from support.config import TEST_SECRET, make_settings
 from support.identity import auth_headers, make_team, make_user
 from support.monitoring import prediction_rows
 from support.registry import create_model, create_version
@@ -579,3 +581,40 @@ def test_twenty_concurrent_withdrawals_one_wins_the_others_409(
     assert outcomes.count("ok") == 1, outcomes
     assert set(outcomes) == {"ok", "retention_exception_not_in_force"}, outcomes
     assert len(changes(session_factory, "retention.exception.withdraw")) == 1
+
+
+# --- the commands ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI on the test database, sealing with the test settings' audit key."""
+    monkeypatch.setenv("DRIFTGUARD_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("DRIFTGUARD_ENVIRONMENT", "test")
+    monkeypatch.setenv("DRIFTGUARD_JWT_SECRET", TEST_SECRET)
+
+
+@pytest.mark.usefixtures("cli_env")
+def test_the_purge_commands_keep_the_floor_and_say_why(
+    client: TestClient, bank: Bank, session_factory: sessionmaker[Session]
+) -> None:
+    classify_high(client, bank)
+    log_days_ago(client, bank, bank.high, 60, first=0)
+    log_days_ago(client, bank, bank.minimal, 60, first=0)
+    runner = CliRunner()
+    purged = runner.invoke(cli, ["predictions", "purge", "--older-than-days", "30", "--yes"])
+    assert purged.exit_code == 0, purged.output
+    assert "for 1 versions" in purged.output
+    assert "EU AI Act Art. 19" in purged.output
+    assert (
+        stored(session_factory, bank.high_version),
+        stored(session_factory, bank.minimal_version),
+    ) == (4, 0)
+
+    audited = runner.invoke(cli, ["audit", "purge", "--before", "2999-01-01", "--yes"])
+    assert audited.exit_code == 0, audited.output
+    assert "kept: record" in audited.output
+    assert "EU AI Act Art. 19" in audited.output
+    with session_factory() as s:
+        assert "retention.exception" in s.scalars(select(AuditRecord.action)).all()
+        assert audit.verify(s).ok
