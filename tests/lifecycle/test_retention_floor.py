@@ -175,7 +175,8 @@ def classify_high(client: TestClient, bank: Bank) -> None:
     assert client.delete(bank.exception_url(), headers=bank.admin).status_code == 200
 
 
-def log_days_ago(client: TestClient, bank: Bank, model_id: int, days: int, first: int) -> None:
+def log_days_ago(client: TestClient, bank: Bank, model_id: int, days: int, first: int) -> datetime:
+    """Four predictions ``days`` ago, ten minutes apart; returns the first one's time."""
     rows = prediction_rows(4, start=first)
     moment = utcnow() - days * DAY
     for index, row in enumerate(rows):
@@ -186,6 +187,7 @@ def log_days_ago(client: TestClient, bank: Bank, model_id: int, days: int, first
         headers=bank.engineer,
     )
     assert response.status_code == 200, response.text
+    return moment
 
 
 def stored(factory: sessionmaker[Session], version_id: int) -> int:
@@ -222,18 +224,23 @@ def test_a_high_risk_models_predictions_younger_than_the_floor_survive_a_30_day_
 ) -> None:
     classify_high(client, bank)
     for model_id in (bank.high, bank.minimal):
-        log_days_ago(client, bank, model_id, 60, first=0)  # past 30 days, within the floor
+        held_day = log_days_ago(client, bank, model_id, 60, first=0)  # within the floor
         log_days_ago(client, bank, model_id, 200, first=100)  # past the floor too
+    free_day = log_days_ago(client, bank, bank.minimal, 90, first=200)  # no high-risk rows
     now = utcnow()
     # Partitions for the backfilled days (PostgreSQL), nothing purged yet.
     maintain(session_factory, settings.model_copy(update={"prediction_retention_days": 0}), now)
     assert (
         stored(session_factory, bank.high_version),
         stored(session_factory, bank.minimal_version),
-    ) == (8, 8)
+    ) == (8, 12)
 
     result = maintain(session_factory, settings, now)
     assert result.purged is not None
+    if session_factory.kw["bind"].dialect.name == "postgresql":
+        # A day without held rows is still dropped whole; one with them is emptied row by row.
+        assert f"prediction_blocks_p{free_day:%Y%m%d}" in result.purged.partitions_dropped
+        assert f"prediction_blocks_p{held_day:%Y%m%d}" not in result.purged.partitions_dropped
     # The minimal-risk model keeps 30 days: both days go. The high-risk one keeps 183 days.
     assert stored(session_factory, bank.minimal_version) == 0
     assert stored(session_factory, bank.high_version) == 4
