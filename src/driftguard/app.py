@@ -51,6 +51,7 @@ from driftguard.api.routes import (
     policies,
     prediction_files,
     predictions,
+    retention,
     risk,
     simulations,
     teams,
@@ -72,6 +73,7 @@ from driftguard.identity.passwords import build_hasher
 from driftguard.jobs import dead_letters as dead_letter_service
 from driftguard.jobs import maintenance, scheduler
 from driftguard.jobs.periodic import run_periodically
+from driftguard.lifecycle import retention as retention_floor
 from driftguard.logs import configure_logging
 from driftguard.settings import Settings
 from driftguard.telemetry import Telemetry
@@ -209,6 +211,10 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
             keyring,
         )
         app.state.readiness = Readiness(lambda: database_answers(app.state.engine))
+        # The EU AI Act retention floor: a setting below it cannot be refused at load (no
+        # database then), so start-up warns, naming setting and article; the purges keep it.
+        with contextlib.suppress(SQLAlchemyError):  # a database not migrated yet: no warning
+            retention_floor.warn_if_below_floor(app.state.read_session_factory, settings)
         app.state.rate_limiter = RateLimiter(
             settings,
             on_fallback=telemetry.rate_limit_fallbacks.inc,
@@ -324,6 +330,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         findings,
         incidents,
         evidence,
+        retention,
     ):
         api.include_router(module.router)
     app.include_router(api)

@@ -302,15 +302,22 @@ def test_prediction_storage_is_a_maintenance_job(
     session_factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from driftguard.jobs import maintenance
+    from driftguard.lifecycle import retention
 
     calls: list[object] = []
-    monkeypatch.setattr(storage_maintenance, "run_maintenance", lambda f, s: calls.append(s))
+
+    def fake(f: object, s: object, *, hold: object) -> storage_maintenance.MaintenanceResult:
+        calls.append((s, hold))
+        return storage_maintenance.MaintenanceResult(created=(), purged=None)
+
+    monkeypatch.setattr(storage_maintenance, "run_maintenance", fake)
     url = session_factory.kw["bind"].url.render_as_string(hide_password=False)
     settings = make_settings(url)
     ran = maintenance.run_maintenance(session_factory, settings)
     assert ran == [job.name for job in maintenance.MAINTENANCE_JOBS]
     assert "prediction_storage" in ran
-    assert calls == [settings]
+    # The job applies the EU AI Act retention floor (lifecycle.retention) to every purge.
+    assert calls == [(settings, retention.prediction_hold)]
 
 
 def test_a_new_label_replaces_the_stored_one_in_its_partition(

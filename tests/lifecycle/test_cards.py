@@ -254,7 +254,12 @@ def test_twenty_concurrent_conditional_writes_one_wins(
             full_card(team, lifecycle_status="retired", sections={"Retirement": f"note {i}"})
         )
         return lambda s: cards.put_model_card(
-            s, principal=engineer, model_id=team.model_id, data=data, if_match="1"
+            s,
+            principal=engineer,
+            model_id=team.model_id,
+            data=data,
+            prediction_retention_days=0,
+            if_match="1",
         )
 
     outcomes = race(session_factory, [retire(i) for i in range(THREADS)])
@@ -275,7 +280,7 @@ def test_twenty_concurrent_retirements_one_wins_the_others_409(
             full_card(team, lifecycle_status="retired", sections={"Retirement": f"note {i}"})
         )
         return lambda s: cards.put_model_card(
-            s, principal=engineer, model_id=team.model_id, data=data
+            s, principal=engineer, model_id=team.model_id, data=data, prediction_retention_days=0
         )
 
     outcomes = race(session_factory, [retire(i) for i in range(THREADS)])

@@ -92,6 +92,18 @@ class Verification:
 
 
 @dataclass(frozen=True, slots=True)
+class PurgeHold:
+    """Records a purge keeps: from ``keep_from_seq`` on (the chain is cut as a prefix only, so
+    keeping one record keeps every later one). ``reason`` says why, in the purge's record."""
+
+    keep_from_seq: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class PurgeResult:
     deleted: int
     through_seq: int | None
+    # Set when a hold stopped the purge short of ``before``: the first record it kept, and why.
+    held_from_seq: int | None = None
+    held_reason: str | None = None

@@ -32,6 +32,7 @@ from driftguard.audit.schemas import (
     SYSTEM,
     Actor,
     AuditFilter,
+    PurgeHold,
     PurgeResult,
     RequestFacts,
     Verification,
@@ -288,13 +289,23 @@ def _vouches_for(row: AuditRecord, cut: tuple[int, str]) -> bool:
     return row.after.get("through_seq") == cut[0] and last_hash in (None, cut[1])
 
 
-def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> PurgeResult:
+def purge(
+    session: Session, *, before: datetime, actor: Actor = SYSTEM, hold: PurgeHold | None = None
+) -> PurgeResult:
     """Delete the records older than ``before`` (a prefix of the chain) and record that it did.
 
     The cut is stored in ``audit_purges`` so the remaining chain still verifies from its start.
+    ``hold`` keeps the records from its seq on (the lifecycle's retention floor): the cut stops
+    before it, and the purge's record says so.
     """
     repository.lock_chain(session)
     through = repository.last_seq_before(session, before)
+    held_from: int | None = None
+    if hold is not None and through is not None and hold.keep_from_seq <= through:
+        held_from = hold.keep_from_seq
+        through = held_from - 1 if held_from > 1 else None
+        if through is not None and repository.get_record(session, through) is None:
+            through = None  # already purged up to there
     deleted = 0
     last_hash: str | None = None
     if through is not None:
@@ -318,6 +329,16 @@ def purge(session: Session, *, before: datetime, actor: Actor = SYSTEM) -> Purge
             "deleted": deleted,
             "through_seq": through,
             "last_hash": last_hash,
+            **(
+                {}
+                if hold is None or held_from is None
+                else {"held_from_seq": held_from, "held_reason": hold.reason}
+            ),
         },
     )
-    return PurgeResult(deleted=deleted, through_seq=through)
+    return PurgeResult(
+        deleted=deleted,
+        through_seq=through,
+        held_from_seq=held_from,
+        held_reason=None if held_from is None or hold is None else hold.reason,
+    )

@@ -166,11 +166,15 @@ def purge(
     yes: Annotated[bool, typer.Option("--yes", help="confirm the deletion")] = False,
 ) -> None:
     """Delete audit records older than BEFORE. Records its own audit event; the chain still
-    verifies from the oldest remaining record."""
+    verifies from the oldest remaining record. Records of EU AI Act high-risk models younger
+    than 183 days (Art. 19) are kept, and with them every later record (the chain is cut as a
+    prefix), unless a retention exception is in force for the model."""
     from driftguard.audit import service as audit
     from driftguard.cli.sessions import session_factory
+    from driftguard.db.base import utcnow
     from driftguard.db.engine import build_engine
     from driftguard.db.session import unit_of_work
+    from driftguard.lifecycle import retention
     from driftguard.settings import load_settings
 
     if not yes:
@@ -180,7 +184,10 @@ def purge(
     engine = build_engine(settings)
     try:
         with unit_of_work(session_factory(engine, settings)) as session:
-            result = audit.purge(session, before=before)
+            hold = retention.audit_hold(session, utcnow())
+            result = audit.purge(session, before=before, hold=hold)
     finally:
         engine.dispose()
     typer.echo(f"purged {result.deleted} audit records (through seq {result.through_seq})")
+    if result.held_reason is not None:
+        typer.echo(f"kept: {result.held_reason}", err=True)

@@ -23,6 +23,7 @@ def maintain() -> None:
     from driftguard.cli.sessions import session_factory
     from driftguard.db.engine import build_engine
     from driftguard.ingest import storage_maintenance
+    from driftguard.lifecycle import retention
     from driftguard.settings import load_settings
 
     settings = load_settings()
@@ -30,7 +31,9 @@ def maintain() -> None:
     try:
         with exit_on_domain_error():
             factory = session_factory(engine, settings)
-            result = storage_maintenance.run_maintenance(factory, settings)
+            result = storage_maintenance.run_maintenance(
+                factory, settings, hold=retention.prediction_hold
+            )
     finally:
         engine.dispose()
     if result.skipped:
@@ -49,23 +52,27 @@ def purge(
     yes: Annotated[bool, typer.Option("--yes", help="confirm the deletion")] = False,
 ) -> None:
     """Delete raw predictions (blocks, key rows, labels) older than the given age, rounded
-    down to UTC midnight. Reports, runs and per-block counts stay. Audited."""
+    down to UTC midnight. Reports, runs and per-block counts stay. Audited. Versions of EU AI
+    Act high-risk models keep 183 days (Art. 19) unless a retention exception is in force."""
     from driftguard.audit.schemas import SYSTEM
     from driftguard.cli.sessions import session_factory
     from driftguard.db.engine import build_engine
     from driftguard.db.session import unit_of_work
     from driftguard.ingest import storage_maintenance
+    from driftguard.lifecycle import retention
     from driftguard.settings import load_settings
 
     if not yes:
         typer.echo("refusing to delete predictions without --yes", err=True)
         raise typer.Exit(2)
-    before = datetime.now(UTC) - timedelta(days=older_than_days)
+    now = datetime.now(UTC)
+    before = now - timedelta(days=older_than_days)
     settings = load_settings()
     engine = build_engine(settings)
     try:
         with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
-            result = storage_maintenance.purge(session, before=before, actor=SYSTEM)
+            hold = retention.prediction_hold(session, now)
+            result = storage_maintenance.purge(session, before=before, actor=SYSTEM, hold=hold)
     finally:
         engine.dispose()
     typer.echo(_purged(result))
@@ -77,4 +84,10 @@ def _purged(result: storage_maintenance.PurgeResult) -> str:
         f"{result.records} predictions, {result.labels} labels; "
         f"{len(result.partitions_dropped)} partitions dropped; "
         f"{result.blocks_counted} blocks counted against their reference first"
+        + (
+            f"; kept since {result.held_since:%Y-%m-%d} for {result.held_versions} versions: "
+            f"{result.held_reason}"
+            if result.held_since is not None
+            else ""
+        )
     )

@@ -51,6 +51,9 @@ class Permission(StrEnum):
     DEPLOYMENTS_SUSPEND = "deployments:suspend"
     OVERRIDES_WRITE = "overrides:write"
     INCIDENTS_WRITE = "incidents:write"
+    # An exception to the EU AI Act retention floor (lifecycle/retention.py) shortens what a
+    # high-risk model's logs are kept: a platform decision, so admins only (no team role has it).
+    RETENTION_EXCEPTIONS_WRITE = "retention_exceptions:write"
 
 
 _READ = frozenset(

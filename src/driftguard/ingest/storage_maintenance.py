@@ -13,17 +13,23 @@ purge deletes rows. Reports, runs and per-block counts are not purged here (repo
 retention of their own, ``monitoring.retention``); a block not yet counted against its
 version's reference is counted before it goes, so monitoring over the purged window still has
 its drift (``monitoring.purged``).
+
+A purge may be given a :class:`RetentionHold`: raw predictions of the versions it names, timed
+at or after its ``since``, are kept whatever the cutoff. ``lifecycle.retention`` builds it (the
+EU AI Act floor of six months for high-risk models, Art. 12 and 19); this package only applies
+it, since it sits below the lifecycle and cannot read model cards.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, Result, delete, func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import ColumnElement, CursorResult, Result, delete, func, or_, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session, sessionmaker
 
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM, Actor
@@ -54,6 +60,24 @@ class PurgeResult:
     records: int
     # Blocks counted against their version's reference just before going (logged before it).
     blocks_counted: int = 0
+    # The retention floor: rows of this many versions timed at or after ``held_since`` were kept.
+    held_versions: int = 0
+    held_since: datetime | None = None
+    held_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionHold:
+    """Raw predictions a purge keeps whatever its cutoff: those of ``version_ids`` timed at or
+    after ``since`` (rounded down to UTC midnight, so a day is never split)."""
+
+    version_ids: frozenset[int]
+    since: datetime
+    reason: str
+
+
+# Builds the hold of a purge at a moment, in the purge's transaction (``lifecycle.retention``).
+HoldSource = Callable[[Session, datetime], RetentionHold | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +134,45 @@ def ensure(session: Session, *, days: int, ahead: int, now: datetime) -> list[st
     return created
 
 
-def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
+def _held_cut(cutoff: datetime, hold: RetentionHold | None) -> tuple[frozenset[int], datetime]:
+    """The versions a hold keeps from this purge, and the cutoff that applies to them."""
+    if hold is None or not hold.version_ids:
+        return frozenset(), cutoff
+    floor = period_start(hold.since, 1)
+    return (hold.version_ids, floor) if floor < cutoff else (frozenset(), cutoff)
+
+
+def _going(
+    column: ColumnElement[datetime] | InstrumentedAttribute[datetime],
+    version: ColumnElement[int] | InstrumentedAttribute[int],
+    cutoff: datetime,
+    held: Collection[int],
+    floor: datetime,
+) -> ColumnElement[bool]:
+    """Rows timed before the cutoff, except the held versions' rows at or after their floor."""
+    if not held:
+        return column < cutoff
+    return or_(column < floor, (column < cutoff) & version.not_in(list(held)))
+
+
+def purge(
+    session: Session, *, before: datetime, actor: Actor, hold: RetentionHold | None = None
+) -> PurgeResult:
     """Delete raw predictions (blocks, key rows, labels) timed before ``before`` (rounded down
     to UTC midnight, where blocks are cut), audited. On PostgreSQL, partitions wholly before it
-    are detached and dropped; rows of a partition that straddles it are deleted."""
+    are detached and dropped; rows of a partition that straddles it are deleted. Rows ``hold``
+    keeps stay: a partition holding any of them is emptied row by row instead of dropped."""
     cutoff = period_start(before, 1)
+    held, floor = _held_cut(cutoff, hold)
     versions = list(
         session.scalars(
             select(PredictionBlock.version_id).where(PredictionBlock.first_ts < cutoff).distinct()
         )
     )
-    counted = sum(_count_before_purge(session, version_id, cutoff) for version_id in versions)
+    counted = sum(
+        _count_before_purge(session, version_id, floor if version_id in held else cutoff)
+        for version_id in versions
+    )
     counts: dict[str, int] = {}
     dropped: list[str] = []
     for table in reversed(pg.partitioned_tables()):
@@ -128,20 +180,23 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
         removed = 0
         if session.get_bind().dialect.name == "postgresql":
             for part in pg.partitions(session, table.name):
-                if part.end is not None and part.end <= cutoff:
-                    count = f'SELECT count(*) FROM "{part.name}"'  # noqa: S608 - catalogue names
-                    removed += session.scalar(text(count)) or 0
-                    pg.drop_partition(session, table.name, part.name)
-                    dropped.append(part.name)
-        removed += _deleted(session.execute(delete(table).where(table.c[key] < cutoff)))
+                if part.end is None or part.end > cutoff:
+                    continue
+                if part.end > floor and _holds_held_rows(session, table, key, part, held):
+                    continue  # emptied row by row below
+                count = f'SELECT count(*) FROM "{part.name}"'  # noqa: S608 - catalogue names
+                removed += session.scalar(text(count)) or 0
+                pg.drop_partition(session, table.name, part.name)
+                dropped.append(part.name)
+        going = _going(table.c[key], table.c.version_id, cutoff, held, floor)
+        removed += _deleted(session.execute(delete(table).where(going)))
         counts[table.name] = removed
     records = 0
     if versions:
+        going = _going(PredictionRecord.ts, PredictionRecord.version_id, cutoff, held, floor)
         records = _deleted(
             session.execute(
-                delete(PredictionRecord).where(
-                    PredictionRecord.version_id.in_(versions), PredictionRecord.ts < cutoff
-                )
+                delete(PredictionRecord).where(PredictionRecord.version_id.in_(versions), going)
             )
         )
     result = PurgeResult(
@@ -151,6 +206,9 @@ def purge(session: Session, *, before: datetime, actor: Actor) -> PurgeResult:
         labels=counts["prediction_labels"],
         records=records,
         blocks_counted=counted,
+        held_versions=len(held),
+        held_since=floor if held else None,
+        held_reason=hold.reason if held and hold is not None else None,
     )
     audit.record(
         session,
@@ -183,19 +241,38 @@ def _deleted(result: Result[Any]) -> int:
     return result.rowcount
 
 
-def _holds_rows_before(session: Session, cutoff: datetime) -> bool:
+def _holds_held_rows(
+    session: Session, table: Any, key: str, part: pg.Partition, held: Collection[int]
+) -> bool:
+    if not held:
+        return False
+    column = table.c[key]
+    span = column < part.end if part.start is None else (column >= part.start) & (column < part.end)
+    found = select(column).where(span, table.c.version_id.in_(list(held))).limit(1)
+    return session.scalar(found) is not None
+
+
+def _holds_rows_before(
+    session: Session, cutoff: datetime, hold: RetentionHold | None = None
+) -> bool:
+    """Whether a purge at ``cutoff`` (with ``hold``) would remove anything."""
+    held, floor = _held_cut(cutoff, hold)
     for table in pg.partitioned_tables():
         column = table.c[pg.partition_key(table)]
-        if session.scalar(select(column).where(column < cutoff).limit(1)) is not None:
+        going = _going(column, table.c.version_id, cutoff, held, floor)
+        if session.scalar(select(column).where(going).limit(1)) is not None:
             return True
     return False
 
 
-def maintain(session: Session, settings: Settings, now: datetime) -> MaintenanceResult:
+def maintain(
+    session: Session, settings: Settings, now: datetime, *, hold: HoldSource | None = None
+) -> MaintenanceResult:
     """Prepare partitions ahead and apply the retention; idempotent, cheap when nothing is due.
 
     One process at a time does it (a transaction-scoped advisory lock on PostgreSQL; SQLite
-    writers are serialised anyway); the others skip.
+    writers are serialised anyway); the others skip. ``hold`` names what the retention keeps
+    regardless (the lifecycle's retention floor); the entry points always pass it.
     """
     if session.get_bind().dialect.name == "postgresql":
         if not session.scalar(select(func.pg_try_advisory_xact_lock(MAINTENANCE_LOCK))):
@@ -210,8 +287,9 @@ def maintain(session: Session, settings: Settings, now: datetime) -> Maintenance
     purged = None
     if settings.prediction_retention_days:
         cutoff = period_start(now - timedelta(days=settings.prediction_retention_days), 1)
-        if _holds_rows_before(session, cutoff):
-            purged = purge(session, before=cutoff, actor=SYSTEM)
+        kept = None if hold is None else hold(session, now)
+        if _holds_rows_before(session, cutoff, kept):
+            purged = purge(session, before=cutoff, actor=SYSTEM, hold=kept)
     if created or purged:
         logger.info(
             "prediction storage maintained: %d partitions created, purge %s",
@@ -221,7 +299,9 @@ def maintain(session: Session, settings: Settings, now: datetime) -> Maintenance
     return MaintenanceResult(created=tuple(created), purged=purged)
 
 
-def run_maintenance(factory: sessionmaker[Session], settings: Settings) -> MaintenanceResult:
+def run_maintenance(
+    factory: sessionmaker[Session], settings: Settings, *, hold: HoldSource | None = None
+) -> MaintenanceResult:
     """:func:`maintain` now, in a transaction of its own (start-up, loops, task workers)."""
     with unit_of_work(factory) as session:
-        return maintain(session, settings, datetime.now(UTC))
+        return maintain(session, settings, datetime.now(UTC), hold=hold)

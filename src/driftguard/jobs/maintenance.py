@@ -23,6 +23,7 @@ from driftguard.db.base import utcnow
 from driftguard.db.session import reading, unit_of_work
 from driftguard.governance import incident_alerts
 from driftguard.ingest import storage_maintenance
+from driftguard.lifecycle import retention as retention_floor
 from driftguard.monitoring import retention
 from driftguard.settings import Settings
 
@@ -43,7 +44,18 @@ class MaintenanceJob:
 
 
 def _prediction_storage(context: MaintenanceContext) -> None:
-    storage_maintenance.run_maintenance(context.factory, context.settings)
+    result = storage_maintenance.run_maintenance(
+        context.factory, context.settings, hold=retention_floor.prediction_hold
+    )
+    if result.purged is not None and result.purged.held_versions:
+        logger.warning(
+            "DRIFTGUARD_PREDICTION_RETENTION_DAYS=%d: raw predictions of %d versions of EU AI Act "
+            "high-risk models kept since %s (%s)",
+            context.settings.prediction_retention_days,
+            result.purged.held_versions,
+            result.purged.held_since,
+            retention_floor.ARTICLE,
+        )
 
 
 def _report_retention(context: MaintenanceContext) -> None:

@@ -38,7 +38,7 @@ from driftguard.errors import (
 from driftguard.identity import repository as identity_repository
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
-from driftguard.lifecycle import repository
+from driftguard.lifecycle import repository, retention
 from driftguard.lifecycle.orm import ModelCard, ModelCardRevision, VersionCard, VersionCardRevision
 from driftguard.lifecycle.schemas import (
     AiActClass,
@@ -209,9 +209,15 @@ def put_model_card(
     principal: Principal,
     model_id: int,
     data: ModelCardContent,
+    prediction_retention_days: int,
     if_match: str | None = None,
 ) -> ModelCardRead:
-    """Write the model's card: a new revision, or none if ``data`` is the current one."""
+    """Write the model's card: a new revision, or none if ``data`` is the current one.
+
+    ``prediction_retention_days`` is the setting in force: classifying the model ``high`` while
+    it is below the EU AI Act retention floor is refused unless an exception is recorded
+    (``lifecycle.retention``); a card already ``high`` is not re-checked on each edit (the
+    purges keep the floor for it anyway)."""
     model = _writable(session, principal, model_id)
     if data.vendor_name is not None and not data.vendor_name.strip():
         data = data.model_copy(update={"vendor_name": None})
@@ -224,6 +230,13 @@ def put_model_card(
         return _model_read(_model_revision(session, model.id, head.revision))  # a retry
     _check_precondition(if_match, head, f"model {model.id}'s card")
     _check_model_content(session, model, data)
+    if repository.ai_act_class(session, model.id) != AiActClass.HIGH.value:
+        retention.check_classification(
+            session,
+            model_id=model.id,
+            ai_act_class=data.ai_act_class,
+            prediction_retention_days=prediction_retention_days,
+        )
     if current is not None and target is not current:
         _check_transition(model.id, current, target)
     elif current is LifecycleStatus.RETIRED:

@@ -345,3 +345,39 @@ class IncidentEntry(IdMixin, Base):
         BigId, ForeignKey("api_keys.id"), nullable=True
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- retention exceptions (retention.py) --------------------------------------------------------
+# The EU AI Act keeps a high-risk system's logs at least six months (Art. 12, 19(1), 26(6)); the
+# purges keep that floor for every version of a model classified high on its card. An exception
+# lets a shorter retention apply to one model, until it expires or is withdrawn. Rows are never
+# deleted: a withdrawn or expired exception stays as history. Writers of one model's exceptions
+# are serialised on the model's row (as the card's writers are).
+
+
+class RetentionException(IdMixin, Base):
+    """An admin's exception to the retention floor for one model: why, until when, by whom."""
+
+    __tablename__ = "retention_exceptions"
+    __table_args__ = (
+        Index("ix_retention_exceptions_model_id_expires_at", "model_id", "expires_at"),
+    )
+
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE")
+    )
+    team_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("teams.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    withdrawn_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)

@@ -4,13 +4,21 @@ caller may see (the registry's ``get_model`` / ``resolve_version`` check the tea
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, String, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from driftguard.audit.orm import AuditRecord
 from driftguard.db.base import utcnow
-from driftguard.lifecycle.orm import ModelCard, ModelCardRevision, VersionCard, VersionCardRevision
+from driftguard.lifecycle.orm import (
+    ModelCard,
+    ModelCardRevision,
+    RetentionException,
+    VersionCard,
+    VersionCardRevision,
+)
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 
 # --- model cards --------------------------------------------------------------------------------
@@ -129,3 +137,120 @@ def card_fact_rows(
         .where(ModelVersion.id.in_(list(version_ids)))
     )
     return [(version_id, status, model, version) for version_id, status, model, version in rows]
+
+
+# --- retention floor ----------------------------------------------------------------------------
+
+
+def _current_class() -> Any:
+    """The EU AI Act class of the model's current card revision (JSON text on both backends)."""
+    return ModelCardRevision.content["ai_act_class"].as_string()
+
+
+def _current_revision_join() -> Any:
+    return (ModelCardRevision.model_id == ModelCard.model_id) & (
+        ModelCardRevision.number == ModelCard.revision
+    )
+
+
+def ai_act_class(session: Session, model_id: int) -> str | None:
+    return session.scalar(
+        select(_current_class())
+        .select_from(ModelCard)
+        .join(ModelCardRevision, _current_revision_join())
+        .where(ModelCard.model_id == model_id)
+    )
+
+
+def _in_force(now: datetime) -> Any:
+    return (RetentionException.withdrawn_at.is_(None)) & (RetentionException.expires_at > now)
+
+
+def held_model_ids(*, now: datetime, ai_act_class: str) -> Select[int]:
+    """The models whose current card says ``ai_act_class`` and that have no exception in force
+    at ``now``: a subquery, so a purge never holds a list of every model in memory."""
+    excepted = select(RetentionException.model_id).where(_in_force(now))
+    return (
+        select(ModelCard.model_id)
+        .join(ModelCardRevision, _current_revision_join())
+        .where(_current_class() == ai_act_class, ModelCard.model_id.not_in(excepted))
+    )
+
+
+def held_version_ids(session: Session, *, now: datetime, ai_act_class: str) -> list[int]:
+    models = held_model_ids(now=now, ai_act_class=ai_act_class)
+    return list(
+        session.scalars(
+            select(ModelVersion.id)
+            .where(ModelVersion.model_id.in_(models))
+            .order_by(ModelVersion.id)
+        )
+    )
+
+
+def retention_exception_in_force(
+    session: Session, model_id: int, now: datetime
+) -> RetentionException | None:
+    return session.scalar(
+        select(RetentionException)
+        .where(RetentionException.model_id == model_id, _in_force(now))
+        .order_by(RetentionException.id.desc())
+        .limit(1)
+    )
+
+
+def latest_retention_exception(session: Session, model_id: int) -> RetentionException | None:
+    return session.scalar(
+        select(RetentionException)
+        .where(RetentionException.model_id == model_id)
+        .order_by(RetentionException.id.desc())
+        .limit(1)
+        .execution_options(populate_existing=True)
+    )
+
+
+def retention_exceptions(
+    session: Session, model_id: int, *, limit: int
+) -> Sequence[RetentionException]:
+    return session.scalars(
+        select(RetentionException)
+        .where(RetentionException.model_id == model_id)
+        .order_by(RetentionException.id.desc())
+        .limit(limit)
+    ).all()
+
+
+def withdraw_retention_exception(
+    session: Session, exception_id: int, *, now: datetime, values: dict[str, Any]
+) -> bool:
+    """Withdraw the exception if it is still in force; False if another writer got there first
+    or it lapsed meanwhile."""
+    moved = session.execute(
+        update(RetentionException)
+        .where(RetentionException.id == exception_id, _in_force(now))
+        .values(withdrawn_at=now, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(moved == 1)
+
+
+def first_audit_seq_concerning(
+    session: Session, *, now: datetime, since: datetime, ai_act_class: str
+) -> int | None:
+    """The first audit record, written at or after ``since``, about a held model (object
+    ``model``) or one of its versions (object ``model_version``)."""
+    models = held_model_ids(now=now, ai_act_class=ai_act_class)
+    versions = select(ModelVersion.id).where(ModelVersion.model_id.in_(models))
+    # Audit object ids are text: compare them with the ids written as text.
+    model_ids = select(cast(ModelCard.model_id, String)).where(ModelCard.model_id.in_(models))
+    version_ids = select(cast(ModelVersion.id, String)).where(ModelVersion.id.in_(versions))
+    return session.scalar(
+        select(func.min(AuditRecord.seq)).where(
+            AuditRecord.recorded_at >= since,
+            or_(
+                (AuditRecord.object_type == "model") & AuditRecord.object_id.in_(model_ids),
+                (AuditRecord.object_type == "model_version")
+                & AuditRecord.object_id.in_(version_ids),
+            ),
+        )
+    )

@@ -135,3 +135,54 @@ class VersionCardRead(VersionCardContent):
     created_by_id: int | None
     created_by_api_key_id: int | None
     created_at: datetime
+
+
+# --- retention floor (retention.py) -------------------------------------------------------------
+
+RetentionReason = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=10, max_length=2_000, pattern=r"^[^\x00]*$"
+    ),
+]
+
+
+class RetentionExceptionCreate(CreateSchema):
+    """An exception to the retention floor: why, and until when (required; at most a year)."""
+
+    reason: RetentionReason = Field(
+        description="why a retention shorter than the floor is acceptable for this model "
+        "(for example the legal basis, or that the deployer keeps the logs elsewhere)"
+    )
+    expires_at: Timestamp = Field(description="when the exception lapses; in the future")
+
+
+class RetentionExceptionRead(ReadSchema):
+    id: int
+    model_id: int
+    reason: str
+    expires_at: datetime
+    created_by_id: int | None
+    created_by_api_key_id: int | None
+    created_at: datetime
+    withdrawn_at: datetime | None
+    withdrawn_by_id: int | None
+    withdrawn_by_api_key_id: int | None
+    status: str = Field(description="in_force, expired or withdrawn")
+
+
+class RetentionRead(ReadSchema):
+    """A model's retention: whether the floor applies to it, and the exception in force."""
+
+    model_id: int
+    high_risk: bool = Field(description="the model's card classifies it EU AI Act high")
+    floor_days: int
+    floor_applies: bool = Field(description="high-risk and no exception in force")
+    prediction_retention_days: int = Field(
+        description="DRIFTGUARD_PREDICTION_RETENTION_DAYS (0: kept forever)"
+    )
+    effective_prediction_retention_days: int = Field(
+        description="what the purge applies to this model's versions (0: kept forever)"
+    )
+    exception: RetentionExceptionRead | None
+    history: list[RetentionExceptionRead]

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response
 
 from driftguard.api.deps import require
-from driftguard.http.deps import DbSession
+from driftguard.http.deps import DbSession, SettingsDep
 from driftguard.http.params import LimitQuery, ObjectId, OffsetQuery, VersionNumber
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
@@ -60,12 +60,20 @@ def put_model_card(
     session: DbSession,
     principal: Writer,
     response: Response,
+    settings: SettingsDep,
     if_match: IfMatch = None,
 ) -> ModelCardRead:
     """Write the model's card. A change of ``lifecycle_status`` must follow an allowed edge
-    (409 otherwise); retiring is final."""
+    (409 otherwise); retiring is final. Classifying the model ``high`` while
+    ``DRIFTGUARD_PREDICTION_RETENTION_DAYS`` is below the EU AI Act floor (183 days, Art. 19)
+    → 422, unless a retention exception is in force."""
     card = service.put_model_card(
-        session, principal=principal, model_id=model_id, data=body, if_match=if_match
+        session,
+        principal=principal,
+        model_id=model_id,
+        data=body,
+        prediction_retention_days=settings.prediction_retention_days,
+        if_match=if_match,
     )
     _etag(response, card.content_hash)
     return card
