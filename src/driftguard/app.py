@@ -48,6 +48,7 @@ from driftguard.api.routes import (
     policies,
     prediction_files,
     predictions,
+    reviews,
     risk,
     simulations,
     teams,
@@ -312,6 +313,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         dashboard,
         dead_letters,
         cards,
+        reviews,
     ):
         api.include_router(module.router)
     app.include_router(api)

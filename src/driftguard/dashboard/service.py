@@ -35,7 +35,7 @@ def executive(
 ) -> ExecutiveDashboard:
     visible = principal.teams_with(Permission.MODELS_READ)
     text = cache.fetch(
-        f"executive:v2:{scope_key(visible)}",
+        f"executive:v3:{scope_key(visible)}",
         lambda: build_executive(session, visible=visible).model_dump_json(),
     )
     return ExecutiveDashboard.model_validate_json(text)

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from driftguard.audit import checkpoints
 from driftguard.audit.keys import AuditKeyring
 from driftguard.db.base import utcnow
-from driftguard.db.session import reading
+from driftguard.db.session import reading, unit_of_work
+from driftguard.governance import reviews_due
 from driftguard.ingest import storage_maintenance
 from driftguard.monitoring import retention
 from driftguard.settings import Settings
@@ -62,6 +63,13 @@ def _audit_checkpoint(context: MaintenanceContext) -> None:
         checkpoints.write_to_directory(directory, document)
 
 
+def _review_alerts(context: MaintenanceContext) -> None:
+    """One alert per overdue periodic review of a production version; resolved when no longer
+    overdue (governance/reviews_due.py)."""
+    with unit_of_work(context.factory) as session:
+        reviews_due.sync_alerts(session, now=context.now)
+
+
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     # The audit chain's head signed into a directory outside the database (truncation evidence).
     MaintenanceJob("audit_checkpoint", _audit_checkpoint),
@@ -69,6 +77,8 @@ MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     MaintenanceJob("prediction_storage", _prediction_storage),
     # Monitoring reports past their retention purged (each version's newest of a kind kept).
     MaintenanceJob("report_retention", _report_retention),
+    # Overdue periodic reviews raised as alerts (SR 11-7 annual review, PRA SS1/23).
+    MaintenanceJob("review_alerts", _review_alerts),
 )
 
 
