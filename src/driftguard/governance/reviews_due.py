@@ -26,25 +26,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Select, and_, case, func, literal, select
 from sqlalchemy.orm import Session
 
 from driftguard.audit import service as audit
 from driftguard.audit.schemas import SYSTEM
-from driftguard.db.base import utcnow
+from driftguard.db.base import UTCDateTime, utcnow
 from driftguard.governance import policies
 from driftguard.governance.alert_events import OPENED, RESOLVED, announce
 from driftguard.governance.alerts import ACTIVE
 from driftguard.governance.orm import Alert, Deployment
 from driftguard.governance.policies import InForce
 from driftguard.governance.schemas import ReviewDueRead
+from driftguard.identity.orm import Team
 from driftguard.identity.permissions import Permission
 from driftguard.identity.principal import Principal
 from driftguard.lifecycle import reviews
 from driftguard.lifecycle.orm import ModelReview
 from driftguard.lifecycle.schemas import ReviewAttest, ReviewRead, ReviewStatus
-from driftguard.registry.orm import ModelVersion, RegisteredModel, Stage
-from driftguard.rules import WHOLE, tier_of
+from driftguard.registry.orm import Level, ModelVersion, RegisteredModel, Stage
+from driftguard.rules import WHOLE
 from driftguard.rules.document import DEFAULT_REVIEW_CADENCE
 from driftguard.schemas import Page
 
@@ -170,59 +171,24 @@ class Clock:
         )
 
 
-def production_clocks(session: Session, *, visible: frozenset[int] | None) -> list[Clock]:
-    """The review clock of every version live in production in the teams ``visible`` (None:
-    all), in one statement: the live versions with their last completed review and first
-    production deployment as correlated subqueries over their indexes."""
-    version = ModelVersion.id
-    last_review = (
-        select(func.max(ModelReview.completed_at))
-        .where(
-            ModelReview.version_id == version, ModelReview.status == ReviewStatus.COMPLETED.value
-        )
-        .scalar_subquery()
+def production_clocks(
+    session: Session,
+    *,
+    visible: frozenset[int] | None,
+    now: datetime | None = None,
+    status: DueStatus | None = None,
+    window_days: int = DEFAULT_WINDOW_DAYS,
+) -> list[Clock]:
+    """The review clock of the versions live in production in the teams ``visible`` (None: all);
+    with ``status``, only those ``overdue`` or ``due_soon`` at ``now``, filtered in SQL."""
+    query = _live_versions(
+        session, visible=visible, now=now or utcnow(), status=status, window_days=window_days
     )
-    produced = (
-        select(func.min(Deployment.deployed_at))
-        .where(
-            Deployment.version_id == version,
-            Deployment.environment == PRODUCTION,
-            Deployment.deployed_at.is_not(None),
-        )
-        .scalar_subquery()
-    )
-    live = (
-        select(Deployment.version_id)
-        .where(Deployment.environment == PRODUCTION, Deployment.status.in_(LIVE))
-        .distinct()
-        .subquery()
-    )
-    query = (
-        select(
-            RegisteredModel.id,
-            RegisteredModel.name,
-            RegisteredModel.team_id,
-            RegisteredModel.materiality,
-            RegisteredModel.criticality,
-            version,
-            ModelVersion.number,
-            ModelVersion.created_at,
-            produced,
-            last_review,
-        )
-        .select_from(live)
-        .join(ModelVersion, ModelVersion.id == live.c.version_id)
-        .join(RegisteredModel, RegisteredModel.id == ModelVersion.model_id)
-        .where(RegisteredModel.archived_at.is_(None))
-    )
-    if visible is not None:
-        query = query.where(RegisteredModel.team_id.in_(sorted(visible)))
     months_of = cadence_in_force(session)
     clocks = []
     for row in session.execute(query):
-        model_id, name, team_id, materiality, criticality, version_id, number = row[:7]
-        registered_at, produced_at, reviewed_at = row[7:]
-        tier = tier_of(_level(materiality), _level(criticality))
+        model_id, name, team_id, tier, version_id, number, registered_at, produced_at = row[:8]
+        reviewed_at = row[8]
         months = months_of(team_id, tier)
         since, since_at = review_since(registered_at, produced_at, reviewed_at)
         clocks.append(
@@ -240,6 +206,141 @@ def production_clocks(session: Session, *, visible: frozenset[int] | None) -> li
             )
         )
     return clocks
+
+
+def _rank(column: Any) -> Any:
+    return case((column == Level.LOW, 1), (column == Level.MEDIUM, 2), else_=3)
+
+
+def _live_versions(
+    session: Session,
+    *,
+    visible: frozenset[int] | None,
+    now: datetime,
+    status: DueStatus | None,
+    window_days: int,
+) -> Select[Any]:
+    """One statement: each live production version with its tier (``rules.tier_of`` in SQL), its
+    first production deployment and last completed review (correlated subqueries over
+    ``ix_deployments_version_id_environment_status`` and
+    ``ix_model_reviews_version_id_completed_at``), and, with ``status``, only those whose clock
+    started before the thresholds the cadence in force puts on each tier (and team)."""
+    version = ModelVersion.id
+    produced = (
+        select(func.min(Deployment.deployed_at))
+        .where(Deployment.version_id == version, Deployment.environment == PRODUCTION)
+        .scalar_subquery()
+    )
+    reviewed = (
+        select(func.max(ModelReview.completed_at))
+        .where(
+            ModelReview.version_id == version,
+            ModelReview.status == ReviewStatus.COMPLETED.value,
+        )
+        .scalar_subquery()
+    )
+    live = (
+        select(Deployment.id)
+        .where(
+            Deployment.version_id == version,
+            Deployment.environment == PRODUCTION,
+            Deployment.status.in_(LIVE),
+        )
+        .exists()
+    )
+    rank = _rank(RegisteredModel.materiality) + _rank(RegisteredModel.criticality)
+    inner = (
+        select(
+            RegisteredModel.id.label("model_id"),
+            RegisteredModel.name.label("name"),
+            RegisteredModel.team_id.label("team_id"),
+            case((rank >= 5, 1), (rank == 4, 2), else_=3).label("tier"),
+            version.label("version_id"),
+            ModelVersion.number.label("number"),
+            ModelVersion.created_at.label("registered_at"),
+            produced.label("produced_at"),
+            reviewed.label("reviewed_at"),
+            func.coalesce(reviewed, produced, ModelVersion.created_at, type_=UTCDateTime()).label(
+                "since_at"
+            ),
+        )
+        .select_from(RegisteredModel)
+        .join(ModelVersion, ModelVersion.model_id == RegisteredModel.id)
+        .where(RegisteredModel.archived_at.is_(None), live)
+    )
+    if visible is not None:
+        inner = inner.where(RegisteredModel.team_id.in_(sorted(visible)))
+    rows = inner.subquery()
+    query = select(*[c for c in rows.c if c.key != "since_at"])
+    if status is None:
+        return query
+    # Each version's thresholds by its tier (and team): one CASE, so the clock's start (two
+    # correlated subqueries) is computed once or twice per row, not once per group.
+    late: list[tuple[Any, Any]] = []
+    soon: list[tuple[Any, Any]] = []
+    for tier, months, teams in _cadence_groups(session, visible):
+        group = rows.c.tier == tier
+        if teams is not None:
+            group = and_(group, rows.c.team_id.in_(teams))
+        late.append((group, _at(_threshold(now, months, timedelta(0), inclusive=False))))
+        if status == "due_soon":
+            ahead = timedelta(days=window_days)
+            soon.append((group, _at(_threshold(now, months, ahead, inclusive=True))))
+    late_at = case(*late, else_=None)
+    if status == "overdue":
+        return query.where(rows.c.since_at < late_at)
+    soon_at = case(*soon, else_=None)
+    return query.where(rows.c.since_at >= late_at, rows.c.since_at < soon_at)
+
+
+def _at(moment: datetime) -> Any:
+    return literal(moment, type_=UTCDateTime())
+
+
+def _cadence_groups(
+    session: Session, visible: frozenset[int] | None
+) -> list[tuple[int, int, list[int] | None]]:
+    """``(tier, months, teams)``: teams None when the cadence of a tier is the same for every
+    team (no active policy scoped to teams), else the teams of each cadence."""
+    active = policies.active_policies(session)
+    months_of = cadence_of(active)
+    if not any(p.document.scope.teams is not None for p in active):
+        return [(tier, months_of(0, tier), None) for tier in (1, 2, 3)]
+    teams = sorted(visible) if visible is not None else list(session.scalars(select(Team.id)))
+    groups: list[tuple[int, int, list[int] | None]] = []
+    for tier in (1, 2, 3):
+        by_months: dict[int, list[int]] = {}
+        for team in teams:
+            by_months.setdefault(months_of(team, tier), []).append(team)
+        groups += [(tier, months, members) for months, members in by_months.items()]
+    return groups
+
+
+def _threshold(now: datetime, months: int, ahead: timedelta, *, inclusive: bool) -> datetime:
+    """The earliest clock start whose due date is past ``now + ahead`` (``inclusive``: at or
+    before it counts as reached), so "reached" is exactly ``since_at < threshold``. The due date
+    grows with the start (never falls), so a binary search over microseconds around
+    ``now + ahead - months`` finds it; month-end clamping makes it exact where a subtraction
+    of months would not be."""
+    limit = now + ahead
+
+    def reached(start: datetime) -> bool:
+        due = add_months(start, months)
+        return due <= limit if inclusive else due < limit
+
+    low = add_months(limit, -months) - timedelta(days=4)
+    high = add_months(limit, -months) + timedelta(days=4)
+    assert reached(low)
+    assert not reached(high)
+    span = (high - low) // timedelta(microseconds=1)
+    lo, hi = 0, span  # reached(low + lo), not reached(low + hi)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reached(low + timedelta(microseconds=mid)):
+            lo = mid
+        else:
+            hi = mid
+    return low + timedelta(microseconds=hi)
 
 
 def _level(value: Any) -> str:
@@ -276,9 +377,10 @@ def list_due(
 
 
 def count_overdue(session: Session, *, visible: frozenset[int] | None, now: datetime) -> int:
-    return sum(
-        1 for c in production_clocks(session, visible=visible) if c.status(now, 0) == "overdue"
+    query = _live_versions(
+        session, visible=visible, now=now, status="overdue", window_days=DEFAULT_WINDOW_DAYS
     )
+    return session.scalar(select(func.count()).select_from(query.subquery())) or 0
 
 
 # --- alerts --------------------------------------------------------------------------------------

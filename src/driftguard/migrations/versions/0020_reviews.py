@@ -3,7 +3,8 @@
 ``model_reviews``: one row per review (open until its second attestation completes it), with the
 owner's and the validator's attestation, the evidence seen and the combined conclusion. At most one
 open review per version (a partial unique index); the last completed review of a version is read
-by ``(version_id, completed_at)``.
+by ``(version_id, completed_at)``. ``ix_deployments_version_id_environment_status`` covers what
+the review lists read of deployments (live in production, first ``deployed_at``).
 
 Revision ID: 0020
 Revises: 0018
@@ -102,9 +103,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_model_reviews_team_id_status", "model_reviews", ["team_id", "status"], unique=False
     )
+    op.create_index(
+        "ix_deployments_version_id_environment_status",
+        "deployments",
+        ["version_id", "environment", "status", "deployed_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_deployments_version_id_environment_status", table_name="deployments")
     op.drop_index("ix_model_reviews_team_id_status", table_name="model_reviews")
     op.drop_index("ix_model_reviews_version_id_completed_at", table_name="model_reviews")
     op.drop_index("ix_model_reviews_one_open", table_name="model_reviews")
