@@ -30,6 +30,7 @@ from driftguard.settings import Settings
 from support.identity import auth_headers, make_user
 from support.registry import create_model, create_version
 from support.reviews import ReviewTeam, attest, go_live, make_review_team, registered_at
+from support.web import web_sign_in
 
 ADMIN = Principal(user_id=None, platform_role=Role.ADMIN)
 REVIEW_JOBS = [job for job in MAINTENANCE_JOBS if job.name == "review_alerts"]
@@ -335,3 +336,16 @@ def test_the_alert_resolves_when_the_version_leaves_production_and_tier_one_is_c
         alert = session.scalar(select(Alert).where(Alert.version_id == rt.version_id))
         assert alert is not None
         assert alert.status == "resolved"
+
+
+def test_the_overview_page_shows_the_overdue_reviews_of_the_callers_teams(
+    client: TestClient, session_factory: sessionmaker[Session], hasher: PasswordHasher
+) -> None:
+    mine = make_review_team(client, session_factory, hasher)
+    theirs = make_review_team(client, session_factory, hasher)
+    for rt in (mine, theirs):
+        live_since(session_factory, rt, utcnow() - timedelta(days=800))
+    web_sign_in(client, mine.viewer.email)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "1 periodic review overdue" in page.text

@@ -27,6 +27,7 @@ Headers = dict[str, str]
 @dataclass
 class Person:
     id: int
+    email: str
     headers: Headers
     principal: Principal
 
@@ -65,7 +66,9 @@ def person(
 ) -> Person:
     email = make_user(factory, hasher, teams={team_id: role})
     uid = user_id(factory, email)
-    return Person(uid, auth_headers(client, email), Principal(uid, team_roles={team_id: role}))
+    return Person(
+        uid, email, auth_headers(client, email), Principal(uid, team_roles={team_id: role})
+    )
 
 
 def make_review_team(
