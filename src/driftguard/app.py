@@ -52,6 +52,7 @@ from driftguard.api.routes import (
     prediction_files,
     predictions,
     retention,
+    reviews,
     risk,
     simulations,
     teams,
@@ -331,6 +332,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         incidents,
         evidence,
         retention,
+        reviews,
     ):
         api.include_router(module.router)
     app.include_router(api)

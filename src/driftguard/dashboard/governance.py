@@ -16,6 +16,7 @@ from driftguard.dashboard.schemas import (
     RiskTrendPoint,
     RiskyModel,
 )
+from driftguard.governance import reviews_due
 from driftguard.governance.orm import Deployment, DeploymentApproval, ModelRisk, RiskTrend
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 
@@ -129,4 +130,5 @@ def governance_section(session: Session, *, visible: Visible, now: datetime) -> 
         pending_approvals=pending_total,
         oldest_pending=pending,
         risk_trend=trend,
+        overdue_reviews=reviews_due.count_overdue(session, visible=visible, now=now),
     )

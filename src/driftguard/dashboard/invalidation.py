@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, UOWTransaction, sessionmaker
 
 from driftguard.governance.orm import Alert, Deployment, DeploymentApproval, RiskScore
 from driftguard.identity.orm import Team
+from driftguard.lifecycle.orm import ModelReview
 from driftguard.monitoring.orm import MonitoringRun
 from driftguard.registry.orm import ModelTag, ModelVersion, RegisteredModel
 
@@ -23,6 +24,7 @@ WATCHED = (
     Deployment,
     DeploymentApproval,
     RiskScore,
+    ModelReview,
 )
 _PENDING = "driftguard.dashboard_stale"
 

@@ -102,6 +102,8 @@ class GovernanceSection(ReadSchema):
     pending_approvals: int
     oldest_pending: list[PendingApproval]
     risk_trend: list[RiskTrendPoint]
+    # Production versions whose periodic review is overdue (governance/reviews_due.py).
+    overdue_reviews: int = 0
 
 
 class ExecutiveDashboard(ReadSchema):

@@ -36,7 +36,7 @@ def executive(
     """The executive dashboard for the caller's visible teams, from the cache when fresh."""
     visible = principal.teams_with(Permission.MODELS_READ)
     text = cache.fetch(
-        f"executive:v2:{scope_key(visible)}",
+        f"executive:v3:{scope_key(visible)}",
         lambda: build_executive(session, visible=visible).model_dump_json(),
     )
     return ExecutiveDashboard.model_validate_json(text)

@@ -57,7 +57,10 @@ def evaluate(
     now: datetime,
 ) -> Evaluation:
     policy = policies.policy_for(session, model=model, environment=environment)
-    facts = gather(session, [Subject.of(model, version)], now=now)[version.id]
+    cadence = policy.document.review_cadence
+    facts = gather(
+        session, [Subject.of(model, version)], now=now, cadence=lambda _, tier: cadence.months(tier)
+    )[version.id]
     return judge(facts, policy, environment=environment)
 
 

@@ -16,7 +16,17 @@ from sqlalchemy.orm import Session
 
 from driftguard.governance.alerts import ACTIVE
 from driftguard.governance.orm import Alert, Deployment, DeploymentEvent
+from driftguard.governance.reviews_due import (
+    PRODUCTION,
+    Cadence,
+    add_months,
+    days_until,
+    default_cadence,
+    review_since,
+    reviewed_and_produced,
+)
 from driftguard.ingest.orm import ReferenceDataset
+from driftguard.lifecycle.orm import ModelReview
 from driftguard.monitoring.orm import VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import WHOLE, Facts, compute_mri, tier_of
@@ -26,7 +36,15 @@ from driftguard.rules.risk import RiskScore
 
 Ts = TypeVarTuple("Ts")
 # Facts that move with the clock alone; a decision is not "stale" because a day passed.
-TIME_DERIVED = frozenset({"monitoring.hours_since_last_run", "validation.days_since", "mri.score"})
+TIME_DERIVED = frozenset(
+    {
+        "monitoring.hours_since_last_run",
+        "validation.days_since",
+        "mri.score",
+        "review.days_until_due",
+        "review.overdue",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,12 +84,20 @@ class Subject:
         object.__setattr__(self, "tier", tier_of(self.materiality, self.criticality))
 
 
-def gather(session: Session, subjects: Sequence[Subject], *, now: datetime) -> dict[int, Facts]:
-    """Measured facts per version id (without ``mri.score``; see :func:`with_risk`)."""
+def gather(
+    session: Session,
+    subjects: Sequence[Subject],
+    *,
+    now: datetime,
+    cadence: Cadence = default_cadence,
+) -> dict[int, Facts]:
+    """Measured facts per version id (without ``mri.score``; see :func:`with_risk`).
+    ``cadence``: the review cadence in months per team and tier, under the policy the caller
+    judges with (``review.*``); the default policy's when not given."""
     if not subjects:
         return {}
     inputs = _read(session, subjects, snapshot=[VersionFacts.facts])
-    whole = inputs.whole(subjects, now)
+    whole = inputs.whole(subjects, now, cadence)
     result = {}
     for row, subject in enumerate(subjects):
         values: dict[str, dict[str, float | None]] = {}
@@ -96,7 +122,12 @@ class Portfolio:
 
 
 def gather_portfolio(
-    session: Session, subjects: Sequence[Subject], *, now: datetime, reads: Iterable[Key]
+    session: Session,
+    subjects: Sequence[Subject],
+    *,
+    now: datetime,
+    reads: Iterable[Key],
+    cadence: Cadence = default_cadence,
 ) -> Portfolio:
     """The ``reads`` columns of the versions of ``subjects``: what :func:`gather` reads, with
     each snapshot's summary values extracted by the database, so no document is parsed."""
@@ -120,7 +151,7 @@ def gather_portfolio(
     irregular = frozenset(row for row, missing in enumerate(found[0]) if missing)
     values = {
         (fact, True): np.array(column, dtype=np.float64)  # None becomes NaN
-        for fact, column in inputs.whole(subjects, now).items()
+        for fact, column in inputs.whole(subjects, now, cadence).items()
     }
     names = {}
     for i, column in enumerate(extracted):
@@ -137,6 +168,8 @@ _WHOLE_FACTS = (
     "validation.days_since",
     "model.tier",
     "model.sensitive_attributes",
+    "review.days_until_due",
+    "review.overdue",
 )
 
 
@@ -149,14 +182,33 @@ class _Inputs:
     alerts: dict[int, tuple[int, int | None]]
     references: dict[int, int]
     approved: dict[int, datetime]
+    # Periodic review (reviews_due.py): the last completed review, the first production deployment.
+    reviewed: dict[int, datetime] = field(default_factory=dict)
+    produced: dict[int, datetime] = field(default_factory=dict)
 
-    def whole(self, subjects: Sequence[Subject], now: datetime) -> dict[str, list[float | None]]:
+    def whole(
+        self, subjects: Sequence[Subject], now: datetime, cadence: Cadence
+    ) -> dict[str, list[float | None]]:
         """Per fact of ``_WHOLE_FACTS``, its value for each of ``subjects`` (None: not measured)."""
         ids = [s.version_id for s in subjects]
         measured = [self.snapshots[v][1] if v in self.snapshots else None for v in ids]
         alerts = [self.alerts.get(v, (0, 0)) for v in ids]
         references = [self.references.get(v) for v in ids]
-        reviewed = [self.approved.get(s.version_id) or s.registered_at for s in subjects]
+        # The MRI's staleness: since the last completed periodic review when there is one.
+        reviewed = [
+            self.reviewed.get(v) or self.approved.get(v) or s.registered_at
+            for v, s in zip(ids, subjects, strict=True)
+        ]
+        due: list[float | None] = [
+            days_until(
+                add_months(
+                    review_since(s.registered_at, self.produced.get(v), self.reviewed.get(v))[1],
+                    cadence(s.team_id, s.tier),
+                ),
+                now,
+            )
+            for v, s in zip(ids, subjects, strict=True)
+        ]
         return {
             "monitoring.hours_since_last_run": [
                 None if at is None else max(0.0, (now - at).total_seconds() / 3600)
@@ -170,6 +222,8 @@ class _Inputs:
             ],
             "model.tier": [float(s.tier) for s in subjects],
             "model.sensitive_attributes": [float(s.sensitive) for s in subjects],
+            "review.days_until_due": due,
+            "review.overdue": [None if d is None else float(d < 0) for d in due],
         }
 
 
@@ -224,7 +278,16 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
             .group_by(Deployment.version_id),
         )
     }
-    return _Inputs(snapshots, alerts, references, approved)
+    # The periodic review's clock: two more queries, whatever the number of versions.
+    reviewed, produced = reviewed_and_produced(session, None)
+    return _Inputs(
+        snapshots,
+        alerts,
+        references,
+        approved,
+        {v: at for v, at in reviewed.items() if v in wanted},
+        {v: at for v, at in produced.items() if v in wanted},
+    )
 
 
 _CRITICAL = Alert.severity == "critical"
@@ -262,13 +325,21 @@ def _read_by_id(
             .join(Deployment, DeploymentEvent.deployment_id == Deployment.id)
             .where(Deployment.version_id == version, DeploymentEvent.to_status == "approved")
             .scalar_subquery(),
+            select(func.max(ModelReview.completed_at))
+            .where(ModelReview.version_id == version, ModelReview.status == "completed")
+            .scalar_subquery(),
+            select(func.min(Deployment.deployed_at))
+            .where(Deployment.version_id == version, Deployment.environment == PRODUCTION)
+            .scalar_subquery(),
             *snapshot,
         )
         .outerjoin(VersionFacts, VersionFacts.version_id == version)
         .where(version.in_(version_ids)),
     )
     inputs = _Inputs({}, {}, {}, {})
-    for version_id, measured, measured_at, total, critical, references, approved_at, *read in rows:
+    for row in rows:
+        version_id, measured, measured_at, total, critical, references, approved_at = row[:7]
+        reviewed_at, produced_at, *read = row[7:]
         if measured is not None:
             inputs.snapshots[version_id] = (tuple(read), measured_at)
         if total:
@@ -277,6 +348,10 @@ def _read_by_id(
             inputs.references[version_id] = references
         if approved_at is not None:
             inputs.approved[version_id] = approved_at
+        if reviewed_at is not None:
+            inputs.reviewed[version_id] = reviewed_at
+        if produced_at is not None:
+            inputs.produced[version_id] = produced_at
     return inputs
 
 

@@ -308,3 +308,16 @@ class Alert(IdMixin, Base):
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+# --- periodic reviews (reviews_due.py) ------------------------------------------------------------
+# Which versions are live in production and when each first went live, read for every live
+# version by the review lists: covered by one index, so the wide deployment rows (their facts and
+# decision documents) are never read.
+Index(
+    "ix_deployments_version_id_environment_status",
+    Deployment.version_id,
+    Deployment.environment,
+    Deployment.status,
+    Deployment.deployed_at,
+)

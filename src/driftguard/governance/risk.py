@@ -28,7 +28,10 @@ def compute(
 ) -> tuple[Computed, str]:
     """The MRI now, under the MRI settings of the policy in force for the model."""
     policy = policies.policy_for(session, model=model, environment=None)
-    facts = gather(session, [Subject.of(model, version)], now=now)[version.id]
+    cadence = policy.document.review_cadence
+    facts = gather(
+        session, [Subject.of(model, version)], now=now, cadence=lambda _, tier: cadence.months(tier)
+    )[version.id]
     _, risk = with_risk(facts, policy.document.mri)
     return risk, policy.applied.content_hash
 

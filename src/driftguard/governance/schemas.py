@@ -350,3 +350,25 @@ class Simulation(ReadSchema):
     models: list[ModelOutcome] = Field(description="changed models (all with include_unchanged)")
     models_truncated: bool
     replay: ReplayResult | None
+
+
+# --- periodic reviews due (reviews_due.py) ------------------------------------------------------
+
+
+class ReviewDueRead(ReadSchema):
+    """A production version's periodic review clock under the policy in force."""
+
+    model_id: int
+    model_name: str
+    team_id: int
+    version_id: int
+    version: int
+    tier: int
+    cadence_months: int
+    # What the clock runs from: the last completed review, else the version's first production
+    # deployment, else its registration.
+    since: Literal["review", "production", "registration"]
+    since_at: datetime
+    due_at: datetime
+    days_until_due: float
+    status: Literal["scheduled", "due_soon", "overdue"]

@@ -35,6 +35,7 @@ from driftguard.governance.facts import (
 )
 from driftguard.governance.orm import Deployment
 from driftguard.governance.policies import InForce
+from driftguard.governance.reviews_due import cadence_of
 from driftguard.governance.schemas import (
     AppliedPolicy,
     ModelOutcome,
@@ -141,7 +142,10 @@ def simulate(
     now = datetime.now(UTC)
     in_force = [*candidates.baseline, *candidates.scenario, policies.DEFAULT_IN_FORCE]
     columns = set().union(*(reads(p.document) for p in in_force if supports(p.document)))
-    portfolio = gather_portfolio(session, subjects, now=now, reads=columns)
+    # The review clock (``review.*``) runs on the cadence of the policies in force.
+    portfolio = gather_portfolio(
+        session, subjects, now=now, reads=columns, cadence=cadence_of(candidates.baseline)
+    )
     tiers = _scenario_tiers(subjects, data.overrides)
     scenario_table = _override_whole_facts(portfolio.table, subjects, data.overrides, tiers)
     baseline, scenario = _Side(len(subjects)), _Side(len(subjects))
@@ -262,7 +266,12 @@ def _judge_one_by_one(
     """The per-version engine, for the rows the portfolio engine left."""
     if not rows:
         return
-    facts = gather(session, [subjects[row] for row in rows], now=now)
+    facts = gather(
+        session,
+        [subjects[row] for row in rows],
+        now=now,
+        cadence=cadence_of(candidates.baseline),
+    )
     baseline, scenario = sides
     for row in rows:
         subject = subjects[row]

@@ -21,7 +21,7 @@ from driftguard.audit import checkpoints
 from driftguard.audit.keys import AuditKeyring
 from driftguard.db.base import utcnow
 from driftguard.db.session import reading, unit_of_work
-from driftguard.governance import incident_alerts
+from driftguard.governance import incident_alerts, reviews_due
 from driftguard.ingest import storage_maintenance
 from driftguard.lifecycle import retention as retention_floor
 from driftguard.monitoring import retention
@@ -84,6 +84,13 @@ def _incident_deadlines(context: MaintenanceContext) -> None:
         incident_alerts.settle_reported(session, context.now)
 
 
+def _review_alerts(context: MaintenanceContext) -> None:
+    """One alert per overdue periodic review of a production version; resolved when no longer
+    overdue (governance/reviews_due.py)."""
+    with unit_of_work(context.factory) as session:
+        reviews_due.sync_alerts(session, now=context.now)
+
+
 MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     # The audit chain's head signed into a directory outside the database (truncation evidence).
     MaintenanceJob("audit_checkpoint", _audit_checkpoint),
@@ -93,6 +100,8 @@ MAINTENANCE_JOBS: tuple[MaintenanceJob, ...] = (
     MaintenanceJob("report_retention", _report_retention),
     # Serious incidents not reported by their Art. 73 deadline announced, once each.
     MaintenanceJob("incident_deadlines", _incident_deadlines),
+    # Overdue periodic reviews raised as alerts (SR 11-7 annual review, PRA SS1/23).
+    MaintenanceJob("review_alerts", _review_alerts),
 )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -381,3 +382,54 @@ class RetentionException(IdMixin, Base):
         BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     withdrawn_by_api_key_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+
+
+# --- periodic reviews (reviews.py) --------------------------------------------------------------
+# A review is attested by two people: the model's owner and a validator. One party opens it (their
+# attestation), the other completes it; only a completed review counts. ``revision`` moves with
+# every transition (a conditional update on the revision read), so of concurrent completing
+# attestations one takes effect. At most one review per version is open.
+
+
+class ModelReview(IdMixin, Base):
+    """One periodic review of a model version and its two attestations."""
+
+    __tablename__ = "model_reviews"
+    __table_args__ = (
+        Index(
+            "ix_model_reviews_one_open",
+            "version_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+            sqlite_where=text("status = 'open'"),
+        ),
+        # The last completed review of each version (due dates, the MRI's staleness).
+        Index("ix_model_reviews_version_id_completed_at", "version_id", "completed_at"),
+        Index("ix_model_reviews_team_id_status", "team_id", "status"),
+    )
+
+    team_id: Mapped[int] = mapped_column(BigId, ForeignKey("teams.id", ondelete="CASCADE"))
+    model_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("registered_models.id", ondelete="CASCADE")
+    )
+    version_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("model_versions.id", ondelete="CASCADE")
+    )
+    status: Mapped[str] = mapped_column(String(16))  # open | completed
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    # The more severe of the two attestations' conclusions once completed.
+    conclusion: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    owner_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    owner_conclusion: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    owner_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    validator_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    validator_conclusion: Mapped[str | None] = mapped_column(String(24), nullable=True)
+    validator_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The evidence seen: monitoring report ids of the version and free text, per attestation.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JsonDocument)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

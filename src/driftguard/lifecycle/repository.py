@@ -15,10 +15,12 @@ from driftguard.db.base import utcnow
 from driftguard.lifecycle.orm import (
     ModelCard,
     ModelCardRevision,
+    ModelReview,
     RetentionException,
     VersionCard,
     VersionCardRevision,
 )
+from driftguard.monitoring.orm import MonitoringReport
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 
 # --- model cards --------------------------------------------------------------------------------
@@ -254,3 +256,88 @@ def first_audit_seq_concerning(
             ),
         )
     )
+
+
+# --- periodic reviews ---------------------------------------------------------------------------
+
+
+def model_owner_id(session: Session, model_id: int) -> int | None:
+    """The owner named by the model's current card (None: no card, or no owner on it)."""
+    content = session.scalar(
+        select(ModelCardRevision.content)
+        .join(
+            ModelCard,
+            (ModelCard.model_id == ModelCardRevision.model_id)
+            & (ModelCard.revision == ModelCardRevision.number),
+        )
+        .where(ModelCard.model_id == model_id)
+    )
+    owner = None if content is None else content.get("owner_id")
+    return owner if isinstance(owner, int) else None
+
+
+def open_review(session: Session, version_id: int) -> ModelReview | None:
+    return session.scalar(
+        select(ModelReview).where(
+            ModelReview.version_id == version_id, ModelReview.status == "open"
+        )
+    )
+
+
+def review_for_update(session: Session, review_id: int, version_id: int) -> ModelReview | None:
+    """The review of that version, its row locked on PostgreSQL (concurrent attestations queue
+    there, then see the state the first left; SQLite writers already queue)."""
+    return session.scalar(
+        select(ModelReview)
+        .where(ModelReview.id == review_id, ModelReview.version_id == version_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def claim_review(session: Session, review: ModelReview) -> bool:
+    """Move the review's revision on from the one read; False if another transition did."""
+    moved = session.execute(
+        update(ModelReview)
+        .where(ModelReview.id == review.id, ModelReview.revision == review.revision)
+        .values(revision=review.revision + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    if moved == 1:
+        session.refresh(review)
+    return bool(moved == 1)
+
+
+def version_reviews(
+    session: Session, version_id: int, *, limit: int, offset: int
+) -> tuple[Sequence[ModelReview], int]:
+    query = select(ModelReview).where(ModelReview.version_id == version_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(ModelReview.id.desc()).limit(limit).offset(offset)).all()
+    return rows, total
+
+
+def existing_reports(session: Session, version_id: int, report_ids: Collection[int]) -> set[int]:
+    return set(
+        session.scalars(
+            select(MonitoringReport.id).where(
+                MonitoringReport.version_id == version_id,
+                MonitoringReport.id.in_(list(report_ids)),
+            )
+        )
+    )
+
+
+def last_completed_reviews(
+    session: Session, version_ids: Collection[int] | None
+) -> dict[int, datetime]:
+    """When each version's last review was completed (``None``: of every version), in one
+    query over ``ix_model_reviews_version_id_completed_at``."""
+    query = (
+        select(ModelReview.version_id, func.max(ModelReview.completed_at))
+        .where(ModelReview.status == "completed")
+        .group_by(ModelReview.version_id)
+    )
+    if version_ids is not None:
+        query = query.where(ModelReview.version_id.in_(list(version_ids)))
+    return {version_id: at for version_id, at in session.execute(query) if at is not None}

@@ -186,3 +186,65 @@ class RetentionRead(ReadSchema):
     )
     exception: RetentionExceptionRead | None
     history: list[RetentionExceptionRead]
+
+
+# --- periodic reviews ---------------------------------------------------------------------------
+
+
+class ReviewConclusion(StrEnum):
+    SATISFACTORY = "satisfactory"
+    NEEDS_REMEDIATION = "needs_remediation"
+    UNSATISFACTORY = "unsatisfactory"
+
+
+class ReviewSide(StrEnum):
+    OWNER = "owner"
+    VALIDATOR = "validator"
+
+
+class ReviewStatus(StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+
+
+MAX_EVIDENCE_REPORTS = 100
+
+
+class ReviewEvidence(CreateSchema):
+    """What the attesting person looked at: monitoring reports of the version, and notes."""
+
+    report_ids: Annotated[list[Id], Field(max_length=MAX_EVIDENCE_REPORTS)] = Field(
+        default_factory=list
+    )
+    notes: LongText = ""
+
+
+class ReviewAttest(CreateSchema):
+    """One attestation: opens a review, or (``…/reviews/{id}/attest``) completes it. ``side``
+    defaults to the one the caller may attest (validator for a validator of the team)."""
+
+    conclusion: ReviewConclusion
+    side: ReviewSide | None = None
+    evidence: ReviewEvidence = Field(default_factory=ReviewEvidence)
+
+
+class AttestationRead(ReadSchema):
+    side: ReviewSide
+    user_id: int | None
+    conclusion: ReviewConclusion
+    attested_at: datetime
+    evidence: ReviewEvidence
+
+
+class ReviewRead(ReadSchema):
+    id: int
+    team_id: int
+    model_id: int
+    version_id: int
+    version: int
+    status: ReviewStatus
+    conclusion: ReviewConclusion | None
+    owner: AttestationRead | None
+    validator: AttestationRead | None
+    created_at: datetime
+    completed_at: datetime | None

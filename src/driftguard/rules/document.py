@@ -177,6 +177,21 @@ class Mri(_Strict):
     tier_factors: TierFactors = TierFactors()
 
 
+class ReviewCadence(_Strict):
+    """How often a version must be reviewed, in months, by inherent risk tier (SR 11-7's
+    "at least annually" for the most material models; PRA SS1/23 principle 4)."""
+
+    tier_1: Annotated[int, Field(ge=1, le=120)] = 12
+    tier_2: Annotated[int, Field(ge=1, le=120)] = 24
+    tier_3: Annotated[int, Field(ge=1, le=120)] = 36
+
+    def months(self, tier: int) -> int:
+        return int(getattr(self, f"tier_{tier}"))
+
+
+DEFAULT_REVIEW_CADENCE = ReviewCadence()
+
+
 class Monitoring(_Strict):
     rules: Annotated[list[MonitoringRuleDoc], Field(max_length=100)] = []
 
@@ -200,12 +215,19 @@ class PolicyDocument(_Strict):
     approvals: Annotated[list[Approvals], Field(max_length=20)] = [Approvals()]
     monitoring: Monitoring = Monitoring()
     mri: Mri = Mri()
+    # Optional, and left out of the content hash when not set, so documents stored before the
+    # section existed keep their hash; unset means the defaults (12, 24, 36 months).
+    reviews: ReviewCadence | None = None
 
     @field_validator("rules")
     @classmethod
     def _unique(cls, rules: list[Rule]) -> list[Rule]:
         _check_unique([r.name for r in rules])
         return rules
+
+    @property
+    def review_cadence(self) -> ReviewCadence:
+        return self.reviews or DEFAULT_REVIEW_CADENCE
 
     def approvals_for(self, environment: str) -> Approvals | None:
         """The approval requirement for ``environment``: the first that names it or names none;
@@ -301,11 +323,20 @@ def _environment_paths(document: PolicyDocument) -> list[tuple[str, str]]:
     return paths
 
 
+_OPTIONAL_SECTIONS = ("reviews",)
+
+
 def content_hash(document: PolicyDocument) -> str:
-    """SHA-256 of the canonical JSON of the validated document: equal policies, equal hashes."""
-    canonical = json.dumps(
-        document.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-    )
+    """SHA-256 of the canonical JSON of the validated document: equal policies, equal hashes.
+
+    Optional sections added after documents were first stored (``reviews``) take part only when
+    set, so every document stored before them keeps the hash it was stored and decided with.
+    """
+    dumped = document.model_dump(mode="json")
+    for section in _OPTIONAL_SECTIONS:
+        if dumped.get(section) is None:
+            dumped.pop(section, None)
+    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

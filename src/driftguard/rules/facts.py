@@ -58,9 +58,17 @@ _SPECS = (
     FactSpec(
         "validation.days_since",
         False,
-        "days since the version was last approved for deployment, or since it was registered",
+        "days since the version's last completed periodic review; without one, since it was "
+        "last approved for deployment, or since it was registered",
     ),
     FactSpec("mri.score", False, "Model Risk Index, 0-100"),
+    # Periodic review (SR 11-7, PRA SS1/23): the cadence of the version's tier in the policy.
+    FactSpec(
+        "review.days_until_due",
+        False,
+        "days until the version's next periodic review is due (negative: overdue by that many)",
+    ),
+    FactSpec("review.overdue", False, "1 when the version's periodic review is overdue, else 0"),
     # Human oversight (EU AI Act Art. 14).
     FactSpec(
         "oversight.override_rate",

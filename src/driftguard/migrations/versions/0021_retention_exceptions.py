@@ -5,7 +5,7 @@ raw predictions and audit records of EU high-risk models, Art. 12 and 19) applie
 who recorded it and who withdrew it. Rows are history: never deleted by the application.
 
 Revision ID: 0021
-Revises: 0019
+Revises: 0020
 Create Date: 2026-12-08
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 import driftguard.db.base
 
 revision: str = "0021"
-down_revision: str | None = "0019"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
