@@ -191,3 +191,22 @@ def test_precondition_problems_are_422_naming_their_paths_and_write_nothing(
         {"fact": "model.tier", "operator": "==", "threshold": 1},
         {"fact": "model.eu_high_risk", "operator": "==", "threshold": 1},
     ]
+
+
+def test_the_schema_gives_the_codes_of_lifecycle_facts(client: TestClient, org: Org) -> None:
+    facts = client.get("/api/v1/policies/schema", headers=org.viewer).json()["x-facts"]
+    assert facts["validation.status"]["codes"] == {
+        "approved": 2,
+        "approved_with_conditions": 1,
+        "rejected": 0,
+    }
+    assert facts["model.lifecycle"]["codes"]["retired"] == 4
+    assert "2 approved" in facts["validation.status"]["description"]
+    assert "codes" not in facts["model.eu_high_risk"]
+    default = client.get("/api/v1/policies/default", headers=org.viewer).json()
+    guarded = [r for r in default["document"]["rules"] if "applies_if" in r]
+    assert [r["name"] for r in guarded] == [
+        "independent_validation",
+        "critical_findings",
+        "model_card",
+    ]

@@ -45,6 +45,8 @@ class FactSpec:
     name: str
     per_subject: bool
     description: str
+    # For a fact encoding states as ordinals: state -> code (see the lifecycle fact codes).
+    codes: Mapping[str, int] | None = None
 
 
 _SPECS = (
@@ -94,15 +96,25 @@ _SPECS = (
         "share of the latest window's predictions a human overrode (versions logging overrides)",
     ),
     # --- lifecycle facts (issue #18 part 4): cards, validation, findings ---
+    FactSpec(
+        "validation.status",
+        False,
+        "outcome of the version's latest decided validation: "
+        + _codes(VALIDATION_STATUS_CODES)
+        + "; missing when never decided",
+        VALIDATION_STATUS_CODES,
+    ),
+    FactSpec(
+        "model.lifecycle",
+        False,
+        "lifecycle status on the model's card: "
+        + _codes(LIFECYCLE_CODES)
+        + "; missing when the model has no card",
+        LIFECYCLE_CODES,
+    ),
     *(
         FactSpec(name, False, description)
         for name, description in (
-            (
-                "validation.status",
-                "outcome of the version's latest decided validation: "
-                + _codes(VALIDATION_STATUS_CODES)
-                + "; missing when never decided",
-            ),
             ("findings.open_high", "validation findings of severity high not yet closed"),
             ("findings.open_critical", "validation findings of severity critical not yet closed"),
             ("findings.overdue", "validation findings not yet closed and past their due date"),
@@ -110,12 +122,6 @@ _SPECS = (
                 "card.complete",
                 "1 when the model's card and the version's card are written with every required"
                 " field, else 0",
-            ),
-            (
-                "model.lifecycle",
-                "lifecycle status on the model's card: "
-                + _codes(LIFECYCLE_CODES)
-                + "; missing when the model has no card",
             ),
             (
                 "model.eu_high_risk",
