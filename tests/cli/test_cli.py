@@ -9,10 +9,11 @@ from typer.testing import CliRunner
 from driftguard.cli.main import app
 from driftguard.db.engine import build_engine
 from driftguard.db.session import build_session_factory
-from driftguard.governance.orm import RiskScore
+from driftguard.governance.orm import Deployment, RiskScore
 from driftguard.identity.orm import Team, User
 from driftguard.identity.permissions import Role
 from driftguard.ingest.orm import PredictionLabel
+from driftguard.lifecycle.orm import ModelCard, Validation
 from driftguard.monitoring.orm import MonitoringReport, MonitoringRun
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from support.config import make_settings
@@ -100,4 +101,19 @@ def test_demo_seeds_three_teams_and_the_requested_models(
         triggers = set(s.scalars(select(RiskScore.trigger).distinct()))
         assert "demo" in triggers
         assert "monitoring_run" not in triggers
+        # Lifecycle: cards for the models asked for production, approved validations for all
+        # but one tier-1 model, which the default policy blocks for want of one.
+        assert (s.scalar(select(func.count()).select_from(ModelCard)) or 0) > 0
+        assert set(s.scalars(select(Validation.status).distinct())) == {"approved"}
+        production = s.scalars(select(Deployment).where(Deployment.environment == "production"))
+        unvalidated = [
+            d.model_id
+            for d in production
+            if any(
+                r["rule"] == "independent_validation" and not r["passed"]
+                for r in d.decision["rules"]
+            )
+        ]
+        assert len(unvalidated) == 1
+        assert not s.scalars(select(Validation).where(Validation.model_id == unvalidated[0])).all()
     engine.dispose()

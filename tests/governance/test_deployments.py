@@ -28,7 +28,12 @@ def test_without_evidence_production_is_blocked_with_reasons(client: TestClient,
         "passed": False,
         "missing": True,
         "message": "every feature's population stability index must stay below 0.25",
+        "applicable": True,
     }
+    # A tier-2 model without an EU high-risk card: the lifecycle rules do not apply to it.
+    for name in ("independent_validation", "critical_findings", "model_card"):
+        assert verdicts[name]["applicable"] is False
+        assert verdicts[name]["passed"] is True
     assert blocked["decision"]["policy"]["name"] == "driftguard-default"
     assert len(blocked["decision"]["policy"]["content_hash"]) == 64
     # A blocked request is final: nothing can approve or deploy it.

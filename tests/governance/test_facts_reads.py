@@ -41,7 +41,7 @@ def test_reading_by_id_and_by_table_give_the_same_facts(
             session.connection(), "before_cursor_execute", lambda *a: statements.append(a[2])
         )
         by_id = facts.gather(session, subjects, now=NOW)
-        inputs = facts._read(session, subjects, snapshot=[])
+        inputs = facts._read(session, subjects, snapshot=[], now=NOW)
         portfolio_by_id = facts.gather_portfolio(session, subjects, now=NOW, reads=READS)
         assert len(statements) == 3  # one statement each
         monkeypatch.setattr(facts, "READ_BY_ID_LIMIT", 0)

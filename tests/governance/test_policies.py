@@ -163,3 +163,50 @@ def test_monitoring_thresholds_come_from_the_policy_in_force(
     assert "distribution_test" in {a["rule"] for a in alerts}
     with unit_of_work(session_factory) as session:
         assert session.scalar(select(func.count()).select_from(PolicyActivation)) == 1
+
+
+def test_precondition_problems_are_422_naming_their_paths_and_write_nothing(
+    client: TestClient, org: Org
+) -> None:
+    guarded = STRICT.replace(
+        "severity: block}",
+        "severity: block, applies_if: [{fact: model.teir, operator: '==', threshold: 1},"
+        " {fact: model.eu_high_risk, operator: '=<', threshold: 1}]}",
+    )
+    for path, body in (
+        ("/api/v1/policies/validate", {"source": guarded}),
+        ("/api/v1/policies", {"name": "g", "source": guarded}),
+    ):
+        response = client.post(path, json=body, headers=org.admin)
+        assert response.status_code == 422, response.text
+        details = {d["loc"]: d["msg"] for d in response.json()["details"]}
+        assert set(details) == {
+            "source.rules.0.applies_if.0.fact",
+            "source.rules.0.applies_if.1.operator",
+        }
+        assert "unknown fact 'model.teir'" in details["source.rules.0.applies_if.0.fact"]
+    assert client.get("/api/v1/policies", headers=org.admin).json()["total"] == 0
+    fixed = guarded.replace("model.teir", "model.tier").replace("'=<'", "'=='")
+    assert create(client, org, fixed)["document"]["rules"][0]["applies_if"] == [
+        {"fact": "model.tier", "operator": "==", "threshold": 1},
+        {"fact": "model.eu_high_risk", "operator": "==", "threshold": 1},
+    ]
+
+
+def test_the_schema_gives_the_codes_of_lifecycle_facts(client: TestClient, org: Org) -> None:
+    facts = client.get("/api/v1/policies/schema", headers=org.viewer).json()["x-facts"]
+    assert facts["validation.status"]["codes"] == {
+        "approved": 2,
+        "approved_with_conditions": 1,
+        "rejected": 0,
+    }
+    assert facts["model.lifecycle"]["codes"]["retired"] == 4
+    assert "2 approved" in facts["validation.status"]["description"]
+    assert "codes" not in facts["model.eu_high_risk"]
+    default = client.get("/api/v1/policies/default", headers=org.viewer).json()
+    guarded = [r for r in default["document"]["rules"] if "applies_if" in r]
+    assert [r["name"] for r in guarded] == [
+        "independent_validation",
+        "critical_findings",
+        "model_card",
+    ]

@@ -184,3 +184,38 @@ def test_a_running_simulation_does_not_hold_writers_back(
     assert response.status_code == 200, response.text
     assert len(seen) == 1
     assert seen[0] > 0  # the teams were updated while the simulation ran
+
+
+# --- lifecycle facts in what-if scenarios (issue #18 part 4) ------------------------------------
+
+
+@pytest.mark.parametrize("one_by_one", [False, True], ids=["portfolio", "one_by_one"])
+def test_what_if_on_lifecycle_facts(client: TestClient, org: Org, one_by_one: bool) -> None:
+    monitor(client, org)  # a tier-2 model without a card: the default policy waits for approvals
+    # A per-feature override (that changes nothing) sends the model to the per-version engine.
+    extra = [{"fact": "drift.psi", "subject": "income", "value": 0.01}] if one_by_one else []
+
+    def scenario(*overrides: tuple[str, float | str]) -> tuple[str, list[str]]:
+        body = [{"fact": fact, "value": value} for fact, value in overrides]
+        response = simulate(client, org, overrides=[*body, *extra], include_unchanged=True)
+        assert response.status_code == 200, response.text
+        (model,) = response.json()["models"]
+        assert model["current_outcome"] == "pending_approval"
+        return model["scenario_outcome"], model["scenario_blocking"]
+
+    unvalidated = (
+        "blocked",
+        ["independent_validation: validation.status", "model_card: card.complete"],
+    )
+    assert scenario(("model.eu_high_risk", 1)) == unvalidated
+    assert scenario(("model.materiality", "high"), ("model.criticality", "high")) == unvalidated
+    ready = (("model.eu_high_risk", 1), ("validation.status", 1), ("card.complete", 1))
+    assert scenario(*ready) == ("pending_approval", [])
+    assert scenario(*ready, ("findings.open_critical", 2)) == (
+        "blocked",
+        ["critical_findings: findings.open_critical"],
+    )
+    assert scenario(*ready[:2], ("validation.status", 0), ready[2]) == (
+        "blocked",
+        ["independent_validation: validation.status"],
+    )

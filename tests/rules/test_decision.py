@@ -85,3 +85,59 @@ def test_warnings_never_block() -> None:
     decision = evaluate_deployment(policy, Facts({"mri.score": {"": 50.0}}), environment="x")
     assert decision.outcome == "approved"
     assert [w.rule for w in decision.warnings] == ["w"]
+
+
+# --- rule preconditions (applies_if) ------------------------------------------------------------
+
+
+def test_a_rule_applies_only_where_one_of_its_conditions_holds() -> None:
+    policy = parse_policy(
+        {
+            "rules": [
+                {
+                    "name": "validated",
+                    "fact": "validation.status",
+                    "operator": ">=",
+                    "threshold": 1,
+                    "severity": "block",
+                    "applies_if": [
+                        {"fact": "model.tier", "operator": "==", "threshold": 1},
+                        {"fact": "model.eu_high_risk", "operator": "==", "threshold": 1},
+                    ],
+                }
+            ],
+            "approvals": [],
+        }
+    )
+
+    def decide(**values: float | None) -> tuple[str, bool, bool, bool]:
+        facts = Facts({name.replace("_", ".", 1): {"": v} for name, v in values.items()})
+        decision = evaluate_deployment(policy, facts, environment="production")
+        (result,) = decision.results
+        return decision.outcome, result.applicable, result.passed, result.missing
+
+    # Tier 1 without a validation: applies, fails on the missing fact.
+    assert decide(model_tier=1) == ("blocked", True, False, True)
+    # Tier 3, not high-risk: does not apply, passes without being judged.
+    assert decide(model_tier=3, model_eu_high_risk=0) == ("approved", False, True, False)
+    # Tier 3 but EU high-risk: either condition is enough.
+    assert decide(model_tier=3, model_eu_high_risk=1) == ("blocked", True, False, True)
+    assert decide(model_tier=3, model_eu_high_risk=1, validation_status=1)[0] == "approved"
+    # An unmeasured fact holds no condition, not even "!=".
+    negated = parse_policy(
+        {
+            "rules": [
+                {
+                    "name": "r",
+                    "fact": "alerts.open",
+                    "operator": "==",
+                    "threshold": 0,
+                    "severity": "block",
+                    "applies_if": [{"fact": "model.lifecycle", "operator": "!=", "threshold": 4}],
+                }
+            ]
+        }
+    )
+    unmeasured = evaluate_deployment(negated, Facts({"alerts.open": {"": 2.0}}), environment="p")
+    assert unmeasured.results[0].applicable is False
+    assert unmeasured.results[0].observed is None

@@ -101,3 +101,76 @@ def test_the_published_schema_lists_every_fact() -> None:
         "threshold",
         "severity",
     ]
+
+
+# --- rule preconditions (applies_if) ------------------------------------------------------------
+
+TIER_ONE = {"fact": "model.tier", "operator": "==", "threshold": 1}
+
+
+def test_preconditions_parse_and_are_part_of_the_hash() -> None:
+    plain = parse_policy({"rules": [RULE]})
+    guarded = parse_policy({"rules": [{**RULE, "applies_if": [TIER_ONE]}]})
+    assert guarded.rules[0].applies_if is not None
+    assert guarded.rules[0].applies_if[0].fact == "model.tier"
+    assert content_hash(guarded) != content_hash(plain)
+    assert "applies_if" not in plain.model_dump(mode="json")["rules"][0]
+    assert parse_policy(guarded.model_dump(mode="json")) == guarded
+
+
+def test_a_policy_stored_before_preconditions_keeps_its_content_hash() -> None:
+    # Computed by the code before rule preconditions existed (every default was dumped then).
+    stored = {
+        "description": "stored before preconditions",
+        "rules": [
+            {**RULE, "environments": ["production"]},
+            {
+                "name": "refs",
+                "fact": "reference.rows",
+                "operator": ">",
+                "threshold": 0,
+                "severity": "warn",
+                "when_missing": "pass",
+            },
+        ],
+    }
+    document = parse_policy(stored)
+    assert all(r.applies_if is None for r in document.rules)
+    assert content_hash(document) == (
+        "421260ca5bafa5cffafbf92d65b610e8334d632c4965f3131ff7adbf69cf1816"
+    )
+    explicit = {**stored, "rules": [{**r, "applies_if": None} for r in stored["rules"]]}
+    assert content_hash(parse_policy(explicit)) == content_hash(document)
+
+
+def test_precondition_problems_are_reported_with_their_paths() -> None:
+    found = problems(
+        {
+            "rules": [
+                {
+                    **RULE,
+                    "applies_if": [
+                        {"fact": "model.teir", "operator": "==", "threshold": 1},
+                        {"fact": "model.tier", "operator": "=<", "threshold": 1},
+                        {"fact": "drift.psi", "operator": "<", "threshold": 1},
+                        {**TIER_ONE, "when": "always"},
+                    ],
+                }
+            ]
+        }
+    )
+    paths = dict(found)
+    assert "unknown fact 'model.teir'" in paths["rules.0.applies_if.0.fact"]
+    assert "rules.0.applies_if.1.operator" in paths
+    assert "per feature" in paths["rules.0.applies_if.2.fact"]
+    assert "rules.0.applies_if.3.when" in paths
+    assert problems({"rules": [{**RULE, "applies_if": []}]})[0][0] == "rules.0.applies_if"
+
+
+def test_the_schema_lists_the_facts_a_precondition_takes() -> None:
+    schema = policy_json_schema()
+    facts = schema["$defs"]["Condition"]["properties"]["fact"]["enum"]
+    assert "model.eu_high_risk" in facts
+    assert "validation.status" in facts
+    assert "drift.psi" not in facts
+    assert "applies_if" in schema["$defs"]["Rule"]["properties"]

@@ -47,6 +47,17 @@ def version_facts(draw: st.DrawFn) -> Facts:
     return Facts(values)
 
 
+# A rule's precondition: a whole-version fact (or the computed MRI) against a threshold; "!="
+# over an unmeasured fact must not hold (NaN != x is true in numpy).
+condition = st.fixed_dictionaries(
+    {
+        "fact": st.sampled_from(["model.tier", "mri.score", "alerts.open", *WHOLE_FACTS]),
+        "operator": st.sampled_from(["<", "<=", ">", ">=", "==", "!="]),
+        "threshold": st.sampled_from([0, 0.1, 1, 2, 30, 50]),
+    }
+)
+
+
 @st.composite
 def policies(draw: st.DrawFn) -> PolicyDocument:
     rules = []
@@ -68,6 +79,9 @@ def policies(draw: st.DrawFn) -> PolicyDocument:
                 "severity": draw(st.sampled_from(["block", "warn"])),
                 "when_missing": draw(st.sampled_from(["fail", "pass"])),
                 "environments": draw(st.sampled_from([None, ["production"], ["staging"]])),
+                "applies_if": draw(
+                    st.one_of(st.none(), st.lists(condition, min_size=1, max_size=3))
+                ),
             }
         )
     weights = draw(st.permutations([0.05, 0.1, 0.15, 0.2, 0.25, 0.25]))

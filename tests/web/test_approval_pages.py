@@ -298,3 +298,21 @@ def test_a_deployer_rolls_back_from_the_page_with_a_reason(
     assert "latency regression" in page.text
     restored = client.get(f"/deployments/{review.deployment_id}").text
     assert "(superseded → deployed)" in restored
+
+
+def test_rules_whose_preconditions_do_not_hold_show_as_not_applicable(
+    client: TestClient, portfolio: Portfolio
+) -> None:
+    # The default policy in production: its lifecycle rules apply to tier-1 or EU high-risk
+    # versions only, and the portfolio's model is tier 2 without a card.
+    body = {"model_id": portfolio.model_id, "version": 1, "environment": "production"}
+    created = client.post("/api/v1/deployments", json=body, headers=portfolio.engineer_headers)
+    assert created.status_code == 201, created.text
+    web_sign_in(client, portfolio.viewer)
+    page = client.get(f"/deployments/{created.json()['id']}")
+    assert page.status_code == 200
+    row = page.text.split("<td>independent_validation</td>")[1].split("</tr>")[0]
+    assert "not applicable" in row
+    assert "validation.status" in row
+    drift = page.text.split("<td>reference_data</td>")[1].split("</tr>")[0]
+    assert "not applicable" not in drift

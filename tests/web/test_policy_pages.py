@@ -196,3 +196,17 @@ def test_readers_see_policies_but_no_write_controls(
     assert 'action="/policies"' not in page.text  # viewers may not simulate either
     assert client.get("/policies/new").status_code == 403
     assert client.get("/policies/999999").status_code == 404
+
+
+def test_the_fact_list_shows_the_codes_of_lifecycle_facts(
+    client: TestClient, portfolio: Portfolio
+) -> None:
+    web_sign_in(client, portfolio.admin)
+    page = client.get("/policies/new")
+    assert page.status_code == 200
+    assert (
+        '<option value="validation.status">validation.status'
+        " (2 approved, 1 approved_with_conditions, 0 rejected)</option>"
+    ) in page.text
+    assert "(0 development, 1 validation, 2 approved, 3 production, 4 retired)" in page.text
+    assert '<option value="model.eu_high_risk">model.eu_high_risk</option>' in page.text

@@ -9,7 +9,12 @@ from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from driftguard.audit.schemas import SYSTEM
-from driftguard.cli.demo_data import score_versions, seed_governance, seed_monitoring
+from driftguard.cli.demo_data import (
+    score_versions,
+    seed_governance,
+    seed_lifecycle,
+    seed_monitoring,
+)
 from driftguard.identity import service as identity_service
 from driftguard.identity.permissions import Permission, Role
 from driftguard.identity.principal import Principal
@@ -17,6 +22,7 @@ from driftguard.identity.schemas import MembershipCreate, TeamCreate, UserCreate
 from driftguard.registry import service as registry_service
 from driftguard.registry.orm import Level, Stage, TaskType
 from driftguard.registry.schemas import FeatureSpec, ModelVersionCreate, RegisteredModelCreate
+from driftguard.rules import tier_of
 
 TEAMS = {
     "credit-risk": ("Credit Risk", "Retail and SME credit scoring models"),
@@ -58,6 +64,8 @@ DEMO_ROLES = (
     (Role.APPROVER, ""),
     (Role.APPROVER, "-2"),
     (Role.VIEWER, ""),
+    # Independent validation: neither creates versions nor asks for deployments.
+    (Role.VALIDATOR, ""),
 )
 # Models that get reference data, two weeks of predictions and labels, and daily reports.
 MONITORED_MODELS = 9
@@ -90,9 +98,16 @@ def demo_password() -> str:
 
 
 def seed_demo(
-    session: Session, *, hasher: PasswordHasher, model_count: int, seed: int = 7
+    session: Session,
+    *,
+    hasher: PasswordHasher,
+    model_count: int,
+    seed: int = 7,
+    prediction_retention_days: int = 0,
 ) -> list[tuple[str, str, str]]:
-    """Create the demo portfolio; returns (email, role, password) for each demo user."""
+    """Create the demo portfolio; returns (email, role, password) for each demo user.
+    ``prediction_retention_days``: the installation's setting, which the EU AI Act retention
+    floor checks when a demo card classifies a model high-risk."""
     rng = random.Random(seed)  # noqa: S311 - reproducible demo data, not secrets
     credentials: list[tuple[str, str, str]] = []
 
@@ -115,6 +130,7 @@ def seed_demo(
     team_ids: dict[str, int] = {}
     engineers: dict[str, int] = {}
     approvers: dict[str, list[int]] = {}
+    validators: dict[str, int] = {}
     for slug, (name, description) in TEAMS.items():
         team = identity_service.create_team(
             session, actor=SYSTEM, data=TeamCreate(name=name, description=description)
@@ -135,9 +151,12 @@ def seed_demo(
                 engineers[slug] = uid
             if role is Role.APPROVER:
                 approvers.setdefault(slug, []).append(uid)
+            if role is Role.VALIDATOR:
+                validators[slug] = uid
 
     slugs = list(TEAMS)
     monitored = 0
+    left_unvalidated = False
     for index in range(model_count):
         slug = slugs[index % len(slugs)]
         kind = MODEL_KINDS[slug][(index // len(slugs)) % len(MODEL_KINDS[slug])]
@@ -197,6 +216,23 @@ def seed_demo(
                 biased=monitored % 3 == 2,
             )
             team_id = team_ids[slug]
+            # Cards for every model asked for production, and an approved validation for all
+            # but the first tier-1 one: the default policy blocks that one (a realistic picture).
+            # Credit scoring is high-risk under the EU AI Act (Annex III, essential services).
+            tier_one = tier_of(model.materiality.value, model.criticality.value) == 1
+            validate = left_unvalidated or not tier_one
+            left_unvalidated = left_unvalidated or tier_one
+            seed_lifecycle(
+                session,
+                engineer=engineer,
+                validator=Principal(user_id=validators[slug], team_roles={team_id: Role.VALIDATOR})
+                if validate
+                else None,
+                model_id=model.id,
+                number=version.number,
+                eu_high_risk=slug == "credit-risk",
+                prediction_retention_days=prediction_retention_days,
+            )
             reviewers = [
                 Principal(user_id=u, team_roles={team_id: Role.APPROVER}) for u in approvers[slug]
             ]

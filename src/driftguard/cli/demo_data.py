@@ -199,3 +199,81 @@ def score_versions(session: Session, *, model_id: int) -> None:
     assert model is not None
     for version in session.scalars(select(ModelVersion).where(ModelVersion.model_id == model_id)):
         risk.refresh(session, model=model, version=version, trigger="demo")
+
+
+# --- lifecycle: cards and independent validation (issue #18 part 4) ---------------------------
+
+
+def seed_lifecycle(
+    session: Session,
+    *,
+    engineer: Principal,
+    validator: Principal | None,
+    model_id: int,
+    number: int,
+    eu_high_risk: bool,
+    prediction_retention_days: int,
+) -> None:
+    """Complete cards for the model and the version (owned by the engineer) and, when a
+    ``validator`` is given, an independent validation of the version it approves: what the
+    default policy asks of tier-1 and EU high-risk versions before production."""
+    from driftguard.lifecycle import cards, validations
+    from driftguard.lifecycle.schemas import (
+        AiActClass,
+        AnnexIIIArea,
+        ModelCardContent,
+        VersionCardContent,
+    )
+    from driftguard.lifecycle.schemas_validation import ValidationCreate, ValidationOutcome
+
+    cards.put_model_card(
+        session,
+        principal=engineer,
+        model_id=model_id,
+        prediction_retention_days=prediction_retention_days,
+        data=ModelCardContent(
+            owner_id=engineer.user_id,
+            business_use="Decisions of the team's retail portfolio.",
+            intended_use="Scoring of complete applications and transactions, reviewed by staff.",
+            out_of_scope_uses="Business customers; decisions without human review.",
+            known_limitations="Thin-file customers are scored conservatively.",
+            data_sources=["core banking ledger", "transaction history"],
+            ai_act_class=AiActClass.HIGH if eu_high_risk else AiActClass.MINIMAL,
+            annex_iii_area=AnnexIIIArea.ESSENTIAL_SERVICES if eu_high_risk else None,
+        ),
+    )
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(days=DAYS + 30)
+    cards.put_version_card(
+        session,
+        principal=engineer,
+        model_id=model_id,
+        number=number,
+        data=VersionCardContent(
+            changes="retrained on the latest year of data",
+            training_data_start=end - timedelta(days=365),
+            training_data_end=end,
+            evaluation_summary="Out-of-time holdout within 2% of the previous version.",
+            known_limitations="Not evaluated on customers of under three months' tenure.",
+        ),
+    )
+    if validator is None:
+        return
+    opened = validations.open_validation(
+        session,
+        principal=validator,
+        model_id=model_id,
+        number=number,
+        data=ValidationCreate(
+            scope="conceptual soundness, outcomes analysis",
+            method="back-testing, benchmarking",
+            report_ids=[],
+        ),
+    )
+    validations.record_outcome(
+        session,
+        principal=validator,
+        model_id=model_id,
+        number=number,
+        validation_id=opened.id,
+        data=ValidationOutcome(outcome="approved", note="fit for purpose"),
+    )

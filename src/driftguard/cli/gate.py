@@ -79,6 +79,8 @@ def render(answer: dict[str, Any]) -> str:
         observed = "—" if rule["observed"] is None else f"{rule['observed']:.4g}"
         subject = f"[{rule['subject']}]" if rule["subject"] else ""
         result = "pass" if rule["passed"] else "FAIL"
+        if not rule.get("applicable", True):
+            result = "n/a"  # none of the rule's applies_if conditions holds
         lines.append(
             f"{rule['rule']:<26} {rule['severity']:<8} {result:<8} {observed:>12}  "
             f"{rule['fact']}{subject} {rule['operator']} {rule['threshold']:g}"

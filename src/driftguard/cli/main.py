@@ -181,7 +181,12 @@ def demo(
     try:
         migrate.upgrade(engine)
         with unit_of_work(session_factory(engine, settings)) as session:
-            credentials = seed_demo(session, hasher=build_hasher(settings), model_count=models)
+            credentials = seed_demo(
+                session,
+                hasher=build_hasher(settings),
+                model_count=models,
+                prediction_retention_days=settings.prediction_retention_days,
+            )
     finally:
         engine.dispose()
     typer.echo(f"Demo database: {database}. Demo users and their passwords (shown only now):")

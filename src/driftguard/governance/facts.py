@@ -7,7 +7,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVarTuple
 
 import numpy as np
@@ -26,11 +26,20 @@ from driftguard.governance.reviews_due import (
     reviewed_and_produced,
 )
 from driftguard.ingest.orm import ReferenceDataset
-from driftguard.lifecycle.orm import ModelReview
+from driftguard.lifecycle.orm import (
+    FINDING_OPEN_STATUSES,
+    Finding,
+    ModelCard,
+    ModelCardRevision,
+    ModelReview,
+    Validation,
+    VersionCard,
+)
 from driftguard.monitoring.orm import VersionFacts
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.rules import WHOLE, Facts, compute_mri, tier_of
 from driftguard.rules.document import Mri
+from driftguard.rules.facts import LIFECYCLE_CODES, VALIDATION_STATUS_CODES
 from driftguard.rules.portfolio import FactTable, Key
 from driftguard.rules.risk import RiskScore
 
@@ -96,7 +105,7 @@ def gather(
     judges with (``review.*``); the default policy's when not given."""
     if not subjects:
         return {}
-    inputs = _read(session, subjects, snapshot=[VersionFacts.facts])
+    inputs = _read(session, subjects, snapshot=[VersionFacts.facts], now=now)
     whole = inputs.whole(subjects, now, cadence)
     result = {}
     for row, subject in enumerate(subjects):
@@ -137,7 +146,7 @@ def gather_portfolio(
         at = 0 if highest else 2
         columns.append(VersionFacts.summary[(fact, at)].as_float())
         columns.append(VersionFacts.summary[(fact, at + 1)].as_string())
-    inputs = _read(session, subjects, snapshot=columns)
+    inputs = _read(session, subjects, snapshot=columns, now=now)
     blank = (None,) * len(columns)
     snapshots = inputs.snapshots
     # One tuple per column, in the order of ``subjects`` (None where there is no snapshot).
@@ -170,6 +179,15 @@ _WHOLE_FACTS = (
     "model.sensitive_attributes",
     "review.days_until_due",
     "review.overdue",
+    # --- lifecycle facts (issue #18 part 4) ---
+    "validation.status",
+    "findings.open_high",
+    "findings.open_critical",
+    "findings.overdue",
+    "card.complete",
+    "model.lifecycle",
+    "model.eu_high_risk",
+    # --- end of lifecycle facts ---
 )
 
 
@@ -182,6 +200,7 @@ class _Inputs:
     alerts: dict[int, tuple[int, int | None]]
     references: dict[int, int]
     approved: dict[int, datetime]
+    lifecycle: _Lifecycle
     # Periodic review (reviews_due.py): the last completed review, the first production deployment.
     reviewed: dict[int, datetime] = field(default_factory=dict)
     produced: dict[int, datetime] = field(default_factory=dict)
@@ -224,7 +243,112 @@ class _Inputs:
             "model.sensitive_attributes": [float(s.sensitive) for s in subjects],
             "review.days_until_due": due,
             "review.overdue": [None if d is None else float(d < 0) for d in due],
+            **self.lifecycle.whole(subjects),
         }
+
+
+# --- lifecycle facts (issue #18 part 4) -----------------------------------------------------------
+# Read beside the other inputs, in the same fixed number of statements: as columns of the one
+# statement that reads a few versions, as one statement per table for a portfolio.
+
+
+@dataclass(frozen=True, slots=True)
+class _Lifecycle:
+    """The lifecycle's inputs: per version its latest decided validation and its findings not
+    closed (high, critical, overdue); per model its card (lifecycle status, complete, EU AI Act
+    class); per version whether its own card is complete."""
+
+    validations: dict[int, str] = field(default_factory=dict)
+    findings: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    model_cards: dict[int, tuple[str, bool, str | None]] = field(default_factory=dict)
+    version_cards: dict[int, bool] = field(default_factory=dict)
+
+    def whole(self, subjects: Sequence[Subject]) -> dict[str, list[float | None]]:
+        ids = [s.version_id for s in subjects]
+        findings = [self.findings.get(v, (0, 0, 0)) for v in ids]
+        cards = [self.model_cards.get(s.model_id) for s in subjects]
+        validations = [self.validations.get(v) for v in ids]
+        return {
+            "validation.status": [
+                None if status is None else float(VALIDATION_STATUS_CODES[status])
+                for status in validations
+            ],
+            "findings.open_high": [float(high) for high, _, _ in findings],
+            "findings.open_critical": [float(critical) for _, critical, _ in findings],
+            "findings.overdue": [float(late) for _, _, late in findings],
+            "card.complete": [
+                float(card is not None and card[1] and self.version_cards.get(v, False))
+                for card, v in zip(cards, ids, strict=True)
+            ],
+            "model.lifecycle": [
+                None if card is None else float(LIFECYCLE_CODES[card[0]]) for card in cards
+            ],
+            "model.eu_high_risk": [float(card is not None and card[2] == "high") for card in cards],
+        }
+
+
+_DECIDED = Validation.status != "open"
+_AI_ACT_CLASS = ModelCardRevision.content["ai_act_class"].as_string()
+
+
+def _finding_counts(today: date) -> tuple[Any, Any, Any]:
+    """Sums of open high, open critical and overdue findings (over the rows grouped)."""
+
+    def count(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    return (
+        count(Finding.severity == "high"),
+        count(Finding.severity == "critical"),
+        count(Finding.due_date < today),
+    )
+
+
+def _read_lifecycle(connection: Connection, wanted: set[int], today: date) -> _Lifecycle:
+    """Every version's lifecycle inputs, table by table, keeping the versions ``wanted``."""
+    latest = select(func.max(Validation.id)).where(_DECIDED).group_by(Validation.version_id)
+    validations = {
+        version_id: status
+        for version_id, status in fetch_all(
+            connection,
+            select(Validation.version_id, Validation.status).where(Validation.id.in_(latest)),
+        )
+        if version_id in wanted
+    }
+    findings = {
+        version_id: (int(high), int(critical), int(late))
+        for version_id, high, critical, late in fetch_all(
+            connection,
+            select(Finding.version_id, *_finding_counts(today))
+            .where(Finding.status.in_(FINDING_OPEN_STATUSES))
+            .group_by(Finding.version_id),
+        )
+        if version_id in wanted
+    }
+    model_cards = {
+        model_id: (status, bool(complete), ai_act_class)
+        for model_id, status, complete, ai_act_class in fetch_all(
+            connection,
+            select(
+                ModelCard.model_id, ModelCard.lifecycle_status, ModelCard.complete, _AI_ACT_CLASS
+            ).outerjoin(
+                ModelCardRevision,
+                (ModelCardRevision.model_id == ModelCard.model_id)
+                & (ModelCardRevision.number == ModelCard.revision),
+            ),
+        )
+    }
+    version_cards = {
+        version_id: bool(complete)
+        for version_id, complete in fetch_all(
+            connection, select(VersionCard.version_id, VersionCard.complete)
+        )
+        if version_id in wanted
+    }
+    return _Lifecycle(validations, findings, model_cards, version_cards)
+
+
+# --- end of lifecycle facts -------------------------------------------------------------------
 
 
 # Up to this many versions are read by id in one statement; more (a portfolio) are read table
@@ -232,12 +356,16 @@ class _Inputs:
 READ_BY_ID_LIMIT = 500
 
 
-def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[Any]) -> _Inputs:
-    """``snapshot``: the columns of each version's facts snapshot to read."""
+def _read(
+    session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[Any], now: datetime
+) -> _Inputs:
+    """``snapshot``: the columns of each version's facts snapshot to read; ``now`` decides
+    which findings are overdue (past their due date, UTC)."""
     wanted = {s.version_id for s in subjects}
+    today = now.astimezone(UTC).date()
     connection = session.connection()  # plain rows: no ORM loading for ten thousand of them
     if len(wanted) <= READ_BY_ID_LIMIT:
-        return _read_by_id(connection, sorted(wanted), snapshot)
+        return _read_by_id(connection, sorted(wanted), snapshot, today)
     snapshots = {
         version_id: (tuple(read), measured_at)
         for version_id, measured_at, *read in fetch_all(
@@ -278,6 +406,7 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
             .group_by(Deployment.version_id),
         )
     }
+    lifecycle = _read_lifecycle(connection, wanted, today)
     # The periodic review's clock: two more queries, whatever the number of versions.
     reviewed, produced = reviewed_and_produced(session, None)
     return _Inputs(
@@ -285,6 +414,7 @@ def _read(session: Session, subjects: Sequence[Subject], *, snapshot: Sequence[A
         alerts,
         references,
         approved,
+        lifecycle,
         {v: at for v, at in reviewed.items() if v in wanted},
         {v: at for v, at in produced.items() if v in wanted},
     )
@@ -304,12 +434,13 @@ def driver_time(connection: Connection, column: Any) -> Any:
 
 
 def _read_by_id(
-    connection: Connection, version_ids: Sequence[int], snapshot: Sequence[Any]
+    connection: Connection, version_ids: Sequence[int], snapshot: Sequence[Any], today: date
 ) -> _Inputs:
     """What :func:`_read` reads, for a few versions, in one statement (a deployment request
-    judges one): the snapshot joined, the other facts as correlated subqueries."""
+    judges one): the snapshot and the cards joined, the other facts as correlated subqueries."""
     version = ModelVersion.id
     active = (Alert.version_id == version) & Alert.status.in_(ACTIVE)
+    not_closed = (Finding.version_id == version) & Finding.status.in_(FINDING_OPEN_STATUSES)
     rows = fetch_all(
         connection,
         select(
@@ -331,15 +462,64 @@ def _read_by_id(
             select(func.min(Deployment.deployed_at))
             .where(Deployment.version_id == version, Deployment.environment == PRODUCTION)
             .scalar_subquery(),
+            # Lifecycle facts: the latest decided validation, findings not closed, the cards.
+            select(Validation.status)
+            .where(Validation.version_id == version, _DECIDED)
+            .order_by(Validation.id.desc())
+            .limit(1)
+            .scalar_subquery(),
+            *(
+                select(count).where(not_closed).scalar_subquery()
+                for count in _finding_counts(today)
+            ),
+            ModelVersion.model_id,
+            ModelCard.lifecycle_status,
+            ModelCard.complete,
+            _AI_ACT_CLASS,
+            VersionCard.complete,
             *snapshot,
         )
         .outerjoin(VersionFacts, VersionFacts.version_id == version)
+        .outerjoin(ModelCard, ModelCard.model_id == ModelVersion.model_id)
+        .outerjoin(
+            ModelCardRevision,
+            (ModelCardRevision.model_id == ModelCard.model_id)
+            & (ModelCardRevision.number == ModelCard.revision),
+        )
+        .outerjoin(VersionCard, VersionCard.version_id == version)
         .where(version.in_(version_ids)),
     )
-    inputs = _Inputs({}, {}, {}, {})
-    for row in rows:
-        version_id, measured, measured_at, total, critical, references, approved_at = row[:7]
-        reviewed_at, produced_at, *read = row[7:]
+    inputs = _Inputs({}, {}, {}, {}, _Lifecycle())
+    lifecycle = inputs.lifecycle
+    for (
+        version_id,
+        measured,
+        measured_at,
+        total,
+        critical,
+        references,
+        approved_at,
+        reviewed_at,
+        produced_at,
+        validation,
+        high,
+        critical_findings,
+        late,
+        model_id,
+        card_status,
+        card_complete,
+        ai_act_class,
+        version_card_complete,
+        *read,
+    ) in rows:
+        if validation is not None:
+            lifecycle.validations[version_id] = validation
+        if high or critical_findings or late:
+            lifecycle.findings[version_id] = (int(high), int(critical_findings), int(late))
+        if card_status is not None:
+            lifecycle.model_cards[model_id] = (card_status, bool(card_complete), ai_act_class)
+        if version_card_complete is not None:
+            lifecycle.version_cards[version_id] = bool(version_card_complete)
         if measured is not None:
             inputs.snapshots[version_id] = (tuple(read), measured_at)
         if total:

@@ -139,6 +139,10 @@ class RuleResultRead(ReadSchema):
     passed: bool
     missing: bool
     message: str
+    # Decisions stored before rule preconditions existed judged every rule.
+    applicable: bool = Field(
+        True, description="false when none of the rule's applies_if conditions holds: it passes"
+    )
 
 
 class DecisionRead(ReadSchema):

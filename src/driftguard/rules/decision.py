@@ -26,7 +26,8 @@ class RuleResult:
     """One rule's verdict: the observed value (the worst subject's), the threshold, the outcome.
 
     ``missing`` is true when the fact was never measured; ``passed`` then follows the rule's
-    ``when_missing``.
+    ``when_missing``. ``applicable`` is false when none of the rule's ``applies_if`` conditions
+    holds: the rule then passes without being judged (nothing observed).
     """
 
     rule: str
@@ -39,6 +40,7 @@ class RuleResult:
     passed: bool
     missing: bool
     message: str
+    applicable: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +87,25 @@ def judge_rule(rule: Rule, facts: Facts) -> RuleResult:
     return _result(rule, subject, value, passed=not failing, missing=False)
 
 
+def applies(rule: Rule, facts: Facts) -> bool:
+    """Whether ``rule`` applies to a version with ``facts``: it has no ``applies_if``, or one
+    of its conditions holds (a fact never measured holds none).
+
+    >>> rule = Rule(name="v", fact="validation.status", operator=">=", threshold=1,
+    ...             severity="block", applies_if=[{"fact": "model.tier", "operator": "==",
+    ...                                            "threshold": 1}])
+    >>> applies(rule, Facts({"model.tier": {"": 1.0}})), applies(rule, Facts())
+    (True, False)
+    """
+    if rule.applies_if is None:
+        return True
+    for condition in rule.applies_if:
+        value = facts.value(condition.fact)
+        if value is not None and COMPARE[condition.operator](value, float(condition.threshold)):
+            return True
+    return False
+
+
 def _subjects(fact: str, facts: Facts) -> Mapping[str, float | None]:
     if FACTS[fact].per_subject:
         return facts.subjects(fact)
@@ -92,7 +113,13 @@ def _subjects(fact: str, facts: Facts) -> Mapping[str, float | None]:
 
 
 def _result(
-    rule: Rule, subject: str, observed: float | None, *, passed: bool, missing: bool
+    rule: Rule,
+    subject: str,
+    observed: float | None,
+    *,
+    passed: bool,
+    missing: bool,
+    applicable: bool = True,
 ) -> RuleResult:
     return RuleResult(
         rule=rule.name,
@@ -105,6 +132,7 @@ def _result(
         passed=passed,
         missing=missing,
         message=rule.message,
+        applicable=applicable,
     )
 
 
@@ -124,6 +152,8 @@ def evaluate_deployment(document: PolicyDocument, facts: Facts, *, environment: 
     """
     results = tuple(
         judge_rule(rule, facts)
+        if applies(rule, facts)
+        else _result(rule, WHOLE, None, passed=True, missing=False, applicable=False)
         for rule in document.rules
         if rule.environments is None or environment in rule.environments
     )

@@ -11,7 +11,8 @@ schema_version: 1
 description: >-
   DriftGuard's default policy. Production needs evidence (a reference, monitored data without
   major drift or unfair outcomes, no open critical alert, an MRI below critical) and two
-  approvers; staging needs a reference only.
+  approvers; a tier-1 or EU high-risk version also needs an approved validation, no open
+  critical finding and a complete card. Staging needs a reference only.
 priority: 0
 rules:
   - name: reference_data
@@ -64,6 +65,35 @@ rules:
     severity: block
     environments: [production]
     message: the Model Risk Index must be below the critical band
+  # Model risk lifecycle: tier-1 and EU AI Act high-risk versions (SR 11-7 effective challenge,
+  # EU AI Act Art. 11 and Annex IV). validation.status: 2 approved, 1 approved with conditions,
+  # 0 rejected, missing when never decided.
+  - name: independent_validation
+    fact: validation.status
+    operator: ">="
+    threshold: 1
+    severity: block
+    environments: [production]
+    applies_if: &material
+      - {fact: model.tier, operator: "==", threshold: 1}
+      - {fact: model.eu_high_risk, operator: "==", threshold: 1}
+    message: a tier-1 or EU high-risk version needs an approved independent validation
+  - name: critical_findings
+    fact: findings.open_critical
+    operator: "=="
+    threshold: 0
+    severity: block
+    environments: [production]
+    applies_if: *material
+    message: close the version's critical validation findings first
+  - name: model_card
+    fact: card.complete
+    operator: "=="
+    threshold: 1
+    severity: block
+    environments: [production]
+    applies_if: *material
+    message: complete the model's card and the version's card first
 approvals:
   - environments: [production]
     required: 2

@@ -17,9 +17,11 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     StringConstraints,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -69,8 +71,34 @@ class Scope(_Strict):
     teams: list[Annotated[int, Field(ge=1)]] | None = NonEmpty
 
 
+class Condition(_Strict):
+    """A precondition of a rule: it holds when ``observed <operator> threshold`` for a fact of
+    the whole version; a fact never measured does not hold."""
+
+    fact: str
+    operator: Operator
+    threshold: Number
+
+    @field_validator("fact")
+    @classmethod
+    def _whole_fact(cls, fact: str) -> str:
+        if fact not in FACTS:
+            raise ValueError(f"unknown fact {fact!r}; see the fact catalogue in the policy schema")
+        if FACTS[fact].per_subject:
+            raise ValueError(
+                f"{fact!r} is measured per feature; a precondition takes a fact of"
+                " the whole version"
+            )
+        return fact
+
+
 class Rule(_Strict):
-    """A requirement for deployment: it *passes* when ``observed <operator> threshold``."""
+    """A requirement for deployment: it *passes* when ``observed <operator> threshold``.
+
+    With ``applies_if`` the rule applies only to versions meeting at least one of its
+    conditions (``model.tier == 1`` or ``model.eu_high_risk == 1``); elsewhere it passes and is
+    reported as not applicable.
+    """
 
     name: RuleName
     fact: str
@@ -81,6 +109,8 @@ class Rule(_Strict):
     environments: list[Environment] | None = NonEmpty
     # What a fact that was never measured counts as; evidence is required unless said otherwise.
     when_missing: Literal["fail", "pass"] = "fail"
+    # Any one condition makes the rule apply; absent, it always applies.
+    applies_if: Annotated[list[Condition], Field(min_length=1, max_length=20)] | None = None
 
     @field_validator("fact")
     @classmethod
@@ -88,6 +118,17 @@ class Rule(_Strict):
         if fact not in FACTS:
             raise ValueError(f"unknown fact {fact!r}; see the fact catalogue in the policy schema")
         return fact
+
+    @model_serializer(mode="wrap")
+    def _without_absent_preconditions(
+        self, handler: SerializerFunctionWrapHandler
+    ) -> dict[str, Any]:
+        # A rule without preconditions dumps as it did before they existed, so the content hash
+        # of every policy stored before then is unchanged.
+        dumped: dict[str, Any] = handler(self)
+        if self.applies_if is None:
+            dumped.pop("applies_if", None)
+        return dumped
 
 
 class MonitoringRuleDoc(_Strict):
@@ -344,5 +385,8 @@ def policy_json_schema() -> dict[str, Any]:
     """The policy document's JSON Schema, with the fact names each kind of rule accepts as enums."""
     schema = PolicyDocument.model_json_schema()
     schema["$defs"]["Rule"]["properties"]["fact"]["enum"] = sorted(FACTS)
+    schema["$defs"]["Condition"]["properties"]["fact"]["enum"] = sorted(
+        name for name, spec in FACTS.items() if not spec.per_subject
+    )
     schema["$defs"]["MonitoringRuleDoc"]["properties"]["fact"]["enum"] = sorted(MONITORING_FACTS)
     return schema

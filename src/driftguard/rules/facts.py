@@ -14,11 +14,39 @@ from dataclasses import dataclass
 WHOLE = ""
 
 
+# --- lifecycle fact codes (issue #18 part 4) ---
+# Facts are numbers (rules compare numbers; the portfolio engine judges float arrays), so the
+# lifecycle's states are encoded as ordinals, here and nowhere else: a higher code is further
+# along (a validation: better; a model: later in its life).
+VALIDATION_STATUS_CODES: Mapping[str, int] = {
+    "approved": 2,
+    "approved_with_conditions": 1,
+    "rejected": 0,
+}
+LIFECYCLE_CODES: Mapping[str, int] = {
+    "development": 0,
+    "validation": 1,
+    "approved": 2,
+    "production": 3,
+    "retired": 4,
+}
+
+
+def _codes(codes: Mapping[str, int]) -> str:
+    """``codes`` as text for fact descriptions: ``2 approved, 1 approved_with_conditions, …``."""
+    return ", ".join(f"{code} {name}" for name, code in codes.items())
+
+
+# --- end of lifecycle fact codes ---
+
+
 @dataclass(frozen=True, slots=True)
 class FactSpec:
     name: str
     per_subject: bool
     description: str
+    # For a fact encoding states as ordinals: state -> code (see the lifecycle fact codes).
+    codes: Mapping[str, int] | None = None
 
 
 _SPECS = (
@@ -75,6 +103,41 @@ _SPECS = (
         False,
         "share of the latest window's predictions a human overrode (versions logging overrides)",
     ),
+    # --- lifecycle facts (issue #18 part 4): cards, validation, findings ---
+    FactSpec(
+        "validation.status",
+        False,
+        "outcome of the version's latest decided validation: "
+        + _codes(VALIDATION_STATUS_CODES)
+        + "; missing when never decided",
+        VALIDATION_STATUS_CODES,
+    ),
+    FactSpec(
+        "model.lifecycle",
+        False,
+        "lifecycle status on the model's card: "
+        + _codes(LIFECYCLE_CODES)
+        + "; missing when the model has no card",
+        LIFECYCLE_CODES,
+    ),
+    *(
+        FactSpec(name, False, description)
+        for name, description in (
+            ("findings.open_high", "validation findings of severity high not yet closed"),
+            ("findings.open_critical", "validation findings of severity critical not yet closed"),
+            ("findings.overdue", "validation findings not yet closed and past their due date"),
+            (
+                "card.complete",
+                "1 when the model's card and the version's card are written with every required"
+                " field, else 0",
+            ),
+            (
+                "model.eu_high_risk",
+                "1 when the model's card classifies it high-risk under the EU AI Act, else 0",
+            ),
+        )
+    ),
+    # --- end of lifecycle facts ---
 )
 FACTS: Mapping[str, FactSpec] = {spec.name: spec for spec in _SPECS}
 # The facts a monitoring rule may watch: those a single run measures per subject.

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from driftguard.rules.decision import Decision, Outcome
-from driftguard.rules.document import Mri, PolicyDocument
+from driftguard.rules.document import Condition, Mri, PolicyDocument
 from driftguard.rules.facts import FACTS, WHOLE
 from driftguard.rules.risk import RiskScore
 
@@ -111,11 +111,21 @@ MRI_READS = frozenset(
 
 def reads(document: PolicyDocument) -> frozenset[Key]:
     """The columns judging under ``document`` reads (``mri.score`` is computed, not read)."""
-    return MRI_READS | {
-        key(r.fact, highest=r.operator in _HIGHEST_DECIDES)
+    preconditions = {
+        key(c.fact, highest=True)
         for r in document.rules
-        if r.fact != "mri.score"
+        for c in r.applies_if or ()
+        if c.fact != "mri.score"
     }
+    return (
+        MRI_READS
+        | preconditions
+        | {
+            key(r.fact, highest=r.operator in _HIGHEST_DECIDES)
+            for r in document.rules
+            if r.fact != "mri.score"
+        }
+    )
 
 
 class FactTable:
@@ -249,6 +259,8 @@ def judge_portfolio(
         with np.errstate(invalid="ignore"):
             passed = _COMPARE[rule.operator](observed, float(rule.threshold))
         failed = np.where(measured, ~passed, rule.when_missing == "fail")
+        if rule.applies_if is not None:
+            failed &= _applies(rule.applies_if, table, rows, score)
         if rule.severity == "block":
             blocked |= failed
             failures.append(_Failure(rule.name, rule.fact, highest, failed, measured))
@@ -256,6 +268,24 @@ def judge_portfolio(
     waiting = "pending_approval" if approvals is not None and approvals.required else "approved"
     outcome = np.where(blocked, "blocked", waiting)
     return Verdicts(rows, outcome, score, _bands(score, document.mri), table, tuple(failures))
+
+
+def _applies(
+    conditions: Sequence[Condition], table: FactTable, rows: Rows, score: Floats
+) -> npt.NDArray[np.bool_]:
+    """Per row, whether one of ``conditions`` holds (see
+    :func:`~driftguard.rules.decision.applies`): an unmeasured fact holds none, whatever the
+    operator (NaN != x would otherwise hold)."""
+    holds = np.zeros(len(rows), dtype=bool)
+    for condition in conditions:
+        if condition.fact == "mri.score":
+            observed = score
+        else:
+            observed = table.column(condition.fact, highest=True)[rows]
+        with np.errstate(invalid="ignore"):
+            met = _COMPARE[condition.operator](observed, float(condition.threshold))
+        holds |= met & ~np.isnan(observed)
+    return holds
 
 
 def _mri(table: FactTable, rows: Rows, mri: Mri) -> Floats:

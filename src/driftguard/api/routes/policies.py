@@ -42,6 +42,7 @@ def get_schema(_: Reader) -> dict[str, Any]:
     schema = policy_json_schema()
     schema["x-facts"] = {
         name: {"per_subject": spec.per_subject, "description": spec.description}
+        | ({} if spec.codes is None else {"codes": dict(spec.codes)})
         for name, spec in FACTS.items()
     }
     return schema

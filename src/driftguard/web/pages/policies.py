@@ -106,6 +106,12 @@ WHAT_IF_FACTS = (
     "model.criticality",
     *sorted(f for f in FACTS if f != "mri.score"),
 )
+# Facts that encode states as numbers, with their codes shown beside them in the fact list.
+FACT_CODES = {
+    name: ", ".join(f"{code} {state}" for state, code in spec.codes.items())
+    for name, spec in FACTS.items()
+    if spec.codes is not None
+}
 
 
 @router.get("/policies")
@@ -158,6 +164,7 @@ def editor(
         "environments": settings.deployment_environments,
         "teams": identity.visible_teams(session, principal=user.principal),
         "what_if_facts": WHAT_IF_FACTS,
+        "fact_codes": FACT_CODES,
         "can_write": user.can(Permission.POLICIES_WRITE),
         "can_simulate": user.can(Permission.SIMULATIONS_RUN),
     }
@@ -307,6 +314,7 @@ def policy_page(
         "environments": settings.deployment_environments,
         "teams": identity.visible_teams(session, principal=user.principal),
         "what_if_facts": WHAT_IF_FACTS,
+        "fact_codes": FACT_CODES,
         "can_write": user.can(Permission.POLICIES_WRITE),
         "can_simulate": user.can(Permission.SIMULATIONS_RUN),
     }
