@@ -41,6 +41,7 @@ from driftguard.registry import service as registry_service
 from driftguard.registry.orm import ModelVersion, RegisteredModel
 from driftguard.registry.schemas import ModelVersionRead, RegisteredModelRead
 from driftguard.rules import tier_of
+from driftguard.rules.document import hashed_form
 
 PERFORMANCE_METRICS = ("accuracy", "roc_auc", "precision", "recall", "f1", "rmse", "mae", "r2")
 
@@ -117,7 +118,7 @@ def policy_section(scope: Scope) -> PolicySection:
             PolicyInForce(
                 environment=environment,
                 policy=chosen.applied,
-                document=chosen.document.model_dump(mode="json"),
+                document=hashed_form(chosen.document),
             )
         )
     return PolicySection(in_force=found)

@@ -367,17 +367,23 @@ def _environment_paths(document: PolicyDocument) -> list[tuple[str, str]]:
 _OPTIONAL_SECTIONS = ("reviews",)
 
 
-def content_hash(document: PolicyDocument) -> str:
-    """SHA-256 of the canonical JSON of the validated document: equal policies, equal hashes.
-
-    Optional sections added after documents were first stored (``reviews``) take part only when
-    set, so every document stored before them keeps the hash it was stored and decided with.
-    """
-    dumped = document.model_dump(mode="json")
+def hashed_form(document: PolicyDocument) -> dict[str, Any]:
+    """The document as its content hash sees it: the validated document, every default filled
+    in, except optional sections added after documents were first stored (``reviews``), which
+    take part only when set, so every document stored before them keeps the hash it was stored
+    and decided with. What an evidence pack shows, so an examiner can recompute the hash."""
+    dumped: dict[str, Any] = document.model_dump(mode="json")
     for section in _OPTIONAL_SECTIONS:
         if dumped.get(section) is None:
             dumped.pop(section, None)
-    canonical = json.dumps(dumped, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return dumped
+
+
+def content_hash(document: PolicyDocument) -> str:
+    """SHA-256 of the canonical JSON of :func:`hashed_form`: equal policies, equal hashes."""
+    canonical = json.dumps(
+        hashed_form(document), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
