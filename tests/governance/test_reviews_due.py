@@ -51,23 +51,36 @@ def live_since(factory: sessionmaker[Session], rt: ReviewTeam, at: datetime) -> 
 # --- the cadence in the policy --------------------------------------------------------------------
 
 
+# A policy as stored before the review cadence (and rule preconditions) existed, with the hash
+# the code of that time computed for it.
+STORED_BEFORE_CADENCE = """
+description: a stored policy from before the review cadence
+rules:
+  - {name: reference_data, fact: reference.rows, operator: ">", threshold: 0, severity: block}
+  - {name: feature_drift, fact: drift.psi, operator: "<", threshold: 0.25, severity: block,
+     environments: [production]}
+approvals:
+  - {environments: [production], required: 2, roles: [approver], separation_of_duties: true}
+"""
+HASH_BEFORE_CADENCE = "df1191409361d3e6e222a749cd4fdbf43862ea2b33c27ff8b5a3c9f3767e267a"
+
+
 def test_documents_without_a_cadence_keep_their_hash() -> None:
-    # The default policy's hash before the review cadence existed.
-    assert content_hash(DEFAULT_POLICY) == (
-        "add555c363e941a40d69db643ef7c0718338c488d4b208789866dd41a9a77958"
-    )
+    before = parse_policy(STORED_BEFORE_CADENCE)
+    assert content_hash(before) == HASH_BEFORE_CADENCE
+    assert before.reviews is None
     assert DEFAULT_POLICY.reviews is None
     assert [DEFAULT_POLICY.review_cadence.months(t) for t in (1, 2, 3)] == [12, 24, 36]
     # A document as stored (its model_dump) parses back to the same hash, with or without the
     # key the new field dumps as.
-    stored = DEFAULT_POLICY.model_dump(mode="json")
-    assert content_hash(PolicyDocument.model_validate(stored)) == content_hash(DEFAULT_POLICY)
+    stored = before.model_dump(mode="json")
+    assert content_hash(PolicyDocument.model_validate(stored)) == HASH_BEFORE_CADENCE
     stored.pop("reviews")
-    assert content_hash(PolicyDocument.model_validate(stored)) == content_hash(DEFAULT_POLICY)
+    assert content_hash(PolicyDocument.model_validate(stored)) == HASH_BEFORE_CADENCE
     # Setting the cadence (even to the defaults) is a different policy.
     explicit = parse_policy({**stored, "reviews": {"tier_1": 12}})
     assert explicit.review_cadence.months(1) == 12
-    assert content_hash(explicit) != content_hash(DEFAULT_POLICY)
+    assert content_hash(explicit) != HASH_BEFORE_CADENCE
     with pytest.raises(PolicyError) as refused:
         parse_policy({"reviews": {"tier_2": 0}})
     assert refused.value.problems[0][0] == "reviews.tier_2"
