@@ -7,7 +7,7 @@ model's version 2 live in production at a random moment of the last four years, 
 review for 40 % of them at a random moment of the last three years. Then times the service call
 behind the route (what the request spends in the database and in Python, without HTTP) for a
 caller who sees one team (1,000 live versions) and for one who sees every team (10,000), 30 times
-each after one warm-up call. Target (issue #18): p95 <= 50 ms.
+each after one warm-up call. Target: p95 <= 50 ms.
 """
 
 from __future__ import annotations

@@ -201,7 +201,7 @@ def score_versions(session: Session, *, model_id: int) -> None:
         risk.refresh(session, model=model, version=version, trigger="demo")
 
 
-# --- lifecycle: cards and independent validation (issue #18 part 4) ---------------------------
+# --- lifecycle: cards and independent validation ---------------------------
 
 
 def seed_lifecycle(

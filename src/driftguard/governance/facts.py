@@ -179,7 +179,7 @@ _WHOLE_FACTS = (
     "model.sensitive_attributes",
     "review.days_until_due",
     "review.overdue",
-    # --- lifecycle facts (issue #18 part 4) ---
+    # --- lifecycle facts ---
     "validation.status",
     "findings.open_high",
     "findings.open_critical",
@@ -187,7 +187,6 @@ _WHOLE_FACTS = (
     "card.complete",
     "model.lifecycle",
     "model.eu_high_risk",
-    # --- end of lifecycle facts ---
 )
 
 
@@ -247,7 +246,7 @@ class _Inputs:
         }
 
 
-# --- lifecycle facts (issue #18 part 4) -----------------------------------------------------------
+# --- lifecycle facts -----------------------------------------------------------
 # Read beside the other inputs, in the same fixed number of statements: as columns of the one
 # statement that reads a few versions, as one statement per table for a portfolio.
 
@@ -346,9 +345,6 @@ def _read_lifecycle(connection: Connection, wanted: set[int], today: date) -> _L
         if version_id in wanted
     }
     return _Lifecycle(validations, findings, model_cards, version_cards)
-
-
-# --- end of lifecycle facts -------------------------------------------------------------------
 
 
 # Up to this many versions are read by id in one statement; more (a portfolio) are read table

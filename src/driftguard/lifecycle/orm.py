@@ -102,7 +102,7 @@ class VersionCardRevision(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# --- independent validation and findings (issue #18 part 2) -----------------------------------
+# --- independent validation and findings -----------------------------------
 # Kept in one block so the other lifecycle tables can be appended beside it without conflicts.
 
 # A finding counts as open until a validator closes it (a submitted remediation is not yet
@@ -245,9 +245,6 @@ class FindingEvent(IdMixin, Base):
         BigId, ForeignKey("api_keys.id", ondelete="SET NULL"), nullable=True
     )
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-# --- end of independent validation and findings -----------------------------------------------
 
 
 # --- Incidents (EU AI Act Art. 73) -------------------------------------------------------------

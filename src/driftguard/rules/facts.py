@@ -14,7 +14,7 @@ from dataclasses import dataclass
 WHOLE = ""
 
 
-# --- lifecycle fact codes (issue #18 part 4) ---
+# --- lifecycle fact codes ---
 # Facts are numbers (rules compare numbers; the portfolio engine judges float arrays), so the
 # lifecycle's states are encoded as ordinals, here and nowhere else: a higher code is further
 # along (a validation: better; a model: later in its life).
@@ -103,7 +103,7 @@ _SPECS = (
         False,
         "share of the latest window's predictions a human overrode (versions logging overrides)",
     ),
-    # --- lifecycle facts (issue #18 part 4): cards, validation, findings ---
+    # --- lifecycle facts: cards, validation, findings ---
     FactSpec(
         "validation.status",
         False,
@@ -137,7 +137,6 @@ _SPECS = (
             ),
         )
     ),
-    # --- end of lifecycle facts ---
 )
 FACTS: Mapping[str, FactSpec] = {spec.name: spec for spec in _SPECS}
 # The facts a monitoring rule may watch: those a single run measures per subject.
