@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -255,3 +256,110 @@ def test_signed_out_the_findings_page_sends_to_sign_in(client: TestClient) -> No
     response = client.get("/findings", follow_redirects=False)
     assert response.status_code in (302, 303)
     assert response.headers["location"].startswith("/login")
+
+
+def _gate(client: TestClient, portfolio: Portfolio) -> dict[str, Any]:
+    query = {"model": "credit-scorecard", "version": 2, "environment": "staging"}
+    headers = auth_headers(client, portfolio.viewer)
+    response = client.get("/api/v1/gate", params=query, headers=headers)
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    return answer
+
+
+def _status(client: TestClient, portfolio: Portfolio, deployment_id: int) -> str:
+    headers = auth_headers(client, portfolio.viewer)
+    found = client.get(f"/api/v1/deployments/{deployment_id}", headers=headers)
+    assert found.status_code == 200, found.text
+    status: str = found.json()["status"]
+    return status
+
+
+def test_an_approver_suspends_with_a_reason_and_a_confirmation(
+    client: TestClient, portfolio: Portfolio, record: Record
+) -> None:
+    assert _gate(client, portfolio)["outcome"] == "allowed"
+    token = web_sign_in(client, record.approver)
+    here = f"/deployments/{record.deployment_id}"
+    page = client.get(here).text
+    assert f'action="{here}/suspend"' in page
+    assert "I understand this stops the model in production" in page
+    # Without the confirmation: refused beside the box, nothing written.
+    unconfirmed = client.post(
+        f"{here}/suspend", data={"csrf_token": token, "reason": "complaints about refusals"}
+    )
+    assert unconfirmed.status_code == 422
+    assert 'id="suspend-confirm-error"' in unconfirmed.text
+    assert "complaints about refusals" in unconfirmed.text  # the reason is kept for the retry
+    # Without a reason: the workflow's 422, beside the reason.
+    blank = client.post(
+        f"{here}/suspend", data={"csrf_token": token, "reason": " ", "confirm": "yes"}
+    )
+    assert blank.status_code == 422
+    assert 'id="suspend-reason-error"' in blank.text
+    assert _status(client, portfolio, record.deployment_id) == "deployed"
+    done = client.post(
+        f"{here}/suspend",
+        data={"csrf_token": token, "reason": "complaints about refusals", "confirm": "yes"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == here
+    shown = client.get(here).text
+    assert "complaints about refusals" in shown  # in the history
+    assert f'action="{here}/suspend"' not in shown
+    assert _status(client, portfolio, record.deployment_id) == "suspended"
+    assert _gate(client, portfolio)["outcome"] == "blocked"
+    # Suspending again: the 409 naming both states, on the page.
+    again = client.post(
+        f"{here}/suspend",
+        data={"csrf_token": token, "reason": "second try", "confirm": "yes"},
+    )
+    assert again.status_code == 409
+    assert "suspended" in _text(again.text)
+    assert "deployed" in _text(again.text)
+
+
+def test_a_viewer_gets_no_suspend_form_and_a_forged_one_is_refused(
+    client: TestClient, portfolio: Portfolio, record: Record
+) -> None:
+    token = web_sign_in(client, portfolio.viewer)
+    here = f"/deployments/{record.deployment_id}"
+    page = client.get(here)
+    assert page.status_code == 200
+    assert "/suspend" not in page.text
+    forged = client.post(
+        f"{here}/suspend", data={"csrf_token": token, "reason": "forged", "confirm": "yes"}
+    )
+    assert forged.status_code == 403
+    # An engineer of the team (may deploy, may not suspend) is refused too.
+    client.cookies.clear()
+    token = web_sign_in(client, portfolio.engineer)
+    assert "/suspend" not in client.get(here).text
+    refused = client.post(
+        f"{here}/suspend", data={"csrf_token": token, "reason": "forged", "confirm": "yes"}
+    )
+    assert refused.status_code == 403
+    assert _status(client, portfolio, record.deployment_id) == "deployed"
+
+
+def test_a_suspend_without_the_csrf_token_or_of_another_team_changes_nothing(
+    client: TestClient,
+    portfolio: Portfolio,
+    record: Record,
+    session_factory: sessionmaker[Session],
+    hasher: PasswordHasher,
+) -> None:
+    web_sign_in(client, record.approver)
+    here = f"/deployments/{record.deployment_id}"
+    missing = client.post(f"{here}/suspend", data={"reason": "no token", "confirm": "yes"})
+    assert missing.status_code == 403
+    client.cookies.clear()
+    stranger = make_user(session_factory, hasher, teams={portfolio.other_team: Role.APPROVER})
+    token = web_sign_in(client, stranger)
+    assert client.get(here).status_code == 404
+    hidden = client.post(
+        f"{here}/suspend", data={"csrf_token": token, "reason": "not mine", "confirm": "yes"}
+    )
+    assert hidden.status_code == 404
+    assert _status(client, portfolio, record.deployment_id) == "deployed"
