@@ -85,6 +85,7 @@ from driftguard.web.pages import audit as audit_pages
 from driftguard.web.pages import auth as auth_pages
 from driftguard.web.pages import deployments as deployment_pages
 from driftguard.web.pages import evidence as evidence_pages
+from driftguard.web.pages import lifecycle as lifecycle_pages
 from driftguard.web.pages import models as model_pages
 from driftguard.web.pages import overview as overview_pages
 from driftguard.web.pages import policies as policy_pages
@@ -349,6 +350,7 @@ def create_app(settings: Settings, *, engine: Engine | None = None) -> FastAPI:
         audit_pages,
         asset_pages,
         evidence_pages,
+        lifecycle_pages,
     ):
         app.include_router(page.router)
 

@@ -190,6 +190,7 @@ def test_injected_scripts_are_inert_on_every_page(page: Page, server: LiveServer
         f"/deployments/{second}": [HOSTILE["reason"], HOSTILE_COMMENT, HOSTILE["model_name"]],
         f"/deployments/{server.review.deployment_id}": [HOSTILE["reason"]],
         "/policies": [HOSTILE["policy_description"]],
+        "/findings": [],
         f"/policies/{server.review.policy_id}": [
             HOSTILE["policy_description"],
             HOSTILE["policy_source"],

@@ -1,9 +1,9 @@
 """A deployment request's page: its decision, approvals and history, with the actions the caller
-may take (deploy, roll back, cancel, review)."""
+may take (deploy, roll back, cancel, review, suspend)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from driftguard.errors import DriftGuardError, ErrorKind
-from driftguard.governance import deployments
+from driftguard.governance import deployments, oversight
 from driftguard.governance.schemas import DeploymentRead
 from driftguard.http.deps import DbSession
 from driftguard.http.params import ObjectId
@@ -30,11 +30,20 @@ Reader = Annotated[SignedIn, page_permission(Permission.MODELS_READ)]
 # Whoever may request may cancel their own request (and deployers hold this permission too).
 Requester = Annotated[SignedIn, page_permission(Permission.DEPLOYMENTS_REQUEST)]
 Deployer = Annotated[SignedIn, page_permission(Permission.DEPLOYMENTS_DEPLOY)]
+Suspender = Annotated[SignedIn, page_permission(Permission.DEPLOYMENTS_SUSPEND)]
 HISTORY = 200
 
 
 class ReasonFields(BaseModel):
     reason: LongText = ""
+
+
+class SuspendFields(BaseModel):
+    reason: LongText = ""
+    confirm: Literal["yes"] | None = None
+
+
+CONFIRM = "tick the box to confirm that this stops the model in production"
 
 
 def may_review(user: SignedIn, deployment: DeploymentRead) -> bool:
@@ -69,6 +78,10 @@ def actions(user: SignedIn, deployment: DeploymentRead) -> set[str]:
         shown.add("cancel")
     if may_review(user, deployment):
         shown.add("review")
+    if deployment.status == "deployed" and principal.can_in_team(
+        Permission.DEPLOYMENTS_SUSPEND, deployment.team_id
+    ):
+        shown.add("suspend")
     return shown
 
 
@@ -80,6 +93,7 @@ def deployment_page(
     *,
     problem: tuple[str, FieldErrors] | None = None,
     text: str = "",
+    suspend_text: str = "",
     status_code: int = 200,
 ) -> Response:
     """A deployment request's page: its decision with every rule's reasons, approvals and
@@ -105,6 +119,7 @@ def deployment_page(
         "actions": actions(user, deployment),
         "problem": problem,
         "text": text,
+        "suspend_text": suspend_text,
         "here": f"/deployments/{deployment.id}",
     }
     return render(request, "deployment.html", context, status_code=status_code)
@@ -207,3 +222,50 @@ def cancel(
 ) -> Response:
     """Cancel a deployment request that has not been deployed, with the form's reason."""
     return _with_reason("cancel", deployment_id, request, session, user, form)
+
+
+@router.post("/deployments/{deployment_id}/suspend")
+def suspend(
+    deployment_id: ObjectId,
+    request: Request,
+    session: DbSession,
+    user: Suspender,
+    form: CheckedForm,
+) -> Response:
+    """Suspend a live deployment (human oversight): a reason and an explicit confirmation."""
+    raw = str(form.get("reason") or "")[:10_000]
+    fields, errors = parse_fields(
+        SuspendFields, {"reason": form.get("reason"), "confirm": form.get("confirm")}
+    )
+    if "confirm" not in errors and fields.confirm is None:
+        errors["confirm"] = CONFIRM
+    if errors:
+        return deployment_page(
+            request,
+            session,
+            user,
+            deployment_id,
+            problem=("", {f"suspend_{k}": v for k, v in errors.items()}),
+            suspend_text=raw,
+            status_code=422,
+        )
+    try:
+        oversight.suspend(
+            session, principal=user.principal, deployment_id=deployment_id, reason=fields.reason
+        )
+    except DriftGuardError as exc:
+        if exc.kind is ErrorKind.NOT_FOUND:
+            raise
+        if not exc.keep_changes:
+            session.rollback()
+        named = {f"suspend_{d.loc}": d.msg for d in exc.details if d.loc == "reason"}
+        return deployment_page(
+            request,
+            session,
+            user,
+            deployment_id,
+            problem=(exc.message, named),
+            suspend_text=raw,
+            status_code=STATUS_BY_KIND[exc.kind],
+        )
+    return RedirectResponse(f"/deployments/{deployment_id}", status_code=303)

@@ -29,6 +29,7 @@ from driftguard.registry.orm import Stage
 from driftguard.registry.repository import ModelFilter, PageRequest
 from driftguard.schemas import Id, SearchText, Tag
 from driftguard.web.forms import page_count, parse_fields
+from driftguard.web.pages.lifecycle import RiskRecord, risk_record
 from driftguard.web.routing import web_router
 from driftguard.web.security import SignedIn, page_permission
 from driftguard.web.templating import render
@@ -187,6 +188,7 @@ def model_page(
     latest_performance: PerformanceReport | None = None
     score: RiskScoreRead | None = None
     scores: list[RiskScoreRead] = []
+    record: RiskRecord | None = None
     if number is not None:
         selected = registry_service.get_version(
             session, principal=principal, model_id=model.id, number=number
@@ -226,6 +228,9 @@ def model_page(
             offset=0,
             newest_first=True,
         ).items[::-1]
+        record = risk_record(
+            session, principal=principal, model_id=model.id, team_id=model.team_id, number=number
+        )
     active = alerts.list_alerts(
         session,
         principal=principal,
@@ -261,6 +266,7 @@ def model_page(
         "latest_performance": latest_performance,
         "performance_metrics": PERFORMANCE_METRICS,
         "alerts": active.items,
+        "record": record,
         "model_names": {model.id: model.name},
         "can_manage": principal.can_in_team(Permission.ALERTS_MANAGE, model.team_id),
         "back": str(request.url.path) + (f"?{request.url.query}" if request.url.query else ""),
