@@ -287,10 +287,7 @@ def test_twenty_concurrent_closes_close_once(
         return findings.close(
             session,
             principal=validator,
-            model_id=org.model_id,
-            number=1,
-            validation_id=validation["id"],
-            finding_id=finding["id"],
+            ref=findings.FindingRef(org.model_id, 1, validation["id"], finding["id"]),
             note="verified",
         )
 

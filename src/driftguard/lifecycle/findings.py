@@ -43,6 +43,17 @@ from driftguard.registry.orm import ModelVersion
 from driftguard.schemas import Page
 
 
+@dataclass(frozen=True, slots=True)
+class FindingRef:
+    """Where a finding is addressed: its model, version number, validation and id (each checked
+    against the others and the caller's teams before the finding is read)."""
+
+    model_id: int
+    number: int
+    validation_id: int
+    finding_id: int
+
+
 def today() -> date:
     return datetime.now(UTC).date()
 
@@ -126,15 +137,12 @@ def update(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
     data: FindingUpdate,
 ) -> FindingRead:
     """Correct a finding that is not closed (title, description, severity, owner, due date);
     the change is history like a transition."""
-    finding = _visible(session, principal, model_id, number, validation_id, finding_id)
+    finding = _visible(session, principal, ref)
     _require_validator(session, principal, finding, "edit a finding")
     changes = data.model_dump(exclude_unset=True)
     nulls = [key for key, value in changes.items() if value is None]
@@ -170,14 +178,11 @@ def submit_remediation(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
     note: str,
 ) -> FindingRead:
     """``open`` → ``remediation_submitted``: the owner or a remediator, with a note."""
-    finding = _visible(session, principal, model_id, number, validation_id, finding_id)
+    finding = _visible(session, principal, ref)
     is_owner = principal.user_id is not None and principal.user_id == finding.owner_id
     if not is_owner:
         principal.require_in_team(Permission.FINDINGS_REMEDIATE, finding.team_id)
@@ -194,14 +199,11 @@ def reject_remediation(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
     note: str,
 ) -> FindingRead:
     """``remediation_submitted`` → ``open``: the validator does not accept it, and says why."""
-    finding = _visible(session, principal, model_id, number, validation_id, finding_id)
+    finding = _visible(session, principal, ref)
     _require_validator(session, principal, finding, "reject a remediation")
     _require_note(note, "a rejected remediation must say why")
     _require_status(finding, "remediation_submitted", "open")
@@ -215,14 +217,11 @@ def close(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
     note: str,
 ) -> FindingRead:
     """``remediation_submitted`` → ``closed``: only a validator, only after a remediation."""
-    finding = _visible(session, principal, model_id, number, validation_id, finding_id)
+    finding = _visible(session, principal, ref)
     _require_validator(session, principal, finding, "close a finding")
     _require_status(finding, "remediation_submitted", "closed")
     before = _snapshot(finding)
@@ -333,40 +332,35 @@ def _columns(finding: Finding) -> dict[str, object]:
 def _visible(
     session: Session,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
 ) -> Finding:
     """The finding, locked for a transition (row lock on PostgreSQL), if the caller may see it."""
-    validations.visible(session, principal, model_id, number, validation_id)
-    finding = session.scalar(
-        select(Finding)
-        .where(Finding.id == finding_id, Finding.validation_id == validation_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if finding is None:
-        raise NotFoundError(f"validation {validation_id} has no finding {finding_id}")
-    return finding
+    query = _addressed(session, principal, ref)
+    return _one(session, ref, query.with_for_update().execution_options(populate_existing=True))
 
 
 def read(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
 ) -> FindingRead:
-    validations.visible(session, principal, model_id, number, validation_id)
-    finding = session.scalar(
-        select(Finding).where(Finding.id == finding_id, Finding.validation_id == validation_id)
+    """The finding, if the caller may see it."""
+    return to_read(_one(session, ref, _addressed(session, principal, ref)))
+
+
+def _addressed(session: Session, principal: Principal, ref: FindingRef) -> Select[Finding]:
+    validations.visible(session, principal, ref.model_id, ref.number, ref.validation_id)
+    return select(Finding).where(
+        Finding.id == ref.finding_id, Finding.validation_id == ref.validation_id
     )
+
+
+def _one(session: Session, ref: FindingRef, query: Select[Finding]) -> Finding:
+    finding = session.scalar(query)
     if finding is None:
-        raise NotFoundError(f"validation {validation_id} has no finding {finding_id}")
-    return to_read(finding)
+        raise NotFoundError(f"validation {ref.validation_id} has no finding {ref.finding_id}")
+    return finding
 
 
 def list_for_validation(
@@ -432,21 +426,11 @@ def history(
     session: Session,
     *,
     principal: Principal,
-    model_id: int,
-    number: int,
-    validation_id: int,
-    finding_id: int,
+    ref: FindingRef,
     limit: int,
     offset: int,
 ) -> Page[FindingEventRead]:
-    finding = read(
-        session,
-        principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
-    )
+    finding = read(session, principal=principal, ref=ref)
     query = select(FindingEvent).where(FindingEvent.finding_id == finding.id)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(FindingEvent.id).limit(limit).offset(offset)).all()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from driftguard.api.deps import require
 from driftguard.http.deps import DbSession
@@ -27,6 +27,16 @@ router = APIRouter(tags=["validation"])
 PREFIX = "/models/{model_id}/versions/{number}/validations/{validation_id}/findings"
 Reader = Annotated[Principal, require(Permission.MODELS_READ)]
 Validator = Annotated[Principal, require(Permission.FINDINGS_WRITE)]
+
+
+def _addressed(
+    model_id: ObjectId, number: VersionNumber, validation_id: ObjectId, finding_id: ObjectId
+) -> findings.FindingRef:
+    return findings.FindingRef(model_id, number, validation_id, finding_id)
+
+
+# The four path parameters that address one finding.
+Addressed = Annotated[findings.FindingRef, Depends(_addressed)]
 
 
 @router.get("/findings")
@@ -98,29 +108,20 @@ def list_validation_findings(
 
 @router.get(PREFIX + "/{finding_id}")
 def read_finding(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     session: DbSession,
     principal: Reader,
 ) -> FindingRead:
     return findings.read(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
     )
 
 
 @router.patch(PREFIX + "/{finding_id}")
 def update_finding(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     body: FindingUpdate,
     session: DbSession,
     principal: Validator,
@@ -130,20 +131,14 @@ def update_finding(
     return findings.update(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
         data=body,
     )
 
 
 @router.get(PREFIX + "/{finding_id}/history")
 def finding_history(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     session: DbSession,
     principal: Reader,
     limit: LimitQuery = 100,
@@ -152,10 +147,7 @@ def finding_history(
     return findings.history(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
         limit=limit,
         offset=offset,
     )
@@ -163,10 +155,7 @@ def finding_history(
 
 @router.post(PREFIX + "/{finding_id}/remediation")
 def submit_remediation(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     body: FindingNote,
     session: DbSession,
     principal: Reader,
@@ -176,20 +165,14 @@ def submit_remediation(
     return findings.submit_remediation(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
         note=body.note,
     )
 
 
 @router.post(PREFIX + "/{finding_id}/reopen")
 def reject_remediation(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     body: FindingNote,
     session: DbSession,
     principal: Validator,
@@ -198,20 +181,14 @@ def reject_remediation(
     return findings.reject_remediation(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
         note=body.note,
     )
 
 
 @router.post(PREFIX + "/{finding_id}/close")
 def close_finding(
-    model_id: ObjectId,
-    number: VersionNumber,
-    validation_id: ObjectId,
-    finding_id: ObjectId,
+    ref: Addressed,
     body: FindingNote,
     session: DbSession,
     principal: Validator,
@@ -220,9 +197,6 @@ def close_finding(
     return findings.close(
         session,
         principal=principal,
-        model_id=model_id,
-        number=number,
-        validation_id=validation_id,
-        finding_id=finding_id,
+        ref=ref,
         note=body.note,
     )
