@@ -76,22 +76,17 @@ def verify(
     """Check every record's seal and link. Exit 0 if the chain holds; 8 with the first bad seq."""
     from driftguard.audit import service as audit
     from driftguard.audit.keys import AuditKeyring
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.session import unit_of_work
     from driftguard.settings import load_settings
 
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error():
-            against, expected = _expected_checkpoint(checkpoint, settings, keyring)
-            factory = session_factory(engine, settings, read_only=True)
-            with unit_of_work(factory) as session:
-                result = audit.verify(session, checkpoint=expected, unkeyed_through=unkeyed_through)
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, exit_on_domain_error():
+        against, expected = _expected_checkpoint(checkpoint, settings, keyring)
+        factory = session_factory(engine, settings, read_only=True)
+        with unit_of_work(factory) as session:
+            result = audit.verify(session, checkpoint=expected, unkeyed_through=unkeyed_through)
     if not result.ok:
         typer.echo(
             f"audit chain broken at seq {result.first_bad_seq}: {result.reason} "
@@ -124,27 +119,22 @@ def checkpoint(
     """Export the chain head, signed; keep it somewhere the database's writers cannot reach."""
     from driftguard.audit import checkpoints
     from driftguard.audit.keys import AuditKeyring
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.session import unit_of_work
     from driftguard.settings import load_settings
 
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error():
-            if out is None and settings.audit_checkpoint_dir is None:
-                raise InvalidError(
-                    "give --out or set DRIFTGUARD_AUDIT_CHECKPOINT_DIR",
-                    code="no_checkpoint_target",
-                    details=[ErrorDetail(loc="out", msg="is required")],
-                )
-            factory = session_factory(engine, settings, read_only=True)
-            with unit_of_work(factory) as session:
-                document = checkpoints.checkpoint(session, keyring=keyring)
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, exit_on_domain_error():
+        if out is None and settings.audit_checkpoint_dir is None:
+            raise InvalidError(
+                "give --out or set DRIFTGUARD_AUDIT_CHECKPOINT_DIR",
+                code="no_checkpoint_target",
+                details=[ErrorDetail(loc="out", msg="is required")],
+            )
+        factory = session_factory(engine, settings, read_only=True)
+        with unit_of_work(factory) as session:
+            document = checkpoints.checkpoint(session, keyring=keyring)
     if out is None:
         assert settings.audit_checkpoint_dir is not None
         out = checkpoints.write_to_directory(settings.audit_checkpoint_dir, document)
@@ -170,9 +160,8 @@ def purge(
     than 183 days (Art. 19) are kept, and with them every later record (the chain is cut as a
     prefix), unless a retention exception is in force for the model."""
     from driftguard.audit import service as audit
-    from driftguard.cli.sessions import session_factory
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.base import utcnow
-    from driftguard.db.engine import build_engine
     from driftguard.db.session import unit_of_work
     from driftguard.lifecycle import retention
     from driftguard.settings import load_settings
@@ -181,13 +170,9 @@ def purge(
         typer.echo("refusing to delete audit records without --yes", err=True)
         raise typer.Exit(2)
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
-        with unit_of_work(session_factory(engine, settings)) as session:
-            hold = retention.audit_hold(session, utcnow())
-            result = audit.purge(session, before=before, hold=hold)
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, unit_of_work(session_factory(engine, settings)) as session:
+        hold = retention.audit_hold(session, utcnow())
+        result = audit.purge(session, before=before, hold=hold)
     typer.echo(f"purged {result.deleted} audit records (through seq {result.through_seq})")
     if result.held_reason is not None:
         typer.echo(f"kept: {result.held_reason}", err=True)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from driftguard.cli.errors import exit_on_domain_error
+from driftguard.cli.sessions import engine_for
 from driftguard.errors import ConflictError, ErrorDetail, InvalidError
 
 if TYPE_CHECKING:
@@ -81,15 +82,10 @@ def _check_revision_known(revision: str | None) -> None:
 def backup(file: BackupFile) -> None:
     """Back up the configured database to FILE (SQLite online backup or pg_dump)."""
     from driftguard.db import backup as archive
-    from driftguard.db.engine import build_engine
     from driftguard.settings import load_settings
 
-    engine = build_engine(load_settings())
-    try:
-        with exit_on_domain_error():
-            manifest = archive.write_backup(engine, file.resolve())
-    finally:
-        engine.dispose()
+    with engine_for(load_settings()) as engine, exit_on_domain_error():
+        manifest = archive.write_backup(engine, file.resolve())
     rows = sum(t.rows for t in manifest.tables.values())
     typer.echo(
         f"backup written to {file}: {manifest.backend}, revision {manifest.revision}, "
@@ -106,17 +102,16 @@ def restore(
     """Restore FILE into the configured database, then verify it. Stop the servers first."""
     from driftguard.audit.keys import AuditKeyring
     from driftguard.db import migrate
-    from driftguard.db.engine import build_engine
     from driftguard.settings import load_settings
 
     settings = load_settings()
     keyring = AuditKeyring(settings.audit_chain_keys())
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error(), tempfile.TemporaryDirectory() as work:
-            manifest = _restore(file, engine, Path(work), replace=replace, keyring=keyring)
-    finally:
-        engine.dispose()
+    with (
+        engine_for(settings) as engine,
+        exit_on_domain_error(),
+        tempfile.TemporaryDirectory() as work,
+    ):
+        manifest = _restore(file, engine, Path(work), replace=replace, keyring=keyring)
     head = migrate.head_revision()
     typer.echo(
         f"restored and verified {len(manifest.tables)} tables "

@@ -25,18 +25,17 @@ def rotate() -> None:
     To change keys: put the new key first and keep the old ones after it, run this, then drop
     the old keys. All or nothing, audited (``secrets.rotate``)."""
     from driftguard.audit.schemas import SYSTEM
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.session import unit_of_work
     from driftguard.encryption import secret_cipher
     from driftguard.settings import load_settings
     from driftguard.webhooks import service as webhooks
 
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
-            count = webhooks.rotate_secrets(session, cipher=secret_cipher(settings), actor=SYSTEM)
-    finally:
-        engine.dispose()
+    with (
+        engine_for(settings) as engine,
+        exit_on_domain_error(),
+        unit_of_work(session_factory(engine, settings)) as session,
+    ):
+        count = webhooks.rotate_secrets(session, cipher=secret_cipher(settings), actor=SYSTEM)
     typer.echo(f"re-encrypted {count} webhook signing secrets under the first key")

@@ -78,48 +78,39 @@ def serve(
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Migrate the configured database to REVISION (default: the latest)."""
+    from driftguard.cli.sessions import engine_for
     from driftguard.db import migrate
-    from driftguard.db.engine import build_engine
     from driftguard.settings import load_settings
 
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
+    with engine_for(settings) as engine:
         migrate.upgrade(engine, revision, settings=settings)
         typer.echo(f"database at revision {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
 
 
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()]) -> None:
     """Migrate the configured database back to REVISION, before rolling back to the release
     that knows no later one (docs/deployment.md, upgrade notes). Back up first."""
+    from driftguard.cli.sessions import engine_for
     from driftguard.db import migrate
-    from driftguard.db.engine import build_engine
     from driftguard.settings import load_settings
 
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
+    with engine_for(settings) as engine:
         migrate.downgrade(engine, revision, settings=settings)
         typer.echo(f"database at revision {migrate.current_revision(engine)}")
-    finally:
-        engine.dispose()
 
 
 @db_app.command("current")
 def db_current() -> None:
     """Print the database's revision and the latest one this version knows."""
+    from driftguard.cli.sessions import engine_for
     from driftguard.db import migrate
-    from driftguard.db.engine import build_engine
     from driftguard.settings import load_settings
 
-    engine = build_engine(load_settings())
-    try:
+    with engine_for(load_settings()) as engine:
         typer.echo(f"current: {migrate.current_revision(engine)}  head: {migrate.head_revision()}")
-    finally:
-        engine.dispose()
 
 
 @users_app.command("create-admin")
@@ -128,8 +119,7 @@ def create_admin(
     name: Annotated[str, typer.Option(help="display name")] = "Administrator",
 ) -> None:
     """Create an administrator. The password is read from DRIFTGUARD_ADMIN_PASSWORD or a prompt."""
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.session import unit_of_work
     from driftguard.identity import service as identity_service
     from driftguard.identity.passwords import build_hasher
@@ -137,8 +127,7 @@ def create_admin(
 
     password = os.environ.get("DRIFTGUARD_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
+    with engine_for(settings) as engine:
         with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
             user = identity_service.bootstrap_admin(
                 session,
@@ -148,8 +137,6 @@ def create_admin(
                 hasher=build_hasher(settings),
             )
         typer.echo(f"created administrator {user.email} (id {user.id})")
-    finally:
-        engine.dispose()
 
 
 @app.command()
@@ -162,9 +149,8 @@ def demo(
 ) -> None:
     """Create a fresh demo database with three teams and seeded models, then serve it."""
     from driftguard.cli.demo import seed_demo
-    from driftguard.cli.sessions import session_factory
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db import migrate
-    from driftguard.db.engine import build_engine
     from driftguard.db.session import unit_of_work
     from driftguard.encryption import derived_key, new_key
     from driftguard.identity.passwords import build_hasher
@@ -177,8 +163,7 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         if os.path.exists(database + suffix):
             os.remove(database + suffix)
-    engine = build_engine(settings)
-    try:
+    with engine_for(settings) as engine:
         migrate.upgrade(engine)
         with unit_of_work(session_factory(engine, settings)) as session:
             credentials = seed_demo(
@@ -187,8 +172,6 @@ def demo(
                 model_count=models,
                 prediction_retention_days=settings.prediction_retention_days,
             )
-    finally:
-        engine.dispose()
     typer.echo(f"Demo database: {database}. Demo users and their passwords (shown only now):")
     for email, role, password in credentials:
         typer.echo(f"  {email:<44} {role:<34} {password}")

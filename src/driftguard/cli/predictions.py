@@ -20,22 +20,17 @@ predictions_app = command_group("Prediction storage: partitions and retention.")
 def maintain() -> None:
     """Prepare the time partitions ahead and apply DRIFTGUARD_PREDICTION_RETENTION_DAYS, as the
     maintenance jobs do at start-up and every maintenance interval."""
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.ingest import storage_maintenance
     from driftguard.lifecycle import retention
     from driftguard.settings import load_settings
 
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error():
-            factory = session_factory(engine, settings)
-            result = storage_maintenance.run_maintenance(
-                factory, settings, hold=retention.prediction_hold
-            )
-    finally:
-        engine.dispose()
+    with engine_for(settings) as engine, exit_on_domain_error():
+        factory = session_factory(engine, settings)
+        result = storage_maintenance.run_maintenance(
+            factory, settings, hold=retention.prediction_hold
+        )
     if result.skipped:
         typer.echo("another process is maintaining prediction storage; nothing done")
         return
@@ -55,8 +50,7 @@ def purge(
     down to UTC midnight. Reports, runs and per-block counts stay. Audited. Versions of EU AI
     Act high-risk models keep 183 days (Art. 19) unless a retention exception is in force."""
     from driftguard.audit.schemas import SYSTEM
-    from driftguard.cli.sessions import session_factory
-    from driftguard.db.engine import build_engine
+    from driftguard.cli.sessions import engine_for, session_factory
     from driftguard.db.session import unit_of_work
     from driftguard.ingest import storage_maintenance
     from driftguard.lifecycle import retention
@@ -68,13 +62,13 @@ def purge(
     now = datetime.now(UTC)
     before = now - timedelta(days=older_than_days)
     settings = load_settings()
-    engine = build_engine(settings)
-    try:
-        with exit_on_domain_error(), unit_of_work(session_factory(engine, settings)) as session:
-            hold = retention.prediction_hold(session, now)
-            result = storage_maintenance.purge(session, before=before, actor=SYSTEM, hold=hold)
-    finally:
-        engine.dispose()
+    with (
+        engine_for(settings) as engine,
+        exit_on_domain_error(),
+        unit_of_work(session_factory(engine, settings)) as session,
+    ):
+        hold = retention.prediction_hold(session, now)
+        result = storage_maintenance.purge(session, before=before, actor=SYSTEM, hold=hold)
     typer.echo(_purged(result))
 
 

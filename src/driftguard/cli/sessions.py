@@ -1,7 +1,10 @@
-"""Session factories for CLI commands, bound to the configured audit keys."""
+"""The database of CLI commands: an engine disposed when the command is done, and session
+factories bound to the configured audit keys."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -20,3 +23,15 @@ def session_factory(
 
     factory = build_session_factory(engine, read_only=read_only)
     return bind_keyring(factory, AuditKeyring(settings.audit_chain_keys()))
+
+
+@contextmanager
+def engine_for(settings: Settings) -> Iterator[Engine]:
+    """An engine over the configured database, disposed when the command is done."""
+    from driftguard.db.engine import build_engine
+
+    engine = build_engine(settings)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
