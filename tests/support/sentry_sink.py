@@ -43,8 +43,17 @@ def sentry_sink() -> Iterator[SentrySink]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            if self.headers.get("Content-Encoding") == "gzip":
+            encoding = self.headers.get("Content-Encoding")
+            if encoding == "gzip":
                 raw = gzip.decompress(raw)
+            elif encoding == "br":
+                # sentry-sdk compresses with Brotli whenever the brotli module is importable
+                # (WeasyPrint's font tools bring it in).
+                import brotli
+
+                raw = brotli.decompress(raw)
+            elif encoding is not None:
+                raise AssertionError(f"unexpected Content-Encoding {encoding!r}")
             holder[0].bodies.append(raw)
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
